@@ -1,0 +1,88 @@
+"""The ``monitor`` command: a thin shell that builds objects and calls the pipeline.
+
+Each sub-command lives in a module of this package with a ``register(subparsers)``
+function; ``COMMAND_MODULES`` lists them in the order ``monitor --help`` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from monitor.errors import ConfigError, MonitorError
+
+COMMAND_MODULES = (
+    "monitor.cli.core",
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """``--feeds`` / ``--keywords`` / ``--state`` with their environment fall-backs."""
+    parser.add_argument(
+        "--feeds",
+        default=os.environ.get("MONITOR_FEEDS", "feeds.yaml"),
+        help="feeds file (env MONITOR_FEEDS, default ./feeds.yaml)",
+    )
+    parser.add_argument(
+        "--keywords",
+        default=os.environ.get("MONITOR_KEYWORDS", "keywords.yaml"),
+        help="watchlists file (env MONITOR_KEYWORDS, default ./keywords.yaml)",
+    )
+    parser.add_argument(
+        "--state",
+        default=os.environ.get("MONITOR_STATE_DIR", "state"),
+        help="state directory (env MONITOR_STATE_DIR, default ./state)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Watch EU tech-policy news feeds, match watchlists, alert and digest.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("MONITOR_LOG_FORMAT", "text"),
+        help="log format (env MONITOR_LOG_FORMAT)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    from monitor.logs import setup_logging
+
+    setup_logging(verbosity=args.verbose, fmt=args.log_format)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"monitor: configuration error:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MonitorError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Read YAML with line numbers and turn validation errors into located ``ConfigError``.
+
+ruamel.yaml keeps the line and column of every key and item; pydantic reports a
+location as a tuple of keys.  ``Source.locate`` joins the two so that every message
+reads ``keywords.yaml:14: watchlists.ai-act.any[2]: ...``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from monitor.errors import ConfigError, ConfigErrors
+
+M = TypeVar("M", bound=BaseModel)
+PathPart = str | int
+
+
+def format_path(parts: Sequence[PathPart]) -> str:
+    """``("feeds", 3, "interval")`` -> ``"feeds[3].interval"``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass(frozen=True)
+class Source:
+    """A parsed YAML document that remembers where each key and item came from."""
+
+    name: str
+    """The file name shown in messages (as given by the user)."""
+    root: Any
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Source:
+        """Read and parse one YAML file.
+
+        Raises:
+            ConfigError: the file is missing, unreadable or not valid YAML.
+        """
+        name = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("file not found", file=name) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name) from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read: {exc.strerror}", file=name) from exc
+        return cls.parse(text, name)
+
+    @classmethod
+    def parse(cls, text: str, name: str) -> Source:
+        """Parse YAML text; ``name`` is used in messages.
+
+        Raises:
+            ConfigError: syntax error or duplicate key, with its line.
+        """
+        yaml = YAML(typ="rt")
+        yaml.allow_duplicate_keys = False
+        try:
+            root = yaml.load(text)
+        except DuplicateKeyError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else None
+            key = _duplicate_key_name(exc)
+            raise ConfigError(f"duplicate key {key}", file=name, line=line) from None
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else None
+            problem = exc.problem or exc.context or "invalid YAML"
+            raise ConfigError(f"invalid YAML: {problem}", file=name, line=line) from None
+        except YAMLError as exc:
+            raise ConfigError(f"invalid YAML: {exc}", file=name) from None
+        if root is None:
+            root = CommentedMap()
+        return cls(name=name, root=root)
+
+    def line(self, parts: Sequence[PathPart]) -> int | None:
+        """1-based line of the node at ``parts``; for a missing key, its parent's line."""
+        line, _ = self._walk(parts)
+        return line
+
+    def _walk(self, parts: Sequence[PathPart]) -> tuple[int | None, list[PathPart]]:
+        node: Any = self.root
+        line: int | None = _node_line(node)
+        walked: list[PathPart] = []
+        for part in parts:
+            if isinstance(node, CommentedMap) and part in node:
+                key_line = node.lc.key(part)[0] + 1
+                child = node[part]
+                child_line = _node_line(child)
+                line = child_line if child_line is not None and not _is_scalar(child) else key_line
+                if _is_scalar(child):
+                    line = node.lc.value(part)[0] + 1
+                node = child
+                walked.append(part)
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                item_line = node.lc.item(part)[0] + 1
+                node = node[part]
+                line = item_line
+                walked.append(part)
+            elif isinstance(part, str) and isinstance(node, CommentedMap | CommentedSeq):
+                # A pydantic location part that is not in the document: a union tag
+                # ("str", "function-after[...]") or a missing key. Stay where we are.
+                continue
+        return line, walked
+
+    def key_line(self, parts: Sequence[PathPart]) -> int | None:
+        """1-based line of the *key* at ``parts`` (used for unknown keys)."""
+        if not parts:
+            return _node_line(self.root)
+        parent_line, walked = self._walk(parts[:-1])
+        node: Any = self.root
+        for part in walked:
+            node = node[part]
+        last = parts[-1]
+        if isinstance(node, CommentedMap) and last in node:
+            return int(node.lc.key(last)[0]) + 1
+        return parent_line
+
+    def error(self, parts: Sequence[PathPart], message: str) -> ConfigError:
+        """A ``ConfigError`` located at ``parts``."""
+        line, walked = self._walk(parts)
+        return ConfigError(message, file=self.name, line=line, path=format_path(walked) or None)
+
+    def plain(self) -> Any:
+        """The document as plain dicts, lists and scalars."""
+        return _plain(self.root)
+
+    def validate(self, model: type[M], data: Any | None = None) -> M:
+        """Validate the document (or ``data``) with a pydantic model.
+
+        Raises:
+            ConfigErrors: every problem found, each with file, line and key path.
+        """
+        try:
+            return model.model_validate(self.plain() if data is None else data)
+        except ValidationError as exc:
+            raise ConfigErrors(self.errors_from(exc)) from None
+
+    def errors_from(self, exc: ValidationError, prefix: Sequence[PathPart] = ()) -> list[ConfigError]:
+        errors: list[ConfigError] = []
+        seen: set[str] = set()
+        for err in exc.errors(include_url=False):
+            loc = [*prefix, *err["loc"]]
+            kind = err["type"]
+            if kind == "extra_forbidden":
+                line = self.key_line(loc)
+                _, walked = self._walk(loc)
+                path = format_path(walked)
+                key = loc[-1]
+                message = f"unknown key {key!r}"
+                allowed = _allowed_keys(err)
+                if allowed:
+                    message += f" (expected one of: {', '.join(allowed)})"
+                ce = ConfigError(message, file=self.name, line=line, path=path or None)
+            else:
+                message = _message(err)
+                line, walked = self._walk(loc)
+                path = format_path([p for p in loc if p in walked or isinstance(p, int)])
+                if kind == "missing":
+                    path = format_path([*walked, loc[-1]]) if loc else path
+                    message = "required key is missing"
+                ce = ConfigError(message, file=self.name, line=line, path=format_path(walked) if kind != "missing" else path)
+            text = str(ce)
+            if text not in seen:
+                seen.add(text)
+                errors.append(ce)
+        return errors
+
+
+def _allowed_keys(err: Any) -> list[str]:
+    ctx = err.get("ctx") or {}
+    allowed = ctx.get("allowed")
+    return list(allowed) if allowed else []
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    kind = err["type"]
+    value = err.get("input")
+    if kind in {"string_type", "int_type", "bool_type", "list_type", "dict_type", "float_type",
+                "int_parsing", "bool_parsing", "float_parsing", "model_type"}:
+        expected = {
+            "string_type": "a string",
+            "int_type": "an integer",
+            "int_parsing": "an integer",
+            "bool_type": "true or false",
+            "bool_parsing": "true or false",
+            "list_type": "a list",
+            "dict_type": "a mapping",
+            "model_type": "a mapping",
+            "float_type": "a number",
+            "float_parsing": "a number",
+        }[kind]
+        msg = f"{_show(value)} is not {expected}"
+    elif kind == "literal_error":
+        ctx = err.get("ctx") or {}
+        msg = f"{_show(value)} is not one of {ctx.get('expected', '')}"
+    return msg[:1].lower() + msg[1:] if msg[:2] != msg[:2].upper() else msg
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _node_line(node: Any) -> int | None:
+    lc = getattr(node, "lc", None)
+    if lc is not None and getattr(lc, "line", None) is not None:
+        return int(lc.line) + 1
+    return None
+
+
+def _is_scalar(node: Any) -> bool:
+    return not isinstance(node, CommentedMap | CommentedSeq)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, CommentedMap):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _duplicate_key_name(exc: DuplicateKeyError) -> str:
+    problem = exc.problem or ""
+    # ruamel: 'found duplicate key "x" with value "y" (original value: "z")'
+    if '"' in problem:
+        return repr(problem.split('"')[1])
+    return "in mapping"
+
+
+def merge_errors(groups: Iterable[list[ConfigError]]) -> list[ConfigError]:
+    out: list[ConfigError] = []
+    for group in groups:
+        out.extend(group)
+    return out

@@ -1,0 +1,228 @@
+"""Typed values passed between pipeline stages, named by their place in the flow.
+
+config -> ``FeedSpec``; storage -> ``FeedState``; fetch -> ``FetchResult``;
+parse -> ``ParsedFeed`` of ``Article``; match -> ``Match`` of ``Hit``.
+
+All are frozen: a stage returns new values, it never mutates what it was given.
+Times are timezone-aware UTC ``datetime`` values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+FetchOutcome = Literal["ok", "not_modified", "error"]
+Field = Literal["title", "summary", "content"]
+FIELDS: tuple[Field, ...] = ("title", "summary", "content")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed as configured in ``feeds.yaml`` (defaults already applied)."""
+
+    id: str
+    url: str
+    name: str | None = None
+    interval: timedelta = timedelta(minutes=15)
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    timeout: timedelta = timedelta(seconds=30)
+    max_size: int = 5 * 1024 * 1024
+    backfill: int | None = 3
+    """On a feed's first successful poll, at most this many of the newest matching
+    articles raise instant alerts (``None``: all); the rest are recorded silently."""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What storage remembers about a feed between polls."""
+
+    feed_id: str
+    url: str
+    """The URL to poll: the configured one, or where a permanent redirect moved it."""
+    configured_url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = None
+    articles_seen: int = 0
+    last_new: datetime | None = None
+
+    @property
+    def never_polled(self) -> bool:
+        return self.last_success is None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one HTTP request for one feed (fetch stage output)."""
+
+    feed_id: str
+    url: str
+    """The URL that was requested."""
+    outcome: FetchOutcome
+    fetched_at: datetime
+    status: int | None = None
+    final_url: str | None = None
+    """Where the body came from after redirects (None when there was no redirect)."""
+    permanent_url: str | None = None
+    """Set when every redirect hop was permanent (301/308): the feed moved."""
+    body: bytes | None = None
+    content_type: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    not_before: datetime | None = None
+    """Lower bound for the next poll from Retry-After or Cache-Control: max-age."""
+    error: str | None = None
+    error_kind: str | None = None
+    elapsed: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One feed entry as plain text (parse stage output)."""
+
+    feed_id: str
+    key: str
+    """Identity within the feed, by cascade: ``guid:``, ``guid+link:``, ``link:``, ``hash:``."""
+    title: str
+    url: str | None = None
+    canonical_url: str | None = None
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    """Publication time in UTC; the first-seen time when the feed gave none."""
+    date_from_feed: bool = True
+    language: str | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def text(self, name: Field) -> str:
+        value: str = getattr(self, name)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed body: its articles and what was wrong with it, if anything."""
+
+    feed_id: str
+    articles: tuple[Article, ...]
+    title: str | None = None
+    link: str | None = None
+    language: str | None = None
+    ttl: timedelta | None = None
+    format: str | None = None
+    problems: tuple[str, ...] = ()
+    """Precise descriptions of what was wrong (bozo, charset, not a feed, empty)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """A short extract around a hit; ``marks`` are (start, end) spans within ``text``."""
+
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+    def marked(self, open_: str = "**", close: str = "**") -> str:
+        out: list[str] = []
+        pos = 0
+        for start, end in sorted(self.marks):
+            if start < pos:
+                continue
+            out.append(self.text[pos:start])
+            out.append(open_ + self.text[start:end] + close)
+            pos = end
+        out.append(self.text[pos:])
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One occurrence of a term in an article."""
+
+    term: str
+    """The term as written in keywords.yaml (for an actor, the alias that matched)."""
+    text: str
+    """The matched text exactly as it appears in the article field."""
+    field: Field
+    start: int
+    end: int
+    """Offsets into the article's plain-text field: ``article.text(field)[start:end] == text``."""
+    snippet: Snippet = field(default_factory=lambda: Snippet(""))
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An article matched a watchlist; the hits explain why."""
+
+    watchlist: str
+    score: float
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """An article that storage saw for the first time, with its database id."""
+
+    id: int
+    article: Article
+    first_seen: datetime
+    baseline: bool = False
+    """Recorded on a feed's first poll beyond the backfill limit: no instant alert."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What one poll of one feed did (for the CLI summary and metrics)."""
+
+    feed_id: str
+    status: FetchOutcome
+    new: int = 0
+    error: str | None = None
+    problems: tuple[str, ...] = ()
+    http_status: int | None = None
+    elapsed: float = 0.0
+    next_poll: datetime | None = None
+    matches: int = 0
+    moved_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """One poll cycle over several feeds."""
+
+    feeds: tuple[PollReport, ...]
+    started: datetime
+    finished: datetime
+
+    @property
+    def new(self) -> int:
+        return sum(r.new for r in self.feeds)
+
+    def count(self, status: FetchOutcome) -> int:
+        return sum(1 for r in self.feeds if r.status == status)
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
