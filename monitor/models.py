@@ -226,3 +226,89 @@ class CycleReport:
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+# --- delivery -------------------------------------------------------------------------
+
+Channel = Literal["telegram", "email", "console"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one message goes: a destination of keywords.yaml and one address of it."""
+
+    destination: str
+    channel: Channel
+    address: str
+    """Telegram chat (``@name`` or numeric id) or one e-mail address."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertItem:
+    """One article in an alert or a digest, with the watchlists it matched."""
+
+    outbox_id: int
+    article: Article
+    source: str
+    """The feed's display name (``FeedSpec.label``)."""
+    matches: tuple[Match, ...]
+    watchlist_titles: tuple[str, ...]
+    """Titles of ``matches``' watchlists, in the same order."""
+    also: tuple[str, ...] = ()
+    """Other sources that reported the same story."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Instant alerts due for one target, grouped into as few messages as the limits allow."""
+
+    target: Target
+    items: tuple[AlertItem, ...]
+    timezone: str = "Europe/Brussels"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    watchlist: str
+    title: str
+    items: tuple[AlertItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything matched for one target since its last successful digest."""
+
+    target: Target
+    timezone: str
+    period_end: datetime
+    sections: tuple[DigestSection, ...]
+    period_start: datetime | None = None
+    unsubscribe: str | None = None
+    """A ``mailto:`` or ``https:`` URI for the List-Unsubscribe header."""
+
+    @property
+    def count(self) -> int:
+        return len({i.outbox_id for s in self.sections for i in s.items})
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A rendered message, ready for a transport; ``outbox_ids`` are the rows it delivers."""
+
+    target: Target
+    text: str
+    """Telegram: HTML (Telegram's subset, every text escaped). E-mail: the plain-text part."""
+    plain: str
+    """Telegram: the same message without markup, sent if Telegram cannot parse the HTML."""
+    outbox_ids: tuple[int, ...]
+    subject: str | None = None
+    html: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    edit_of: str | None = None
+    """Telegram message id to edit instead of sending a new message."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    remote_id: str | None = None
+    """Telegram ``message_id`` or the e-mail ``Message-ID``."""

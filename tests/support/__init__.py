@@ -1,0 +1,1 @@
+"""Test support code: real local servers and fixtures shared by the test suite."""
