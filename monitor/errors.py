@@ -63,9 +63,7 @@ class FetchError(MonitorError):
     if one was received.
     """
 
-    def __init__(
-        self, message: str, *, url: str, kind: str, status: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, url: str, kind: str, status: int | None = None) -> None:
         self.url = url
         self.kind = kind
         self.status = status

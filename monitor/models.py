@@ -9,7 +9,8 @@ Times are timezone-aware UTC ``datetime`` values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -169,7 +170,7 @@ class Hit:
     start: int
     end: int
     """Offsets into the article's plain-text field: ``article.text(field)[start:end] == text``."""
-    snippet: Snippet = field(default_factory=lambda: Snippet(""))
+    snippet: Snippet = dataclasses.field(default_factory=lambda: Snippet(""))
     actor: str | None = None
 
 
@@ -312,3 +313,40 @@ class OutgoingMessage:
 class SendReceipt:
     remote_id: str | None = None
     """Telegram ``message_id`` or the e-mail ``Message-ID``."""
+
+
+OutboxKind = Literal["alert", "digest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Routing's decision: deliver this article to this target as an alert or in a digest."""
+
+    kind: OutboxKind
+    target: Target
+    article_id: int
+    watchlists: tuple[str, ...]
+    due: datetime
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: one outbox row per (article, target, kind), ever."""
+        t = self.target
+        return f"{self.kind}|{t.destination}|{t.channel}|{t.address}|{self.article_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One stored outbox row."""
+
+    id: int
+    kind: OutboxKind
+    target: Target
+    article_id: int
+    watchlists: tuple[str, ...]
+    created: datetime
+    due: datetime
+    status: str
+    attempts: int = 0
+    last_error: str | None = None
+    remote_id: str | None = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from monitor.errors import ConfigError, MonitorError
 
 COMMAND_MODULES = (
     "monitor.cli.core",
+    "monitor.cli.matching",
 )
 
 EXIT_OK = 0

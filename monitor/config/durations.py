@@ -35,7 +35,7 @@ def parse_duration(value: object) -> timedelta:
 
 def format_duration(delta: timedelta) -> str:
     """``timedelta(minutes=90)`` -> ``1h30m``."""
-    seconds = int(round(delta.total_seconds()))
+    seconds = round(delta.total_seconds())
     if seconds <= 0:
         return "0s"
     out = ""

@@ -31,8 +31,15 @@ from monitor.models import FeedSpec
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
-_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2,
-               "gb": 1000**3, "gib": 1024**3}
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
 MIN_INTERVAL = timedelta(seconds=1)
 WARN_INTERVAL = timedelta(minutes=1)
 
@@ -168,7 +175,9 @@ def load_feeds(path: str) -> FeedsConfig:
 def feeds_from_source(source: Source) -> FeedsConfig:
     data: Any = source.plain()
     if not isinstance(data, dict):
-        raise ConfigError("the top level must be a mapping with a 'feeds:' list", file=source.name, line=1)
+        raise ConfigError(
+            "the top level must be a mapping with a 'feeds:' list", file=source.name, line=1
+        )
     parsed = source.validate(FeedsFile, data)
     errors: list[ConfigError] = []
     counts = Counter(f.id for f in parsed.feeds)
@@ -176,10 +185,13 @@ def feeds_from_source(source: Source) -> FeedsConfig:
     for i, entry in enumerate(parsed.feeds):
         if counts[entry.id] > 1 and entry.id in seen:
             first = next(j for j, e in enumerate(parsed.feeds) if e.id == entry.id)
-            errors.append(source.error(
-                ("feeds", i, "id"),
-                f"duplicate feed id {entry.id!r} (first used at line {source.line(('feeds', first, 'id'))})",
-            ))
+            first_line = source.line(("feeds", first, "id"))
+            errors.append(
+                source.error(
+                    ("feeds", i, "id"),
+                    f"duplicate feed id {entry.id!r} (first used at line {first_line})",
+                )
+            )
         seen.add(entry.id)
     if errors:
         raise ConfigErrors(errors)
@@ -206,5 +218,6 @@ def feeds_from_source(source: Source) -> FeedsConfig:
                 "impolite for real publishers"
             )
         specs.append(spec)
-    return FeedsConfig(path=source.name, settings=parsed.settings, feeds=tuple(specs),
-                       warnings=tuple(warnings))
+    return FeedsConfig(
+        path=source.name, settings=parsed.settings, feeds=tuple(specs), warnings=tuple(warnings)
+    )

@@ -8,10 +8,11 @@ reads ``keywords.yaml:14: watchlists.ai-act.any[2]: ...``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -57,7 +58,9 @@ class Source:
         except FileNotFoundError:
             raise ConfigError("file not found", file=name) from None
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name) from exc
+            raise ConfigError(
+                f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name
+            ) from exc
         except OSError as exc:
             raise ConfigError(f"cannot read: {exc.strerror}", file=name) from exc
         return cls.parse(text, name)
@@ -149,9 +152,14 @@ class Source:
         try:
             return model.model_validate(self.plain() if data is None else data)
         except ValidationError as exc:
-            raise ConfigErrors(self.errors_from(exc)) from None
+            raise ConfigErrors(self.errors_from(exc, model=model)) from None
 
-    def errors_from(self, exc: ValidationError, prefix: Sequence[PathPart] = ()) -> list[ConfigError]:
+    def errors_from(
+        self,
+        exc: ValidationError,
+        prefix: Sequence[PathPart] = (),
+        model: type[BaseModel] | None = None,
+    ) -> list[ConfigError]:
         errors: list[ConfigError] = []
         seen: set[str] = set()
         for err in exc.errors(include_url=False):
@@ -163,7 +171,7 @@ class Source:
                 path = format_path(walked)
                 key = loc[-1]
                 message = f"unknown key {key!r}"
-                allowed = _allowed_keys(err)
+                allowed = _allowed_keys(model, err["loc"][:-1]) if model else []
                 if allowed:
                     message += f" (expected one of: {', '.join(allowed)})"
                 ce = ConfigError(message, file=self.name, line=line, path=path or None)
@@ -174,18 +182,53 @@ class Source:
                 if kind == "missing":
                     path = format_path([*walked, loc[-1]]) if loc else path
                     message = "required key is missing"
-                ce = ConfigError(message, file=self.name, line=line, path=format_path(walked) if kind != "missing" else path)
+                ce = ConfigError(
+                    message,
+                    file=self.name,
+                    line=line,
+                    path=format_path(walked) if kind != "missing" else path,
+                )
             text = str(ce)
             if text not in seen:
                 seen.add(text)
                 errors.append(ce)
+        errors.sort(key=lambda e: e.line or 0)
         return errors
 
 
-def _allowed_keys(err: Any) -> list[str]:
-    ctx = err.get("ctx") or {}
-    allowed = ctx.get("allowed")
-    return list(allowed) if allowed else []
+def _allowed_keys(model: type[BaseModel], loc: Sequence[PathPart]) -> list[str]:
+    """The keys the model accepts at ``loc`` (to suggest them after an unknown key)."""
+    node: Any = model
+    for part in loc:
+        node = _descend(node, part)
+        if node is None:
+            return []
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [f.alias or name for name, f in node.model_fields.items()]
+    return []
+
+
+def _descend(node: Any, part: PathPart) -> Any:
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(str(part))
+        return _unwrap(field.annotation) if field else None
+    origin = get_origin(node)
+    args = get_args(node)
+    if origin in (list, tuple, Sequence) and isinstance(part, int) and args:
+        return _unwrap(args[0])
+    if origin in (dict, Mapping) and len(args) == 2:
+        return _unwrap(args[1])
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> X (the first BaseModel or container among the union members)."""
+    args = get_args(annotation)
+    if get_origin(annotation) in (UnionType, Union) and args:
+        for arg in args:
+            if arg is not type(None):
+                return _unwrap(arg)
+    return annotation
 
 
 def _message(err: Any) -> str:
@@ -195,8 +238,18 @@ def _message(err: Any) -> str:
             msg = msg[len(prefix) :]
     kind = err["type"]
     value = err.get("input")
-    if kind in {"string_type", "int_type", "bool_type", "list_type", "dict_type", "float_type",
-                "int_parsing", "bool_parsing", "float_parsing", "model_type"}:
+    if kind in {
+        "string_type",
+        "int_type",
+        "bool_type",
+        "list_type",
+        "dict_type",
+        "float_type",
+        "int_parsing",
+        "bool_parsing",
+        "float_parsing",
+        "model_type",
+    }:
         expected = {
             "string_type": "a string",
             "int_type": "an integer",

@@ -71,8 +71,9 @@ class Store:
             _feeds.save_feed_state(conn, state)
 
     # articles
-    def iter_articles(self, since: datetime | None = None,
-                      feed_id: str | None = None) -> Iterator[StoredArticle]:
+    def iter_articles(
+        self, since: datetime | None = None, feed_id: str | None = None
+    ) -> Iterator[StoredArticle]:
         return _articles.iter_articles(self.conn, since, feed_id)
 
     def get_articles(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
@@ -81,7 +82,8 @@ class Store:
     def count_articles(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
-    def prune(self, now: datetime, keep_text_before: datetime,
-              keep_keys_before: datetime) -> tuple[int, int]:
+    def prune(
+        self, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
+    ) -> tuple[int, int]:
         with self.transaction() as conn:
             return _articles.prune(conn, now, keep_text_before, keep_keys_before)

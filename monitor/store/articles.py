@@ -116,10 +116,22 @@ def add_articles(
             " title, summary, content, published, date_from_feed, language, authors, tags,"
             " first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                feed_id, a.key, a.url, a.canonical_url, ukey, hashes[a.key], a.title,
-                a.summary, a.content, to_db(published), int(a.date_from_feed), a.language,
+                feed_id,
+                a.key,
+                a.url,
+                a.canonical_url,
+                ukey,
+                hashes[a.key],
+                a.title,
+                a.summary,
+                a.content,
+                to_db(published),
+                int(a.date_from_feed),
+                a.language,
                 json.dumps(list(a.authors), ensure_ascii=False),
-                json.dumps(list(a.tags), ensure_ascii=False), stamp, stamp,
+                json.dumps(list(a.tags), ensure_ascii=False),
+                stamp,
+                stamp,
             ),
         )
         article_id = int(cur.lastrowid or 0)
@@ -162,9 +174,11 @@ def row_to_article(row: sqlite3.Row) -> StoredArticle:
     )
     first = from_db(row["first_seen"])
     last = from_db(row["last_seen"])
-    assert first is not None and last is not None
-    return StoredArticle(id=row["id"], article=article, first_seen=first, last_seen=last,
-                         pruned=bool(row["pruned"]))
+    assert first is not None
+    assert last is not None
+    return StoredArticle(
+        id=row["id"], article=article, first_seen=first, last_seen=last, pruned=bool(row["pruned"])
+    )
 
 
 def iter_articles(
@@ -185,14 +199,16 @@ def get_articles(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Stor
     out: dict[int, StoredArticle] = {}
     for chunk in _chunks([str(i) for i in ids]):
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})",
-                                [int(i) for i in chunk]):
+        for row in conn.execute(
+            f"SELECT * FROM articles WHERE id IN ({marks})", [int(i) for i in chunk]
+        ):
             out[row["id"]] = row_to_article(row)
     return out
 
 
-def prune(conn: sqlite3.Connection, now: datetime, keep_text_before: datetime,
-          keep_keys_before: datetime) -> tuple[int, int]:
+def prune(
+    conn: sqlite3.Connection, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
+) -> tuple[int, int]:
     """Drop article text last seen before ``keep_text_before``; forget identities last
     seen before ``keep_keys_before``.  Returns (texts pruned, identities forgotten).
 

@@ -36,8 +36,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
         StorageError: the file is not a database, or is newer than this program.
     """
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, timeout=30.0, check_same_thread=False
+        )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -49,8 +50,11 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS,
-            target: int | None = None) -> int:
+def migrate(
+    conn: sqlite3.Connection,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    target: int | None = None,
+) -> int:
     """Apply the migrations after ``PRAGMA user_version``, each in its own transaction.
 
     Returns the new version.

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
+from typing import Any
 
 from monitor.models import FeedSpec, FeedState
 from monitor.store.db import from_db, to_db
@@ -20,7 +21,9 @@ def sync_feeds(conn: sqlite3.Connection, specs: Sequence[FeedSpec], now: datetim
     A URL the publisher moved us to (301/308) is kept while the configured URL stays
     the same; editing the URL in feeds.yaml starts over from the new one.
     """
-    rows = {r["id"]: r["configured_url"] for r in conn.execute("SELECT id, configured_url FROM feeds")}
+    rows = {
+        r["id"]: r["configured_url"] for r in conn.execute("SELECT id, configured_url FROM feeds")
+    }
     for spec in specs:
         if spec.id not in rows:
             conn.execute(
@@ -36,7 +39,7 @@ def sync_feeds(conn: sqlite3.Connection, specs: Sequence[FeedSpec], now: datetim
 
 
 def _state(row: sqlite3.Row) -> FeedState:
-    values = {}
+    values: dict[str, Any] = {}
     for name in _COLUMNS:
         value = row[name]
         values[name] = from_db(value) if name in _TIME_FIELDS else value

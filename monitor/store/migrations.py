@@ -8,9 +8,9 @@ PostgreSQL backend can replay the same list.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-import sqlite3
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -74,6 +74,52 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (feed_id, key)
         );
         CREATE INDEX seen_keys_last_seen ON seen_keys (last_seen);
+        """,
+    ),
+    Migration(
+        "matches, outbox and destination health",
+        """
+        CREATE TABLE matches (
+            article_id INTEGER NOT NULL,
+            watchlist TEXT NOT NULL,
+            score REAL NOT NULL,
+            hits TEXT NOT NULL,
+            matched_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, watchlist)
+        );
+        CREATE INDEX matches_matched_at ON matches (matched_at);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            idem_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            article_id INTEGER NOT NULL,
+            watchlists TEXT NOT NULL,
+            created TEXT NOT NULL,
+            due TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at TEXT,
+            remote_id TEXT
+        );
+        CREATE INDEX outbox_due ON outbox (status, kind, due);
+        CREATE INDEX outbox_target ON outbox (destination, address, status);
+        CREATE TABLE destinations (
+            destination TEXT NOT NULL,
+            address TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            healthy INTEGER NOT NULL DEFAULT 1,
+            last_error TEXT,
+            last_success TEXT,
+            last_failure TEXT,
+            last_digest TEXT,
+            digests_sent INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (destination, address)
+        );
         """,
     ),
 )

@@ -1,0 +1,88 @@
+"""Build the runtime objects from configuration and environment (used by CLI and service)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.config.feeds import FeedsConfig, load_feeds
+from monitor.config.keywords import KeywordsConfig, load_keywords
+from monitor.errors import ConfigError, ConfigErrors
+from monitor.match import Matcher, compile_matcher
+from monitor.pipeline.poll import Routing
+from monitor.store import StateLock, Store
+
+
+@dataclass(frozen=True)
+class Configs:
+    feeds: FeedsConfig
+    keywords: KeywordsConfig
+
+
+def load_configs(feeds_path: str, keywords_path: str) -> Configs:
+    """Load and validate both files, reporting the errors of both at once.
+
+    Raises:
+        ConfigErrors: every error found, each with file, line and key path.
+    """
+    errors: list[ConfigError] = []
+    feeds = keywords = None
+    for loader, path in ((load_feeds, feeds_path), (load_keywords, keywords_path)):
+        try:
+            value = loader(path)
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        if loader is load_feeds:
+            feeds = value
+        else:
+            keywords = value
+    if errors:
+        raise ConfigErrors(errors)
+    assert isinstance(feeds, FeedsConfig)
+    assert isinstance(keywords, KeywordsConfig)
+    return Configs(feeds=feeds, keywords=keywords)
+
+
+def routing(keywords: KeywordsConfig) -> Routing:
+    return Routing(watchlists=keywords.watchlists, destinations=keywords.destinations)
+
+
+def matcher(keywords: KeywordsConfig) -> Matcher:
+    return compile_matcher(keywords)
+
+
+def open_state(
+    state_dir: str | os.PathLike[str], *, lock: bool = True
+) -> tuple[Store, StateLock | None]:
+    """Open the state database, taking the process lock when ``lock``.
+
+    Raises:
+        StateLockedError: another monitor process uses this state directory.
+    """
+    path = Path(state_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    state_lock = None
+    if lock:
+        state_lock = StateLock(path)
+        state_lock.acquire()
+    try:
+        store = Store(path)
+    except BaseException:
+        if state_lock:
+            state_lock.release()
+        raise
+    return store, state_lock
+
+
+def feed_names(feeds: FeedsConfig) -> Mapping[str, str]:
+    return {f.id: f.label for f in feeds.feeds}
+
+
+def watchlist_titles(keywords: KeywordsConfig) -> Mapping[str, str]:
+    return {k: w.title for k, w in keywords.watchlists.items()}

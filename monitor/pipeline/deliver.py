@@ -1,0 +1,345 @@
+"""The outbox worker: due rows -> render -> send -> record (and digests when due).
+
+Rows for one target are sent in order; a transient failure stops that target for this
+round and sets the next attempt time (``retry_after`` from Telegram honoured exactly);
+a permanent failure marks the rows failed and the destination unhealthy.  Targets are
+independent: one blocked channel never delays another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.deliver.base import Sender
+from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitor.models import (
+    Alert,
+    AlertItem,
+    Digest,
+    DigestSection,
+    OutboxEntry,
+    OutgoingMessage,
+    Target,
+)
+from monitor.render import email as render_email
+from monitor.render import telegram as render_telegram
+from monitor.render.schedule import digest_due
+from monitor.route import SUBSCRIBER_PREFIX, targets
+from monitor.store import Store
+from monitor.store import outbox as ob
+
+log = logging.getLogger(__name__)
+DEFAULT_TZ = "Europe/Brussels"
+RETRY_BASE = timedelta(seconds=30)
+RETRY_MAX = timedelta(hours=1)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    messages: int = 0
+    retried: int = 0
+    failed: int = 0
+    digests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.messages += other.messages
+        self.retried += other.retried
+        self.failed += other.failed
+        self.digests += other.digests
+        self.errors.extend(other.errors)
+
+
+def retry_delay(attempts: int, rng: random.Random) -> timedelta:
+    """Exponential back-off for a transient failure without a ``retry_after``."""
+    base = RETRY_BASE.total_seconds() * (2 ** min(attempts, 10))
+    return timedelta(seconds=min(base, RETRY_MAX.total_seconds()) * rng.uniform(0.8, 1.2))
+
+
+@dataclass
+class Deliverer:
+    """Sends what the outbox holds.  ``senders`` maps a channel to its transport."""
+
+    store: Store
+    senders: Mapping[str, Sender]
+    feed_names: Mapping[str, str]
+    watchlist_titles: Mapping[str, str]
+    destinations: Mapping[str, Any]
+    mail_from: str = "monitor@localhost"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def aclose(self) -> None:
+        for sender in {id(s): s for s in self.senders.values()}.values():
+            await sender.aclose()
+
+    # -- alerts --------------------------------------------------------------------------
+
+    async def deliver_alerts(self) -> DeliveryReport:
+        """Send every due alert row, grouped per target."""
+        now = self.clock()
+        due = ob.due_entries(self.store.conn, "alert", now, limit=5000)
+        groups: dict[Target, list[OutboxEntry]] = {}
+        for entry in due:
+            groups.setdefault(entry.target, []).append(entry)
+        report = DeliveryReport()
+        results = await asyncio.gather(*(self._alerts_for(t, rows) for t, rows in groups.items()))
+        for r in results:
+            report.add(r)
+        return report
+
+    async def _alerts_for(self, target: Target, rows: list[OutboxEntry]) -> DeliveryReport:
+        if not self._known(target):
+            return self._drop(rows, f"destination {target.destination!r} is no longer configured")
+        items = self._items(rows)
+        if not items:
+            return DeliveryReport()
+        tz = self._timezone(target)
+        if target.channel == "email":
+            messages = [
+                render_email.render_alert_email(
+                    Alert(target, tuple(items), tz), mail_from=self.mail_from, now=self.clock()
+                )
+            ]
+        else:
+            messages = render_telegram.render_alert(
+                Alert(target, tuple(items), tz), now=self.clock()
+            )
+        return await self._send_all(target, messages, rows)
+
+    # -- digests -------------------------------------------------------------------------
+
+    async def deliver_digests(
+        self, *, force: bool = False, only: str | None = None
+    ) -> DeliveryReport:
+        """Send the digests that are due now (every configured one with ``force``);
+        ``only``: just the target with this address."""
+        report = DeliveryReport()
+        jobs = []
+        for name, dest in self.destinations.items():
+            for target in targets(name, dest):
+                if only is None or target.address == only:
+                    jobs.append(self._digest_for(target, dest, force))
+        for r in await asyncio.gather(*jobs):
+            report.add(r)
+        return report
+
+    def preview_digests(self) -> list[tuple[Target, list[OutgoingMessage]]]:
+        """Render every configured target's pending digest without sending anything."""
+        out = []
+        for name, dest in self.destinations.items():
+            for target in targets(name, dest):
+                digest = self.build_digest(target)
+                if digest is not None:
+                    out.append((target, self._render_digest(digest)))
+        return out
+
+    def build_digest(self, target: Target, now: datetime | None = None) -> Digest | None:
+        rows = ob.pending_for_target(self.store.conn, "digest", target)
+        items = self._items(rows)
+        if not items:
+            return None
+        row = ob.destination_row(self.store.conn, target)
+        start = row["last_digest"] if row else None
+        return Digest(
+            target=target,
+            timezone=self._timezone(target),
+            period_end=now or self.clock(),
+            period_start=start,
+            sections=self._sections(items),
+            unsubscribe=self._unsubscribe(target),
+        )
+
+    async def _digest_for(self, target: Target, dest: Any, force: bool) -> DeliveryReport:
+        now = self.clock()
+        with self.store.transaction() as conn:
+            ob.touch_destination(conn, target, now)
+        row = ob.destination_row(self.store.conn, target)
+        assert row is not None
+        rows = ob.pending_for_target(self.store.conn, "digest", target)
+        # Before the first digest, the period starts when the destination was first seen
+        # or when its oldest waiting row was created, whichever is earlier: a `monitor
+        # digest --send` run from cron sends on its first run.
+        anchor = row["last_digest"] or min([row["first_seen"], *(r.created for r in rows)])
+        if not force and not digest_due(
+            digest_time=dest.digest_time, timezone=dest.timezone, last=anchor, now=now
+        ):
+            return DeliveryReport()
+        digest = self.build_digest(target, now)
+        if digest is None:
+            if getattr(dest, "digest_empty", False):
+                digest = Digest(
+                    target=target,
+                    timezone=self._timezone(target),
+                    period_end=now,
+                    period_start=row["last_digest"],
+                    sections=(),
+                    unsubscribe=self._unsubscribe(target),
+                )
+            else:
+                with self.store.transaction() as conn:
+                    ob.record_digest(conn, target, now)
+                return DeliveryReport()
+        report = await self._send_all(target, self._render_digest(digest), rows, digest=True)
+        if not report.errors:
+            with self.store.transaction() as conn:
+                ob.record_digest(conn, target, now)
+            report.digests += 1
+        return report
+
+    def _render_digest(self, digest: Digest) -> list[OutgoingMessage]:
+        if digest.target.channel == "email":
+            return [render_email.render_digest_email(digest, mail_from=self.mail_from)]
+        return render_telegram.render_digest(digest)
+
+    async def send_test(self, destination: str) -> list[str]:
+        """Send a test message to every address of ``destination``; one line per address."""
+        dest = self.destinations[destination]
+        lines = []
+        now = self.clock()
+        for target in targets(destination, dest):
+            tz = self._timezone(target)
+            if target.channel == "email":
+                message = render_email.render_test_email(
+                    target, mail_from=self.mail_from, now=now, timezone=tz
+                )
+            else:
+                message = render_telegram.render_test_message(target, now=now, timezone=tz)
+            sender = self.senders.get(target.channel)
+            try:
+                if sender is None:
+                    raise DeliveryError(
+                        f"no transport for {target.channel}", destination=destination
+                    )
+                await sender.send(message)
+            except DeliveryError as exc:
+                lines.append(f"FAILED {target.channel} {target.address}: {exc}")
+            else:
+                lines.append(f"sent {target.channel} {target.address} via {type(sender).__name__}")
+        return lines
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send_all(
+        self,
+        target: Target,
+        messages: Sequence[OutgoingMessage],
+        rows: Sequence[OutboxEntry],
+        digest: bool = False,
+    ) -> DeliveryReport:
+        report = DeliveryReport()
+        sender = self.senders.get(target.channel)
+        attempts = {r.id: r.attempts for r in rows}
+        for message in messages:
+            ids = list(message.outbox_ids)
+            if sender is None:
+                self._fail(target, ids, f"no transport for channel {target.channel!r}", report)
+                continue
+            try:
+                receipt = await sender.send(message)
+            except TransientDeliveryError as exc:
+                wait = (
+                    timedelta(seconds=exc.retry_after)
+                    if exc.retry_after is not None
+                    else retry_delay(max((attempts.get(i, 0) for i in ids), default=0), self.rng)
+                )
+                now = self.clock()
+                with self.store.transaction() as conn:
+                    ob.mark_retry(conn, ids, now + wait, str(exc))
+                    ob.record_delivery(conn, target, now, str(exc), permanent=False)
+                log.warning("%s (retry in %.0fs)", exc, wait.total_seconds())
+                report.retried += len(ids)
+                report.errors.append(str(exc))
+                break  # keep this target's order: the rest waits for the retry
+            except PermanentDeliveryError as exc:
+                self._fail(target, ids, str(exc), report)
+                continue
+            except DeliveryError as exc:
+                self._fail(target, ids, str(exc), report)
+                continue
+            now = self.clock()
+            with self.store.transaction() as conn:
+                ob.mark_sent(conn, ids, now, receipt.remote_id)
+                ob.record_delivery(conn, target, now, None)
+            report.sent += len(ids)
+            report.messages += 1
+        return report
+
+    def _fail(self, target: Target, ids: list[int], error: str, report: DeliveryReport) -> None:
+        now = self.clock()
+        with self.store.transaction() as conn:
+            ob.mark_failed(conn, ids, error)
+            ob.record_delivery(conn, target, now, error, permanent=True)
+        log.error("%s (%d rows marked failed; destination unhealthy)", error, len(ids))
+        report.failed += len(ids)
+        report.errors.append(error)
+
+    def _drop(self, rows: Sequence[OutboxEntry], reason: str) -> DeliveryReport:
+        with self.store.transaction() as conn:
+            ob.mark_failed(conn, [r.id for r in rows], reason)
+        log.warning("%s: %d rows marked failed", reason, len(rows))
+        return DeliveryReport(failed=len(rows), errors=[reason])
+
+    # -- assembling ----------------------------------------------------------------------
+
+    def _known(self, target: Target) -> bool:
+        if target.destination.startswith(SUBSCRIBER_PREFIX):
+            return True
+        dest = self.destinations.get(target.destination)
+        return dest is not None and target in targets(target.destination, dest)
+
+    def _timezone(self, target: Target) -> str:
+        dest = self.destinations.get(target.destination)
+        return str(getattr(dest, "timezone", DEFAULT_TZ) or DEFAULT_TZ)
+
+    def _unsubscribe(self, target: Target) -> str | None:
+        if target.channel != "email":
+            return None
+        return f"mailto:{self.mail_from}?subject=unsubscribe%20{target.destination}"
+
+    def _items(self, rows: Sequence[OutboxEntry]) -> list[AlertItem]:
+        ids = [r.article_id for r in rows]
+        articles = self.store.get_articles(ids)
+        matches = ob.matches_for(self.store.conn, ids)
+        items = []
+        for r in rows:
+            stored = articles.get(r.article_id)
+            if stored is None:
+                continue
+            ms = tuple(m for m in matches.get(r.article_id, []) if m.watchlist in r.watchlists)
+            items.append(
+                AlertItem(
+                    outbox_id=r.id,
+                    article=stored.article,
+                    source=self.feed_names.get(stored.article.feed_id, stored.article.feed_id),
+                    matches=ms,
+                    watchlist_titles=tuple(
+                        self.watchlist_titles.get(m.watchlist, m.watchlist) for m in ms
+                    ),
+                )
+            )
+        return items
+
+    def _sections(self, items: Sequence[AlertItem]) -> tuple[DigestSection, ...]:
+        by_wl: dict[str, list[AlertItem]] = {}
+        for item in items:
+            for m in item.matches:
+                by_wl.setdefault(m.watchlist, []).append(item)
+        return tuple(
+            DigestSection(
+                watchlist=wl,
+                title=self.watchlist_titles.get(wl, wl),
+                items=tuple(
+                    sorted(its, key=lambda i: i.article.published or self.clock(), reverse=True)
+                ),
+            )
+            for wl, its in sorted(by_wl.items())
+        )

@@ -1,0 +1,313 @@
+"""One poll of one feed, and a cycle over many: fetch -> parse -> store -> match -> route."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from monitor.config.feeds import FeedsConfig
+from monitor.fetch import Fetcher
+from monitor.fetch.schedule import next_poll
+from monitor.models import (
+    CycleReport,
+    FeedSpec,
+    FeedState,
+    FetchResult,
+    Match,
+    NewArticle,
+    ParsedFeed,
+    PollReport,
+)
+from monitor.parse import parse_feed
+from monitor.route import Subscription, route
+from monitor.store import Store
+from monitor.store import articles as store_articles
+from monitor.store import feeds as store_feeds
+from monitor.store import outbox as store_outbox
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MatcherLike:
+    """What the poller needs from the compiled watchlists (``monitor.match.Matcher``)."""
+
+    def match(self, article: object) -> list[Match]:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+@dataclass
+class Routing:
+    """The parts of keywords.yaml that routing needs, plus live subscriptions."""
+
+    watchlists: Mapping[str, object] = field(default_factory=dict)
+    destinations: Mapping[str, object] = field(default_factory=dict)
+    subscriptions: Callable[[], Sequence[Subscription]] = lambda: ()
+
+
+@dataclass
+class Poller:
+    """Polls feeds and records what is new.  Build one per process; not thread-safe."""
+
+    feeds: FeedsConfig
+    store: Store
+    fetcher: Fetcher
+    matcher: object | None = None
+    routing: Routing = field(default_factory=Routing)
+    clock: Clock = utcnow
+    rng: random.Random = field(default_factory=random.Random)
+    on_report: Callable[[PollReport], None] | None = None
+
+    def due(
+        self, now: datetime, *, everything: bool = False, only: Sequence[str] = ()
+    ) -> list[FeedSpec]:
+        """Enabled feeds whose next poll time has come (all of them with ``everything``)."""
+        states = self.store.feed_states()
+        out = []
+        for spec in self.feeds.enabled():
+            if only and spec.id not in only:
+                continue
+            st = states.get(spec.id)
+            if everything or only or st is None or st.next_poll is None or st.next_poll <= now:
+                out.append(spec)
+        return out
+
+    async def cycle(
+        self, specs: Sequence[FeedSpec] | None = None, *, everything: bool = False
+    ) -> CycleReport:
+        """Poll the given (default: due) feeds concurrently; one bad feed never stops the rest."""
+        started = self.clock()
+        self.store.sync_feeds(self.feeds.feeds, started)
+        todo = list(specs) if specs is not None else self.due(started, everything=everything)
+        reports = await asyncio.gather(*(self._safe_poll(s) for s in todo))
+        return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
+
+    async def _safe_poll(self, spec: FeedSpec) -> PollReport:
+        try:
+            report = await self.poll(spec)
+        except Exception as exc:  # a bug in one feed's processing must not stop the cycle
+            log.exception("poll of feed %s failed", spec.id)
+            report = PollReport(
+                feed_id=spec.id,
+                status="error",
+                error=f"internal error: {type(exc).__name__}: {exc}",
+            )
+        if self.on_report:
+            self.on_report(report)
+        return report
+
+    async def poll(self, spec: FeedSpec) -> PollReport:
+        """Fetch, parse and record one feed; update its health and next poll time."""
+        now = self.clock()
+        state = self.store.feed_state(spec.id)
+        if state is None:
+            self.store.sync_feeds([spec], now)
+            state = self.store.feed_state(spec.id)
+            assert state is not None
+        result = await self.fetcher.fetch(spec, state, now)
+        if result.outcome == "error":
+            return self._failed(spec, state, result, result.error or "unknown error")
+        if result.outcome == "not_modified":
+            return self._unchanged(spec, state, result)
+        body = result.body or b""
+        digest = hashlib.sha256(body).hexdigest()
+        if state.body_hash == digest and state.last_success is not None:
+            # Servers that ignore validators send the same bytes again: nothing to parse.
+            return self._unchanged(spec, state, result)
+        parsed = parse_feed(
+            body,
+            feed_id=spec.id,
+            url=result.final_url or result.url,
+            now=now,
+            content_type=result.content_type,
+            language=spec.language,
+        )
+        if not parsed.articles and parsed.problems:
+            return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
+        return self._record(spec, state, result, parsed, digest)
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def _schedule(
+        self, spec: FeedSpec, failures: int, result: FetchResult, ttl: timedelta | None = None
+    ) -> datetime:
+        s = self.feeds.settings
+        return next_poll(
+            now=result.fetched_at,
+            interval=spec.interval,
+            failures=failures,
+            not_before=result.not_before,
+            ttl=ttl,
+            min_backoff=s.min_backoff,
+            max_backoff=s.max_backoff,
+            rng=self.rng,
+        )
+
+    def _moved(self, state: FeedState, result: FetchResult) -> str:
+        return result.permanent_url or state.url
+
+    def _failed(
+        self,
+        spec: FeedSpec,
+        state: FeedState,
+        result: FetchResult,
+        error: str,
+        parsed: ParsedFeed | None = None,
+    ) -> PollReport:
+        failures = state.consecutive_failures + 1
+        nxt = self._schedule(spec, failures, result)
+        new_state = replace(
+            state,
+            url=self._moved(state, result),
+            last_attempt=result.fetched_at,
+            last_status=result.status,
+            last_error=error,
+            consecutive_failures=failures,
+            next_poll=nxt,
+        )
+        self.store.save_feed_state(new_state)
+        log.warning(
+            "feed %s: %s (failure %d, next try %s)",
+            spec.id,
+            error,
+            failures,
+            nxt.isoformat(timespec="seconds"),
+        )
+        return PollReport(
+            feed_id=spec.id,
+            status="error",
+            error=error,
+            problems=parsed.problems if parsed else (),
+            http_status=result.status,
+            elapsed=result.elapsed,
+            next_poll=nxt,
+            moved_to=result.permanent_url,
+        )
+
+    def _unchanged(self, spec: FeedSpec, state: FeedState, result: FetchResult) -> PollReport:
+        nxt = self._schedule(spec, 0, result)
+        new_state = replace(
+            state,
+            url=self._moved(state, result),
+            etag=result.etag or state.etag,
+            last_modified=result.last_modified or state.last_modified,
+            last_attempt=result.fetched_at,
+            last_success=result.fetched_at,
+            last_status=result.status,
+            last_error=None,
+            consecutive_failures=0,
+            next_poll=nxt,
+        )
+        self.store.save_feed_state(new_state)
+        return PollReport(
+            feed_id=spec.id,
+            status="not_modified",
+            http_status=result.status,
+            elapsed=result.elapsed,
+            next_poll=nxt,
+            moved_to=result.permanent_url,
+        )
+
+    def _record(
+        self, spec: FeedSpec, state: FeedState, result: FetchResult, parsed: ParsedFeed, digest: str
+    ) -> PollReport:
+        now = result.fetched_at
+        nxt = self._schedule(spec, 0, result, parsed.ttl)
+        first_poll = state.last_success is None
+        match_count = 0
+        with self.store.transaction() as conn:
+            new = store_articles.add_articles(conn, spec.id, parsed.articles, now)
+            matched = self._match(new)
+            alertable = self._backfill(spec, new, matched) if first_poll else None
+            subs = list(self.routing.subscriptions()) if matched else []
+            for item in new:
+                matches = matched.get(item.id, [])
+                if not matches:
+                    continue
+                match_count += 1
+                store_outbox.record_matches(conn, item.id, matches, now)
+                baseline = alertable is not None and item.id not in alertable
+                routes = route(
+                    item.id,
+                    matches,
+                    watchlists=self.routing.watchlists,  # type: ignore[arg-type]
+                    destinations=self.routing.destinations,  # type: ignore[arg-type]
+                    now=now,
+                    baseline=baseline,
+                    published=item.article.published,
+                    subscriptions=subs,
+                )
+                store_outbox.enqueue(conn, routes, now)
+            new_state = replace(
+                state,
+                url=self._moved(state, result),
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=digest,
+                last_attempt=now,
+                last_success=now,
+                last_status=result.status,
+                last_error="; ".join(parsed.problems) or None,
+                consecutive_failures=0,
+                next_poll=nxt,
+                articles_seen=state.articles_seen + len(new),
+                last_new=now if new else state.last_new,
+            )
+            store_feeds.save_feed_state(conn, new_state)
+        if result.permanent_url:
+            log.warning(
+                "feed %s moved permanently to %s; polling the new URL from now on",
+                spec.id,
+                result.permanent_url,
+            )
+        if first_poll and alertable is not None and match_count > len(alertable):
+            log.warning(
+                "feed %s: first poll recorded %d articles; %d matched, only the newest %d "
+                "raise alerts (backfill limit)",
+                spec.id,
+                len(new),
+                match_count,
+                len(alertable),
+            )
+        return PollReport(
+            feed_id=spec.id,
+            status="ok",
+            new=len(new),
+            problems=parsed.problems,
+            http_status=result.status,
+            elapsed=result.elapsed,
+            next_poll=nxt,
+            matches=match_count,
+            moved_to=result.permanent_url,
+        )
+
+    def _match(self, new: Sequence[NewArticle]) -> dict[int, list[Match]]:
+        if self.matcher is None:
+            return {}
+        out: dict[int, list[Match]] = {}
+        match = self.matcher.match  # type: ignore[attr-defined]
+        for item in new:
+            found = match(item.article)
+            if found:
+                out[item.id] = found
+        return out
+
+    @staticmethod
+    def _backfill(
+        spec: FeedSpec, new: Sequence[NewArticle], matched: Mapping[int, list[Match]]
+    ) -> set[int] | None:
+        """On a feed's first poll, the ids of the newest matching articles allowed to alert."""
+        if spec.backfill is None:
+            return None
+        candidates = [n for n in new if n.id in matched]
+        candidates.sort(key=lambda n: n.article.published or n.first_seen, reverse=True)
+        return {n.id for n in candidates[: spec.backfill]}

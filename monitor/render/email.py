@@ -1,0 +1,326 @@
+"""E-mail digests: a :class:`Digest` becomes a multipart (plain text + HTML) message.
+
+Rendering is pure.  The Message-ID depends only on the recipient and the outbox rows a
+digest delivers, so a digest re-sent after a crash or a retry carries the Message-ID of
+the first attempt, and mail clients that de-duplicate on it show it once.
+
+:func:`build_email_message` turns the rendered :class:`OutgoingMessage` into an
+:class:`email.message.EmailMessage`; both the SMTP sender and the ``.eml`` writer use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from monitor.models import (
+    Alert,
+    AlertItem,
+    Digest,
+    DigestSection,
+    OutgoingMessage,
+    Snippet,
+    Target,
+)
+
+SUBJECT_PREFIX = "EU watch digest"
+MAX_SNIPPETS = 2
+"""Snippets shown per item and watchlist: enough to see why it matched."""
+TEXT_MARK = ("*", "*")
+HTML_MARK = Markup('<mark style="background-color:#fff1a8;font-weight:bold">')
+
+# Locale-independent names: strftime("%a") follows LC_TIME, and a digest in English
+# should not turn German because the server's locale is.
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_ENV = Environment(
+    loader=PackageLoader("monitor.render", "templates"),
+    autoescape=lambda name: name is not None and name.endswith(".html.j2"),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    title: str
+    url: str | None
+    source: str
+    when: str
+    snippets: tuple[str, ...]
+    snippets_html: tuple[Markup, ...]
+    also: tuple[str, ...]
+    other_watchlists: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    title: str
+    items: tuple[_Item, ...]
+
+    @property
+    def heading(self) -> str:
+        return f"{self.title} ({len(self.items)})"
+
+
+def render_digest_email(digest: Digest, *, mail_from: str) -> OutgoingMessage:
+    """Render ``digest`` as an e-mail to ``digest.target`` from ``mail_from``.
+
+    The subject names the local date of ``digest.period_end`` in ``digest.timezone`` and
+    the counts; sections follow ``digest.sections``; empty sections are left out.
+
+    Raises:
+        zoneinfo.ZoneInfoNotFoundError: ``digest.timezone`` is not an IANA name.
+    """
+    zone = ZoneInfo(digest.timezone)
+    sections = tuple(_section(s, zone) for s in digest.sections if s.items)
+    articles = count_articles(digest)
+    day = digest.period_end.astimezone(zone).date()
+    counts = _counts(articles, len(sections))
+    subject = f"{SUBJECT_PREFIX}, {format_day(day)}: {counts or 'nothing new'}"
+    since = format_when(digest.period_start, zone) if digest.period_start else None
+    context = {
+        "heading": f"{SUBJECT_PREFIX}, {format_day(day)}",
+        "counts": counts,
+        "since": since,
+        "sections": sections,
+        "destination": digest.target.destination,
+        "address": digest.target.address,
+        "timezone": digest.timezone,
+        "unsubscribe": _unsubscribe_uri(digest.unsubscribe),
+    }
+    text = _ENV.get_template("digest.txt.j2").render(context)
+    html = _ENV.get_template("digest.html.j2").render(context)
+    outbox_ids = tuple(dict.fromkeys(i.outbox_id for s in digest.sections for i in s.items))
+    headers = [("From", mail_from), ("Message-ID", _message_id(digest, outbox_ids, mail_from))]
+    # RFC 3834: tells vacation responders not to answer an automated digest.
+    headers.append(("Auto-Submitted", "auto-generated"))
+    headers.extend(unsubscribe_headers(digest.unsubscribe))
+    return OutgoingMessage(
+        target=digest.target,
+        text=text,
+        plain=text,
+        outbox_ids=outbox_ids,
+        subject=subject,
+        html=html,
+        headers=tuple(headers),
+    )
+
+
+def build_email_message(message: OutgoingMessage, *, date: datetime) -> EmailMessage:
+    """Build the MIME message for ``message``: From, To, Date, Message-ID, Subject, the
+    extra headers, a text/plain part and, when there is HTML, a text/html alternative.
+
+    ``date`` (timezone-aware) becomes the Date header.  A Message-ID is generated when
+    ``message.headers`` has none.
+
+    Raises:
+        ValueError: ``message`` is not for an e-mail target, has no From header, or a
+            header value is invalid (a line break, for instance).
+    """
+    if message.target.channel != "email":
+        raise ValueError(f"{message.target.destination}: not an e-mail target")
+    extra = [(k, v) for k, v in message.headers if k.lower() not in {"from", "message-id"}]
+    sender = _header(message, "From")
+    if sender is None:
+        raise ValueError(f"{message.target.destination}: message has no From header")
+    domain = parseaddr(sender)[1].rpartition("@")[2] or None
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = message.target.address
+    msg["Date"] = format_datetime(date.astimezone(UTC))
+    msg["Message-ID"] = _header(message, "Message-ID") or make_msgid("monitor", domain)
+    msg["Subject"] = message.subject or ""
+    for name, value in extra:
+        msg[name] = value
+    msg.set_content(message.text, charset="utf-8")
+    if message.html is not None:
+        msg.add_alternative(message.html, subtype="html", charset="utf-8")
+    return msg
+
+
+def unsubscribe_headers(uri: str | None) -> list[tuple[str, str]]:
+    """``List-Unsubscribe`` (RFC 2369) for ``uri``, plus ``List-Unsubscribe-Post``
+    (RFC 8058 one-click) when it is an https URI; nothing without a ``mailto:``,
+    ``https:`` or ``http:`` URI."""
+    uri = _unsubscribe_uri(uri)
+    if uri is None:
+        return []
+    headers = [("List-Unsubscribe", f"<{uri}>")]
+    if uri.lower().startswith("https://"):
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return headers
+
+
+def count_articles(digest: Digest) -> int:
+    """Distinct articles in ``digest``: one matching two watchlists counts once."""
+    return len({(i.article.feed_id, i.article.key) for s in digest.sections for i in s.items})
+
+
+def highlight_text(snippet: Snippet, mark: tuple[str, str] = TEXT_MARK) -> str:
+    """The snippet with every marked span wrapped in ``mark`` (overlaps merged)."""
+    parts: list[str] = []
+    for segment, marked in _segments(snippet):
+        parts.append(f"{mark[0]}{segment}{mark[1]}" if marked else segment)
+    return "".join(parts)
+
+
+def highlight_html(snippet: Snippet) -> Markup:
+    """The snippet escaped for HTML, every marked span inside ``<mark>``."""
+    out = Markup()
+    for segment, marked in _segments(snippet):
+        if marked:
+            out += HTML_MARK + escape(segment) + Markup("</mark>")
+        else:
+            out += escape(segment)
+    return out
+
+
+def format_day(day: date) -> str:
+    """``Mon 30 Nov 2026``, whatever the process locale."""
+    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_when(moment: datetime, zone: ZoneInfo) -> str:
+    """``Sun 29 Nov, 14:05 CET``: ``moment`` on the recipient's wall clock."""
+    local = moment.astimezone(zone)
+    day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"
+    return f"{day}, {local:%H:%M} {local.tzname()}"
+
+
+def _counts(articles: int, watchlists: int) -> str:
+    if not articles:
+        return ""
+    return f"{_plural(articles, 'article')} in {_plural(watchlists, 'watchlist')}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _section(section: DigestSection, zone: ZoneInfo) -> _Section:
+    return _Section(
+        title=section.title,
+        items=tuple(_item(item, section.watchlist, zone) for item in section.items),
+    )
+
+
+def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
+    article = item.article
+    url = article.canonical_url or article.url
+    snippets = _snippets(item, watchlist)
+    others = tuple(
+        title
+        for match, title in zip(item.matches, item.watchlist_titles, strict=False)
+        if match.watchlist != watchlist
+    )
+    return _Item(
+        title=article.title or "(untitled)",
+        # Feed links are untrusted: only web links become clickable.
+        url=url if url and url.lower().startswith(("https://", "http://")) else None,
+        source=item.source,
+        when=format_when(article.published, zone) if article.published else "",
+        snippets=tuple(highlight_text(s) for s in snippets),
+        snippets_html=tuple(highlight_html(s) for s in snippets),
+        also=item.also,
+        other_watchlists=others,
+    )
+
+
+def _snippets(item: AlertItem, watchlist: str) -> list[Snippet]:
+    """Distinct snippets of the hits for ``watchlist`` (all hits if it has none), the
+    marks of hits that share a snippet merged into one."""
+    matches = [m for m in item.matches if m.watchlist == watchlist] or list(item.matches)
+    marks: dict[str, list[tuple[int, int]]] = {}
+    for match in matches:
+        for hit in match.hits:
+            if hit.snippet.text.strip():
+                marks.setdefault(hit.snippet.text, []).extend(hit.snippet.marks)
+    return [Snippet(text, tuple(spans)) for text, spans in marks.items()][:MAX_SNIPPETS]
+
+
+def _segments(snippet: Snippet) -> Iterable[tuple[str, bool]]:
+    text = snippet.text
+    spans = sorted((max(0, s), min(len(text), e)) for s, e in snippet.marks)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pos = 0
+    for start, end in merged:
+        if start > pos:
+            yield text[pos:start], False
+        yield text[start:end], True
+        pos = end
+    if pos < len(text):
+        yield text[pos:], False
+
+
+def _unsubscribe_uri(uri: str | None) -> str | None:
+    ok = uri and uri.lower().startswith(("mailto:", "https://", "http://"))
+    return uri if ok else None
+
+
+def _header(message: OutgoingMessage, name: str) -> str | None:
+    return next((v for k, v in message.headers if k.lower() == name.lower()), None)
+
+
+def _message_id(digest: Digest, outbox_ids: tuple[int, ...], mail_from: str) -> str:
+    # Keyed on the outbox rows, not the send time, so that a retry of the same rows is
+    # the same message; only an empty digest has nothing but its period to go by.
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "monitor.invalid"
+    what = ",".join(map(str, sorted(outbox_ids))) or digest.period_end.astimezone(UTC).isoformat()
+    key = "|".join([digest.target.destination, digest.target.address, what])
+    return f"<digest.{hashlib.sha256(key.encode()).hexdigest()[:24]}@{domain}>"
+
+
+def render_alert_email(alert: Alert, *, mail_from: str, now: datetime) -> OutgoingMessage:
+    """An instant alert by e-mail: the digest layout, with the alert's own subject."""
+    by_wl: dict[str, list[AlertItem]] = {}
+    titles: dict[str, str] = {}
+    for item in alert.items:
+        for match, title in zip(item.matches, item.watchlist_titles, strict=False):
+            by_wl.setdefault(match.watchlist, []).append(item)
+            titles[match.watchlist] = title
+    sections = tuple(DigestSection(wl, titles[wl], tuple(items)) for wl, items in by_wl.items())
+    digest = Digest(target=alert.target, timezone=alert.timezone, period_end=now,
+                    sections=sections)
+    message = render_digest_email(digest, mail_from=mail_from)
+    first = alert.items[0].article.title if alert.items else ""
+    watch = ", ".join(titles.values())
+    if len(alert.items) == 1:
+        subject = f"[{watch}] {first}"
+    else:
+        subject = f"[{watch}] {len(alert.items)} new articles, first: {first}"
+    return dataclasses.replace(message, subject=" ".join(subject.split())[:200])
+
+
+def render_test_email(target: Target, *, mail_from: str, now: datetime,
+                      timezone: str = "Europe/Brussels") -> OutgoingMessage:
+    """The message ``monitor send-test`` sends to check an e-mail destination."""
+    local = format_when(now, ZoneInfo(timezone))
+    text = (f"monitor test message\n\nDestination {target.destination} ({target.address}) "
+            f"works. Sent {local}.\n")
+    digest_id = hashlib.sha256(f"{target.address}|{now.isoformat()}".encode()).hexdigest()[:16]
+    domain = mail_from.rpartition("@")[2].strip("> ") or "localhost"
+    return OutgoingMessage(
+        target=target, text=text, plain=text, outbox_ids=(), subject="monitor test message",
+        headers=(("From", mail_from), ("Message-ID", f"<test.{digest_id}@{domain}>"),
+                 ("Auto-Submitted", "auto-generated")),
+    )

@@ -1,0 +1,107 @@
+"""Routing: which targets get which new article, as an alert or in a digest (pure).
+
+A watchlist names destinations under ``alert:`` (instant) and ``digest:``; a
+destination expands into targets (its Telegram chat, each of its e-mail addresses).
+An article that matched several watchlists becomes one row per target and kind,
+listing every watchlist that sent it there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from monitor.models import Match, OutboxKind, Route, Target
+
+
+class DestinationLike(Protocol):
+    @property
+    def telegram(self) -> str | None: ...
+    @property
+    def email(self) -> tuple[str, ...]: ...
+
+
+class WatchlistLike(Protocol):
+    @property
+    def priority(self) -> str: ...
+    @property
+    def alert(self) -> tuple[str, ...]: ...
+    @property
+    def digest(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A Telegram user who subscribed to a watchlist in a private chat with the bot."""
+
+    chat_id: str
+    watchlist: str
+
+
+SUBSCRIBER_PREFIX = "sub:"
+BASELINE_DIGEST_WINDOW = timedelta(days=1)
+
+
+def targets(name: str, dest: DestinationLike) -> list[Target]:
+    out: list[Target] = []
+    if dest.telegram:
+        out.append(Target(name, "telegram", dest.telegram))
+    out.extend(Target(name, "email", addr) for addr in dest.email)
+    return out
+
+
+def route(
+    article_id: int,
+    matches: Sequence[Match],
+    *,
+    watchlists: Mapping[str, WatchlistLike],
+    destinations: Mapping[str, DestinationLike],
+    now: datetime,
+    baseline: bool = False,
+    published: datetime | None = None,
+    subscriptions: Iterable[Subscription] = (),
+) -> list[Route]:
+    """The outbox rows one new article needs.
+
+    ``baseline``: the article was recorded on a feed's first poll beyond the backfill
+    limit; it raises no instant alert and enters digests only if published in the last
+    day (so adding a feed does not flood anyone).
+    """
+    wanted: dict[tuple[OutboxKind, Target], list[str]] = {}
+
+    def add(kind: OutboxKind, target: Target, wl: str) -> None:
+        names = wanted.setdefault((kind, target), [])
+        if wl not in names:
+            names.append(wl)
+
+    subs: dict[str, list[str]] = {}
+    for sub in subscriptions:
+        subs.setdefault(sub.watchlist, []).append(sub.chat_id)
+    recent = published is None or now - published <= BASELINE_DIGEST_WINDOW
+    for match in matches:
+        wl = watchlists.get(match.watchlist)
+        if wl is None:
+            continue
+        if not baseline and wl.priority == "instant":
+            for name in wl.alert:
+                dest = destinations.get(name)
+                if dest is not None:
+                    for t in targets(name, dest):
+                        add("alert", t, match.watchlist)
+            for chat in subs.get(match.watchlist, ()):
+                add("alert", Target(SUBSCRIBER_PREFIX + chat, "telegram", chat), match.watchlist)
+        if baseline and not recent:
+            continue
+        for name in wl.digest:
+            dest = destinations.get(name)
+            if dest is not None:
+                for t in targets(name, dest):
+                    add("digest", t, match.watchlist)
+    return [
+        Route(kind=kind, target=target, article_id=article_id, watchlists=tuple(names), due=now)
+        for (kind, target), names in sorted(
+            wanted.items(), key=lambda kv: (kv[0][0], kv[0][1].destination, kv[0][1].address)
+        )
+    ]

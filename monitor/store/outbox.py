@@ -1,0 +1,273 @@
+"""Matches, the outbox and destination health.
+
+The outbox is the delivery ledger: a row is created once per (article, target, kind)
+(``idem_key`` is unique) in the same transaction as the article and its matches, and
+is marked sent in the transaction that follows a successful send.  A crash between the
+send and that commit is the only way to send a row twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from monitor.models import Hit, Match, OutboxEntry, Route, Snippet, Target
+from monitor.store.db import from_db, to_db
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+
+
+def _hit_to_json(hit: Hit) -> dict[str, Any]:
+    data = asdict(hit)
+    data["snippet"] = {"text": hit.snippet.text, "marks": [list(m) for m in hit.snippet.marks]}
+    return data
+
+
+def _hit_from_json(data: dict[str, Any]) -> Hit:
+    snip = data.get("snippet") or {"text": "", "marks": []}
+    return Hit(
+        term=data["term"],
+        text=data["text"],
+        field=data["field"],
+        start=data["start"],
+        end=data["end"],
+        actor=data.get("actor"),
+        snippet=Snippet(snip["text"], tuple(tuple(m) for m in snip["marks"])),
+    )
+
+
+def record_matches(
+    conn: sqlite3.Connection, article_id: int, matches: Sequence[Match], now: datetime
+) -> None:
+    conn.executemany(
+        "INSERT INTO matches (article_id, watchlist, score, hits, matched_at) VALUES (?,?,?,?,?)"
+        " ON CONFLICT (article_id, watchlist) DO NOTHING",
+        [
+            (
+                article_id,
+                m.watchlist,
+                m.score,
+                json.dumps([_hit_to_json(h) for h in m.hits], ensure_ascii=False),
+                to_db(now),
+            )
+            for m in matches
+        ],
+    )
+
+
+def matches_for(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[int, list[Match]]:
+    out: dict[int, list[Match]] = {}
+    ids = list(dict.fromkeys(article_ids))
+    for i in range(0, len(ids), 400):
+        chunk = ids[i : i + 400]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT article_id, watchlist, score, hits FROM matches WHERE article_id IN ({marks})"
+            " ORDER BY article_id, watchlist",
+            chunk,
+        ):
+            hits = tuple(_hit_from_json(h) for h in json.loads(row["hits"]))
+            out.setdefault(row["article_id"], []).append(
+                Match(watchlist=row["watchlist"], score=row["score"], hits=hits)
+            )
+    return out
+
+
+def enqueue(conn: sqlite3.Connection, routes: Sequence[Route], now: datetime) -> int:
+    """Insert outbox rows; a row whose key exists already is left alone. Returns rows added."""
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO outbox (idem_key, kind, destination, channel, address, article_id,"
+        " watchlists, created, due, status) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (idem_key) DO NOTHING",
+        [
+            (
+                r.key,
+                r.kind,
+                r.target.destination,
+                r.target.channel,
+                r.target.address,
+                r.article_id,
+                json.dumps(list(r.watchlists)),
+                to_db(now),
+                to_db(r.due),
+                PENDING,
+            )
+            for r in routes
+        ],
+    )
+    return conn.total_changes - before
+
+
+def _entry(row: sqlite3.Row) -> OutboxEntry:
+    created = from_db(row["created"])
+    due = from_db(row["due"])
+    assert created is not None
+    assert due is not None
+    return OutboxEntry(
+        id=row["id"],
+        kind=row["kind"],
+        target=Target(row["destination"], row["channel"], row["address"]),
+        article_id=row["article_id"],
+        watchlists=tuple(json.loads(row["watchlists"])),
+        created=created,
+        due=due,
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        remote_id=row["remote_id"],
+    )
+
+
+def due_entries(
+    conn: sqlite3.Connection, kind: str, now: datetime, limit: int = 1000
+) -> list[OutboxEntry]:
+    """Pending rows of ``kind`` whose next attempt is due, oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM outbox WHERE status = ? AND kind = ? AND due <= ? ORDER BY id LIMIT ?",
+        (PENDING, kind, to_db(now), limit),
+    )
+    return [_entry(r) for r in rows]
+
+
+def pending_for_target(
+    conn: sqlite3.Connection, kind: str, target: Target, now: datetime | None = None
+) -> list[OutboxEntry]:
+    sql = (
+        "SELECT * FROM outbox WHERE status = ? AND kind = ? AND destination = ?"
+        " AND channel = ? AND address = ?"
+    )
+    params: list[Any] = [PENDING, kind, target.destination, target.channel, target.address]
+    if now is not None:
+        sql += " AND due <= ?"
+        params.append(to_db(now))
+    return [_entry(r) for r in conn.execute(sql + " ORDER BY id", params)]
+
+
+def pending_targets(conn: sqlite3.Connection, kind: str) -> list[Target]:
+    return [
+        Target(r[0], r[1], r[2])
+        for r in conn.execute(
+            "SELECT DISTINCT destination, channel, address FROM outbox"
+            " WHERE status = ? AND kind = ? ORDER BY 1, 2, 3",
+            (PENDING, kind),
+        )
+    ]
+
+
+def mark_sent(
+    conn: sqlite3.Connection, ids: Sequence[int], now: datetime, remote_id: str | None
+) -> None:
+    conn.executemany(
+        "UPDATE outbox SET status = ?, sent_at = ?, remote_id = ?, attempts = attempts + 1,"
+        " last_error = NULL WHERE id = ? AND status = ?",
+        [(SENT, to_db(now), remote_id, i, PENDING) for i in ids],
+    )
+
+
+def mark_retry(conn: sqlite3.Connection, ids: Sequence[int], due: datetime, error: str) -> None:
+    conn.executemany(
+        "UPDATE outbox SET due = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+        [(to_db(due), error, i) for i in ids],
+    )
+
+
+def mark_failed(conn: sqlite3.Connection, ids: Sequence[int], error: str) -> None:
+    conn.executemany(
+        "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+        [(FAILED, error, i) for i in ids],
+    )
+
+
+def outbox_stats(conn: sqlite3.Connection) -> dict[str, Any]:
+    counts = {
+        f"{r[0]}:{r[1]}": r[2]
+        for r in conn.execute("SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status")
+    }
+    oldest = conn.execute(
+        "SELECT MIN(created) FROM outbox WHERE status = ? AND kind = 'alert'", (PENDING,)
+    ).fetchone()[0]
+    return {"counts": counts, "oldest_pending_alert": from_db(oldest)}
+
+
+# --- destination health and digest bookkeeping -------------------------------------------
+
+
+def touch_destination(conn: sqlite3.Connection, target: Target, now: datetime) -> None:
+    conn.execute(
+        "INSERT INTO destinations (destination, address, channel, first_seen) VALUES (?,?,?,?)"
+        " ON CONFLICT (destination, address) DO NOTHING",
+        (target.destination, target.address, target.channel, to_db(now)),
+    )
+
+
+def record_delivery(
+    conn: sqlite3.Connection,
+    target: Target,
+    now: datetime,
+    error: str | None,
+    permanent: bool = False,
+) -> None:
+    touch_destination(conn, target, now)
+    if error is None:
+        conn.execute(
+            "UPDATE destinations SET healthy = 1, last_success = ? WHERE destination = ?"
+            " AND address = ?",
+            (to_db(now), target.destination, target.address),
+        )
+    else:
+        conn.execute(
+            "UPDATE destinations SET healthy = ?, last_error = ?, last_failure = ?"
+            " WHERE destination = ? AND address = ?",
+            (0 if permanent else 1, error, to_db(now), target.destination, target.address),
+        )
+
+
+def record_digest(conn: sqlite3.Connection, target: Target, now: datetime) -> None:
+    touch_destination(conn, target, now)
+    conn.execute(
+        "UPDATE destinations SET last_digest = ?, digests_sent = digests_sent + 1"
+        " WHERE destination = ? AND address = ?",
+        (to_db(now), target.destination, target.address),
+    )
+
+
+def destination_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    out = []
+    for r in conn.execute("SELECT * FROM destinations ORDER BY destination, address"):
+        d = dict(r)
+        for k in ("first_seen", "last_success", "last_failure", "last_digest"):
+            d[k] = from_db(d[k])
+        d["healthy"] = bool(d["healthy"])
+        out.append(d)
+    return out
+
+
+def destination_row(conn: sqlite3.Connection, target: Target) -> dict[str, Any] | None:
+    r = conn.execute(
+        "SELECT * FROM destinations WHERE destination = ? AND address = ?",
+        (target.destination, target.address),
+    ).fetchone()
+    if r is None:
+        return None
+    d = dict(r)
+    for k in ("first_seen", "last_success", "last_failure", "last_digest"):
+        d[k] = from_db(d[k])
+    return d
+
+
+def recent_failures(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT id, kind, destination, address, last_error FROM outbox WHERE status = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (FAILED, limit),
+        )
+    ]

@@ -1,0 +1,86 @@
+"""An article is new exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitor.models import Article
+from monitor.store import Store
+from monitor.store import articles as arts
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def art(feed: str, key: str, title: str = "T", url: str | None = None,
+        summary: str = "") -> Article:
+    return Article(feed_id=feed, key=key, title=title, canonical_url=url, url=url,
+                   summary=summary, published=NOW)
+
+
+def add(store: Store, feed: str, items: list[Article], now: datetime = NOW) -> list[int]:
+    with store.transaction() as conn:
+        return [n.id for n in arts.add_articles(conn, feed, items, now)]
+
+
+def test_identity_within_a_feed(tmp_path: Path):
+    with Store(tmp_path) as store:
+        assert len(add(store, "a", [art("a", "guid:1"), art("a", "guid:2", "U")])) == 2
+        assert add(store, "a", [art("a", "guid:1"), art("a", "guid:2", "U")]) == []
+        # The same key in another feed is another article (guids are per feed).
+        assert len(add(store, "b", [art("b", "guid:1", "other text")])) == 1
+
+
+def test_survives_restart(tmp_path: Path):
+    with Store(tmp_path) as store:
+        add(store, "a", [art("a", "guid:1")])
+    with Store(tmp_path) as store:
+        assert add(store, "a", [art("a", "guid:1")]) == []
+
+
+def test_canonical_url_across_feeds_and_schemes(tmp_path: Path):
+    with Store(tmp_path) as store:
+        assert len(add(store, "a", [art("a", "guid:x", "A", "https://www.example.org/s")])) == 1
+        assert add(store, "b", [art("b", "link:y", "B", "http://example.org/s")]) == []
+        assert add(store, "c", [art("c", "guid:z", "C", "https://example.org/s/")]) == []
+
+
+def test_regenerated_guid_and_url_same_text_in_same_feed(tmp_path: Path):
+    with Store(tmp_path) as store:
+        add(store, "a", [art("a", "guid:1", "EDPB fines Meta", "https://e.org/1", "€1.2bn")])
+        assert add(store, "a", [art("a", "guid:9", "EDPB fines Meta", "https://e.org/9",
+                                    "€1.2bn")]) == []
+
+
+def test_duplicate_url_inside_one_batch(tmp_path: Path):
+    with Store(tmp_path) as store:
+        ids = add(store, "a", [art("a", "guid:1", "A", "https://e.org/1"),
+                               art("a", "guid:2", "B", "https://e.org/1")])
+        assert len(ids) == 1
+
+
+def test_prune_keeps_identity_of_pruned_text(tmp_path: Path):
+    with Store(tmp_path) as store:
+        add(store, "a", [art("a", "guid:1", "T", "https://e.org/1", "long text")])
+        later = NOW + timedelta(days=40)
+        texts, gone = store.prune(later, later - timedelta(days=30), later - timedelta(days=400))
+        assert (texts, gone) == (1, 0)
+        stored = next(store.iter_articles())
+        assert stored.pruned
+        assert stored.article.summary == ""
+        assert add(store, "a", [art("a", "guid:1", "T", "https://e.org/1")], later) == []
+        much_later = NOW + timedelta(days=500)
+        texts, gone = store.prune(much_later, much_later - timedelta(days=30),
+                                  much_later - timedelta(days=400))
+        assert gone == 1
+        assert store.count_articles() == 0
+
+
+def test_last_seen_refresh_protects_from_forgetting(tmp_path: Path):
+    with Store(tmp_path) as store:
+        add(store, "a", [art("a", "guid:1")])
+        seen_again = NOW + timedelta(days=399)
+        assert add(store, "a", [art("a", "guid:1")], seen_again) == []
+        when = NOW + timedelta(days=500)
+        _, gone = store.prune(when, when - timedelta(days=30), when - timedelta(days=400))
+        assert gone == 0

@@ -1,0 +1,83 @@
+"""Every migration runs on an older database file and keeps its data."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StorageError
+from monitor.models import Article, Match, Route, Target
+from monitor.store import Store
+from monitor.store import articles as arts
+from monitor.store import outbox as ob
+from monitor.store.db import DB_NAME, connect, migrate
+from monitor.store.migrations import MIGRATIONS
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_v1_file_from_the_field_upgrades_and_keeps_its_identities(data_dir: Path, tmp_path: Path):
+    shutil.copy(data_dir / "store" / "state-v1.sqlite3", tmp_path / DB_NAME)
+    with Store(tmp_path) as store:
+        version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+        assert version == len(MIGRATIONS)
+        state = store.feed_state("politico-eu")
+        assert state is not None
+        assert state.etag == '"abc"'
+        # The old article is still known: the same entry is not new after the upgrade.
+        again = Article(feed_id="politico-eu",
+                        key="guid:https://www.politico.eu/article/eu-ai-act-deal/",
+                        title="EU negotiators strike political deal on AI Act")
+        with store.transaction() as conn:
+            assert arts.add_articles(conn, "politico-eu", [again], NOW) == []
+            # New tables from later migrations work on the upgraded file.
+            ob.record_matches(conn, 1, [Match("ai-act", 1.0, ())], NOW)
+            added = ob.enqueue(conn, [Route("alert", Target("c", "telegram", "@c"), 1,
+                                            ("ai-act",), NOW)], NOW)
+        assert added == 1
+
+
+@pytest.mark.parametrize("version", range(len(MIGRATIONS)))
+def test_each_migration_from_the_previous_version(tmp_path: Path, version: int):
+    path = tmp_path / "db.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=version) == version
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == version
+    assert migrate(conn) == len(MIGRATIONS)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"feeds", "articles", "seen_keys", "outbox", "matches", "destinations"} <= tables
+    conn.close()
+
+
+def test_failed_migration_rolls_back(tmp_path: Path):
+    from monitor.store.migrations import Migration
+
+    conn = sqlite3.connect(tmp_path / "x.sqlite3", isolation_level=None)
+    broken = (*MIGRATIONS, Migration("broken", "CREATE TABLE t (a INT); SELECT nope FROM nowhere"))
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(conn, broken)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
+
+
+def test_database_from_a_newer_monitor_is_refused(tmp_path: Path):
+    conn = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StorageError, match="newer than this program"):
+        connect(tmp_path / DB_NAME)
+
+
+def test_not_a_database_is_a_storage_error(tmp_path: Path):
+    (tmp_path / DB_NAME).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match=DB_NAME):
+        Store(tmp_path)
+
+
+def test_wal_mode(tmp_path: Path):
+    with Store(tmp_path) as store:
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
