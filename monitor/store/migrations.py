@@ -122,4 +122,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "telegram subscribers and service flags",
+        """
+        CREATE TABLE subscriptions (
+            chat_id TEXT NOT NULL,
+            watchlist TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, watchlist)
+        );
+        CREATE TABLE subscribers (
+            chat_id TEXT PRIMARY KEY,
+            username TEXT,
+            first_seen TEXT NOT NULL,
+            blocked INTEGER NOT NULL DEFAULT 0,
+            blocked_at TEXT
+        );
+        CREATE TABLE service_flags (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        """,
+    ),
 )
