@@ -46,7 +46,8 @@ headers=(), latency=0.0)``
     A small ``Content-Encoding: gzip`` body (about 0.1 % of ``inflated``) that inflates to
     ``inflated`` bytes of zeros.
 
-Every route accepts ``latency=`` (seconds to wait before answering).  Unknown paths get 404.
+Every helper but ``hang`` accepts ``latency=`` (seconds to wait before answering; also a
+field of the returned :class:`Route`).  Unknown paths get 404.
 
 Observation:
 
@@ -55,7 +56,7 @@ Observation:
 ``server.max_active`` / ``server.max_connections``
     The largest number of requests being answered at once, and of TCP connections open
     at once, since start or since ``server.reset_stats()``; ``server.connections`` counts
-    connections accepted.
+    connections accepted, ``server.open_connections`` those open now.
 
 ``server.stop()`` (or leaving the ``with`` block) wakes hanging and trickling handlers,
 closes every connection and joins the threads.
@@ -63,6 +64,7 @@ closes every connection and joins the threads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import socketserver
@@ -195,8 +197,10 @@ class FeedServer:
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> FeedServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"feedserver:{self.port}", daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name=f"feedserver:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -212,10 +216,8 @@ class FeedServer:
             sockets = list(self._sockets)
             threads = list(self._threads)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for thread in threads:
             thread.join(5)
         self._httpd.server_close()
@@ -257,8 +259,13 @@ class FeedServer:
         headers: Headers = (),
         latency: float = 0.0,
     ) -> Route:
-        route = Route(body=body, content_type=content_type, headers=list(headers),
-                      max_age=max_age, latency=latency)
+        route = Route(
+            body=body,
+            content_type=content_type,
+            headers=list(headers),
+            max_age=max_age,
+            latency=latency,
+        )
         route.etag = etag if isinstance(etag, str) else (etag_for(body) if etag else None)
         if isinstance(last_modified, str):
             route.last_modified = last_modified
@@ -288,46 +295,73 @@ class FeedServer:
         content_type: str | None = "text/plain",
         latency: float = 0.0,
     ) -> Route:
-        return self.route(path, Route(status=code, body=body, headers=list(headers),
-                                      content_type=content_type, latency=latency))
+        return self.route(
+            path,
+            Route(
+                status=code,
+                body=body,
+                headers=list(headers),
+                content_type=content_type,
+                latency=latency,
+            ),
+        )
 
     def redirect(self, path: str, to: str, code: int = 301, *, latency: float = 0.0) -> Route:
         return self.status(path, code, headers=[("Location", to)], latency=latency)
 
     def html(self, path: str, body: bytes | None = None, *, latency: float = 0.0) -> Route:
-        return self.raw(path, HTML_PAGE if body is None else body,
-                        "text/html; charset=utf-8", latency=latency)
+        return self.raw(
+            path, HTML_PAGE if body is None else body, "text/html; charset=utf-8", latency=latency
+        )
 
     def empty(self, path: str, *, latency: float = 0.0) -> Route:
         return self.raw(path, b"", RSS, latency=latency)
 
     def raw(
-        self, path: str, body: bytes, content_type: str | None, *, latency: float = 0.0,
+        self,
+        path: str,
+        body: bytes,
+        content_type: str | None,
+        *,
+        latency: float = 0.0,
         headers: Headers = (),
     ) -> Route:
-        return self.route(path, Route(body=body, content_type=content_type,
-                                      headers=list(headers), latency=latency))
+        return self.route(
+            path,
+            Route(body=body, content_type=content_type, headers=list(headers), latency=latency),
+        )
 
     def hang(self, path: str) -> Route:
         return self.route(path, Route(kind="hang"))
 
-    def trickle(self, path: str, *, interval: float = 0.1, chunk: bytes = b" ") -> Route:
-        return self.route(path, Route(kind="trickle", interval=interval, chunk=chunk))
+    def trickle(
+        self, path: str, *, interval: float = 0.1, chunk: bytes = b" ", latency: float = 0.0
+    ) -> Route:
+        route = Route(kind="trickle", interval=interval, chunk=chunk, latency=latency)
+        return self.route(path, route)
 
     def reset(self, path: str, *, partial: bytes = b"", latency: float = 0.0) -> Route:
         return self.route(path, Route(kind="reset", body=partial, latency=latency))
 
-    def huge(self, path: str, size: int, *, content_length: bool = True) -> Route:
-        return self.route(path, Route(kind="huge", size=size, content_length=content_length))
+    def huge(
+        self, path: str, size: int, *, content_length: bool = True, latency: float = 0.0
+    ) -> Route:
+        route = Route(kind="huge", size=size, content_length=content_length, latency=latency)
+        return self.route(path, route)
 
-    def gzip_bomb(self, path: str, inflated: int = 256 * MIB) -> Route:
+    def gzip_bomb(self, path: str, inflated: int = 256 * MIB, *, latency: float = 0.0) -> Route:
         gzip_bomb_body(inflated)  # build it now, not inside the client's deadline
-        return self.route(path, Route(kind="gzip_bomb", size=inflated))
+        return self.route(path, Route(kind="gzip_bomb", size=inflated, latency=latency))
 
     # -- observation ---------------------------------------------------------------
     def requests_for(self, path: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if urlsplit(r.path).path == path]
+
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._sockets)
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -356,8 +390,9 @@ class FeedServer:
     def _dispatch(self, h: _Handler) -> None:
         path = urlsplit(h.path).path
         with self._lock:
-            self.requests.append(Request(h.command, h.path, tuple(h.headers.items()),
-                                         time.monotonic()))
+            self.requests.append(
+                Request(h.command, h.path, tuple(h.headers.items()), time.monotonic())
+            )
             route = self._routes.get(path)
             if route is not None:
                 route.hits += 1
@@ -441,8 +476,11 @@ class _Writer:
     def huge(self, r: Route) -> None:
         block = (b"<item><title>filler</title></item>\n" * 2000)[: 64 * 1024]
         headers = [("Content-Type", RSS)]
-        headers.append(("Content-Length", str(r.size)) if r.content_length
-                       else ("Transfer-Encoding", "chunked"))
+        headers.append(
+            ("Content-Length", str(r.size))
+            if r.content_length
+            else ("Transfer-Encoding", "chunked")
+        )
         self.start(200, headers)
         if self.head:
             return
@@ -496,10 +534,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.owner._closed(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def handle(self) -> None:
         try:
@@ -517,4 +553,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "feedserver/1"
-

@@ -1,0 +1,117 @@
+"""When to poll a feed next: the pure "decider" of the fetch stage.
+
+Everything here is a function of its arguments: the current time is a parameter and
+randomness comes from an injected :class:`random.Random`, so the schedule is reproducible
+in tests.  The fetcher uses the header parsers; the pipeline calls :func:`next_poll`.
+
+Every server hint (``Retry-After``, ``Cache-Control: max-age``, RSS ``<ttl>``) is a lower
+bound, but no hint may push the next poll beyond ``max(max_backoff, interval)``: a
+misconfigured server (``max-age=31536000``) must not silence a news feed for days
+(USER-NEEDS #18: feeds that break must never die silently).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+DEFAULT_MIN_BACKOFF = timedelta(minutes=1)
+DEFAULT_MAX_BACKOFF = timedelta(hours=6)
+JITTER = (0.75, 1.0)
+"""A backoff delay ``d`` becomes ``d * uniform(*JITTER)``: spread, never above the cap."""
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.IGNORECASE)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
+    """The time before which a server asked not to be polled again, or None.
+
+    ``Retry-After`` is either delay-seconds or an HTTP-date (RFC 9110 §10.2.3).  A date in
+    the past means "now"; a value that is neither form is ignored.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        # Python ints are unbounded; timedelta is not, so clamp to a century first.
+        return now + timedelta(seconds=min(int(value), 100 * 365 * 86400))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        # RFC 9110 §5.6.7: HTTP-dates are always GMT, even when written "-0000".
+        when = when.replace(tzinfo=UTC)
+    return max(when.astimezone(UTC), now)
+
+
+def parse_max_age(cache_control: str | None) -> timedelta | None:
+    """The ``max-age`` of a ``Cache-Control`` header, or None.
+
+    ``no-cache`` and ``no-store`` mean the server gives no freshness hint, so the result
+    is None; ``max-age=0`` is also None (nothing to wait for).
+    """
+    if not cache_control or _NO_CACHE.search(cache_control):
+        return None
+    m = _MAX_AGE.search(cache_control)
+    if m is None:
+        return None
+    seconds = min(int(m.group(1)), 100 * 365 * 86400)
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def backoff_delay(
+    failures: int,
+    interval: timedelta,
+    rng: random.Random,
+    *,
+    min_backoff: timedelta = DEFAULT_MIN_BACKOFF,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+) -> timedelta:
+    """The delay before retrying a feed after ``failures`` consecutive failures.
+
+    The base is the feed's own interval (never less than ``min_backoff``) and doubles with
+    each further failure: a failing feed is never polled more often than a healthy one.
+    The delay is capped at ``max(max_backoff, interval)`` and then jittered downwards
+    into ``[0.75 * d, d]``, so feeds that failed together do not retry together.  There is
+    no failure count after which a feed is given up.
+    """
+    if failures <= 0:
+        return interval
+    cap = max(max_backoff, interval).total_seconds()
+    base = max(interval, min_backoff).total_seconds()
+    # In float seconds: timedelta arithmetic would overflow after a few dozen doublings.
+    delay = min(cap, base * 2.0 ** min(failures - 1, 512))
+    return max(min_backoff, timedelta(seconds=delay * rng.uniform(*JITTER)))
+
+
+def next_poll(
+    now: datetime,
+    *,
+    interval: timedelta,
+    failures: int,
+    rng: random.Random,
+    min_backoff: timedelta = DEFAULT_MIN_BACKOFF,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+    not_before: datetime | None = None,
+    ttl: timedelta | None = None,
+) -> datetime:
+    """When to poll a feed next.
+
+    ``failures`` is the number of consecutive failures including the poll that just
+    ended (0 after a success).  ``not_before`` (from ``Retry-After`` or
+    ``Cache-Control: max-age``) and ``ttl`` (RSS ``<ttl>``) are lower bounds; each is
+    capped at ``now + max(max_backoff, interval)``.
+    """
+    ceiling = now + max(max_backoff, interval)
+    due = now + backoff_delay(
+        failures, interval, rng, min_backoff=min_backoff, max_backoff=max_backoff
+    )
+    if ttl is not None and ttl > timedelta(0):
+        due = max(due, min(now + ttl, ceiling))
+    if not_before is not None:
+        due = max(due, min(not_before, ceiling))
+    return due
