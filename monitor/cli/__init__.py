@@ -17,6 +17,8 @@ from monitor.errors import ConfigError, MonitorError
 COMMAND_MODULES = (
     "monitor.cli.core",
     "monitor.cli.matching",
+    "monitor.cli.delivery",
+    "monitor.cli.service",
 )
 
 EXIT_OK = 0
