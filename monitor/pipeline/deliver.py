@@ -76,6 +76,9 @@ class Deliverer:
     mail_from: str = "monitor@localhost"
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     rng: random.Random = field(default_factory=random.Random)
+    on_sent: Callable[[Target, Sequence[datetime], datetime], None] | None = None
+    """Called after each successful send with the rows' creation times (for metrics)."""
+    on_failed: Callable[[Target, int, str], None] | None = None
 
     async def aclose(self) -> None:
         for sender in {id(s): s for s in self.senders.values()}.values():
@@ -269,6 +272,9 @@ class Deliverer:
             with self.store.transaction() as conn:
                 ob.mark_sent(conn, ids, now, receipt.remote_id)
                 ob.record_delivery(conn, target, now, None)
+            if self.on_sent is not None:
+                created = {r.id: r.created for r in rows}
+                self.on_sent(target, [created[i] for i in ids if i in created], now)
             report.sent += len(ids)
             report.messages += 1
         return report
@@ -279,6 +285,8 @@ class Deliverer:
             ob.mark_failed(conn, ids, error)
             ob.record_delivery(conn, target, now, error, permanent=True)
         log.error("%s (%d rows marked failed; destination unhealthy)", error, len(ids))
+        if self.on_failed is not None:
+            self.on_failed(target, len(ids), error)
         report.failed += len(ids)
         report.errors.append(error)
 

@@ -38,9 +38,13 @@ def write_feeds(path: Path, feeds: dict[str, str], extra: str = "", defaults: st
     lines = ["settings:", "  per_host: 8", "  concurrency: 32", "  min_backoff: 1m"]
     if extra:
         lines.append(textwrap.indent(textwrap.dedent(extra).strip("\n"), "  "))
-    lines += ["defaults:", "  interval: 15m", "  timeout: 2s", "  max_size: 1MB"]
-    if defaults:
-        lines.append(textwrap.indent(textwrap.dedent(defaults).strip("\n"), "  "))
+    base = {"interval": "15m", "timeout": "2s", "max_size": "1MB"}
+    given = textwrap.dedent(defaults).strip("\n").splitlines() if defaults else []
+    for line in given:
+        base.pop(line.split(":")[0].strip(), None)
+    lines.append("defaults:")
+    lines += [f"  {k}: {v}" for k, v in base.items()]
+    lines += [f"  {line}" for line in given]
     lines.append("feeds:")
     for feed_id, url in feeds.items():
         lines.append(f"  - id: {feed_id}\n    url: {url}")

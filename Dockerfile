@@ -1,0 +1,28 @@
+# monitor: the EU news watch bot. Build: docker build -t monitor .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MONITOR_STATE_DIR=/data \
+    MONITOR_FEEDS=/config/feeds.yaml \
+    MONITOR_KEYWORDS=/config/keywords.yaml \
+    MONITOR_HTTP=0.0.0.0:9108
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY monitor ./monitor
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin monitor \
+    && mkdir -p /data /config \
+    && chown monitor:monitor /data
+COPY --chown=monitor:monitor feeds.yaml keywords.yaml /config/
+
+USER 10001:10001
+VOLUME ["/data"]
+EXPOSE 9108
+HEALTHCHECK --interval=60s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os,sys,urllib.request; a=os.environ.get('MONITOR_HTTP','127.0.0.1:9108').replace('0.0.0.0','127.0.0.1'); sys.exit(0 if urllib.request.urlopen('http://'+a+'/healthz', timeout=4).status == 200 else 1)"]
+ENTRYPOINT ["monitor"]
+CMD ["run"]

@@ -1,0 +1,1 @@
+"""The long-running service: scheduler, bot commands, hot reload, metrics."""

@@ -1,0 +1,496 @@
+"""``monitor run``: one asyncio process that polls, delivers, digests and answers.
+
+APScheduler 3.x (``AsyncIOScheduler``) holds one date job per feed, re-armed after each
+poll at the feed's own next poll time (its interval with jitter, stretched by back-off,
+``Retry-After``, ``Cache-Control`` and ``<ttl>``), plus interval and cron jobs for
+digests, hot reload, retention and the daily health report.  Jobs only *spawn* tasks,
+which the service tracks so that SIGTERM can finish in-flight work.  After downtime,
+every overdue feed is polled once (coalesced) and the outbox and digests catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.errors import ConfigError
+from monitor.fetch import Fetcher
+from monitor.models import FeedSpec, PollReport, Target
+from monitor.config.feeds import load_feeds
+from monitor.config.keywords import load_keywords
+from monitor.pipeline.build import Configs, load_configs, matcher, routing
+from monitor.pipeline.deliver import Deliverer
+from monitor.pipeline.poll import Poller
+from monitor.pipeline.runtime import build_deliverer
+from monitor.route import SUBSCRIBER_PREFIX
+from monitor.service.health import health_report
+from monitor.service.metrics import HttpEndpoint, Metrics
+from monitor.service.reload import FileWatch
+from monitor.store import StateLock, Store
+from monitor.store import outbox as ob
+from monitor.store import subscribers as subs
+
+log = logging.getLogger(__name__)
+DEFAULT_HTTP = "127.0.0.1:9108"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceOptions:
+    feeds_path: str
+    keywords_path: str
+    state_dir: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    http: str | None = DEFAULT_HTTP
+    """``host:port`` for /healthz and /metrics; None or empty disables it."""
+    reload_every: float = 2.0
+    digest_every: float = 30.0
+    outbox_idle: float = 30.0
+    shutdown_grace: float = 7.0
+    health_time: str = "09:00"
+    health_timezone: str = "Europe/Brussels"
+    console: TextIO | None = None
+    bot: bool = True
+
+
+class Service:
+    """The long-running process.  ``await Service(options).run()`` until SIGTERM/SIGINT."""
+
+    def __init__(self, options: ServiceOptions) -> None:
+        self.opt = options
+        self.metrics = Metrics()
+        self.rng = random.Random()
+        self.stopping = asyncio.Event()
+        self.started: datetime | None = None
+        self.http_address: str | None = None
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._polling: set[str] = set()
+        self._cfg: Configs | None = None
+        self._store: Store | None = None
+        self._fetcher: Fetcher | None = None
+        self._poller: Poller | None = None
+        self._deliverer: Deliverer | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._watch: FileWatch | None = None
+        self._bot: Any = None
+        self._last_cycle_error: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped.  Returns the process exit code.
+
+        Raises:
+            ConfigError: the configuration is invalid at start (nothing is started).
+            StateLockedError: another process uses the state directory.
+        """
+        state = self.opt.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        lock = StateLock(state)
+        lock.acquire()
+        try:
+            cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path)
+            self._store = Store(state)
+            try:
+                return await self._serve(cfg)
+            finally:
+                self._store.close()
+        finally:
+            lock.release()
+
+    async def _serve(self, cfg: Configs) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop, sig.name)
+        self.started = utcnow()
+        self._fetcher = Fetcher(cfg.feeds.settings)
+        await self._fetcher.__aenter__()
+        self._apply(cfg)
+        self._watch = FileWatch([self.opt.feeds_path, self.opt.keywords_path])
+        # Every job is a coroutine function: AsyncIOScheduler runs those on this loop (plain
+        # functions would go to a thread pool, away from the loop and the SQLite connection).
+        scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._scheduler = scheduler
+        scheduler.add_job(self._spawn_digests, "interval", seconds=self.opt.digest_every,
+                          id="digests", next_run_time=utcnow())
+        scheduler.add_job(self._reload, "interval", seconds=self.opt.reload_every, id="reload")
+        scheduler.add_job(self._spawn_retention, "interval", hours=24, id="retention",
+                          next_run_time=utcnow() + timedelta(minutes=5))
+        hour, minute = (int(x) for x in self.opt.health_time.split(":"))
+        scheduler.add_job(self._spawn_health, CronTrigger(hour=hour, minute=minute,
+                          timezone=self.opt.health_timezone), id="health")
+        scheduler.start()
+        self._schedule_all()
+        self._spawn(self._outbox_loop(), "outbox")
+        if self.opt.http:
+            endpoint = HttpEndpoint(self.metrics, self.health, self._refresh_gauges)
+            self.http_address = await endpoint.start(self.opt.http)
+            log.warning("metrics on http://%s/metrics, health on /healthz", self.http_address)
+        else:
+            endpoint = None
+        await self._start_bot()
+        log.warning("monitor running: %d feeds, %d watchlists; state in %s",
+                    len(cfg.feeds.enabled()), len(cfg.keywords.watchlists), self.opt.state_dir)
+        await self.stopping.wait()
+        await self._shutdown(endpoint)
+        return 0
+
+    def stop(self, why: str = "stop") -> None:
+        if not self.stopping.is_set():
+            log.warning("%s received: finishing in-flight work", why)
+            self.stopping.set()
+            self._wake.set()
+
+    async def _shutdown(self, endpoint: HttpEndpoint | None) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=self.opt.shutdown_grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+        await self._stop_bot()
+        if endpoint is not None:
+            await endpoint.stop()
+        if self._deliverer is not None:
+            await self._deliverer.aclose()
+        if self._fetcher is not None:
+            await self._fetcher.__aexit__(None, None, None)
+        log.warning("monitor stopped")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any] | None:
+        if self.stopping.is_set():
+            coro.close()
+            return None
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None
+        return self._store
+
+    @property
+    def config(self) -> Configs:
+        assert self._cfg is not None
+        return self._cfg
+
+    def _apply(self, cfg: Configs) -> None:
+        """Build the poller and the outbox worker for ``cfg`` (at start and on reload)."""
+        assert self._fetcher is not None
+        old = self._deliverer
+        self._cfg = cfg
+        self.store.sync_feeds(cfg.feeds.feeds, utcnow())
+        route = routing(cfg.keywords)
+        route.subscriptions = lambda: subs.subscriptions(self.store.conn)
+        self._poller = Poller(feeds=cfg.feeds, store=self.store, fetcher=self._fetcher,
+                              matcher=matcher(cfg.keywords), routing=route, rng=self.rng,
+                              on_report=self._observe)
+        self._deliverer = build_deliverer(cfg, self.store, environ=self.opt.environ,
+                                          console=self.opt.console, on_sent=self._sent,
+                                          on_failed=self._failed)
+        if old is not None:
+            self._spawn(old.aclose(), "close-old-senders")
+
+    async def _reload(self) -> None:
+        """Apply edited files; an invalid file keeps its last good version (per file)."""
+        assert self._watch is not None
+        edited = self._watch.changed()
+        if not edited:
+            return
+        old = self.config
+        feeds, keywords = old.feeds, old.keywords
+        errors = []
+        for path in edited:
+            try:
+                if path == self.opt.feeds_path:
+                    feeds = load_feeds(path)
+                else:
+                    keywords = load_keywords(path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        if errors:
+            self.metrics.config_reloads.labels("rejected").inc()
+            text = "\n".join(errors)
+            log.error("configuration edit rejected; still running on the last good "
+                      "configuration:\n%s", text)
+            self._spawn(self.notify_admins(
+                f"⚠️ monitor: configuration edit rejected, still running on the last good "
+                f"configuration.\n{text}"), "notify")
+        if feeds is old.feeds and keywords is old.keywords:
+            return
+        cfg = Configs(feeds=feeds, keywords=keywords)
+        if cfg.feeds.settings != old.feeds.settings:
+            self._swap_fetcher(cfg)
+        self._apply(cfg)
+        self._schedule_all()
+        self.metrics.config_reloads.labels("applied").inc()
+        log.warning("configuration reloaded: %d feeds, %d watchlists",
+                    len(cfg.feeds.enabled()), len(cfg.keywords.watchlists))
+
+    def _swap_fetcher(self, cfg: Configs) -> None:
+        old = self._fetcher
+        self._fetcher = Fetcher(cfg.feeds.settings)
+        self._spawn(self._fetcher.__aenter__(), "fetcher")
+
+        async def close_later() -> None:
+            await asyncio.sleep(max(f.timeout.total_seconds() for f in cfg.feeds.feeds) + 1)
+            if old is not None:
+                await old.__aexit__(None, None, None)
+
+        self._spawn(close_later(), "close-old-fetcher")
+
+    # -- polling -------------------------------------------------------------------------
+
+    def _schedule_all(self) -> None:
+        """One date job per enabled feed at its stored next poll time (now if overdue)."""
+        assert self._scheduler is not None
+        now = utcnow()
+        states = self.store.feed_states()
+        wanted = set()
+        for spec in self.config.feeds.enabled():
+            job_id = f"feed:{spec.id}"
+            wanted.add(job_id)
+            st = states.get(spec.id)
+            when = st.next_poll if st and st.next_poll else now
+            self._arm(spec.id, max(when, now))
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("feed:") and job.id not in wanted:
+                job.remove()
+
+    def _arm(self, feed_id: str, when: datetime) -> None:
+        assert self._scheduler is not None
+        if self.stopping.is_set():
+            return
+        self._scheduler.add_job(self._spawn_poll, "date", run_date=when, args=[feed_id],
+                                id=f"feed:{feed_id}", replace_existing=True)
+
+    async def _spawn_poll(self, feed_id: str) -> None:
+        if feed_id in self._polling:
+            return
+        spec = self.config.feeds.get(feed_id)
+        if spec is None or not spec.enabled:
+            return
+        self._polling.add(feed_id)
+        self._spawn(self._poll(spec), f"poll:{feed_id}")
+
+    async def _poll(self, spec: FeedSpec) -> None:
+        assert self._poller is not None
+        try:
+            report = await self._poller._safe_poll(spec)
+        finally:
+            self._polling.discard(spec.id)
+        if report.matches:
+            self._wake.set()
+        nxt = report.next_poll or utcnow() + spec.interval
+        if self.config.feeds.get(spec.id) is not None:
+            self._arm(spec.id, max(nxt, utcnow()))
+
+    def _observe(self, report: PollReport) -> None:
+        self.metrics.observe_poll(report, utcnow().timestamp())
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def paused(self) -> bool:
+        return subs.get_flag(self.store.conn, "paused") == "1"
+
+    async def _outbox_loop(self) -> None:
+        """Deliver due alerts as soon as a poll queues them; otherwise when retries fall due."""
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle())
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if self.stopping.is_set() or self.paused():
+                continue
+            deliverer = self._deliverer
+            if deliverer is None:
+                continue
+            try:
+                await deliverer.deliver_alerts()
+            except Exception:
+                log.exception("outbox round failed")
+                await asyncio.sleep(1)
+
+    def _idle(self) -> float:
+        row = self.store.conn.execute(
+            "SELECT MIN(due) FROM outbox WHERE status = 'pending' AND kind = 'alert'"
+        ).fetchone()[0]
+        if row is None:
+            return self.opt.outbox_idle
+        from monitor.store.db import from_db
+
+        due = from_db(row)
+        assert due is not None
+        return min(self.opt.outbox_idle, max(0.05, (due - utcnow()).total_seconds()))
+
+    async def _spawn_digests(self) -> None:
+        if not self.paused():
+            self._spawn(self._digests(), "digests")
+
+    async def _digests(self) -> None:
+        if self._deliverer is not None:
+            await self._deliverer.deliver_digests()
+
+    def _sent(self, target: Target, created: Any, now: datetime) -> None:
+        self.metrics.delivered.labels(target.channel).inc(len(created))
+        for when in created:
+            self.metrics.latency.observe(max(0.0, (now - when).total_seconds()))
+
+    def _failed(self, target: Target, count: int, error: str) -> None:
+        self.metrics.delivery_failed.labels(target.channel).inc(count)
+        if target.destination.startswith(SUBSCRIBER_PREFIX) and "blocked" in error.lower():
+            # A subscriber who blocked the bot is unsubscribed: nothing more to send there.
+            with self.store.transaction() as conn:
+                removed = subs.mark_blocked(conn, target.address, utcnow())
+            log.warning("subscriber %s blocked the bot: unsubscribed from %d watchlists",
+                        target.address, removed)
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    async def _spawn_retention(self) -> None:
+        self._spawn(self._retention(), "retention")
+
+    async def _retention(self) -> None:
+        s = self.config.feeds.settings
+        now = utcnow()
+        texts, gone = self.store.prune(now, now - s.keep_text, now - s.keep_keys)
+        if texts or gone:
+            log.warning("retention: pruned the text of %d articles, forgot %d identities",
+                        texts, gone)
+
+    async def _spawn_health(self) -> None:
+        self._spawn(self.send_health_report(), "health")
+
+    def health_text(self) -> str:
+        created = {r[0]: r[1] for r in self.store.conn.execute("SELECT id, created FROM feeds")}
+        from monitor.store.db import from_db
+
+        report = health_report(
+            self.config.feeds.feeds, self.store.feed_states(),
+            ob.destination_rows(self.store.conn), utcnow(),
+            created={k: v for k, v in ((k, from_db(c)) for k, c in created.items()) if v},
+        )
+        return report.text()
+
+    async def send_health_report(self) -> None:
+        text = self.health_text()
+        log.warning("%s", text)
+        await self.notify_admins(text)
+
+    async def notify_admins(self, text: str) -> None:
+        """Send ``text`` to the admin chats (``TELEGRAM_ADMIN_CHAT`` / ``TELEGRAM_ADMIN_IDS``)."""
+        chats = admin_chats(self.opt.environ)
+        deliverer = self._deliverer
+        if not chats or deliverer is None:
+            return
+        sender = deliverer.senders.get("telegram")
+        if sender is None:
+            return
+        from monitor.errors import DeliveryError
+        from monitor.models import OutgoingMessage
+
+        for chat in chats:
+            target = Target("admin", "telegram", chat)
+            message = OutgoingMessage(target=target, text=_escape(text[:4000]),
+                                      plain=text[:4000], outbox_ids=())
+            try:
+                await sender.send(message)
+            except DeliveryError as exc:
+                log.warning("could not notify admin %s: %s", chat, exc)
+
+    # -- status for /healthz, metrics and the bot ----------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        states = self.store.feed_states()
+        enabled = self.config.feeds.enabled()
+        failing = sum(1 for f in enabled if (st := states.get(f.id)) and st.consecutive_failures)
+        last_ok = max((st.last_success for st in states.values() if st.last_success),
+                      default=None)
+        stats = ob.outbox_stats(self.store.conn)
+        oldest = stats["oldest_pending_alert"]
+        stuck = oldest is not None and utcnow() - oldest > timedelta(minutes=30)
+        return {
+            "ok": not self.stopping.is_set() and not stuck,
+            "started": self.started.isoformat() if self.started else None,
+            "feeds": len(enabled),
+            "feeds_failing": failing,
+            "last_successful_poll": last_ok.isoformat() if last_ok else None,
+            "outbox": stats["counts"],
+            "oldest_pending_alert": oldest.isoformat() if oldest else None,
+            "paused": self.paused(),
+        }
+
+    def _refresh_gauges(self) -> None:
+        stats = ob.outbox_stats(self.store.conn)
+        for kind in ("alert", "digest"):
+            self.metrics.outbox_depth.labels(kind).set(stats["counts"].get(f"{kind}:pending", 0))
+        oldest = stats["oldest_pending_alert"]
+        self.metrics.outbox_oldest.set((utcnow() - oldest).total_seconds() if oldest else 0)
+        states = self.store.feed_states()
+        self.metrics.feeds_failing.set(
+            sum(1 for f in self.config.feeds.enabled()
+                if (st := states.get(f.id)) and st.consecutive_failures))
+
+    # -- bot -----------------------------------------------------------------------------
+
+    async def _start_bot(self) -> None:
+        """Start the Telegram command bot when a token is set (see monitor.service.bot)."""
+        if not self.opt.bot or not self.opt.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+            return
+        try:
+            from monitor.service import bot as bot_module
+        except ImportError:  # pragma: no cover - the bot module ships with the service
+            return
+        self._bot = await bot_module.start_for_service(self)
+
+    async def _stop_bot(self) -> None:
+        if self._bot is not None:
+            from monitor.service import bot as bot_module
+
+            await bot_module.stop_for_service(self._bot)
+            self._bot = None
+
+
+def admin_chats(environ: Mapping[str, str]) -> list[str]:
+    chats = [c.strip() for c in environ.get("TELEGRAM_ADMIN_CHAT", "").split(",") if c.strip()]
+    if not chats:
+        chats = [c.strip() for c in environ.get("TELEGRAM_ADMIN_IDS", "").split(",")
+                 if c.strip()]
+    return chats
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)

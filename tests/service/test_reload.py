@@ -1,0 +1,98 @@
+"""Hot reload: a valid edit takes effect without a restart; an invalid one is rejected,
+reported to the admins, and the service keeps running on the last good configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from monitor.service.runner import Service, ServiceOptions
+from tests.support.app import make_app
+from tests.support.feedserver import FeedServer, rss_feed
+from tests.support.telegram_server import TelegramServer
+
+KEYWORDS = """\
+destinations:
+  eu-channel:
+    telegram: "@eu_ai_watch"
+watchlists:
+  ai-act:
+    title: EU AI Act
+    any: ["AI Act"]
+    alert: [eu-channel]
+"""
+WITH_EDPB = KEYWORDS + """\
+  edpb:
+    title: EDPB
+    any: ["EDPB"]
+    alert: [eu-channel]
+"""
+BROKEN = KEYWORDS + """\
+  edpb:
+    title: EDPB
+    any: ["EDPB"]
+    alert: [no-such-channel]
+"""
+
+
+async def until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return check()
+
+
+def test_valid_and_invalid_edits(feed_server: FeedServer, telegram_server: TelegramServer,
+                                 tmp_path: Path):
+    telegram_server.add_channel("@eu_ai_watch")
+    admin = telegram_server.add_user("Admin")
+    items = [("q", "Weather", "https://n.example/q")]
+    feed_server.feed("/eu.xml", rss_feed("EU", items))
+    app = make_app(tmp_path, {"eu": feed_server.url("/eu.xml")}, keywords=KEYWORDS,
+                   defaults="interval: 1s")
+    env = {"TELEGRAM_BOT_TOKEN": telegram_server.token,
+           "TELEGRAM_API_URL": telegram_server.base_url,
+           "TELEGRAM_ADMIN_IDS": str(admin.id)}
+    service = Service(ServiceOptions(
+        feeds_path=str(app.feeds_path), keywords_path=str(app.keywords_path),
+        state_dir=app.state, environ=env, http=None, bot=False, reload_every=0.2))
+
+    def channel_text() -> str:
+        return " ".join(m.text for m in telegram_server.messages("@eu_ai_watch"))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(service.run())
+        try:
+            assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 1, 10)
+            # 1. A valid edit: a new watchlist, used for the next article.
+            app.keywords_path.write_text(WITH_EDPB, encoding="utf-8")
+            assert await until(lambda: "edpb" in service.config.keywords.watchlists, 5)
+            items.insert(0, ("e1", "EDPB adopts guidelines", "https://n.example/e1"))
+            feed_server.publish("/eu.xml", rss_feed("EU", items))
+            assert await until(lambda: "EDPB adopts guidelines" in channel_text(), 10)
+            # 2. An invalid edit: rejected with its precise error, old configuration kept.
+            app.keywords_path.write_text(BROKEN, encoding="utf-8")
+            assert await until(lambda: len(telegram_server.messages(admin)) >= 1, 5)
+            notice = telegram_server.messages(admin)[-1].text
+            assert "configuration edit rejected" in notice
+            assert "keywords.yaml:" in notice
+            assert "no-such-channel" in notice
+            assert "edpb" in service.config.keywords.watchlists
+            items.insert(0, ("e2", "EDPB and AI Act news", "https://n.example/e2"))
+            feed_server.publish("/eu.xml", rss_feed("EU", items))
+            assert await until(lambda: "EDPB and AI Act news" in channel_text(), 10)
+            # 3. A feeds.yaml edit: a new feed is polled without a restart.
+            feed_server.feed("/new.xml", rss_feed("New", [("x", "AI Act in Polish press",
+                                                                "https://pl.example/x")]))
+            text = app.feeds_path.read_text() + f"  - id: new\n    url: {feed_server.url('/new.xml')}\n"
+            app.feeds_path.write_text(text, encoding="utf-8")
+            assert await until(lambda: "AI Act in Polish press" in channel_text(), 10)
+        finally:
+            service.stop()
+            assert await asyncio.wait_for(task, 10) == 0
+
+    asyncio.run(scenario())
