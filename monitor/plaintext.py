@@ -12,20 +12,24 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
+# A space goes in front of every block tag, opening or closing.  A lookahead that
+# inserts a constant is about three times faster than a group-substituting template,
+# and the parser hits this for every summary of every feed.
 _BLOCK = re.compile(
-    r"<(/?)(p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|thead|tbody|tfoot|"
+    r"<(?=/?(?:p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|thead|tbody|tfoot|"
     r"blockquote|pre|section|article|header|footer|aside|nav|figure|figcaption|"
-    r"address|main|details|summary|caption|option|img|iframe|video|audio)\b",
+    r"address|main|details|summary|caption|option|img|iframe|video|audio)\b)",
     re.IGNORECASE,
 )
-# Unicode white space, NBSP included, plus the line and paragraph separators.
-_SPACE = re.compile(r"[\s\u00a0\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+_INVISIBLE = re.compile(r"<(?:script|style|noscript|template)\b", re.IGNORECASE)
 _MARKUP = re.compile(r"[<&]")
 
 
 def collapse_space(text: str) -> str:
     """Collapse every run of white space (NBSP included) into one space and strip."""
-    return _SPACE.sub(" ", text).strip()
+    # str.split() splits on exactly the characters str.isspace() accepts: NBSP, the
+    # U+2000 block, U+2028/9, U+202F, U+205F and U+3000 included.
+    return " ".join(text.split())
 
 
 def html_to_text(html: str) -> str:
@@ -37,10 +41,10 @@ def html_to_text(html: str) -> str:
         return ""
     if not _MARKUP.search(html):
         return collapse_space(html)
-    spaced = _BLOCK.sub(r" <\1\2", html)
-    tree = LexborHTMLParser(spaced)
-    for node in tree.css("script, style, noscript, template"):
-        node.decompose()
+    tree = LexborHTMLParser(_BLOCK.sub(" <", html))
+    if _INVISIBLE.search(html):
+        for node in tree.css("script, style, noscript, template"):
+            node.decompose()
     body = tree.body
     text = body.text(deep=True, separator="", strip=False) if body is not None else ""
     if not text and tree.head is not None:

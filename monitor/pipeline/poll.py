@@ -131,7 +131,9 @@ class Poller:
             content_type=result.content_type,
             language=spec.language,
         )
-        if not parsed.articles and parsed.problems:
+        if not parsed.articles and parsed.problems and parsed.format is None:
+            # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
+            # valid feed that is merely empty, or has minor problems, is a success.
             return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
         return self._record(spec, state, result, parsed, digest)
 

@@ -1,0 +1,126 @@
+"""The fallback engine: feedparser, for everything the fast engine does not take.
+
+feedparser reads broken XML with its loose parser ("bozo" feeds), RSS 0.9x, Atom 0.3
+and CDF.  It gets the same normalised UTF-8 bytes as the fast engine, as a stream so
+that a body is never mistaken for a file name or a URL, and with sanitising and
+relative-URI rewriting off: the builder wants the publisher's markup, not a
+re-serialised copy, and resolves links itself.
+"""
+
+from __future__ import annotations
+
+import io
+import xml.sax
+from typing import Any
+
+import feedparser
+
+from monitor.errors import ParseError
+from monitor.parse.compat import text_kind
+from monitor.parse.raw import RawEntry, RawFeed, RawText
+from monitor.parse.urls import is_web, resolve
+
+_HEADERS = {"content-type": "application/xml; charset=utf-8"}
+
+
+def read(data: bytes, base_url: str) -> RawFeed:
+    """Read a UTF-8 feed body with feedparser.
+
+    Raises:
+        ParseError: feedparser itself failed (a bug in it, not a broken feed).
+    """
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(data),
+            response_headers=_HEADERS,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser is the library boundary of this stage
+        raise ParseError(f"feedparser failed: {type(exc).__name__}: {exc}", url=base_url) from exc
+    info = dict.get(parsed, "feed", {}) or {}
+    feed = RawFeed(
+        format=str(dict.get(parsed, "version", "") or ""),
+        entries=[_entry(e, base_url) for e in dict.get(parsed, "entries", [])],
+        title=_text(info, "title"),
+        link=_str(dict.get(info, "link")),
+        language=_str(dict.get(info, "language")),
+        ttl=_str(dict.get(info, "ttl")),
+        authors=_people(info),
+    )
+    if dict.get(parsed, "bozo"):
+        # feedparser puts a declaration and a newline before a document that has none,
+        # so its line numbers are one too high for such a document.
+        shift = 0 if data.startswith(b"<?xml") else 1
+        feed.malformed = _describe(dict.get(parsed, "bozo_exception"), shift)
+    feed.not_a_feed = not feed.format and not feed.entries
+    return feed
+
+
+def _describe(exc: Any, shift: int) -> str | None:
+    if isinstance(exc, xml.sax.SAXParseException):
+        line = exc.getLineNumber()
+        where = f" at line {max(1, line - shift)}" if line is not None else ""
+        return f"malformed XML{where}: {exc.getMessage()}"
+    if isinstance(exc, feedparser.ThingsNobodyCaresAboutButMe):
+        return None  # charset problems are found and reported before parsing
+    if exc is None:
+        return "malformed feed"
+    return f"malformed feed: {type(exc).__name__}: {exc}"
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _text(d: dict[str, Any], key: str) -> RawText | None:
+    value = dict.get(d, key)
+    if value is None:
+        return None
+    detail = dict.get(d, key + "_detail") or {}
+    html = text_kind(str(detail.get("type", "text/html")))
+    return None if html is None else RawText(str(value), html)
+
+
+def _content(d: dict[str, Any]) -> RawText | None:
+    for item in dict.get(d, "content", None) or []:
+        html = text_kind(str(item.get("type", "text/html")))
+        if html is not None:
+            return RawText(str(item.get("value", "")), html)
+    return None
+
+
+def _people(d: dict[str, Any]) -> list[str]:
+    names = []
+    for person in dict.get(d, "authors", None) or []:
+        name = _str(person.get("name")) or _str(person.get("email"))
+        if name:
+            names.append(name)
+    return names
+
+
+def _entry(e: dict[str, Any], base_url: str) -> RawEntry:
+    guid = _str(dict.get(e, "id"))
+    link = _str(dict.get(e, "link"))
+    if link and dict.get(e, "guidislink") and link == guid and not is_web(link):
+        # feedparser copies any guid into the link; only a URL guid is a permalink.
+        link = None
+    if link and not is_web(link):
+        link = resolve(base_url, link)
+    detail = dict.get(e, "title_detail") or dict.get(e, "summary_detail") or {}
+    tags = [_str(t.get("term")) or _str(t.get("label")) for t in dict.get(e, "tags", None) or []]
+    return RawEntry(
+        guid=guid,
+        link=link,
+        title=_text(e, "title"),
+        summary=_text(e, "summary"),
+        content=_content(e),
+        published=_str(dict.get(e, "published")),
+        updated=_str(dict.get(e, "updated")),
+        language=_str(dict.get(e, "language")) or _str(detail.get("language")),
+        authors=_people(e),
+        tags=[t for t in tags if t],
+    )
