@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -26,6 +27,17 @@ watchlists:
     alert: [ch0, ch1, ch2, ch3]
 """
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def settle(server: TelegramServer) -> None:
+    """Let the server finish requests that were in flight when the client died."""
+    last = -1
+    while True:
+        count = sum(len(server.messages(c)) for c in CHANNELS)
+        if count == last:
+            return
+        last = count
+        time.sleep(0.3)
 
 
 def run_worker(app_args: list[str], env: dict[str, str], phase: str, k: int) -> int:
@@ -53,6 +65,7 @@ def test_sigkill_at_each_step_loses_nothing(
     args = [str(app.feeds_path), str(app.keywords_path), str(app.state)]
 
     assert run_worker(args, env, phase, k) == -signal.SIGKILL
+    settle(telegram_server)
     # The documented window: messages the server accepted whose rows were not committed.
     with app.store() as store:
         pending = {r[0] for r in store.conn.execute(
