@@ -94,6 +94,10 @@ def route(
                 add("alert", Target(SUBSCRIBER_PREFIX + chat, "telegram", chat), match.watchlist)
         if baseline and not recent:
             continue
+        if wl.priority != "instant":
+            # Subscribers of a digest-only watchlist get it in their own daily digest.
+            for chat in subs.get(match.watchlist, ()):
+                add("digest", Target(SUBSCRIBER_PREFIX + chat, "telegram", chat), match.watchlist)
         for name in wl.digest:
             dest = destinations.get(name)
             if dest is not None:

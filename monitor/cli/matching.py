@@ -39,10 +39,14 @@ def register(sub: Any) -> None:
         '"start", "end"}]}]}. Offsets count characters in the article\'s plain text '
         "(HTML removed).",
     )
-    p.add_argument("files", nargs="*", metavar="FILE",
-                   help="input files; '-' or none reads standard input")
-    p.add_argument("--matched-only", action="store_true",
-                   help="print only articles that matched at least one watchlist")
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="input files; '-' or none reads standard input"
+    )
+    p.add_argument(
+        "--matched-only",
+        action="store_true",
+        help="print only articles that matched at least one watchlist",
+    )
     add_config_args(p)
     p.set_defaults(func=cmd_match)
 
@@ -56,8 +60,12 @@ def register(sub: Any) -> None:
     e.add_argument("source", metavar="FILE|URL", help="a file, '-' for stdin, or an http(s) URL")
     e.add_argument("--id", help="only the article with this id (JSON Lines id or feed key)")
     e.add_argument("--json", action="store_true", help="print the explanation as JSON lines")
-    e.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                   help="colour output (default: auto, on a terminal unless NO_COLOR is set)")
+    e.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour output (default: auto, on a terminal unless NO_COLOR is set)",
+    )
     add_config_args(e)
     e.set_defaults(func=cmd_explain)
 
@@ -103,12 +111,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if not articles:
         raise InputError(f"{source}: no article found")
     color = args.color == "always" or (
-        args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+        args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    )
     for article in articles:
         explanations = matcher.explain(article)
         if args.json:
-            sys.stdout.write(json.dumps(explanation_json(article, explanations),
-                                        ensure_ascii=False) + "\n")
+            sys.stdout.write(
+                json.dumps(explanation_json(article, explanations), ensure_ascii=False) + "\n"
+            )
         else:
             sys.stdout.write(explanation_text(article, explanations, color=color))
     return 0
@@ -122,8 +132,16 @@ def match_record(article: Article, matches: list[Match]) -> dict[str, Any]:
             {
                 "watchlist": m.watchlist,
                 "score": m.score,
-                "hits": [{"term": h.term, "text": h.text, "field": h.field,
-                          "start": h.start, "end": h.end} for h in m.hits],
+                "hits": [
+                    {
+                        "term": h.term,
+                        "text": h.text,
+                        "field": h.field,
+                        "start": h.start,
+                        "end": h.end,
+                    }
+                    for h in m.hits
+                ],
             }
             for m in matches
         ],
@@ -157,18 +175,29 @@ def fetch_articles(url: str) -> list[Article]:
     import httpx
 
     try:
-        response = httpx.get(url, follow_redirects=True, timeout=_TIMEOUT,
-                             headers={"User-Agent": "monitor-explain/0.1"})
+        response = httpx.get(
+            url,
+            follow_redirects=True,
+            timeout=_TIMEOUT,
+            headers={"User-Agent": "monitor-explain/0.1"},
+        )
     except httpx.HTTPError as exc:
         raise InputError(f"{url}: {exc}") from exc
     if not response.is_success:
         raise InputError(f"{url}: HTTP {response.status_code}")
-    return list(articles_from_bytes(response.content, url, url=str(response.url),
-                                    content_type=response.headers.get("content-type")))
+    return list(
+        articles_from_bytes(
+            response.content,
+            url,
+            url=str(response.url),
+            content_type=response.headers.get("content-type"),
+        )
+    )
 
 
-def articles_from_bytes(body: bytes, label: str, *, url: str | None,
-                        content_type: str | None = None) -> Iterator[Article]:
+def articles_from_bytes(
+    body: bytes, label: str, *, url: str | None, content_type: str | None = None
+) -> Iterator[Article]:
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"{"):
         yield from _json_lines(body.decode("utf-8", "replace"), label)
@@ -183,13 +212,17 @@ def articles_from_bytes(body: bytes, label: str, *, url: str | None,
         yield Article(feed_id="file", key=label, title="", content=text)
 
 
-def _feed(body: bytes, label: str, url: str | None,
-          content_type: str | None) -> Iterator[Article]:
+def _feed(body: bytes, label: str, url: str | None, content_type: str | None) -> Iterator[Article]:
     from monitor.parse import parse_feed
 
     source_url = url or Path(label).resolve().as_uri()
-    parsed = parse_feed(body, feed_id=Path(label).stem or "feed", url=source_url,
-                        now=datetime.now(UTC), content_type=content_type)
+    parsed = parse_feed(
+        body,
+        feed_id=Path(label).stem or "feed",
+        url=source_url,
+        now=datetime.now(UTC),
+        content_type=content_type,
+    )
     for problem in parsed.problems:
         print(f"monitor: {label}: {problem}", file=sys.stderr)
     yield from parsed.articles
@@ -226,8 +259,7 @@ def _when(value: Any, label: str, number: int) -> datetime | None:
     try:
         when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InputError(f"{label}:{number}: published {value!r} is not an ISO 8601 "
-                         "date") from exc
+        raise InputError(f"{label}:{number}: published {value!r} is not an ISO 8601 date") from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 

@@ -13,22 +13,29 @@ def register(sub: Any) -> None:
     from monitor.cli import add_config_args
 
     p = sub.add_parser(
-        "run", help="run the service (poll, deliver, digest, bot) until stopped",
+        "run",
+        help="run the service (poll, deliver, digest, bot) until stopped",
         description="One process that polls every feed on its own schedule, delivers alerts "
         "and digests, answers Telegram commands and reloads edited configuration files. "
-        "SIGTERM or SIGINT finish in-flight work and exit within 10 seconds.")
+        "SIGTERM or SIGINT finish in-flight work and exit within 10 seconds.",
+    )
     add_config_args(p)
-    p.add_argument("--http", default=os.environ.get("MONITOR_HTTP", "127.0.0.1:9108"),
-                   help="host:port for /healthz and /metrics (env MONITOR_HTTP; empty: off)")
+    p.add_argument(
+        "--http",
+        default=os.environ.get("MONITOR_HTTP", "127.0.0.1:9108"),
+        help="host:port for /healthz and /metrics (env MONITOR_HTTP; empty: off)",
+    )
     p.add_argument("--no-bot", action="store_true", help="do not answer Telegram commands")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
-        "demo", help="an offline demonstration: local feeds, real service, no credentials",
+        "demo",
+        help="an offline demonstration: local feeds, real service, no credentials",
         description="Serve the bundled sample feeds from a local server, run the real service "
         "for a short while in a temporary directory, publish a new item, and show the alert "
         "as it would appear in Telegram and the digest preview. Needs no network and no "
-        "credentials.")
+        "credentials.",
+    )
     p.add_argument("--seconds", type=float, default=12.0, help="how long to run (default 12)")
     p.add_argument("--keep", metavar="DIR", help="keep the demo's files in DIR")
     p.set_defaults(func=cmd_demo)
@@ -38,8 +45,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.service.runner import Service, ServiceOptions
 
     options = ServiceOptions(
-        feeds_path=args.feeds, keywords_path=args.keywords, state_dir=Path(args.state),
-        http=args.http or None, bot=not args.no_bot,
+        feeds_path=args.feeds,
+        keywords_path=args.keywords,
+        state_dir=Path(args.state),
+        http=args.http or None,
+        bot=not args.no_bot,
     )
     return asyncio.run(Service(options).run())
 

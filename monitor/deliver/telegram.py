@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # Loggers that print request URLs, and python-telegram-bot puts the token in the URL.
-_URL_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.ext.ExtBot")
+URL_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.ext.ExtBot")
 _JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 
@@ -145,7 +145,7 @@ class FloodLimiter(BaseRateLimiter[int]):
             return await callback(*args, **kwargs)
 
 
-class _RedactToken(logging.Filter):
+class RedactToken(logging.Filter):
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
@@ -190,8 +190,8 @@ class TelegramSender:
         if not token.strip():
             raise ValueError("telegram: the bot token is empty")
         self._token = token
-        self._filter = _RedactToken(token)
-        for name in _URL_LOGGERS:
+        self._filter = RedactToken(token)
+        for name in URL_LOGGERS:
             logging.getLogger(name).addFilter(self._filter)
         api = (api_url or DEFAULT_API_URL).rstrip("/")
         self._request = HTTPXRequest(
@@ -315,7 +315,7 @@ class TelegramSender:
     async def aclose(self) -> None:
         """Close the HTTP connections; the token filter leaves the loggers."""
         await self._request.shutdown()
-        for name in _URL_LOGGERS:
+        for name in URL_LOGGERS:
             logging.getLogger(name).removeFilter(self._filter)
 
     async def __aenter__(self) -> TelegramSender:

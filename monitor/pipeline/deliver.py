@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from monitor.deliver.base import Sender
@@ -56,6 +56,18 @@ class DeliveryReport:
         self.failed += other.failed
         self.digests += other.digests
         self.errors.extend(other.errors)
+
+
+@dataclass(frozen=True)
+class SubscriberDigest:
+    """When a Telegram subscriber's digest goes out (they have no destination entry)."""
+
+    digest_time: time = time(8, 0)
+    timezone: str = DEFAULT_TZ
+    digest_empty: bool = False
+
+
+SUBSCRIBER_DIGEST = SubscriberDigest()
 
 
 def retry_delay(attempts: int, rng: random.Random) -> timedelta:
@@ -131,6 +143,11 @@ class Deliverer:
             for target in targets(name, dest):
                 if only is None or target.address == only:
                     jobs.append(self._digest_for(target, dest, force))
+        for target in ob.pending_targets(self.store.conn, "digest"):
+            if target.destination.startswith(SUBSCRIBER_PREFIX) and (
+                only is None or target.address == only
+            ):
+                jobs.append(self._digest_for(target, SUBSCRIBER_DIGEST, force))
         for r in await asyncio.gather(*jobs):
             report.add(r)
         return report

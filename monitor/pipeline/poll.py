@@ -71,7 +71,16 @@ class Poller:
         self, now: datetime, *, everything: bool = False, only: Sequence[str] = ()
     ) -> list[FeedSpec]:
         """Enabled feeds whose next poll time has come (all of them with ``everything``)."""
-        states = self.store.feed_states()
+        return self._due(self.store.feed_states(), now, everything=everything, only=only)
+
+    def _due(
+        self,
+        states: Mapping[str, FeedState],
+        now: datetime,
+        *,
+        everything: bool = False,
+        only: Sequence[str] = (),
+    ) -> list[FeedSpec]:
         out = []
         for spec in self.feeds.enabled():
             if only and spec.id not in only:
@@ -87,13 +96,19 @@ class Poller:
         """Poll the given (default: due) feeds concurrently; one bad feed never stops the rest."""
         started = self.clock()
         self.store.sync_feeds(self.feeds.feeds, started)
-        todo = list(specs) if specs is not None else self.due(started, everything=everything)
-        reports = await asyncio.gather(*(self._safe_poll(s) for s in todo))
+        # One query for every feed's state rather than one per feed: in a 1,000-feed cycle
+        # of 304s the per-feed reads were ~6 % of the CPU time (bench/bench_poll.py).
+        # Nothing else writes these rows while the cycle runs (one Poller per process).
+        states = self.store.feed_states()
+        if specs is None:
+            specs = self._due(states, started, everything=everything)
+        todo = list(specs)
+        reports = await asyncio.gather(*(self._safe_poll(s, states.get(s.id)) for s in todo))
         return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
 
-    async def _safe_poll(self, spec: FeedSpec) -> PollReport:
+    async def _safe_poll(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
         try:
-            report = await self.poll(spec)
+            report = await self.poll(spec, state)
         except Exception as exc:  # a bug in one feed's processing must not stop the cycle
             log.exception("poll of feed %s failed", spec.id)
             report = PollReport(
@@ -105,10 +120,15 @@ class Poller:
             self.on_report(report)
         return report
 
-    async def poll(self, spec: FeedSpec) -> PollReport:
-        """Fetch, parse and record one feed; update its health and next poll time."""
+    async def poll(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
+        """Fetch, parse and record one feed; update its health and next poll time.
+
+        ``state`` is the feed's stored state when the caller has just read it (a cycle
+        reads every feed's at once); otherwise it is read here.
+        """
         now = self.clock()
-        state = self.store.feed_state(spec.id)
+        if state is None:
+            state = self.store.feed_state(spec.id)
         if state is None:
             self.store.sync_feeds([spec], now)
             state = self.store.feed_state(spec.id)

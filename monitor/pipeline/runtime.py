@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from monitor.deliver.base import Sender
 from monitor.deliver.console import ConsoleSender
 from monitor.deliver.email import EmlFileSender, SmtpSender, SmtpSettings, mail_from_env
-from monitor.deliver.telegram import TelegramSender
+from monitor.deliver.telegram import FloodLimiter, TelegramSender
 from monitor.pipeline.build import Configs, feed_names, watchlist_titles
 from monitor.pipeline.deliver import Deliverer
 from monitor.store import Store
@@ -24,7 +24,10 @@ DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 
 
 def build_senders(
-    state_dir: Path, environ: Mapping[str, str] | None = None, console: TextIO | None = None
+    state_dir: Path,
+    environ: Mapping[str, str] | None = None,
+    console: TextIO | None = None,
+    limiter: FloodLimiter | None = None,
 ) -> dict[str, Sender]:
     """One transport per channel, from the environment.
 
@@ -36,7 +39,7 @@ def build_senders(
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
     if token:
         api = env.get("TELEGRAM_API_URL", "").strip() or DEFAULT_TELEGRAM_API
-        senders["telegram"] = TelegramSender(token, api_url=api)
+        senders["telegram"] = TelegramSender(token, api_url=api, limiter=limiter)
     else:
         senders["telegram"] = ConsoleSender(console)
     smtp = SmtpSettings.from_env(env)
@@ -65,12 +68,13 @@ def build_deliverer(
     *,
     environ: Mapping[str, str] | None = None,
     console: TextIO | None = None,
+    limiter: FloodLimiter | None = None,
     **kwargs: Any,
 ) -> Deliverer:
     env = os.environ if environ is None else environ
     return Deliverer(
         store=store,
-        senders=build_senders(store.state_dir, env, console),
+        senders=build_senders(store.state_dir, env, console, limiter),
         feed_names=feed_names(cfg.feeds),
         watchlist_titles=watchlist_titles(cfg.keywords),
         destinations=cfg.keywords.destinations,

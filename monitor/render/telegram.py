@@ -402,10 +402,12 @@ def render_story_update(alert: Alert, *, now: datetime, edit_of: str) -> Outgoin
 # --- digests ------------------------------------------------------------------------
 
 
-def _digest_header(digest: Digest, zone: ZoneInfo, part: int, parts: int) -> _Text:
+def _digest_header(
+    digest: Digest, zone: ZoneInfo, part: int, parts: int, title: str = DIGEST_TITLE
+) -> _Text:
     day = _local(digest.period_end, zone)
     numbering = f" ({part}/{parts})" if parts > 1 else ""
-    head = _t("📰 ") + _tag("b", _t(f"{DIGEST_TITLE}, {_day(day)} {day.year}")) + _t(numbering)
+    head = _t("📰 ") + _tag("b", _t(f"{title}, {_day(day)} {day.year}")) + _t(numbering)
     if part > 1:
         return head
     articles = {(i.article.feed_id, i.article.key) for s in digest.sections for i in s.items}
@@ -435,7 +437,7 @@ class _Entry:
     block: _Text
 
 
-def render_digest(digest: Digest) -> list[OutgoingMessage]:
+def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[OutgoingMessage]:
     """The digest as Telegram messages: a header, then each non-empty section's items
     under its heading; split between items into parts numbered "(1/3)", and a section
     that goes on in the next part is headed again, "continued".
@@ -451,7 +453,7 @@ def render_digest(digest: Digest) -> list[OutgoingMessage]:
     sections = [s for s in digest.sections if s.items]
     total = sum(len(s.items) for s in sections)
     # Part 1 has the longest header (counts), numbered as if every item were a part.
-    reserve = _digest_header(digest, zone, 1, max(total, 2)).sizes
+    reserve = _digest_header(digest, zone, 1, max(total, 2), title).sizes
     heads = [_add(_heading(s, True).sizes, (1, 1)) for s in sections]
     widest = max(heads, default=(0, 0))
     room = (MAX_LENGTH - reserve[0] - widest[0] - 2, MAX_LENGTH - reserve[1] - widest[1] - 2)
@@ -471,7 +473,7 @@ def render_digest(digest: Digest) -> list[OutgoingMessage]:
     return [
         _message(
             digest.target,
-            _digest_part(digest, zone, n + 1, len(parts), part, sections),
+            _digest_part(digest, zone, n + 1, len(parts), part, sections, title),
             [e.item for e in part],
         )
         for n, part in enumerate(parts)
@@ -485,8 +487,9 @@ def _digest_part(
     parts: int,
     entries: Sequence[_Entry],
     sections: Sequence[DigestSection],
+    title: str = DIGEST_TITLE,
 ) -> _Text:
-    text = _digest_header(digest, zone, part, parts)
+    text = _digest_header(digest, zone, part, parts, title)
     for i, entry in enumerate(entries):
         text = text + _t("\n\n")
         if i == 0 or entries[i - 1].section != entry.section:

@@ -1,8 +1,9 @@
 """The pause switch that ``/pause`` and ``/resume`` set and the service honours.
 
 The flag lives in the state database (``service_flags``), so it survives a restart and
-every part of the process reads the same value: the poller and the outbox worker call
-:func:`is_paused` before each round.  Imports nothing from python-telegram-bot.
+every part of the process reads the same value: the outbox worker and the digest job
+call :func:`is_paused` before each round (polling goes on, so nothing is lost while
+paused).  Imports nothing from python-telegram-bot.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class PauseState:
 
 
 def is_paused(store: Store) -> bool:
-    """True while an admin has paused polling and deliveries (``/pause``)."""
+    """True while an admin has paused deliveries (``/pause``)."""
     return subs.get_flag(store.conn, PAUSED) == "1"
 
 

@@ -52,8 +52,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("latest", "/latest [WATCHLIST]", "the most recent matches"),
     CommandSpec("digest", "/digest", "today's matches so far", private=True),
     CommandSpec("status", "/status", "feeds, outbox and recent errors", admin=True),
-    CommandSpec("pause", "/pause", "hold polling and deliveries", admin=True),
-    CommandSpec("resume", "/resume", "poll and deliver again", admin=True),
+    CommandSpec("pause", "/pause", "hold alerts and digests (polling goes on)", admin=True),
+    CommandSpec("resume", "/resume", "deliver again", admin=True),
 )
 COMMAND_NAMES = {c.name: c for c in COMMANDS}
 ARG_CHARS = 40
@@ -174,9 +174,7 @@ def unknown_watchlists(names: Sequence[str], known: Mapping[str, str]) -> str:
 def usage(command: str, known: Mapping[str, str]) -> str:
     spec = COMMAND_NAMES[command]
     example = next(iter(sorted(known)), "WATCHLIST")
-    return (
-        f"Usage: {spec.usage}, for example /{command} {example}. {available(known)}"
-    )
+    return f"Usage: {spec.usage}, for example /{command} {example}. {available(known)}"
 
 
 # --- replies ------------------------------------------------------------------------
@@ -376,9 +374,9 @@ def status_text(s: StatusSnapshot, timezone: str) -> str:
     lines = [f"monitor status, {local:%Y-%m-%d %H:%M} {local.tzname()}"]
     if s.paused:
         by = f" by {s.paused_by}" if s.paused_by else ""
-        lines.append(f"⏸ PAUSED {_ago(s.now, s.paused_since)}{by}: /resume to go on")
+        lines.append(f"⏸ PAUSED {_ago(s.now, s.paused_since)}{by}: deliveries held, /resume")
     else:
-        lines.append("▶ Running (/pause holds polling and deliveries)")
+        lines.append("▶ Delivering (/pause holds alerts and digests)")
     ok = s.feeds - len(s.failing) - s.feeds_never_polled
     lines.append("")
     lines.append(
@@ -401,7 +399,7 @@ def status_text(s: StatusSnapshot, timezone: str) -> str:
     )
     lines.append(f"Destinations: {len(s.unhealthy)} unhealthy")
     lines += _more([f"  ✗ {_short(d)}" for d in s.unhealthy])
-    lines.append(f"Subscribers: {s.subscribers} ({s.subscriptions} subscriptions)")
+    lines.append(f"Subscribers: {s.subscribers} ({_plural(s.subscriptions, 'subscription')})")
     if s.recent_failures:
         lines.append("Last errors:")
         lines += [f"  • {_short(e)}" for e in s.recent_failures[:SHOWN]]
@@ -415,12 +413,12 @@ def paused_text(changed: bool, since: datetime | None, now: datetime) -> str:
     if not changed:
         return f"Already paused ({_ago(now, since)}). /resume to go on."
     return (
-        "⏸ Paused: no polling and no deliveries until /resume. Matches already found stay "
-        "in the outbox; commands keep working."
+        "⏸ Paused: no alert or digest goes out until /resume. Polling goes on and new "
+        "matches wait in the outbox; commands keep working."
     )
 
 
 def resumed_text(changed: bool) -> str:
     if not changed:
-        return "Not paused: polling and deliveries are running."
-    return "▶ Resumed: polling and deliveries go on; the outbox catches up."
+        return "Not paused: alerts and digests are going out."
+    return "▶ Resumed: alerts and digests go out again; the outbox catches up."

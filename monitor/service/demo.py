@@ -35,7 +35,7 @@ class _Feeds:
 
 def _server(feeds: _Feeds) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             body = feeds.get(self.path)
             if body is None:
                 self.send_error(404)
@@ -76,11 +76,15 @@ def run_demo(seconds: float = 12.0, keep: Path | None = None, out: Any = None) -
         "defaults:\n  interval: 2s\n  backfill: 1\n"
         f"feeds:\n  - id: eu-wire\n    name: EU Digital Wire (demo)\n"
         f"    url: http://127.0.0.1:{port}/eu-wire.xml\n    language: en\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     shutil.copyfile(str(DATA / "keywords.yaml"), workdir / "keywords.yaml")
-    print(f"monitor demo: files in {workdir}; serving a sample feed on 127.0.0.1:{port}\n"
-          "The first poll records the feed (only the newest match alerts); then a new item "
-          "is published and its alert arrives on the next poll.\n", file=out)
+    print(
+        f"monitor demo: files in {workdir}; serving a sample feed on 127.0.0.1:{port}\n"
+        "The first poll records the feed (only the newest match alerts); then a new item "
+        "is published and its alert arrives on the next poll.\n",
+        file=out,
+    )
     try:
         return asyncio.run(_run(workdir, feeds, wire, seconds, out))
     finally:
@@ -93,25 +97,38 @@ def run_demo(seconds: float = 12.0, keep: Path | None = None, out: Any = None) -
 async def _run(workdir: Path, feeds: _Feeds, wire: bytes, seconds: float, out: Any) -> int:
     from monitor.service.runner import Service, ServiceOptions
 
-    service = Service(ServiceOptions(
-        feeds_path=str(workdir / "feeds.yaml"), keywords_path=str(workdir / "keywords.yaml"),
-        state_dir=workdir / "state", environ={}, http=None, bot=False, console=out))
+    service = Service(
+        ServiceOptions(
+            feeds_path=str(workdir / "feeds.yaml"),
+            keywords_path=str(workdir / "keywords.yaml"),
+            state_dir=workdir / "state",
+            environ={},
+            http=None,
+            bot=False,
+            console=out,
+        )
+    )
     task = asyncio.create_task(service.run())
     await asyncio.sleep(min(4.0, seconds / 3))
-    item = (DATA / "NEW-ITEM.xml").read_text(encoding="utf-8").replace(
-        "{now}", formatdate(usegmt=True))
+    item = (
+        (DATA / "NEW-ITEM.xml")
+        .read_text(encoding="utf-8")
+        .replace("{now}", formatdate(usegmt=True))
+    )
     feeds.put("/eu-wire.xml", wire.replace(b"    <item>", item.encode() + b"    <item>", 1))
-    print("\n>>> published a new item: 'EDPB warns police use of facial recognition ...'\n",
-          file=out)
+    print(
+        "\n>>> published a new item: 'EDPB warns police use of facial recognition ...'\n", file=out
+    )
     await asyncio.sleep(max(1.0, seconds - min(4.0, seconds / 3)))
-    print("\n>>> digest preview (what policy@example.org gets at 08:00 Brussels time):\n",
-          file=out)
+    print("\n>>> digest preview (what policy@example.org gets at 08:00 Brussels time):\n", file=out)
     deliverer = service._deliverer
     if deliverer is not None:
         for target, messages in deliverer.preview_digests():
             for message in messages:
-                print(f"=== {target.channel} digest for {target.destination} "
-                      f"({target.address}) ===", file=out)
+                print(
+                    f"=== {target.channel} digest for {target.destination} ({target.address}) ===",
+                    file=out,
+                )
                 if message.subject:
                     print(f"Subject: {message.subject}\n", file=out)
                 print(message.plain if target.channel != "email" else message.text, file=out)

@@ -30,8 +30,11 @@ class HealthReport:
         if self.ok:
             return "monitor health: all feeds and destinations are fine."
         lines = ["monitor health report"]
-        for title, items in (("Feeds failing", self.failing), ("Feeds silent", self.silent),
-                             ("Destinations failing", self.destinations)):
+        for title, items in (
+            ("Feeds failing", self.failing),
+            ("Feeds silent", self.silent),
+            ("Destinations failing", self.destinations),
+        ):
             if items:
                 lines.append(f"\n{title} ({len(items)}):")
                 lines.extend(f"- {item}" for item in items)
@@ -66,18 +69,24 @@ def health_report(
             down = now - since if since else None
             if down is None or down >= FAILING_FOR:
                 age = f"for {format_duration(down)}" if down else "since it was added"
-                failing.append(f"{spec.id}: failing {age} ({st.consecutive_failures} attempts): "
-                               f"{st.last_error or 'unknown error'}")
+                failing.append(
+                    f"{spec.id}: failing {age} ({st.consecutive_failures} attempts): "
+                    f"{st.last_error or 'unknown error'}"
+                )
             continue
         gap = usual_gap(st, (created or {}).get(spec.id))
         if st.last_new is not None and gap is not None:
             limit = max(MIN_SILENCE, gap * SILENCE_FACTOR)
             quiet = now - st.last_new
             if quiet > limit:
-                silent.append(f"{spec.id}: nothing new for {format_duration(quiet)} "
-                              f"(usually every {format_duration(gap)})")
+                silent.append(
+                    f"{spec.id}: nothing new for {format_duration(quiet)} "
+                    f"(usually every {format_duration(gap)})"
+                )
     for d in destinations:
         if not d.get("healthy", True):
-            dests.append(f"{d['destination']} ({d['channel']} {d['address']}): "
-                         f"{d.get('last_error') or 'failing'}")
+            dests.append(
+                f"{d['destination']} ({d['channel']} {d['address']}): "
+                f"{d.get('last_error') or 'failing'}"
+            )
     return HealthReport(tuple(failing), tuple(silent), tuple(dests))

@@ -28,31 +28,41 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.polls = Counter("monitor_feed_polls", "Feed polls by outcome", ["status"],
-                             registry=r)
-        self.fetch_errors = Counter("monitor_fetch_errors", "Failed polls by feed", ["feed"],
-                                    registry=r)
+        self.polls = Counter("monitor_feed_polls", "Feed polls by outcome", ["status"], registry=r)
+        self.fetch_errors = Counter(
+            "monitor_fetch_errors", "Failed polls by feed", ["feed"], registry=r
+        )
         self.articles = Counter("monitor_articles_new", "New articles recorded", registry=r)
-        self.matches = Counter("monitor_articles_matched", "New articles that matched",
-                               registry=r)
-        self.outbox_depth = Gauge("monitor_outbox_pending", "Outbox rows waiting",
-                                  ["kind"], registry=r)
-        self.outbox_oldest = Gauge("monitor_outbox_oldest_pending_alert_seconds",
-                                   "Age of the oldest waiting alert", registry=r)
-        self.delivered = Counter("monitor_outbox_sent", "Outbox rows sent", ["channel"],
-                                 registry=r)
-        self.delivery_failed = Counter("monitor_outbox_failed", "Outbox rows failed",
-                                       ["channel"], registry=r)
+        self.matches = Counter("monitor_articles_matched", "New articles that matched", registry=r)
+        self.outbox_depth = Gauge(
+            "monitor_outbox_pending", "Outbox rows waiting", ["kind"], registry=r
+        )
+        self.outbox_oldest = Gauge(
+            "monitor_outbox_oldest_pending_alert_seconds",
+            "Age of the oldest waiting alert",
+            registry=r,
+        )
+        self.delivered = Counter("monitor_outbox_sent", "Outbox rows sent", ["channel"], registry=r)
+        self.delivery_failed = Counter(
+            "monitor_outbox_failed", "Outbox rows failed", ["channel"], registry=r
+        )
         self.latency = Histogram(
             "monitor_delivery_latency_seconds",
             "From the poll that found an article to the send of its alert",
-            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600), registry=r)
-        self.last_poll = Gauge("monitor_last_successful_poll_timestamp_seconds",
-                               "Unix time of the last successful poll", registry=r)
-        self.feeds_failing = Gauge("monitor_feeds_failing", "Feeds whose last poll failed",
-                                   registry=r)
-        self.config_reloads = Counter("monitor_config_reloads", "Configuration reloads",
-                                      ["result"], registry=r)
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+            registry=r,
+        )
+        self.last_poll = Gauge(
+            "monitor_last_successful_poll_timestamp_seconds",
+            "Unix time of the last successful poll",
+            registry=r,
+        )
+        self.feeds_failing = Gauge(
+            "monitor_feeds_failing", "Feeds whose last poll failed", registry=r
+        )
+        self.config_reloads = Counter(
+            "monitor_config_reloads", "Configuration reloads", ["result"], registry=r
+        )
 
     def observe_poll(self, report: PollReport, now_ts: float) -> None:
         self.polls.labels(report.status).inc()
@@ -72,8 +82,9 @@ class Metrics:
 class HttpEndpoint:
     """A tiny HTTP/1.1 server: ``GET /healthz`` (JSON) and ``GET /metrics`` (Prometheus)."""
 
-    def __init__(self, metrics: Metrics, health: Callable[[], dict[str, Any]],
-                 refresh: Callable[[], None]) -> None:
+    def __init__(
+        self, metrics: Metrics, health: Callable[[], dict[str, Any]], refresh: Callable[[], None]
+    ) -> None:
         self.metrics = metrics
         self.health = health
         self.refresh = refresh
@@ -94,8 +105,8 @@ class HttpEndpoint:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readline(), 5)
-            while (line := await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
+            while await asyncio.wait_for(reader.readline(), 5) not in (b"\r\n", b"\n", b""):
+                pass  # headers: nothing here needs them
             parts = request.decode("latin-1").split()
             path = parts[1] if len(parts) >= 2 else "/"
             if parts and parts[0] not in ("GET", "HEAD"):
@@ -109,8 +120,10 @@ class HttpEndpoint:
                 ctype, body = "application/json", json.dumps(health).encode()
             else:
                 status, ctype, body = "404 Not Found", "text/plain", b"try /healthz or /metrics\n"
-            head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+            head = (
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
             writer.write(head.encode() + (body if parts and parts[0] != "HEAD" else b""))
             await writer.drain()
         except (TimeoutError, ConnectionError, OSError):

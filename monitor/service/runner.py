@@ -11,6 +11,7 @@ every overdue feed is polled once (coalesced) and the outbox and digests catch u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -24,16 +25,18 @@ from typing import Any, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from monitor.config.feeds import load_feeds
+from monitor.config.keywords import load_keywords
+from monitor.deliver.telegram import FloodLimiter
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.models import FeedSpec, PollReport, Target
-from monitor.config.feeds import load_feeds
-from monitor.config.keywords import load_keywords
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
 from monitor.pipeline.deliver import Deliverer
 from monitor.pipeline.poll import Poller
 from monitor.pipeline.runtime import build_deliverer
-from monitor.route import SUBSCRIBER_PREFIX
+from monitor.service.bot_commands import unsubscribe_if_gone
+from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, Metrics
 from monitor.service.reload import FileWatch
@@ -73,6 +76,8 @@ class Service:
     def __init__(self, options: ServiceOptions) -> None:
         self.opt = options
         self.metrics = Metrics()
+        self.flood = FloodLimiter()
+        """One Telegram flood budget shared by the outbox sender and the command bot."""
         self.rng = random.Random()
         self.stopping = asyncio.Event()
         self.started: datetime | None = None
@@ -105,6 +110,10 @@ class Service:
         lock.acquire()
         try:
             cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path)
+            if self.opt.bot:
+                from monitor.service.bot import admin_ids_from_env
+
+                admin_ids_from_env(self.opt.environ)  # a malformed list fails at start
             self._store = Store(state)
             try:
                 return await self._serve(cfg)
@@ -129,14 +138,27 @@ class Service:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._scheduler = scheduler
-        scheduler.add_job(self._spawn_digests, "interval", seconds=self.opt.digest_every,
-                          id="digests", next_run_time=utcnow())
+        scheduler.add_job(
+            self._spawn_digests,
+            "interval",
+            seconds=self.opt.digest_every,
+            id="digests",
+            next_run_time=utcnow(),
+        )
         scheduler.add_job(self._reload, "interval", seconds=self.opt.reload_every, id="reload")
-        scheduler.add_job(self._spawn_retention, "interval", hours=24, id="retention",
-                          next_run_time=utcnow() + timedelta(minutes=5))
+        scheduler.add_job(
+            self._spawn_retention,
+            "interval",
+            hours=24,
+            id="retention",
+            next_run_time=utcnow() + timedelta(minutes=5),
+        )
         hour, minute = (int(x) for x in self.opt.health_time.split(":"))
-        scheduler.add_job(self._spawn_health, CronTrigger(hour=hour, minute=minute,
-                          timezone=self.opt.health_timezone), id="health")
+        scheduler.add_job(
+            self._spawn_health,
+            CronTrigger(hour=hour, minute=minute, timezone=self.opt.health_timezone),
+            id="health",
+        )
         scheduler.start()
         self._schedule_all()
         self._spawn(self._outbox_loop(), "outbox")
@@ -147,8 +169,12 @@ class Service:
         else:
             endpoint = None
         await self._start_bot()
-        log.warning("monitor running: %d feeds, %d watchlists; state in %s",
-                    len(cfg.feeds.enabled()), len(cfg.keywords.watchlists), self.opt.state_dir)
+        log.warning(
+            "monitor running: %d feeds, %d watchlists; state in %s",
+            len(cfg.feeds.enabled()),
+            len(cfg.keywords.watchlists),
+            self.opt.state_dir,
+        )
         await self.stopping.wait()
         await self._shutdown(endpoint)
         return 0
@@ -212,12 +238,24 @@ class Service:
         self.store.sync_feeds(cfg.feeds.feeds, utcnow())
         route = routing(cfg.keywords)
         route.subscriptions = lambda: subs.subscriptions(self.store.conn)
-        self._poller = Poller(feeds=cfg.feeds, store=self.store, fetcher=self._fetcher,
-                              matcher=matcher(cfg.keywords), routing=route, rng=self.rng,
-                              on_report=self._observe)
-        self._deliverer = build_deliverer(cfg, self.store, environ=self.opt.environ,
-                                          console=self.opt.console, on_sent=self._sent,
-                                          on_failed=self._failed)
+        self._poller = Poller(
+            feeds=cfg.feeds,
+            store=self.store,
+            fetcher=self._fetcher,
+            matcher=matcher(cfg.keywords),
+            routing=route,
+            rng=self.rng,
+            on_report=self._observe,
+        )
+        self._deliverer = build_deliverer(
+            cfg,
+            self.store,
+            environ=self.opt.environ,
+            console=self.opt.console,
+            limiter=self.flood,
+            on_sent=self._sent,
+            on_failed=self._failed,
+        )
         if old is not None:
             self._spawn(old.aclose(), "close-old-senders")
 
@@ -241,11 +279,17 @@ class Service:
         if errors:
             self.metrics.config_reloads.labels("rejected").inc()
             text = "\n".join(errors)
-            log.error("configuration edit rejected; still running on the last good "
-                      "configuration:\n%s", text)
-            self._spawn(self.notify_admins(
-                f"⚠️ monitor: configuration edit rejected, still running on the last good "
-                f"configuration.\n{text}"), "notify")
+            log.error(
+                "configuration edit rejected; still running on the last good configuration:\n%s",
+                text,
+            )
+            self._spawn(
+                self.notify_admins(
+                    f"⚠️ monitor: configuration edit rejected, still running on the last good "
+                    f"configuration.\n{text}"
+                ),
+                "notify",
+            )
         if feeds is old.feeds and keywords is old.keywords:
             return
         cfg = Configs(feeds=feeds, keywords=keywords)
@@ -254,8 +298,11 @@ class Service:
         self._apply(cfg)
         self._schedule_all()
         self.metrics.config_reloads.labels("applied").inc()
-        log.warning("configuration reloaded: %d feeds, %d watchlists",
-                    len(cfg.feeds.enabled()), len(cfg.keywords.watchlists))
+        log.warning(
+            "configuration reloaded: %d feeds, %d watchlists",
+            len(cfg.feeds.enabled()),
+            len(cfg.keywords.watchlists),
+        )
 
     def _swap_fetcher(self, cfg: Configs) -> None:
         old = self._fetcher
@@ -291,8 +338,14 @@ class Service:
         assert self._scheduler is not None
         if self.stopping.is_set():
             return
-        self._scheduler.add_job(self._spawn_poll, "date", run_date=when, args=[feed_id],
-                                id=f"feed:{feed_id}", replace_existing=True)
+        self._scheduler.add_job(
+            self._spawn_poll,
+            "date",
+            run_date=when,
+            args=[feed_id],
+            id=f"feed:{feed_id}",
+            replace_existing=True,
+        )
 
     async def _spawn_poll(self, feed_id: str) -> None:
         if feed_id in self._polling:
@@ -321,15 +374,13 @@ class Service:
     # -- delivery ------------------------------------------------------------------------
 
     def paused(self) -> bool:
-        return subs.get_flag(self.store.conn, "paused") == "1"
+        return is_paused(self.store)
 
     async def _outbox_loop(self) -> None:
         """Deliver due alerts as soon as a poll queues them; otherwise when retries fall due."""
         while not self.stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle())
-            except TimeoutError:
-                pass
             self._wake.clear()
             if self.stopping.is_set() or self.paused():
                 continue
@@ -369,12 +420,8 @@ class Service:
 
     def _failed(self, target: Target, count: int, error: str) -> None:
         self.metrics.delivery_failed.labels(target.channel).inc(count)
-        if target.destination.startswith(SUBSCRIBER_PREFIX) and "blocked" in error.lower():
-            # A subscriber who blocked the bot is unsubscribed: nothing more to send there.
-            with self.store.transaction() as conn:
-                removed = subs.mark_blocked(conn, target.address, utcnow())
-            log.warning("subscriber %s blocked the bot: unsubscribed from %d watchlists",
-                        target.address, removed)
+        # A subscriber who blocked the bot (or is gone) is unsubscribed.
+        unsubscribe_if_gone(self.store, target, error, utcnow())
 
     # -- housekeeping --------------------------------------------------------------------
 
@@ -386,8 +433,9 @@ class Service:
         now = utcnow()
         texts, gone = self.store.prune(now, now - s.keep_text, now - s.keep_keys)
         if texts or gone:
-            log.warning("retention: pruned the text of %d articles, forgot %d identities",
-                        texts, gone)
+            log.warning(
+                "retention: pruned the text of %d articles, forgot %d identities", texts, gone
+            )
 
     async def _spawn_health(self) -> None:
         self._spawn(self.send_health_report(), "health")
@@ -397,8 +445,10 @@ class Service:
         from monitor.store.db import from_db
 
         report = health_report(
-            self.config.feeds.feeds, self.store.feed_states(),
-            ob.destination_rows(self.store.conn), utcnow(),
+            self.config.feeds.feeds,
+            self.store.feed_states(),
+            ob.destination_rows(self.store.conn),
+            utcnow(),
             created={k: v for k, v in ((k, from_db(c)) for k, c in created.items()) if v},
         )
         return report.text()
@@ -422,8 +472,9 @@ class Service:
 
         for chat in chats:
             target = Target("admin", "telegram", chat)
-            message = OutgoingMessage(target=target, text=_escape(text[:4000]),
-                                      plain=text[:4000], outbox_ids=())
+            message = OutgoingMessage(
+                target=target, text=_escape(text[:4000]), plain=text[:4000], outbox_ids=()
+            )
             try:
                 await sender.send(message)
             except DeliveryError as exc:
@@ -435,8 +486,7 @@ class Service:
         states = self.store.feed_states()
         enabled = self.config.feeds.enabled()
         failing = sum(1 for f in enabled if (st := states.get(f.id)) and st.consecutive_failures)
-        last_ok = max((st.last_success for st in states.values() if st.last_success),
-                      default=None)
+        last_ok = max((st.last_success for st in states.values() if st.last_success), default=None)
         stats = ob.outbox_stats(self.store.conn)
         oldest = stats["oldest_pending_alert"]
         stuck = oldest is not None and utcnow() - oldest > timedelta(minutes=30)
@@ -459,8 +509,12 @@ class Service:
         self.metrics.outbox_oldest.set((utcnow() - oldest).total_seconds() if oldest else 0)
         states = self.store.feed_states()
         self.metrics.feeds_failing.set(
-            sum(1 for f in self.config.feeds.enabled()
-                if (st := states.get(f.id)) and st.consecutive_failures))
+            sum(
+                1
+                for f in self.config.feeds.enabled()
+                if (st := states.get(f.id)) and st.consecutive_failures
+            )
+        )
 
     # -- bot -----------------------------------------------------------------------------
 
@@ -468,11 +522,14 @@ class Service:
         """Start the Telegram command bot when a token is set (see monitor.service.bot)."""
         if not self.opt.bot or not self.opt.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
             return
+        from monitor.errors import DeliveryError
+        from monitor.service import bot as bot_module
+
         try:
-            from monitor.service import bot as bot_module
-        except ImportError:  # pragma: no cover - the bot module ships with the service
-            return
-        self._bot = await bot_module.start_for_service(self)
+            self._bot = await bot_module.start_for_service(self, limiter=self.flood)
+        except DeliveryError as exc:
+            # A rejected token: alerts still queue (and wait) in the outbox; say it loudly.
+            log.error("bot: commands are off: %s", exc)
 
     async def _stop_bot(self) -> None:
         if self._bot is not None:
@@ -485,8 +542,7 @@ class Service:
 def admin_chats(environ: Mapping[str, str]) -> list[str]:
     chats = [c.strip() for c in environ.get("TELEGRAM_ADMIN_CHAT", "").split(",") if c.strip()]
     if not chats:
-        chats = [c.strip() for c in environ.get("TELEGRAM_ADMIN_IDS", "").split(",")
-                 if c.strip()]
+        chats = [c.strip() for c in environ.get("TELEGRAM_ADMIN_IDS", "").split(",") if c.strip()]
     return chats
 
 

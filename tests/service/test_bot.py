@@ -257,6 +257,7 @@ async def test_bad_arguments_and_unknown_commands_get_help(bot: Bot, ada: Chat) 
         "No watchlist 'ai-akt'. Did you mean ai-act? "
         "Available: ai-act, dsa, facial-recognition."
     )
+    assert (await bot.text(ada, "/subscribe ,")).startswith("Usage: /subscribe WATCHLIST")
     assert await bot.text(ada, "/subscribe") == (
         "Usage: /subscribe WATCHLIST, for example /subscribe ai-act. "
         "Available: ai-act, dsa, facial-recognition."
@@ -327,7 +328,7 @@ async def test_pause_resume_and_status_for_admins(bot: Bot, ada: Chat) -> None:
     await bot.text(ada, "/subscribe ai-act")
     status = await bot.text(admin, "/status")
     assert "▶ Delivering" in status
-    assert "Subscribers: 1 (1 subscriptions)" in status
+    assert "Subscribers: 1 (1 subscription)" in status
     assert "Outbox: 0 alerts pending" in status
 
     answer = await bot.text(admin, "/pause")
@@ -467,6 +468,7 @@ async def test_latest_and_digest_render_hostile_titles_within_limits(
             "Showing the 10 newest of 31 articles. /latest WATCHLIST narrows it down."
         )
         assert parts[0].parse_mode == "HTML"
+        assert parts[0].text.startswith("📰 Latest matches")
         assert title in parts[0].text
         assert "AI Act from last year" not in "".join(p.text for p in parts)
         assert all(utf16_len(m.text) <= MAX_LENGTH for m in latest)
@@ -478,7 +480,7 @@ async def test_latest_and_digest_render_hostile_titles_within_limits(
         await bot.text(user, "/subscribe ai-act")
         digest = await bot.say(user, "/digest", replies=2)
         *parts, note = digest
-        assert parts[0].text.startswith("📰 EU watch digest")
+        assert parts[0].text.startswith("📰 Your digest so far")
         assert len(parts) > 1  # split between items ...
         assert all(utf16_len(m.text) <= MAX_LENGTH for m in digest)  # ... within the limit
         assert title in "".join(p.text for p in parts)
@@ -486,6 +488,19 @@ async def test_latest_and_digest_render_hostile_titles_within_limits(
         assert note.text.startswith("Showing the 25 newest of 30 articles.")
         # Own subscriptions only: facial recognition is not in ai-act's digest.
         assert "Police use facial recognition" not in "".join(p.text for p in parts)
+
+
+async def test_html_that_telegram_rejects_is_sent_as_plain_text(
+    matched: App, telegram_server: TelegramServer, tmp_path: Path
+) -> None:
+    user = telegram_server.add_user("Ada")
+    telegram_server.fail(400, "Bad Request: can't parse entities: Unsupported start tag",
+                         chat=user, times=1)
+    async with running_bot(telegram_server, tmp_path) as bot:
+        first, *rest = await bot.say(user, "/latest facial-recognition")
+    assert first.parse_mode is None
+    assert "Police use facial recognition\nhttps://news.example.eu/frt" in first.text
+    assert rest == []
 
 
 async def test_latest_without_matches_and_with_a_typo(bot: Bot, ada: Chat) -> None:

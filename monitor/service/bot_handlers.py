@@ -1,0 +1,193 @@
+"""Adapters from python-telegram-bot updates to :class:`Commands`, and replies back.
+
+Each handler turns an update into a :class:`Caller`, calls one :class:`Commands` method
+and sends what it returns; the per-user rate limit runs first (handler group -1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    BaseUpdateProcessor,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from monitor.service.bot_commands import Caller, Commands, user_gone
+from monitor.service.bot_limits import CommandLimiter
+from monitor.service.bot_text import COMMANDS, Reply, replies, slow_down
+
+log = logging.getLogger("monitor.service.bot")
+BotApp = Application[Any, Any, Any, Any, Any, Any]
+Context = ContextTypes.DEFAULT_TYPE
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class PerUserUpdates(BaseUpdateProcessor):
+    """Concurrent across users, in order for each user: one user's flood or long
+    ``/digest`` never delays another user's answer."""
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._turns: dict[int, _Turn] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _user_key(update)
+        if key is None:
+            await coroutine
+            return
+        turn = self._turns.setdefault(key, _Turn())
+        turn.holders += 1
+        try:
+            async with turn.lock:  # asyncio.Lock wakes its waiters first come, first served
+                await coroutine
+        finally:
+            turn.holders -= 1
+            if not turn.holders:
+                del self._turns[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass(slots=True)
+class _Turn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    holders: int = 0
+    """Updates of this user in hand (running or waiting): the entry goes at zero."""
+
+
+def _user_key(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
+class Handlers:
+    """Adapters from updates to :class:`Commands`, and the replies back."""
+
+    def __init__(self, commands: Commands, limiter: CommandLimiter) -> None:
+        self.commands = commands
+        self.limiter = limiter
+
+    def install(self, app: BotApp) -> None:
+        app.add_handler(TypeHandler(Update, self.gate), group=-1)
+        for spec in COMMANDS:
+            app.add_handler(CommandHandler(spec.name, self.command(spec.name)))
+        app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, self.unknown))
+        app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, self.chatter))
+        app.add_handler(ChatMemberHandler(self.member, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(self.error)
+
+    async def gate(self, update: Update, context: Context) -> None:
+        """Per-user rate limit, before any command runs (group -1)."""
+        caller = caller_of(update)
+        if caller is None or update.message is None:
+            return
+        if not caller.private and not (update.message.text or "").startswith("/"):
+            return  # group chatter is not for us (privacy mode off)
+        verdict = self.limiter.check(caller.user_id)
+        if verdict == "answer":
+            return
+        if verdict == "warn":
+            log.warning("bot: user %s is flooding; ignoring commands for a while", caller.label)
+            await self.send(
+                context.bot, caller.chat_id, replies(slow_down(self.limiter.wait(caller.user_id)))
+            )
+        raise ApplicationHandlerStop
+
+    def command(self, name: str) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+        async def handle(update: Update, context: Context) -> None:
+            caller = caller_of(update)
+            if caller is not None:
+                answer = self.commands.run(name, caller, context.args or ())
+                await self.send(context.bot, caller.chat_id, answer)
+
+        return handle
+
+    async def unknown(self, update: Update, context: Context) -> None:
+        caller = caller_of(update)
+        if caller is not None and update.message is not None:
+            answer = self.commands.unknown(caller, update.message.text or "")
+            await self.send(context.bot, caller.chat_id, answer)
+
+    async def chatter(self, update: Update, context: Context) -> None:
+        caller = caller_of(update)
+        if caller is not None:
+            await self.send(context.bot, caller.chat_id, self.commands.chatter(caller))
+
+    async def member(self, update: Update, context: Context) -> None:
+        change = update.my_chat_member
+        if change is None or change.chat.type != ChatType.PRIVATE:
+            return  # a channel or group: the outbox marks that destination unhealthy
+        if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+            self.commands.blocked(change.chat.id)
+
+    async def error(self, update: object, context: Context) -> None:
+        exc = context.error
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if isinstance(exc, Forbidden | BadRequest) and user_gone(exc.message):
+            if chat is not None and chat.type == ChatType.PRIVATE:
+                self.commands.blocked(chat.id)
+            return
+        if isinstance(exc, TelegramError):
+            log.warning("bot: could not answer: %s", exc)
+            return
+        log.error("bot: a command failed", exc_info=exc)
+        if chat is not None:
+            sorry = "Sorry, something went wrong on my side. Please try again later."
+            with contextlib.suppress(TelegramError):
+                await self.send(context.bot, chat.id, replies(sorry))
+
+    async def send(self, bot: ExtBot[Any], chat_id: int, answer: Sequence[Reply]) -> None:
+        for reply in answer:
+            if reply.html is not None:
+                try:
+                    await bot.send_message(
+                        chat_id,
+                        reply.html,
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=NO_PREVIEW,
+                    )
+                    continue
+                except BadRequest as exc:
+                    if "can't parse entities" not in exc.message.lower():
+                        raise
+                    # The renderer escapes everything, so this is a bug; the user still
+                    # gets the text, without formatting.
+                    log.warning("bot: html rejected (%s); sending plain text", exc.message)
+            await bot.send_message(chat_id, reply.text, link_preview_options=NO_PREVIEW)
+
+
+def caller_of(update: Update) -> Caller | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or user.is_bot:
+        return None
+    return Caller(
+        user_id=user.id,
+        chat_id=chat.id,
+        private=chat.type == ChatType.PRIVATE,
+        username=user.username,
+        first_name=user.first_name,
+    )
