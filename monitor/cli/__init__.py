@@ -17,8 +17,10 @@ from monitor.errors import ConfigError, MonitorError
 COMMAND_MODULES = (
     "monitor.cli.core",
     "monitor.cli.matching",
+    "monitor.cli.backtest",
     "monitor.cli.delivery",
     "monitor.cli.service",
+    "monitor.cli.stories",
 )
 
 EXIT_OK = 0
