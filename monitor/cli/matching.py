@@ -80,16 +80,18 @@ def cmd_match(args: argparse.Namespace) -> int:
     out = sys.stdout
     for name in names:
         try:
-            articles = list(read_articles(name))
+            for item in read_articles(name):
+                if isinstance(item, InputError):
+                    print(f"monitor: {item}", file=sys.stderr)
+                    failed = True
+                    continue
+                matches = matcher.match(item)
+                if args.matched_only and not matches:
+                    continue
+                out.write(json.dumps(match_record(item, matches), ensure_ascii=False) + "\n")
         except InputError as exc:
             print(f"monitor: {exc}", file=sys.stderr)
             failed = True
-            continue
-        for article in articles:
-            matches = matcher.match(article)
-            if args.matched_only and not matches:
-                continue
-            out.write(json.dumps(match_record(article, matches), ensure_ascii=False) + "\n")
     return 1 if failed else 0
 
 
@@ -100,10 +102,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     matcher = compile_matcher(load_keywords(args.keywords))
     source: str = args.source
-    if source.startswith(("http://", "https://")):
-        articles = fetch_articles(source)
-    else:
-        articles = list(read_articles(source))
+    found = (
+        fetch_articles(source)
+        if source.startswith(("http://", "https://"))
+        else list(read_articles(source))
+    )
+    articles = []
+    for item in found:
+        if isinstance(item, InputError):
+            print(f"monitor: {item}", file=sys.stderr)
+        else:
+            articles.append(item)
     if args.id is not None:
         articles = [a for a in articles if a.key == args.id]
         if not articles:
@@ -148,8 +157,11 @@ def match_record(article: Article, matches: list[Match]) -> dict[str, Any]:
     }
 
 
-def read_articles(name: str) -> Iterator[Article]:
+def read_articles(name: str) -> Iterator[Article | InputError]:
     """Articles from a file (or ``-``): RSS/Atom, JSON Lines, HTML page or plain text.
+
+    A JSON line that cannot be read comes out as an ``InputError`` in its place, so that
+    one bad line does not hide the others.
 
     Raises:
         InputError: the file cannot be read, or holds neither articles nor text.
@@ -166,7 +178,7 @@ def read_articles(name: str) -> Iterator[Article]:
     yield from articles_from_bytes(body, label, url=None)
 
 
-def fetch_articles(url: str) -> list[Article]:
+def fetch_articles(url: str) -> list[Article | InputError]:
     """Download ``url`` and read it like a file.
 
     Raises:
@@ -197,7 +209,7 @@ def fetch_articles(url: str) -> list[Article]:
 
 def articles_from_bytes(
     body: bytes, label: str, *, url: str | None, content_type: str | None = None
-) -> Iterator[Article]:
+) -> Iterator[Article | InputError]:
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"{"):
         yield from _json_lines(body.decode("utf-8", "replace"), label)
@@ -228,29 +240,35 @@ def _feed(body: bytes, label: str, url: str | None, content_type: str | None) ->
     yield from parsed.articles
 
 
-def _json_lines(text: str, label: str) -> Iterator[Article]:
+def _json_lines(text: str, label: str) -> Iterator[Article | InputError]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield _json_article(line, label, number)
+            except InputError as exc:
+                yield exc
+
+
+def _json_article(line: str, label: str, number: int) -> Article:
     from monitor.plaintext import html_to_text
 
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{label}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(record, dict):
-            raise InputError(f"{label}:{number}: expected a JSON object")
-        ident = record.get("id") or record.get("url") or f"{label}:{number}"
-        yield Article(
-            feed_id=str(record.get("feed") or "jsonl"),
-            key=str(ident),
-            title=html_to_text(str(record.get("title") or "")),
-            url=record.get("url"),
-            summary=html_to_text(str(record.get("summary") or "")),
-            content=html_to_text(str(record.get("content") or "")),
-            published=_when(record.get("published"), label, number),
-            language=record.get("language"),
-        )
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{label}:{number}: not JSON ({exc.msg})") from exc
+    if not isinstance(record, dict):
+        raise InputError(f"{label}:{number}: expected a JSON object")
+    ident = record.get("id") or record.get("url") or f"{label}:{number}"
+    return Article(
+        feed_id=str(record.get("feed") or "jsonl"),
+        key=str(ident),
+        title=html_to_text(str(record.get("title") or "")),
+        url=record.get("url"),
+        summary=html_to_text(str(record.get("summary") or "")),
+        content=html_to_text(str(record.get("content") or "")),
+        published=_when(record.get("published"), label, number),
+        language=record.get("language"),
+    )
 
 
 def _when(value: Any, label: str, number: int) -> datetime | None:

@@ -30,10 +30,17 @@ def default_matcher() -> Matcher:
     return compile_matcher(load_keywords(str(DEFAULT_KEYWORDS)))
 
 
-def article(title: str = "", summary: str = "", content: str = "", *,
-            language: str | None = None, key: str = "a1") -> Article:
-    return Article(feed_id="test", key=key, title=title, summary=summary, content=content,
-                   language=language)
+def article(
+    title: str = "",
+    summary: str = "",
+    content: str = "",
+    *,
+    language: str | None = None,
+    key: str = "a1",
+) -> Article:
+    return Article(
+        feed_id="test", key=key, title=title, summary=summary, content=content, language=language
+    )
 
 
 def replay_articles(root: Path = DATA / "replay") -> list[tuple[str, Article]]:
@@ -46,11 +53,16 @@ def replay_articles(root: Path = DATA / "replay") -> list[tuple[str, Article]]:
     for path in sorted(root.glob("*/*.xml")):
         outlet = path.parent.name
         for item in ElementTree.parse(path).getroot().iter("item"):
-            out.append((f"{outlet}/{path.stem}", Article(
-                feed_id=outlet,
-                key=item.findtext("guid") or "",
-                title=html_to_text(item.findtext("title") or ""),
-                summary=html_to_text(item.findtext("description") or ""),
-                language=item.findtext(_DC + "language"),
-            )))
+            out.append(
+                (
+                    f"{outlet}/{path.stem}",
+                    Article(
+                        feed_id=outlet,
+                        key=item.findtext("guid") or "",
+                        title=html_to_text(item.findtext("title") or ""),
+                        summary=html_to_text(item.findtext("description") or ""),
+                        language=item.findtext(_DC + "language"),
+                    ),
+                )
+            )
     return out

@@ -32,24 +32,38 @@ def test_match_a_plain_text_file(capsys: pytest.CaptureFixture[str]) -> None:
     record = json.loads(line)
     assert record["id"] == str(SEED)
     assert [m["watchlist"] for m in record["matches"]] == [
-        "ai-act", "edpb", "facial-recognition", "tudorache"]
+        "ai-act",
+        "edpb",
+        "facial-recognition",
+        "tudorache",
+    ]
     text = SEED.read_text(encoding="utf-8")
     for m in record["matches"]:
         assert set(m) == {"watchlist", "score", "hits"}
         for hit in m["hits"]:
             assert set(hit) == {"term", "text", "field", "start", "end"}
-            assert text[hit["start"]:hit["end"]] == hit["text"]
+            assert text[hit["start"] : hit["end"]] == hit["text"]
 
 
-def test_match_json_lines_with_html_summaries(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    summary = ('<p>The <a href="https://x.eu/edps">board</a> &amp; the '
-               "<b>EDPB</b>’s chair</p>")
+def test_match_json_lines_with_html_summaries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = '<p>The <a href="https://x.eu/edps">board</a> &amp; the <b>EDPB</b>’s chair</p>'
     lines = [
-        {"id": "1", "title": "MEPs &amp; the AI-Act", "summary": summary,
-         "url": "https://x.eu/1", "published": "2023-12-08T10:00:00Z"},
-        {"id": "2", "title": "Thai actors", "summary": "", "url": "https://x.eu/2",
-         "published": None},
+        {
+            "id": "1",
+            "title": "MEPs &amp; the AI-Act",
+            "summary": summary,
+            "url": "https://x.eu/1",
+            "published": "2023-12-08T10:00:00Z",
+        },
+        {
+            "id": "2",
+            "title": "Thai actors",
+            "summary": "",
+            "url": "https://x.eu/2",
+            "published": None,
+        },
     ]
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
@@ -59,11 +73,12 @@ def test_match_json_lines_with_html_summaries(tmp_path: Path,
     assert second == {"id": "2", "matches": []}
     assert [m["watchlist"] for m in first["matches"]] == ["ai-act", "edpb"]
     act, edpb = first["matches"]
-    assert act["hits"] == [{"term": "AI Act", "text": "AI-Act", "field": "title",
-                            "start": 11, "end": 17}]
+    assert act["hits"] == [
+        {"term": "AI Act", "text": "AI-Act", "field": "title", "start": 11, "end": 17}
+    ]
     plain = html_to_text(summary)
     hit = edpb["hits"][0]
-    assert (hit["field"], plain[hit["start"]:hit["end"]]) == ("summary", "EDPB")
+    assert (hit["field"], plain[hit["start"] : hit["end"]]) == ("summary", "EDPB")
 
 
 def test_match_an_rss_file_and_only_matched(capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,28 +92,48 @@ def test_match_an_rss_file_and_only_matched(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_match_reads_standard_input() -> None:
-    line = json.dumps({"id": "x", "title": "Dragoş Tudorache", "summary": "", "url": "",
-                       "published": ""})
-    done = subprocess.run([sys.executable, "-m", "monitor", "match", *KW], input=line + "\n",
-                          capture_output=True, text=True, cwd=ROOT, check=False, timeout=60)
+    line = json.dumps(
+        {"id": "x", "title": "Dragoş Tudorache", "summary": "", "url": "", "published": ""}
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "match", *KW],
+        input=line + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
-    assert record["matches"][0]["hits"][0] == {"term": "Dragoș Tudorache",
-                                               "text": "Dragoş Tudorache", "field": "title",
-                                               "start": 0, "end": 16}
+    assert record["matches"][0]["hits"][0] == {
+        "term": "Dragoș Tudorache",
+        "text": "Dragoş Tudorache",
+        "field": "title",
+        "start": 0,
+        "end": 16,
+    }
 
 
-def test_match_reports_a_bad_line_and_fails(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_match_reports_a_bad_line_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"id": "1", "title": "x"}\n{"id": 2,\n', encoding="utf-8")
-    code, _, err = run(capsys, "match", str(path))
+    path.write_text(
+        '{"id": "1", "title": "EDPB"}\n{"id": 2,\n{"id": "3", "published": "soon"}\n'
+        '{"id": "4", "title": "AI Act"}\n',
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "match", str(path))
     assert code == 1
     assert f"{path}:2: not JSON" in err
+    assert f"{path}:3: published 'soon' is not an ISO 8601 date" in err
+    assert [json.loads(x)["id"] for x in out.splitlines()] == ["1", "4"]
 
 
-def test_match_with_an_invalid_keywords_file(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_match_with_an_invalid_keywords_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "k.yaml"
     bad.write_text("watchlists:\n  w:\n    any: [AI*Act]\n", encoding="utf-8")
     code = main(["match", str(SEED), "--keywords", str(bad)])
@@ -118,7 +153,11 @@ def test_explain_a_file(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "explain", "--json", str(SEED))
     data = json.loads(out)
     assert {w["watchlist"] for w in data["watchlists"] if w["matched"]} == {
-        "ai-act", "edpb", "facial-recognition", "tudorache"}
+        "ai-act",
+        "edpb",
+        "facial-recognition",
+        "tudorache",
+    }
 
 
 class _Page(BaseHTTPRequestHandler):
@@ -160,7 +199,9 @@ def test_explain_a_url(page_url: str, capsys: pytest.CaptureFixture[str]) -> Non
     # The navigation is not the article: only <article> counts.
     assert set(matched) == {"ai-act", "edpb"}
     assert [h["text"] for h in matched["edpb"]["hits"]] == [
-        "Europäische Datenschutzausschuss", "EDSA"]
+        "Europäische Datenschutzausschuss",
+        "EDSA",
+    ]
 
 
 @pytest.mark.parametrize("command", ["match", "explain"])
@@ -170,5 +211,6 @@ def test_commands_have_help(command: str) -> None:
     child = sub.choices[command]  # type: ignore[index]
     assert child.description
     assert len(child.description) > 40
-    assert any(a.help for a in child._actions if a.dest == ("files" if command == "match"
-                                                            else "source"))
+    assert any(
+        a.help for a in child._actions if a.dest == ("files" if command == "match" else "source")
+    )

@@ -21,8 +21,7 @@ CASES = sorted((DATA / "config").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_config_errors_match_the_golden_report(path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_errors_match_the_golden_report(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(path.parent)
     with pytest.raises(ConfigError) as info:
         load_keywords(path.name)
@@ -72,8 +71,7 @@ watchlists:
     assert d["team"].timezone == "Europe/Warsaw"
     assert d["single"].email == ("one@example.org",)
     w = cfg.watchlists["w"]
-    assert (w.alert, w.digest, w.priority) == (("channel", "group"), ("team", "single"),
-                                               "instant")
+    assert (w.alert, w.digest, w.priority) == (("channel", "group"), ("team", "single"), "instant")
 
 
 def test_watchlist_spec_holds_the_parsed_rule() -> None:
@@ -99,8 +97,9 @@ watchlists:
     edpb = ActorRef("edpb")
     assert w.rule.any[0] == Term("=EDPB", "edpb", cased="EDPB", case_sensitive=True)
     assert w.rule.any[1] == edpb
-    assert w.rule.any[2] == Near(((Term("a b", "a b"), Term("c d", "c d")),
-                                  (Term("e f", "e f"),)), 3)
+    assert w.rule.any[2] == Near(
+        ((Term("a b", "a b"), Term("c d", "c d")), (Term("e f", "e f"),)), 3
+    )
     assert w.rule.near == (Near(((Term("g h", "g h"),), (edpb,)), 10),)
     assert w.rule.weights == ((Term("x y", "x y"), 2.0), (edpb, 1.5))
     assert cfg.actors["edpb"].by_language == (("de", (Term("=EDSA", "edsa", "EDSA", True),)),)
@@ -127,8 +126,18 @@ watchlists:
 def test_the_default_keywords_file_is_valid_and_quiet() -> None:
     cfg = load_keywords(str(DEFAULT_KEYWORDS))
     assert cfg.warnings == ()
-    assert {"facial-recognition", "ai-act", "tudorache", "edpb", "edps", "benifei",
-            "ai-office", "access-now", "edri", "gdpr-enforcement"} <= set(cfg.watchlists)
+    assert {
+        "facial-recognition",
+        "ai-act",
+        "tudorache",
+        "edpb",
+        "edps",
+        "benifei",
+        "ai-office",
+        "access-now",
+        "edri",
+        "gdpr-enforcement",
+    } <= set(cfg.watchlists)
     languages = {lang for actor in cfg.actors.values() for lang, _ in actor.by_language}
     assert {"de", "fr", "it", "es", "pl", "ro", "nl"} <= languages
     assert cfg.destinations["eu-channel"].telegram == "@eu_ai_watch"

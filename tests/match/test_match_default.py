@@ -24,13 +24,12 @@ def test_seed_article_matches_the_four_watchlists_with_exact_offsets(m: Matcher)
     for match in found.values():
         for hit in match.hits:
             assert hit.field == "content"
-            assert text[hit.start:hit.end] == hit.text
+            assert text[hit.start : hit.end] == hit.text
 
     tudorache = [(h.text, h.start, h.end) for h in found["tudorache"].hits]
     first = text.index("Renew’s Dragoș") + len("Renew’s ")
     second = text.index("stated Tudorache") + len("stated ")
-    assert tudorache == [("Dragoș Tudorache", first, first + 16),
-                         ("Tudorache", second, second + 9)]
+    assert tudorache == [("Dragoș Tudorache", first, first + 16), ("Tudorache", second, second + 9)]
     assert text[first + 5] == "\u0219"  # the comma-below ș survives in the reported text
 
     edpb = [(h.text, h.start) for h in found["edpb"].hits]
@@ -45,76 +44,81 @@ def test_seed_article_matches_the_four_watchlists_with_exact_offsets(m: Matcher)
     assert recognition[0].snippet.marked().count("**facial recognition**") == 1
 
 
-@pytest.mark.parametrize(("text", "watchlist", "language"), [
-    ("Dragoș Tudorache speaks", "tudorache", "en"),
-    ("Dragoş Tudorache speaks", "tudorache", "en"),                  # cedilla
-    ("Dragos\u0326 Tudorache speaks", "tudorache", "en"),            # decomposed
-    ("DRAGOȘ TUDORACHE SPEAKS", "tudorache", "en"),
-    ("Dragos Tudorache speaks", "tudorache", "en"),
-    ("In Tudorache’s view", "tudorache", "en"),
-    ("Tudo\u200brache\u00ad’s plan", "tudorache", "en"),           # zero-width, soft hyphen
-    ("Brando Benifei", "benifei", "it"),
-    ("The EDPB's opinion", "edpb", "en"),
-    ("EUROPEAN DATA PROTECTION BOARD", "edpb", "en"),
-    ("the European Data-Protection Board", "edpb", "en"),
-    ("Der Europäische Datenschutzausschuss warnt", "edpb", "de"),
-    ("Laut EDSA ist das unzulässig", "edpb", "de"),
-    ("El CEPD publica directrices", "edpb", "es"),
-    ("Comitetul European pentru Protecţia Datelor", "edpb", "ro"),   # ţ with cedilla
-    ("The EDPS warned", "edps", "en"),
-    ("Le Contrôleur européen de la protection des données", "edps", "fr"),
-    ("AI-Act", "ai-act", "en"),
-    ("The EU AI Act passed", "ai-act", "en"),
-    ("Deal! #AIAct", "ai-act", "en"),
-    ("Die KI-Verordnung kommt", "ai-act", "de"),
-    ("Der KI-Verordnungsentwurf", "ai-act", "de"),
-    ("Le règlement sur l’IA", "ai-act", "fr"),
-    ("Power grab threatens to kill EU’s AI bill", "ai-act", "en"),
-    ("Negocjacje ws. AI Act", "ai-act", "pl"),
-    ("Gesichtserkennungssoftware am Bahnhof", "facial-recognition", "de"),
-    ("FACIAL RECOGNITION CAMERAS", "facial-recognition", "en"),
-    ("facial-recognition cameras", "facial-recognition", "en"),
-    ("La reconnaissance faciale", "facial-recognition", "fr"),
-    ("Sistem de recunoaştere facială", "facial-recognition", "ro"),
-    ("Systemy rozpoznawania twarzy", "facial-recognition", "pl"),
-    ("Gezichtsherkenningstechnologie", "facial-recognition", "nl"),
-    ("Access Now said the rules fall short", "access-now", "en"),
-    ("EDRi and 50 groups", "edri", "en"),
-    ("CNIL fines Google €150m under the GDPR", "gdpr-enforcement", "en"),
-    ("Kara za RODO nałożona na ubezpieczyciela", "gdpr-enforcement", "pl"),
-    ("The European AI Office", "ai-office", "en"),
-    ("Le Bureau de l’IA", "ai-office", "fr"),
-])
+@pytest.mark.parametrize(
+    ("text", "watchlist", "language"),
+    [
+        ("Dragoș Tudorache speaks", "tudorache", "en"),
+        ("Dragoş Tudorache speaks", "tudorache", "en"),  # cedilla
+        ("Dragos\u0326 Tudorache speaks", "tudorache", "en"),  # decomposed
+        ("DRAGOȘ TUDORACHE SPEAKS", "tudorache", "en"),
+        ("Dragos Tudorache speaks", "tudorache", "en"),
+        ("In Tudorache’s view", "tudorache", "en"),
+        ("Tudo\u200brache\u00ad’s plan", "tudorache", "en"),  # zero-width, soft hyphen
+        ("Brando Benifei", "benifei", "it"),
+        ("The EDPB's opinion", "edpb", "en"),
+        ("EUROPEAN DATA PROTECTION BOARD", "edpb", "en"),
+        ("the European Data-Protection Board", "edpb", "en"),
+        ("Der Europäische Datenschutzausschuss warnt", "edpb", "de"),
+        ("Laut EDSA ist das unzulässig", "edpb", "de"),
+        ("El CEPD publica directrices", "edpb", "es"),
+        ("Comitetul European pentru Protecţia Datelor", "edpb", "ro"),  # ţ with cedilla
+        ("The EDPS warned", "edps", "en"),
+        ("Le Contrôleur européen de la protection des données", "edps", "fr"),
+        ("AI-Act", "ai-act", "en"),
+        ("The EU AI Act passed", "ai-act", "en"),
+        ("Deal! #AIAct", "ai-act", "en"),
+        ("Die KI-Verordnung kommt", "ai-act", "de"),
+        ("Der KI-Verordnungsentwurf", "ai-act", "de"),
+        ("Le règlement sur l’IA", "ai-act", "fr"),
+        ("Power grab threatens to kill EU’s AI bill", "ai-act", "en"),
+        ("Negocjacje ws. AI Act", "ai-act", "pl"),
+        ("Gesichtserkennungssoftware am Bahnhof", "facial-recognition", "de"),
+        ("FACIAL RECOGNITION CAMERAS", "facial-recognition", "en"),
+        ("facial-recognition cameras", "facial-recognition", "en"),
+        ("La reconnaissance faciale", "facial-recognition", "fr"),
+        ("Sistem de recunoaştere facială", "facial-recognition", "ro"),
+        ("Systemy rozpoznawania twarzy", "facial-recognition", "pl"),
+        ("Gezichtsherkenningstechnologie", "facial-recognition", "nl"),
+        ("Access Now said the rules fall short", "access-now", "en"),
+        ("EDRi and 50 groups", "edri", "en"),
+        ("CNIL fines Google €150m under the GDPR", "gdpr-enforcement", "en"),
+        ("Kara za RODO nałożona na ubezpieczyciela", "gdpr-enforcement", "pl"),
+        ("The European AI Office", "ai-office", "en"),
+        ("Le Bureau de l’IA", "ai-office", "fr"),
+    ],
+)
 def test_variants_match(m: Matcher, text: str, watchlist: str, language: str) -> None:
     assert watchlist in watchlists(m, text, language)
 
 
-@pytest.mark.parametrize(("text", "watchlist", "language"), [
-    ("Face-Off: the final", "facial-recognition", "en"),
-    ("Faced with a crisis, the EU acts", "facial-recognition", "en"),
-    ("The new face of Europe", "facial-recognition", "en"),
-    ("Thai actors win award", "ai-act", "en"),
-    ("Colorado AI Act delayed", "ai-act", "en"),
-    ("Colorado’s AI Act delayed", "ai-act", "en"),
-    ("Mai Act premieres", "ai-act", "en"),
-    ("EU signs contract on chips", "ai-act", "en"),
-    ("EU adopts FAIR data rules", "ai-act", "en"),
-    ("EU rules bar Ai Weiwei show", "ai-act", "en"),
-    ("Il governo vicino ai cittadini: regolamento UE", "ai-act", "it"),
-    ("The EDPB said", "edps", "en"),
-    ("The EDPS said", "edpb", "en"),
-    ("Le CEPD a publié un avis", "edpb", "fr"),                       # EDPB or EDPS?
-    ("Le CEPD a publié un avis", "edps", "fr"),
-    ("EDSA traffic in Manila", "edpb", "en"),
-    ("La AEPD multa a una empresa", "edps", "es"),                   # Spain's regulator
-    ("Get early access now to the beta", "access-now", "en"),
-    ("Buy Access Now!", "access-now", "en"),
-    ("Declaration on European Digital Rights and Principles", "edri", "en"),
-    ("Edri Hoxha scores twice", "edri", "en"),
-    ("In order to comply with the GDPR, update", "gdpr-enforcement", "en"),
-    ("Tudor era ache", "tudorache", "en"),
-    ("AI office assistant launched", "ai-office", "en"),
-])
-def test_false_friends_do_not_match(m: Matcher, text: str, watchlist: str,
-                                    language: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "watchlist", "language"),
+    [
+        ("Face-Off: the final", "facial-recognition", "en"),
+        ("Faced with a crisis, the EU acts", "facial-recognition", "en"),
+        ("The new face of Europe", "facial-recognition", "en"),
+        ("Thai actors win award", "ai-act", "en"),
+        ("Colorado AI Act delayed", "ai-act", "en"),
+        ("Colorado’s AI Act delayed", "ai-act", "en"),
+        ("Mai Act premieres", "ai-act", "en"),
+        ("EU signs contract on chips", "ai-act", "en"),
+        ("EU adopts FAIR data rules", "ai-act", "en"),
+        ("EU rules bar Ai Weiwei show", "ai-act", "en"),
+        ("Il governo vicino ai cittadini: regolamento UE", "ai-act", "it"),
+        ("The EDPB said", "edps", "en"),
+        ("The EDPS said", "edpb", "en"),
+        ("Le CEPD a publié un avis", "edpb", "fr"),  # EDPB or EDPS?
+        ("Le CEPD a publié un avis", "edps", "fr"),
+        ("EDSA traffic in Manila", "edpb", "en"),
+        ("La AEPD multa a una empresa", "edps", "es"),  # Spain's regulator
+        ("Get early access now to the beta", "access-now", "en"),
+        ("Buy Access Now!", "access-now", "en"),
+        ("Declaration on European Digital Rights and Principles", "edri", "en"),
+        ("Edri Hoxha scores twice", "edri", "en"),
+        ("In order to comply with the GDPR, update", "gdpr-enforcement", "en"),
+        ("Tudor era ache", "tudorache", "en"),
+        ("AI office assistant launched", "ai-office", "en"),
+    ],
+)
+def test_false_friends_do_not_match(m: Matcher, text: str, watchlist: str, language: str) -> None:
     assert watchlist not in watchlists(m, text, language)

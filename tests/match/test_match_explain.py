@@ -29,8 +29,10 @@ watchlists:
     any: [AI Act]
     ignore: [Colorado AI Act]
 """
-TEXT = ("Tudorache wants a ban on cars. Other news: Facial recognition is the subject of this "
-        "movie about biometric data and the Colorado AI Act")
+TEXT = (
+    "Tudorache wants a ban on cars. Other news: Facial recognition is the subject of this "
+    "movie about biometric data and the Colorado AI Act"
+)
 
 
 def explain() -> dict[str, Explanation]:
@@ -48,8 +50,9 @@ def test_explain_says_what_was_missing() -> None:
     assert (check.kind, check.ok, check.missing) == ("all", False, ("police",))
     assert check.found == ("facial recognition", "Dragoș Tudorache (actor tudorache)")
     (check,) = e["close"].checks
-    assert check.detail == ("missing: near(facial recognition; ban; within 3): closest are "
-                            "4 words apart")
+    assert check.detail == (
+        "missing: near(facial recognition; ban; within 3): closest are 4 words apart"
+    )
     (check,) = e["scored"].checks
     assert check.detail == "score 3 of 4 needed: biometric* (1), facial recognition (2)"
     any_check, none_check = e["vetoed"].checks
@@ -94,8 +97,12 @@ watchlists:
   ai-act: {any: [AI Act, Artificial Intelligence Act], ignore: [Colorado AI Act]}
   fresh: {any: [privacy]}
 """)
-    articles = [article("EU AI Act", key="1"), article("Colorado AI Act", key="2"),
-                article("Artificial Intelligence Act", key="3"), article("privacy", key="4")]
+    articles = [
+        article("EU AI Act", key="1"),
+        article("Colorado AI Act", key="2"),
+        article("Artificial Intelligence Act", key="3"),
+        article("privacy", key="4"),
+    ]
     report = backtest(old, new, articles)
     assert report.articles == 4
     diffs = {d.watchlist: d for d in report.watchlists}

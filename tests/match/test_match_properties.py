@@ -12,8 +12,9 @@ from monitor.match import Matcher, fold
 from monitor.plaintext import html_to_text
 from tests.match.helpers import article, matcher
 
-_words = st.lists(st.text(alphabet="abcdefghijklmnoprstuvz", min_size=2, max_size=8),
-                  min_size=1, max_size=3)
+_words = st.lists(
+    st.text(alphabet="abcdefghijklmnoprstuvz", min_size=2, max_size=8), min_size=1, max_size=3
+)
 # Between the words of a phrase: anything that is a word break.
 _JOINERS = [" ", "-", "‐", "‑", "–", " – ", "\u00a0", "  ", "\n", " - ", "’", "/", "_"]
 # Around the phrase: a break, then anything.
@@ -52,7 +53,8 @@ def _variant(draw: st.DrawFn, words: list[str]) -> str:
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), words=_words)
 def test_a_phrase_matches_whatever_its_case_accents_hyphens_and_punctuation(
-        data: st.DataObject, words: list[str]) -> None:
+    data: st.DataObject, words: list[str]
+) -> None:
     m = _phrase_matcher(" ".join(words))
     core = data.draw(_variant(words))
     before = data.draw(st.text(max_size=10)) + data.draw(st.sampled_from(_EDGES))
@@ -63,20 +65,36 @@ def test_a_phrase_matches_whatever_its_case_accents_hyphens_and_punctuation(
     hits = [h for h in found[0].hits if h.start == len(before)]
     assert hits, (text, found)
     assert hits[0].text == core
-    assert text[hits[0].start:hits[0].end] == core
+    assert text[hits[0].start : hits[0].end] == core
 
 
-_INLINE = ["<b>", "</b>", "<i>", "</i>", '<a href="https://example.org/facial-rec">', "</a>",
-           "<span class='x'>", "</span>", "<!-- c -->", "<em>", "</em>"]
+_INLINE = [
+    "<b>",
+    "</b>",
+    "<i>",
+    "</i>",
+    '<a href="https://example.org/facial-rec">',
+    "</a>",
+    "<span class='x'>",
+    "</span>",
+    "<!-- c -->",
+    "<em>",
+    "</em>",
+]
 _BLOCK = ["<p>", "</p>", "<br>", "<div>", "</div>", "<li>", '<img src="ai-act.png" alt="x">']
-_filler = st.lists(st.sampled_from(["the", "Commission", "said", "on", "Tuesday", "policy",
-                                    "&", "<", "2024", "data"]), max_size=4)
+_filler = st.lists(
+    st.sampled_from(
+        ["the", "Commission", "said", "on", "Tuesday", "policy", "&", "<", "2024", "data"]
+    ),
+    max_size=4,
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), words=_words)
 def test_inserting_html_tags_or_unrelated_text_never_removes_a_match(
-        data: st.DataObject, words: list[str]) -> None:
+    data: st.DataObject, words: list[str]
+) -> None:
     phrase = " ".join(words)
     m = _phrase_matcher(phrase)
     tokens = ["Intro", "text", *phrase.split(), "and", "more"]
@@ -110,5 +128,5 @@ watchlists:
         for hit in found.hits:
             text = title if hit.field == "title" else content
             assert 0 <= hit.start < hit.end <= len(text)
-            assert text[hit.start:hit.end] == hit.text
+            assert text[hit.start : hit.end] == hit.text
             assert fold(hit.text)

@@ -27,9 +27,13 @@ def _run(m: Matcher) -> list[dict[str, object]]:
     for item, art in replay_articles():
         found = m.match(art)
         if found:
-            rows.append({"item": item, "title": art.title,
-                         "matches": {x.watchlist: sorted({h.text for h in x.hits})
-                                     for x in found}})
+            rows.append(
+                {
+                    "item": item,
+                    "title": art.title,
+                    "matches": {x.watchlist: sorted({h.text for h in x.hits}) for x in found},
+                }
+            )
     return rows
 
 
@@ -42,14 +46,17 @@ def test_replay_matches_the_golden_file(m: Matcher) -> None:
 
 
 def test_the_ai_act_deal_is_found_in_every_outlet_that_told_it(m: Matcher) -> None:
-    titles = {art.title for _, art in replay_articles()
-              if any(x.watchlist == "ai-act" for x in m.match(art))}
+    titles = {
+        art.title
+        for _, art in replay_articles()
+        if any(x.watchlist == "ai-act" for x in m.match(art))
+    }
     for title in (
         "EU negotiators strike political deal on AI Act",
         "EU reaches provisional agreement on AI Act, paving way for landmark law",
         "The EU has reached a historic regulatory agreement over AI development",
         "EU agrees to landmark rules on artificial intelligence",
-        "\"Jest umowa!\". Unia chce okiełznać AI",
+        '"Jest umowa!". Unia chce okiełznać AI',
         "Negocjacje ws. AI Act toczyły się całą noc. Po 20 godzinach rozmowy wciąż trwają",
         "EU’s provisional AI Act deal limits remote biometrics use after marathon negotiation",
         "Power grab by France, Germany and Italy threatens to kill EU’s AI bill",

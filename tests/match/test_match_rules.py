@@ -21,7 +21,7 @@ watchlists:
 """
     assert matched(yaml, article("Police expand facial recognition")) == ["w"]
     assert matched(yaml, article("Police expand biometric surveillance")) == ["w"]
-    assert matched(yaml, article("Facial recognition in shops")) == []          # all: police
+    assert matched(yaml, article("Facial recognition in shops")) == []  # all: police
     assert matched(yaml, article("Police in a facial recognition movie")) == []  # none: movie
 
 
@@ -33,11 +33,11 @@ watchlists:
       - terms: [facial recognition, [ban, moratorium]]
         within: 2
 """
-    assert matched(yaml, article("A ban on facial recognition")) == ["w"]          # 1 between
-    assert matched(yaml, article("facial recognition ban")) == ["w"]               # adjacent
+    assert matched(yaml, article("A ban on facial recognition")) == ["w"]  # 1 between
+    assert matched(yaml, article("facial recognition ban")) == ["w"]  # adjacent
     assert matched(yaml, article("facial recognition is, they say, a ban")) == []  # 3 between
     assert matched(yaml, article("a moratorium on live facial recognition")) == ["w"]
-    assert matched(yaml, article("facial recognition", "ban")) == []               # two fields
+    assert matched(yaml, article("facial recognition", "ban")) == []  # two fields
 
 
 def test_near_picks_the_closest_occurrences_and_counts_every_word_between() -> None:
@@ -142,10 +142,15 @@ watchlists:
   both: {any: ["*biometri*"]}
 """
     m = matcher(yaml)
-    hits = {x.watchlist: [h.text for h in x.hits] for x in m.match(article(
-        "Gesichtserkennungssoftware und Massenüberwachung mit Biometrie"))}
-    assert hits == {"de": ["Gesichtserkennungssoftware"], "suffix": ["Massenüberwachung"],
-                    "both": ["Biometrie"]}
+    hits = {
+        x.watchlist: [h.text for h in x.hits]
+        for x in m.match(article("Gesichtserkennungssoftware und Massenüberwachung mit Biometrie"))
+    }
+    assert hits == {
+        "de": ["Gesichtserkennungssoftware"],
+        "suffix": ["Massenüberwachung"],
+        "both": ["Biometrie"],
+    }
     assert m.match(article("Gesicht erkennung")) == []
 
 
@@ -158,9 +163,11 @@ def test_whole_words_only() -> None:
 
 def test_html_is_stripped_before_matching() -> None:
     yaml = "watchlists: {w: {any: [facial recognition]}}"
-    hidden = html_to_text('<p>Read <a href="https://x.eu/facial-recognition">this</a>'
-                          '<img src="/img/facial-recognition.jpg" alt="facial recognition">'
-                          "</p>")
+    hidden = html_to_text(
+        '<p>Read <a href="https://x.eu/facial-recognition">this</a>'
+        '<img src="/img/facial-recognition.jpg" alt="facial recognition">'
+        "</p>"
+    )
     assert matched(yaml, article(summary=hidden)) == []
     shown = html_to_text("<p>Live <b>facial</b> recog<i>nition</i></p>")
     assert matched(yaml, article(summary=shown)) == ["w"]
@@ -179,7 +186,9 @@ watchlists:
     assert [m.watchlist for m in found] == ["alpha", "zeta"]
     zeta = found[1]
     assert [(h.text, h.start, h.end, h.actor) for h in zeta.hits] == [
-        ("Dragoș Tudorache", 4, 20, "tudorache"), ("Tudorache", 33, 42, "tudorache")]
+        ("Dragoș Tudorache", 4, 20, "tudorache"),
+        ("Tudorache", 33, 42, "tudorache"),
+    ]
     marked = "MEP **Dragoș Tudorache** said. Later **Tudorache** added"
     assert zeta.hits[0].snippet.marked() == marked
     assert found[0].hits[0].text == "Tudorache"

@@ -1,0 +1,321 @@
+"""Rule evaluation: from the atoms found in one article to a verdict per watchlist.
+
+The same code decides a match and explains it, so ``monitor explain`` can never
+disagree with ``monitor match``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from monitor.match.automaton import AtomHit, Scan
+
+if TYPE_CHECKING:  # config imports the rule types from this package
+    from monitor.config.keywords import WatchlistSpec
+
+CheckKind = Literal["languages", "any", "all", "near", "threshold", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class CItem:
+    """A compiled rule item: the atoms of a term or actor, or the slots of a near group."""
+
+    label: str
+    atoms: frozenset[int] = frozenset()
+    slots: tuple[frozenset[int], ...] = ()
+    slot_labels: tuple[str, ...] = ()
+    within: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledWatchlist:
+    spec: WatchlistSpec
+    fields: frozenset[int]
+    languages: frozenset[str]
+    any: tuple[CItem, ...]
+    all: tuple[CItem, ...]
+    none: tuple[CItem, ...]
+    near: tuple[CItem, ...]
+    ignore: frozenset[int]
+    weights: tuple[tuple[CItem, float], ...]
+    threshold: float | None
+    any_atoms: frozenset[int] = frozenset()
+    """With ``simple``: every atom of ``any``, and the items each one stands for."""
+    atom_items: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    simple: bool = False
+    """Only terms and actors under ``any`` (the common case): evaluated by set operations."""
+
+    def possible(self, present: set[int]) -> bool:
+        """A cheap necessary condition: could the atoms found satisfy the rule at all?"""
+
+        def can(item: CItem) -> bool:
+            if item.slots:
+                return all(not slot.isdisjoint(present) for slot in item.slots)
+            return not item.atoms.isdisjoint(present)
+
+        if self.any and not any(can(i) for i in self.any):
+            return False
+        if not all(can(i) for i in self.all) or not all(can(i) for i in self.near):
+            return False
+        if self.weights:
+            best = sum(w for item, w in self.weights if w > 0 and can(item))
+            return best >= (self.threshold or 0.0)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One condition of a watchlist's rule and how the article fared."""
+
+    kind: CheckKind
+    ok: bool
+    detail: str
+    found: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Verdict:
+    matched: bool
+    score: float
+    hits: list[AtomHit]
+    checks: list[Check] = field(default_factory=list)
+    ignored: list[AtomHit] = field(default_factory=list)
+
+
+class _Context:
+    """Hits of one watchlist: its fields only, minus those inside an ``ignore`` phrase."""
+
+    def __init__(
+        self, wl: CompiledWatchlist, scan: Scan | None, by_atom: dict[int, list[AtomHit]]
+    ) -> None:
+        self.scan = scan
+        self.by_atom = by_atom
+        self.fields = wl.fields
+        self.masks = [h for a in wl.ignore for h in by_atom.get(a, ()) if h[1] in wl.fields]
+        self.ignored: list[AtomHit] = []
+        self._words: dict[AtomHit, tuple[int, int]] = {}
+
+    def hits(self, atoms: frozenset[int]) -> list[AtomHit]:
+        out = []
+        for atom in atoms.intersection(self.by_atom):
+            for hit in self.by_atom[atom]:
+                if hit[1] not in self.fields:
+                    continue
+                if self.masks and self._masked(hit):
+                    if hit not in self.ignored:
+                        self.ignored.append(hit)
+                    continue
+                out.append(hit)
+        return out
+
+    def _masked(self, hit: AtomHit) -> bool:
+        return any(
+            m[1] == hit[1] and m[2] <= hit[2] and hit[3] <= m[3] and m[0] != hit[0]
+            for m in self.masks
+        )
+
+    def words(self, hit: AtomHit) -> tuple[int, int]:
+        found = self._words.get(hit)
+        if found is None:
+            assert self.scan is not None  # there are hits, so there was a scan
+            found = self._words[hit] = self.scan.words(hit)
+        return found
+
+
+@dataclass(slots=True)
+class _ItemResult:
+    item: CItem
+    hits: list[AtomHit]
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.hits)
+
+
+def quick(
+    wl: CompiledWatchlist, language: str | None, by_atom: dict[int, list[AtomHit]]
+) -> Verdict | None:
+    """``evaluate`` for a ``simple`` watchlist, without explanations; None: no match."""
+    atoms: AbstractSet[int] = wl.any_atoms.intersection(by_atom)
+    if not atoms or (wl.languages and language and language not in wl.languages):
+        return None
+    if len(wl.fields) == 3:
+        hits = [h for a in atoms for h in by_atom[a]]
+    else:
+        hits = [h for a in atoms for h in by_atom[a] if h[1] in wl.fields]
+        if not hits:
+            return None
+        atoms = {h[0] for h in hits}
+    items = {i for a in atoms for i in wl.atom_items[a]}
+    return Verdict(True, float(len(items)), _unique(hits))
+
+
+def evaluate(
+    wl: CompiledWatchlist,
+    scan: Scan | None,
+    by_atom: dict[int, list[AtomHit]],
+    *,
+    language: str | None,
+    explain: bool = False,
+) -> Verdict:
+    """Decide whether the scanned article matches ``wl``; with ``explain``, say why."""
+    checks: list[Check] = []
+    if wl.languages and language and language not in wl.languages:
+        if not explain:
+            return Verdict(False, 0.0, [])
+        checks.append(
+            Check(
+                "languages",
+                False,
+                f"article language {language!r} is not one of {', '.join(sorted(wl.languages))}",
+            )
+        )
+    ctx = _Context(wl, scan, by_atom)
+    matched = not checks
+    used: list[AtomHit] = []
+    satisfied: set[str] = set()
+
+    def run(item: CItem) -> _ItemResult:
+        return _near(item, ctx) if item.slots else _ItemResult(item, ctx.hits(item.atoms))
+
+    if wl.any:
+        results = [run(item) for item in wl.any]
+        ok = any(r.ok for r in results)
+        matched &= ok
+        for r in results:
+            used.extend(r.hits)
+        satisfied.update(r.item.label for r in results if r.ok)
+        if explain:
+            found = tuple(r.item.label for r in results if r.ok)
+            checks.append(
+                Check(
+                    "any",
+                    ok,
+                    _found_text(results)
+                    if ok
+                    else f"none of {len(results)} found: {_labels(results)}",
+                    found=found,
+                    missing=() if ok else tuple(r.item.label for r in results),
+                )
+            )
+    groups: tuple[tuple[CheckKind, tuple[CItem, ...]], ...] = (("all", wl.all), ("near", wl.near))
+    for kind, items in groups:
+        if not items:
+            continue
+        results = [run(item) for item in items]
+        ok = all(r.ok for r in results)
+        matched &= ok
+        for r in results:
+            used.extend(r.hits)
+        satisfied.update(r.item.label for r in results if r.ok)
+        if explain:
+            missing = [r for r in results if not r.ok]
+            detail = (
+                _found_text(results)
+                if ok
+                else "missing: " + "; ".join(r.note or r.item.label for r in missing)
+            )
+            checks.append(
+                Check(
+                    kind,
+                    ok,
+                    detail,
+                    found=tuple(r.item.label for r in results if r.ok),
+                    missing=tuple(r.item.label for r in missing),
+                )
+            )
+    score = 0.0
+    if wl.weights:
+        results = [run(item) for item, _ in wl.weights]
+        parts = [(r, w) for r, (_, w) in zip(results, wl.weights, strict=True) if r.ok]
+        score = float(sum(w for _, w in parts))
+        threshold = wl.threshold or 0.0
+        ok = score >= threshold
+        matched &= ok
+        for r, _ in parts:
+            used.extend(r.hits)
+        if explain:
+            counted = ", ".join(f"{r.item.label} ({w:g})" for r, w in parts) or "nothing"
+            checks.append(
+                Check(
+                    "threshold",
+                    ok,
+                    f"score {score:g} of {threshold:g} needed: {counted}",
+                    found=tuple(r.item.label for r, _ in parts),
+                )
+            )
+    if wl.none:
+        results = [run(item) for item in wl.none]
+        vetoes = [r for r in results if r.ok]
+        matched &= not vetoes
+        if explain:
+            checks.append(
+                Check(
+                    "none",
+                    not vetoes,
+                    "vetoed by " + _labels(vetoes) if vetoes else "no excluded term found",
+                    found=tuple(r.item.label for r in vetoes),
+                )
+            )
+    if not wl.weights:
+        # Without weights the score is the number of distinct terms and actors found.
+        score = float(len(satisfied))
+    return Verdict(matched, score, _unique(used), checks, ctx.ignored)
+
+
+def _near(item: CItem, ctx: _Context) -> _ItemResult:
+    per_slot = [ctx.hits(slot) for slot in item.slots]
+    missing = [label for label, hits in zip(item.slot_labels, per_slot, strict=True) if not hits]
+    if missing:
+        return _ItemResult(item, [], f"{item.label}: {', '.join(missing)} not found")
+    best: tuple[int, list[AtomHit]] | None = None
+    for field_index in sorted({h[1] for h in per_slot[0]}):
+        spans = [[(ctx.words(h), h) for h in hits if h[1] == field_index] for hits in per_slot]
+        if not all(spans):
+            continue
+        # The chosen hit with the smallest end anchors the window; every other slot then
+        # takes its hit that ends no earlier and starts first.
+        for i, anchors in enumerate(spans):
+            for (a_start, a_stop), anchor in anchors:
+                chosen = [anchor]
+                last_start = a_start
+                for j, options in enumerate(spans):
+                    if j == i:
+                        continue
+                    later = [(s, h) for (s, e), h in options if e >= a_stop]
+                    if not later:
+                        break
+                    start, hit = min(later)
+                    chosen.append(hit)
+                    last_start = max(last_start, start)
+                else:
+                    gap = max(0, last_start - a_stop)
+                    if best is None or gap < best[0]:
+                        best = (gap, chosen)
+    if best is None:
+        return _ItemResult(item, [], f"{item.label}: never in the same field")
+    if best[0] > item.within:
+        return _ItemResult(item, [], f"{item.label}: closest are {best[0]} words apart")
+    return _ItemResult(item, best[1], f"{best[0]} words apart")
+
+
+def _found_text(results: list[_ItemResult]) -> str:
+    parts = []
+    for r in results:
+        if r.ok:
+            parts.append(f"{r.item.label} ({r.note})" if r.note else r.item.label)
+    return "found " + "; ".join(parts)
+
+
+def _labels(results: list[_ItemResult], limit: int = 8) -> str:
+    labels = [r.item.label for r in results]
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return ", ".join(labels[:limit]) + more
+
+
+def _unique(hits: list[AtomHit]) -> list[AtomHit]:
+    return sorted(set(hits), key=lambda h: (h[1], h[2], -h[3], h[0]))
