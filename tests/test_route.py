@@ -24,8 +24,11 @@ class Wl:
     digest: tuple[str, ...] = ()
 
 
-DESTS = {"chan": Dest(telegram="@eu_watch"), "team": Dest(email=("a@ex.org", "b@ex.org")),
-         "both": Dest(telegram="-1001234567890", email=("c@ex.org",))}
+DESTS = {
+    "chan": Dest(telegram="@eu_watch"),
+    "team": Dest(email=("a@ex.org", "b@ex.org")),
+    "both": Dest(telegram="-1001234567890", email=("c@ex.org",)),
+}
 WLS = {
     "ai-act": Wl(alert=("chan",), digest=("team",)),
     "edpb": Wl(alert=("chan", "both"), digest=("team",)),
@@ -62,18 +65,33 @@ def test_digest_priority_never_alerts():
 
 
 def test_baseline_articles_do_not_alert_and_old_ones_skip_digests():
-    recent = route(1, [m("ai-act")], watchlists=WLS, destinations=DESTS, now=NOW,
-                   baseline=True, published=NOW - timedelta(hours=3))
+    recent = route(
+        1,
+        [m("ai-act")],
+        watchlists=WLS,
+        destinations=DESTS,
+        now=NOW,
+        baseline=True,
+        published=NOW - timedelta(hours=3),
+    )
     assert {r.kind for r in recent} == {"digest"}
-    old = route(1, [m("ai-act")], watchlists=WLS, destinations=DESTS, now=NOW,
-                baseline=True, published=NOW - timedelta(days=3))
+    old = route(
+        1,
+        [m("ai-act")],
+        watchlists=WLS,
+        destinations=DESTS,
+        now=NOW,
+        baseline=True,
+        published=NOW - timedelta(days=3),
+    )
     assert old == []
 
 
 def test_subscribers_get_alerts_or_their_own_digest():
     subs = [Subscription("42", "ai-act"), Subscription("43", "edps")]
-    routes = route(1, [m("ai-act"), m("edps")], watchlists=WLS, destinations=DESTS, now=NOW,
-                   subscriptions=subs)
+    routes = route(
+        1, [m("ai-act"), m("edps")], watchlists=WLS, destinations=DESTS, now=NOW, subscriptions=subs
+    )
     mine = [r for r in routes if r.target.destination.startswith("sub:")]
     assert keys(mine) == [
         ("alert", "sub:42", "42", ("ai-act",)),

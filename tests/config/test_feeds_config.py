@@ -29,8 +29,9 @@ def test_golden_errors(data_dir: Path, tmp_path: Path, monkeypatch: pytest.Monke
     assert errors_of(tmp_path / "bad-feeds.yaml") == expected
 
 
-def test_duplicate_id_names_both_lines(data_dir: Path, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch):
+def test_duplicate_id_names_both_lines(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     shutil.copy(data_dir / "config" / "dup-feeds.yaml", tmp_path)
     monkeypatch.chdir(tmp_path)
     assert errors_of(tmp_path / "dup-feeds.yaml") == [
@@ -42,14 +43,17 @@ def test_duplicate_id_names_both_lines(data_dir: Path, tmp_path: Path,
     ("text", "message"),
     [
         ("feeds:\n  - id: a\n    url: https://a.eu\n  - id: b\n    url: [\n", "invalid YAML"),
-        ("feeds:\n  - id: a\n    url: https://a.eu\n    url: https://b.eu\n",
-         "duplicate key 'url'"),
+        (
+            "feeds:\n  - id: a\n    url: https://a.eu\n    url: https://b.eu\n",
+            "duplicate key 'url'",
+        ),
         ("- just\n- a list\n", "the top level must be a mapping"),
         ("defaults:\n  interval: 15m\n", "feeds: required key is missing"),
     ],
 )
-def test_structural_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
-                           message: str):
+def test_structural_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+):
     (tmp_path / "f.yaml").write_text(text)
     monkeypatch.chdir(tmp_path)
     [error] = errors_of(tmp_path / "f.yaml")
@@ -58,7 +62,7 @@ def test_structural_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text
 
 
 def test_missing_file(tmp_path: Path):
-    with pytest.raises(ConfigError, match="nope.yaml: file not found"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
         load_feeds(str(tmp_path / "nope.yaml"))
 
 
@@ -72,8 +76,12 @@ def test_defaults_apply_and_feed_overrides(tmp_path: Path):
     )
     cfg = load_feeds(str(path))
     a, b = cfg.feeds
-    assert (a.interval, a.language, a.tags, a.enabled) == (timedelta(hours=1), "de",
-                                                           ("national",), True)
+    assert (a.interval, a.language, a.tags, a.enabled) == (
+        timedelta(hours=1),
+        "de",
+        ("national",),
+        True,
+    )
     assert (b.interval, b.tags, b.enabled, b.backfill) == (timedelta(seconds=30), (), False, None)
     assert a.backfill == 3
     assert [f.id for f in cfg.enabled()] == ["a"]
@@ -89,8 +97,16 @@ def test_shipped_feeds_file_is_valid():
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("30s", 30), ("15m", 900), ("1h", 3600), ("1h30m", 5400),
-                          ("7d", 604800), (45, 45), ("2w", 1209600)],
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("15m", 900),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("7d", 604800),
+        (45, 45),
+        ("2w", 1209600),
+    ],
 )
 def test_durations(text: object, seconds: int):
     assert parse_duration(text).total_seconds() == seconds

@@ -211,6 +211,8 @@ async def test_token_is_never_logged(
 ) -> None:
     telegram_server.add_channel(CHANNEL)
     caplog.set_level(logging.DEBUG)
+    # `monitor` CLI runs earlier in the session quiet httpx to WARNING; open it up here.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     async with sender_for(telegram_server) as sender:
         await sender.send(message("hi"))
     assert "/bot***/sendMessage" in caplog.text  # httpx did log the URL

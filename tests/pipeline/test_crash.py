@@ -17,15 +17,17 @@ from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.telegram_server import TelegramServer
 
 CHANNELS = ["@watch_0", "@watch_1", "@watch_2", "@watch_3"]
-KEYWORDS = "destinations:\n" + "".join(
-    f"  ch{i}:\n    telegram: \"{c}\"\n" for i, c in enumerate(CHANNELS)
-) + """\
+KEYWORDS = (
+    "destinations:\n"
+    + "".join(f'  ch{i}:\n    telegram: "{c}"\n' for i, c in enumerate(CHANNELS))
+    + """\
 watchlists:
   ai-act:
     title: EU AI Act
     any: ["AI Act"]
     alert: [ch0, ch1, ch2, ch3]
 """
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,7 +45,11 @@ def settle(server: TelegramServer) -> None:
 def run_worker(app_args: list[str], env: dict[str, str], phase: str, k: int) -> int:
     proc = subprocess.run(
         [sys.executable, "-m", "tests.support.crashing_deliver", *app_args, phase, str(k)],
-        cwd=ROOT, env=env, capture_output=True, timeout=60, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     return proc.returncode
 
@@ -57,27 +63,36 @@ def test_sigkill_at_each_step_loses_nothing(
         telegram_server.add_channel(c)
     items = [(f"g{i}", f"AI Act update {i}", f"https://n.example/{i}") for i in range(3)]
     feed_server.feed("/f.xml", rss_feed("F", items))
-    app = make_app(tmp_path, {"f": feed_server.url("/f.xml")}, keywords=KEYWORDS,
-                   defaults="backfill: null")
+    app = make_app(
+        tmp_path, {"f": feed_server.url("/f.xml")}, keywords=KEYWORDS, defaults="backfill: null"
+    )
     app.poll()
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram_server.token,
-           "TELEGRAM_API_URL": telegram_server.base_url}
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": telegram_server.token,
+        "TELEGRAM_API_URL": telegram_server.base_url,
+    }
     args = [str(app.feeds_path), str(app.keywords_path), str(app.state)]
 
     assert run_worker(args, env, phase, k) == -signal.SIGKILL
     settle(telegram_server)
     # The documented window: messages the server accepted whose rows were not committed.
     with app.store() as store:
-        pending = {r[0] for r in store.conn.execute(
-            "SELECT address FROM outbox WHERE kind = 'alert' AND status = 'pending'")}
+        pending = {
+            r[0]
+            for r in store.conn.execute(
+                "SELECT address FROM outbox WHERE kind = 'alert' AND status = 'pending'"
+            )
+        }
     in_window = {c for c in CHANNELS if c in pending and telegram_server.messages(c)}
     assert run_worker(args, env, "never", 0) == 0  # the restart
 
     per_channel = {c: [m.text for m in telegram_server.messages(c)] for c in CHANNELS}
     duplicated = set()
     for channel, texts in per_channel.items():
-        seen = Counter(f"AI Act update {i}" for t in texts for i in range(3)
-                       if f"AI Act update {i}" in t)
+        seen = Counter(
+            f"AI Act update {i}" for t in texts for i in range(3) if f"AI Act update {i}" in t
+        )
         assert set(seen) == {f"AI Act update {i}" for i in range(3)}, channel  # nothing lost
         if max(seen.values()) > 1:
             duplicated.add(channel)

@@ -35,8 +35,9 @@ def env_for(tg: TelegramServer | None, smtp: SmtpServer | None) -> dict[str, str
     return env
 
 
-def deliver(app: App, env: dict[str, str], *, digests: bool = False, force: bool = False,
-            clock: Any = None) -> DeliveryReport:
+def deliver(
+    app: App, env: dict[str, str], *, digests: bool = False, force: bool = False, clock: Any = None
+) -> DeliveryReport:
     async def go() -> DeliveryReport:
         with app.store() as store:
             kwargs = {"clock": clock} if clock else {}
@@ -68,8 +69,10 @@ def test_alerts_arrive_once_grouped_and_escaped(app: App, telegram_server: Teleg
     telegram_server.add_channel("@eu_ai_watch")
     rows = outbox_rows(app)
     assert sorted((r["kind"], r["destination"]) for r in rows) == [
-        ("alert", "eu-channel"), ("alert", "eu-channel"),
-        ("digest", "policy-team"), ("digest", "policy-team"),
+        ("alert", "eu-channel"),
+        ("alert", "eu-channel"),
+        ("digest", "policy-team"),
+        ("digest", "policy-team"),
     ]
     report = deliver(app, env_for(telegram_server, None))
     assert (report.sent, report.messages, report.failed) == (2, 1, 0)
@@ -154,7 +157,9 @@ def test_digest_by_smtp_due_at_local_time_once(app: App, smtp_server: SmtpServer
     if slot <= local:
         slot += timedelta(days=1)
     slot_utc = slot.astimezone(UTC)
-    assert deliver(app, env, digests=True, clock=lambda: slot_utc - timedelta(minutes=1)).digests == 0
+    assert (
+        deliver(app, env, digests=True, clock=lambda: slot_utc - timedelta(minutes=1)).digests == 0
+    )
     assert smtp_server.messages == []
     report = deliver(app, env, digests=True, clock=lambda: slot_utc + timedelta(minutes=5))
     assert report.digests == 1

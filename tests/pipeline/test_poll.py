@@ -53,8 +53,11 @@ def test_old_article_never_new_again(feed_server: FeedServer, tmp_path: Path):
     feed_server.publish("/f.xml", rss_feed("F", ITEMS[:1]))  # two items drop out
     assert app.poll().new == 0
     # They come back, one with an edited title, one with a new guid but the same link.
-    back = [ITEMS[0], ("g2", "Parliament debates facial recognition ban (updated)",
-                       ITEMS[1][2]), ("regenerated-g1", "Weather in Brussels", ITEMS[2][2])]
+    back = [
+        ITEMS[0],
+        ("g2", "Parliament debates facial recognition ban (updated)", ITEMS[1][2]),
+        ("regenerated-g1", "Weather in Brussels", ITEMS[2][2]),
+    ]
     feed_server.publish("/f.xml", rss_feed("F", back))
     report = app.poll()
     assert report.new == 0
@@ -157,11 +160,24 @@ def _faults(server: FeedServer) -> dict[str, tuple[str, str | None]]:
 
 @pytest.mark.parametrize(
     "fault",
-    ["e500", "e429", "hang", "trickle", "reset", "loop", "html", "empty", "huge",
-     "huge-chunked", "bomb", "malformed", "latin1", "mismatch"],
+    [
+        "e500",
+        "e429",
+        "hang",
+        "trickle",
+        "reset",
+        "loop",
+        "html",
+        "empty",
+        "huge",
+        "huge-chunked",
+        "bomb",
+        "malformed",
+        "latin1",
+        "mismatch",
+    ],
 )
-def test_each_fault_with_a_good_feed_beside_it(feed_server: FeedServer, tmp_path: Path,
-                                               fault: str):
+def test_each_fault_with_a_good_feed_beside_it(feed_server: FeedServer, tmp_path: Path, fault: str):
     path, expected = _faults(feed_server)[fault]
     feed_server.feed("/good.xml", rss_feed("Good", ITEMS))
     app = make_app(tmp_path, {"good": feed_server.url("/good.xml"), fault: feed_server.url(path)})
@@ -232,12 +248,16 @@ def test_first_poll_backfill_limits_alerts(feed_server: FeedServer, tmp_path: Pa
     report = app.poll()
     assert report.new == 10
     with app.store() as store:
-        alerts = store.conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE kind = 'alert'").fetchone()[0]
+        alerts = store.conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'alert'").fetchone()[
+            0
+        ]
     assert alerts == 2
-    feed_server.publish("/many.xml", rss_feed("Many", [("g99", "AI Act again", "https://n.example/99"), *items]))
+    feed_server.publish(
+        "/many.xml", rss_feed("Many", [("g99", "AI Act again", "https://n.example/99"), *items])
+    )
     app.poll()
     with app.store() as store:
-        alerts = store.conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE kind = 'alert'").fetchone()[0]
+        alerts = store.conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'alert'").fetchone()[
+            0
+        ]
     assert alerts == 3  # after the first poll every match alerts

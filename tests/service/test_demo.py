@@ -15,7 +15,7 @@ def test_demo_shows_the_new_items_alert_and_the_digest(monkeypatch):
     text = out.getvalue()
     published = text.index(">>> published a new item")
     header = text.index("--- telegram to eu-channel (@eu_ai_watch)", published)
-    assert "EDPB warns police use of facial recognition" in text[header:header + 300]
+    assert "EDPB warns police use of facial recognition" in text[header : header + 300]
     preview = text.index(">>> digest preview")
     assert "Subject: EU watch digest" in text[preview:]
     assert "Dragoș Tudorache" in text[preview:]

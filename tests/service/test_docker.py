@@ -19,16 +19,26 @@ def hadolint() -> str:
 
 
 def test_hadolint_is_clean():
-    proc = subprocess.run([hadolint(), "--no-color", str(ROOT / "Dockerfile")],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [hadolint(), "--no-color", str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path):
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python\nRUN apt-get install curl\nUSER root\n")
-    proc = subprocess.run([hadolint(), "--no-color", str(bad)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [hadolint(), "--no-color", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode != 0
     assert "DL3006" in proc.stdout  # untagged base image
 

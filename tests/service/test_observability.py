@@ -23,8 +23,8 @@ from tests.support.feedserver import FeedServer, rss_feed
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
-async def until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+async def until(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
             return True
@@ -32,15 +32,26 @@ async def until(check: Callable[[], bool], timeout: float) -> bool:
     return check()
 
 
-def test_healthz_and_metrics(feed_server: FeedServer, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]):
+def test_healthz_and_metrics(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     feed_server.feed("/eu.xml", rss_feed("EU", [("a", "AI Act deal", "https://n.example/a")]))
     feed_server.status("/down.xml", 500)
-    app = make_app(tmp_path, {"eu": feed_server.url("/eu.xml"),
-                              "down": feed_server.url("/down.xml")}, keywords=KEYWORDS)
-    service = Service(ServiceOptions(
-        feeds_path=str(app.feeds_path), keywords_path=str(app.keywords_path),
-        state_dir=app.state, environ={}, http="127.0.0.1:0", bot=False))
+    app = make_app(
+        tmp_path,
+        {"eu": feed_server.url("/eu.xml"), "down": feed_server.url("/down.xml")},
+        keywords=KEYWORDS,
+    )
+    service = Service(
+        ServiceOptions(
+            feeds_path=str(app.feeds_path),
+            keywords_path=str(app.keywords_path),
+            state_dir=app.state,
+            environ={},
+            http="127.0.0.1:0",
+            bot=False,
+        )
+    )
 
     async def scenario() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
         task = asyncio.create_task(service.run())
@@ -48,7 +59,8 @@ def test_healthz_and_metrics(feed_server: FeedServer, tmp_path: Path,
             assert await until(lambda: service.http_address is not None, 10)
             assert await until(lambda: len(feed_server.requests_for("/down.xml")) >= 1, 10)
             assert await until(
-                lambda: service.metrics.delivered.labels("telegram")._value.get() >= 1, 10)
+                lambda: service.metrics.delivered.labels("telegram")._value.get() >= 1, 10
+            )
             async with httpx.AsyncClient(base_url=f"http://{service.http_address}") as client:
                 health = await client.get("/healthz")
                 metrics = await client.get("/metrics")
@@ -84,27 +96,62 @@ def spec(feed_id: str) -> FeedSpec:
 
 def test_health_report_names_failing_silent_feeds_and_destinations():
     states = {
-        "ok": FeedState("ok", "u", "u", last_attempt=NOW, last_success=NOW,
-                        articles_seen=100, last_new=NOW - timedelta(hours=2)),
-        "down": FeedState("down", "u", "u", last_attempt=NOW,
-                          last_success=NOW - timedelta(hours=5), consecutive_failures=7,
-                          last_error="fetcher: https://down.example/feed: HTTP 503"),
-        "blip": FeedState("blip", "u", "u", last_attempt=NOW,
-                          last_success=NOW - timedelta(minutes=20), consecutive_failures=1,
-                          last_error="timeout"),
-        "quiet": FeedState("quiet", "u", "u", last_attempt=NOW, last_success=NOW,
-                           articles_seen=60, last_new=NOW - timedelta(days=9)),
+        "ok": FeedState(
+            "ok",
+            "u",
+            "u",
+            last_attempt=NOW,
+            last_success=NOW,
+            articles_seen=100,
+            last_new=NOW - timedelta(hours=2),
+        ),
+        "down": FeedState(
+            "down",
+            "u",
+            "u",
+            last_attempt=NOW,
+            last_success=NOW - timedelta(hours=5),
+            consecutive_failures=7,
+            last_error="fetcher: https://down.example/feed: HTTP 503",
+        ),
+        "blip": FeedState(
+            "blip",
+            "u",
+            "u",
+            last_attempt=NOW,
+            last_success=NOW - timedelta(minutes=20),
+            consecutive_failures=1,
+            last_error="timeout",
+        ),
+        "quiet": FeedState(
+            "quiet",
+            "u",
+            "u",
+            last_attempt=NOW,
+            last_success=NOW,
+            articles_seen=60,
+            last_new=NOW - timedelta(days=9),
+        ),
     }
     created = {k: NOW - timedelta(days=30) for k in states}
-    dests = [{"destination": "eu-channel", "channel": "telegram", "address": "@eu",
-              "healthy": False, "last_error": "delivery: eu-channel: bot was kicked"}]
+    dests = [
+        {
+            "destination": "eu-channel",
+            "channel": "telegram",
+            "address": "@eu",
+            "healthy": False,
+            "last_error": "delivery: eu-channel: bot was kicked",
+        }
+    ]
     report = health_report([spec(k) for k in states], states, dests, NOW, created)
     assert len(report.failing) == 1
     assert report.failing[0].startswith("down: failing for 5h")
     assert "HTTP 503" in report.failing[0]
     assert len(report.silent) == 1
     assert report.silent[0].startswith("quiet: nothing new for 9d")
-    assert report.destinations == ("eu-channel (telegram @eu): delivery: eu-channel: bot was kicked",)
+    assert report.destinations == (
+        "eu-channel (telegram @eu): delivery: eu-channel: bot was kicked",
+    )
     assert "Feeds failing (1)" in report.text()
     fine = health_report([spec("ok")], {"ok": states["ok"]}, [], NOW, created)
     assert fine.ok
@@ -115,12 +162,18 @@ def test_secrets_are_redacted_from_logs(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "987654321:AAH-very-secret-token")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2-smtp")
     record = logging.LogRecord(
-        "x", logging.WARNING, __file__, 1,
+        "x",
+        logging.WARNING,
+        __file__,
+        1,
         "POST https://api.telegram.org/bot%s/sendMessage failed, login %s",
-        ("987654321:AAH-very-secret-token", "hunter2-smtp"), None)
+        ("987654321:AAH-very-secret-token", "hunter2-smtp"),
+        None,
+    )
     assert RedactSecrets().filter(record)
     line = JsonFormatter().format(record)
     assert "very-secret" not in line
     assert "hunter2" not in line
     assert json.loads(line)["message"] == (
-        "POST https://api.telegram.org/bot***/sendMessage failed, login ***")
+        "POST https://api.telegram.org/bot***/sendMessage failed, login ***"
+    )

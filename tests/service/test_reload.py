@@ -23,22 +23,28 @@ watchlists:
     any: ["AI Act"]
     alert: [eu-channel]
 """
-WITH_EDPB = KEYWORDS + """\
+WITH_EDPB = (
+    KEYWORDS
+    + """\
   edpb:
     title: EDPB
     any: ["EDPB"]
     alert: [eu-channel]
 """
-BROKEN = KEYWORDS + """\
+)
+BROKEN = (
+    KEYWORDS
+    + """\
   edpb:
     title: EDPB
     any: ["EDPB"]
     alert: [no-such-channel]
 """
+)
 
 
-async def until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+async def until(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
             return True
@@ -46,20 +52,32 @@ async def until(check: Callable[[], bool], timeout: float) -> bool:
     return check()
 
 
-def test_valid_and_invalid_edits(feed_server: FeedServer, telegram_server: TelegramServer,
-                                 tmp_path: Path):
+def test_valid_and_invalid_edits(
+    feed_server: FeedServer, telegram_server: TelegramServer, tmp_path: Path
+):
     telegram_server.add_channel("@eu_ai_watch")
     admin = telegram_server.add_user("Admin")
     items = [("q", "Weather", "https://n.example/q")]
     feed_server.feed("/eu.xml", rss_feed("EU", items))
-    app = make_app(tmp_path, {"eu": feed_server.url("/eu.xml")}, keywords=KEYWORDS,
-                   defaults="interval: 1s")
-    env = {"TELEGRAM_BOT_TOKEN": telegram_server.token,
-           "TELEGRAM_API_URL": telegram_server.base_url,
-           "TELEGRAM_ADMIN_IDS": str(admin.id)}
-    service = Service(ServiceOptions(
-        feeds_path=str(app.feeds_path), keywords_path=str(app.keywords_path),
-        state_dir=app.state, environ=env, http=None, bot=False, reload_every=0.2))
+    app = make_app(
+        tmp_path, {"eu": feed_server.url("/eu.xml")}, keywords=KEYWORDS, defaults="interval: 1s"
+    )
+    env = {
+        "TELEGRAM_BOT_TOKEN": telegram_server.token,
+        "TELEGRAM_API_URL": telegram_server.base_url,
+        "TELEGRAM_ADMIN_IDS": str(admin.id),
+    }
+    service = Service(
+        ServiceOptions(
+            feeds_path=str(app.feeds_path),
+            keywords_path=str(app.keywords_path),
+            state_dir=app.state,
+            environ=env,
+            http=None,
+            bot=False,
+            reload_every=0.2,
+        )
+    )
 
     def channel_text() -> str:
         return " ".join(m.text for m in telegram_server.messages("@eu_ai_watch"))
@@ -86,9 +104,14 @@ def test_valid_and_invalid_edits(feed_server: FeedServer, telegram_server: Teleg
             feed_server.publish("/eu.xml", rss_feed("EU", items))
             assert await until(lambda: "EDPB and AI Act news" in channel_text(), 10)
             # 3. A feeds.yaml edit: a new feed is polled without a restart.
-            feed_server.feed("/new.xml", rss_feed("New", [("x", "AI Act in Polish press",
-                                                                "https://pl.example/x")]))
-            text = app.feeds_path.read_text() + f"  - id: new\n    url: {feed_server.url('/new.xml')}\n"
+            feed_server.feed(
+                "/new.xml",
+                rss_feed("New", [("x", "AI Act in Polish press", "https://pl.example/x")]),
+            )
+            text = (
+                app.feeds_path.read_text()
+                + f"  - id: new\n    url: {feed_server.url('/new.xml')}\n"
+            )
             app.feeds_path.write_text(text, encoding="utf-8")
             assert await until(lambda: "AI Act in Polish press" in channel_text(), 10)
         finally:

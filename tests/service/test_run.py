@@ -47,24 +47,49 @@ def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) ->
 
 def start(app_dir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--feeds", str(app_dir / "feeds.yaml"),
-         "--keywords", str(app_dir / "keywords.yaml"), "--state", str(app_dir / "state"),
-         "--http", "", "--no-bot"],
-        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "--feeds",
+            str(app_dir / "feeds.yaml"),
+            "--keywords",
+            str(app_dir / "keywords.yaml"),
+            "--state",
+            str(app_dir / "state"),
+            "--http",
+            "",
+            "--no-bot",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
 @pytest.fixture
-def servers(feed_server: FeedServer, telegram_server: TelegramServer, smtp_server: SmtpServer,
-            tmp_path: Path) -> tuple[FeedServer, TelegramServer, dict[str, str]]:
+def servers(
+    feed_server: FeedServer,
+    telegram_server: TelegramServer,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+) -> tuple[FeedServer, TelegramServer, dict[str, str]]:
     telegram_server.add_channel("@eu_ai_watch")
     feed_server.feed("/eu.xml", rss_feed("EU", QUIET))
-    make_app(tmp_path, {"eu": feed_server.url("/eu.xml")}, keywords=KEYWORDS,
-             defaults="interval: 1s")
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram_server.token,
-           "TELEGRAM_API_URL": telegram_server.base_url, "SMTP_HOST": "127.0.0.1",
-           "SMTP_PORT": str(smtp_server.port), "SMTP_SECURITY": "none",
-           "MAIL_FROM": "monitor@example.org"}
+    make_app(
+        tmp_path, {"eu": feed_server.url("/eu.xml")}, keywords=KEYWORDS, defaults="interval: 1s"
+    )
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": telegram_server.token,
+        "TELEGRAM_API_URL": telegram_server.base_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": "monitor@example.org",
+    }
     return feed_server, telegram_server, env
 
 
@@ -73,11 +98,16 @@ def test_alert_within_one_interval_then_clean_sigterm(servers, tmp_path: Path):
     proc = start(tmp_path, env, tmp_path / "run.log")
     try:
         assert wait_until(lambda: len(feeds.requests_for("/eu.xml")) >= 1, 15)
-        feeds.publish("/eu.xml", rss_feed("EU", [("n1", "EU AI Act enters into force",
-                                                  "https://n.example/ai-act"), *QUIET]))
+        feeds.publish(
+            "/eu.xml",
+            rss_feed(
+                "EU", [("n1", "EU AI Act enters into force", "https://n.example/ai-act"), *QUIET]
+            ),
+        )
         published = time.monotonic()
         assert wait_until(lambda: len(tg.messages("@eu_ai_watch")) >= 1, 10), (
-            (tmp_path / "run.log").read_text())
+            tmp_path / "run.log"
+        ).read_text()
         assert time.monotonic() - published < 1 + 2  # one 1 s interval, plus the send
         assert "EU AI Act enters into force" in tg.messages("@eu_ai_watch")[0].text
         proc.send_signal(signal.SIGTERM)
@@ -117,9 +147,13 @@ def test_twenty_sigkills_lose_nothing(servers, tmp_path: Path):
     def pending_titles() -> set[str]:
         db = sqlite3.connect(tmp_path / "state" / "monitor.sqlite3")
         try:
-            return {r[0] for r in db.execute(
-                "SELECT a.title FROM outbox o JOIN articles a ON a.id = o.article_id "
-                "WHERE o.kind = 'alert' AND o.status = 'pending'")}
+            return {
+                r[0]
+                for r in db.execute(
+                    "SELECT a.title FROM outbox o JOIN articles a ON a.id = o.article_id "
+                    "WHERE o.kind = 'alert' AND o.status = 'pending'"
+                )
+            }
         except sqlite3.OperationalError:
             return set()
         finally:
@@ -139,8 +173,12 @@ def test_twenty_sigkills_lose_nothing(servers, tmp_path: Path):
     proc = start(tmp_path, env, tmp_path / "final.log")
     try:
         expected = {f"AI Act item {i:02d}" for i in range(20)}
-        assert wait_until(lambda: all(
-            t in " ".join(m.text for m in tg.messages("@eu_ai_watch")) for t in expected), 30)
+        assert wait_until(
+            lambda: all(
+                t in " ".join(m.text for m in tg.messages("@eu_ai_watch")) for t in expected
+            ),
+            30,
+        )
         assert wait_until(lambda: not pending_titles(), 10)
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -29,15 +29,18 @@ def test_v1_file_from_the_field_upgrades_and_keeps_its_identities(data_dir: Path
         assert state is not None
         assert state.etag == '"abc"'
         # The old article is still known: the same entry is not new after the upgrade.
-        again = Article(feed_id="politico-eu",
-                        key="guid:https://www.politico.eu/article/eu-ai-act-deal/",
-                        title="EU negotiators strike political deal on AI Act")
+        again = Article(
+            feed_id="politico-eu",
+            key="guid:https://www.politico.eu/article/eu-ai-act-deal/",
+            title="EU negotiators strike political deal on AI Act",
+        )
         with store.transaction() as conn:
             assert arts.add_articles(conn, "politico-eu", [again], NOW) == []
             # New tables from later migrations work on the upgraded file.
             ob.record_matches(conn, 1, [Match("ai-act", 1.0, ())], NOW)
-            added = ob.enqueue(conn, [Route("alert", Target("c", "telegram", "@c"), 1,
-                                            ("ai-act",), NOW)], NOW)
+            added = ob.enqueue(
+                conn, [Route("alert", Target("c", "telegram", "@c"), 1, ("ai-act",), NOW)], NOW
+            )
         assert added == 1
 
 
