@@ -145,4 +145,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "stories: story groups and the near-duplicate index",
+        # While an article is inside the dedupe window its row keeps its fingerprint
+        # (sketch) and index keys; monitor.dedupe rebuilds its in-memory index from them.
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            articles INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX stories_last_seen ON stories (last_seen);
+        CREATE TABLE story_articles (
+            article_id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL,
+            feed_id TEXT NOT NULL,
+            relation TEXT NOT NULL,
+            related_id INTEGER,
+            score REAL NOT NULL,
+            seen TEXT NOT NULL,
+            sketch BLOB,
+            keys BLOB
+        );
+        CREATE INDEX story_articles_story ON story_articles (story_id);
+        CREATE INDEX story_articles_seen ON story_articles (seen);
+        CREATE INDEX story_articles_indexed ON story_articles (seen) WHERE sketch IS NOT NULL;
+        """,
+    ),
 )

@@ -1,0 +1,207 @@
+"""An article's fingerprint: its sketches, story terms and index keys, and their bytes.
+
+The fingerprint is what the index stores for an article while it is in the window
+(a few hundred bytes for a feed item, at most about 1.5 KB) and what a later article is
+compared with; ``keys`` are what it files in the in-memory index (and stores beside
+the fingerprint, to rebuild that index after a restart).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from monitor.dedupe.sketch import Sketch
+from monitor.dedupe.text import Features, features, hash32
+from monitor.models import Article
+
+SHINGLE_SKETCH = 128
+WORD_SKETCH = 128
+NUMBER_SKETCH = 32
+MAX_TERMS = 16
+KEYS = 12
+"""Shingle keys per article: the smallest hashes of its shingle sketch."""
+
+# A key is a 32-bit hash xor its kind's tag, so one index holds every kind.
+SHINGLE, TERM, TITLE, URL = 0, 0x9E3779B9, 0x7F4A7C15, 0x85EBCA6B
+
+_VERSION = 1
+_MIRRORS = frozenset({"www", "www1", "www2", "m", "mobile", "amp"})
+_URL_SUFFIXES = re.compile(r"(?:/amp|/index\.html?|/)+$")
+# Parameters that say where a click came from, not which page it is.
+_TRACKING = re.compile(
+    r"(?:utm_[a-z]*|src|ref|ref_src|source|fbclid|gclid|dclid|mc_cid|mc_eid|cmpid|ocid"
+    r"|at_medium|at_campaign|taid|ito|xtor|smid|s_cid|feature|share|amp|output)(?:=|$)"
+)
+
+
+def url_key(url: str | None) -> int | None:
+    """A URL without scheme, ``www.``/``m.``/``amp.``, fragment, tracking parameters and
+    ``/amp`` ending.
+
+    Looser than storage's identity key on purpose: a tracking parameter or the AMP page
+    of an article is the same article, so equal keys in the window mean a copy.  Other
+    parameters stay: ``news.ycombinator.com/item?id=1`` and ``?id=2`` are two pages.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    labels = (parts.hostname or "").lower().split(".")
+    while len(labels) > 2 and labels[0] in _MIRRORS:
+        labels.pop(0)
+    host = ".".join(labels)
+    path = _URL_SUFFIXES.sub("", parts.path)
+    query = "&".join(
+        sorted(p for p in parts.query.split("&") if p and not _TRACKING.match(p.lower()))
+    )
+    if not host or not (path or query):
+        return None  # a home page is not an article
+    return hash32(host + path + ("?" + query if query else ""))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fingerprint:
+    """Sketches of an article's features plus its story terms and exact keys."""
+
+    shingles: Sketch
+    words: Sketch
+    numbers: Sketch
+    terms: tuple[int, ...]
+    title_terms: int
+    title_key: int | None
+    url_key: int | None
+    body_words: int
+    norm: float = 0.0
+    """The length of its weighted term vector when it was indexed (for the cosine)."""
+    shingle_keys: int = KEYS
+    """How many of its smallest shingle hashes it files as keys."""
+
+    @classmethod
+    def of(cls, article: Article, *, keys: int = KEYS, max_terms: int = MAX_TERMS) -> Fingerprint:
+        """Fingerprint an article: ``keys`` shingle keys, at most ``max_terms`` story terms."""
+        f: Features = features(article)
+        return cls(
+            shingles=Sketch.of(f.shingles, SHINGLE_SKETCH),
+            words=Sketch.of(f.words, WORD_SKETCH),
+            numbers=Sketch.of(f.numbers, NUMBER_SKETCH),
+            terms=f.terms[:max_terms],
+            title_terms=min(f.title_terms, max_terms),
+            title_key=f.title_key,
+            url_key=url_key(article.canonical_url or article.url),
+            body_words=f.body_words,
+            shingle_keys=keys,
+        )
+
+    def keys(self) -> dict[int, int]:
+        """The index keys of this article (32-bit) and their kinds (``SHINGLE``, ...)."""
+        out = {int(h) ^ SHINGLE: SHINGLE for h in self.shingles.hashes[: self.shingle_keys]}
+        out.update((h ^ TERM, TERM) for h in self.terms)
+        if self.title_key is not None:
+            out[self.title_key ^ TITLE] = TITLE
+        if self.url_key is not None:
+            out[self.url_key ^ URL] = URL
+        return out
+
+    def with_norm(self, norm: float) -> Fingerprint:
+        return Fingerprint(
+            self.shingles,
+            self.words,
+            self.numbers,
+            self.terms,
+            self.title_terms,
+            self.title_key,
+            self.url_key,
+            self.body_words,
+            norm,
+            self.shingle_keys,
+        )
+
+    def encode(self) -> bytes:
+        """The bytes stored with the article (little-endian, versioned)."""
+        header = _pack_header(self)
+        arrays = np.concatenate(
+            [
+                self.shingles.hashes,
+                self.words.hashes,
+                self.numbers.hashes,
+                np.asarray(self.terms, dtype=np.uint32),
+            ]
+        ).astype("<u4")
+        return header + arrays.tobytes()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Fingerprint:
+        """Rebuild a fingerprint from :meth:`encode`'s bytes.
+
+        Raises:
+            ValueError: the bytes are not a fingerprint of this version.
+        """
+        fields = _LAYOUT.unpack_from(data)
+        (
+            version,
+            shingle_keys,
+            n_terms,
+            sh_size,
+            w_size,
+            a_size,
+            sh_n,
+            w_n,
+            a_n,
+            title_terms,
+            has,
+            title_key,
+            url_key,
+            body_words,
+            norm,
+        ) = fields
+        if version != _VERSION:
+            raise ValueError(f"dedupe: fingerprint version {version} is not {_VERSION}")
+        arrays = np.frombuffer(data, dtype="<u4", offset=_LAYOUT.size)
+        if arrays.dtype != np.uint32:  # a big-endian machine
+            arrays = arrays.astype(np.uint32)
+        a, b, c = sh_n, sh_n + w_n, sh_n + w_n + a_n
+        return cls(
+            shingles=Sketch(arrays[:a], sh_size),
+            words=Sketch(arrays[a:b], w_size),
+            numbers=Sketch(arrays[b:c], a_size),
+            terms=tuple(arrays[c : c + n_terms].tolist()),
+            title_terms=title_terms,
+            title_key=title_key if has & 1 else None,
+            url_key=url_key if has & 2 else None,
+            body_words=body_words,
+            norm=norm,
+            shingle_keys=shingle_keys,
+        )
+
+
+# version, shingle keys, terms, three set sizes, three sketch lengths, title terms,
+# which optional keys are present, title key, URL key, body words, norm.
+_LAYOUT = struct.Struct("<BBHIIIHHHHBIIIf")
+
+
+def _pack_header(fp: Fingerprint) -> bytes:
+    has = (fp.title_key is not None) | ((fp.url_key is not None) << 1)
+    return _LAYOUT.pack(
+        _VERSION,
+        fp.shingle_keys,
+        len(fp.terms),
+        fp.shingles.size,
+        fp.words.size,
+        fp.numbers.size,
+        len(fp.shingles.hashes),
+        len(fp.words.hashes),
+        len(fp.numbers.hashes),
+        fp.title_terms,
+        has,
+        fp.title_key or 0,
+        fp.url_key or 0,
+        min(fp.body_words, 0xFFFFFFFF),
+        fp.norm,
+    )

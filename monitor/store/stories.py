@@ -1,0 +1,229 @@
+"""Stories and the near-duplicate index behind them (the SQL of ``monitor.dedupe``).
+
+* ``story_articles``: which story each article joined, how (``first``, ``copy``,
+  ``same-story``) and through which earlier article.  While the article is inside the
+  dedupe window its row also holds its fingerprint (``sketch``, the bytes
+  ``monitor.dedupe`` compares a later article with) and its index ``keys``; the
+  in-memory candidate index is rebuilt from these after a restart.
+* ``stories``: one row per story, named by its first article's id and title.
+
+Every writing function must run inside the caller's transaction, so an article, its
+matches, its outbox rows and its story commit together.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.store.db import from_db, to_db
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedRow:
+    """An article inside the index window, as a candidate for a new article."""
+
+    article_id: int
+    story_id: int
+    feed_id: str
+    seen: datetime
+    sketch: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRow:
+    article_id: int
+    story_id: int
+    relation: str
+    related_id: int | None
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    article_id: int
+    feed_id: str
+    title: str
+    url: str | None
+    published: datetime | None
+    relation: str
+    related_id: int | None
+    score: float
+    seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    id: int
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    members: tuple[StoryMember, ...]
+
+
+def indexed(conn: sqlite3.Connection, article_ids: Sequence[int]) -> list[IndexedRow]:
+    """The index rows of these articles (those still inside the window)."""
+    if not article_ids:
+        return []
+    marks = ",".join("?" * len(article_ids))
+    rows = conn.execute(
+        f"SELECT article_id, story_id, feed_id, seen, sketch FROM story_articles"
+        f" WHERE article_id IN ({marks}) AND sketch IS NOT NULL",
+        list(article_ids),
+    ).fetchall()
+    return [IndexedRow(r[0], r[1], r[2], _time(r[3]), r[4]) for r in rows]
+
+
+def assignment(conn: sqlite3.Connection, article_id: int) -> AssignmentRow | None:
+    row = conn.execute(
+        "SELECT article_id, story_id, relation, related_id, score FROM story_articles"
+        " WHERE article_id = ?",
+        (article_id,),
+    ).fetchone()
+    return AssignmentRow(row[0], row[1], row[2], row[3], row[4]) if row else None
+
+
+def add(
+    conn: sqlite3.Connection,
+    row: AssignmentRow,
+    *,
+    feed_id: str,
+    title: str,
+    seen: datetime,
+    sketch: bytes,
+    keys: bytes,
+) -> None:
+    """Record an article's story with its fingerprint and keys; start or extend the story."""
+    stamp = to_db(seen)
+    conn.execute(
+        "INSERT INTO story_articles (article_id, story_id, feed_id, relation, related_id, score,"
+        " seen, sketch, keys) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            row.article_id,
+            row.story_id,
+            feed_id,
+            row.relation,
+            row.related_id,
+            row.score,
+            stamp,
+            sketch,
+            keys,
+        ),
+    )
+    if row.relation == "first":
+        conn.execute(
+            "INSERT INTO stories (id, title, first_seen, last_seen) VALUES (?,?,?,?)",
+            (row.story_id, title, stamp, stamp),
+        )
+    else:
+        conn.execute(
+            "UPDATE stories SET last_seen = max(last_seen, ?), articles = articles + 1"
+            " WHERE id = ?",
+            (stamp, row.story_id),
+        )
+
+
+def merge(conn: sqlite3.Connection, keep: int, absorbed: Sequence[int]) -> None:
+    """Make stories ``absorbed`` part of story ``keep`` (their articles move, rows go)."""
+    for sid in absorbed:
+        row = conn.execute(
+            "SELECT first_seen, last_seen, articles FROM stories WHERE id = ?", (sid,)
+        ).fetchone()
+        if row is None or sid == keep:
+            continue
+        conn.execute("UPDATE story_articles SET story_id = ? WHERE story_id = ?", (keep, sid))
+        conn.execute(
+            "UPDATE stories SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?),"
+            " articles = articles + ? WHERE id = ?",
+            (row[0], row[1], row[2], keep),
+        )
+        conn.execute("DELETE FROM stories WHERE id = ?", (sid,))
+
+
+def window(conn: sqlite3.Connection, since: datetime) -> Iterator[tuple[int, datetime, bytes]]:
+    """``(article_id, seen, keys)`` of every article still indexed and seen since ``since``."""
+    for aid, seen, keys in conn.execute(
+        "SELECT article_id, seen, keys FROM story_articles"
+        " WHERE sketch IS NOT NULL AND seen >= ? ORDER BY article_id",
+        (to_db(since),),
+    ):
+        yield aid, _time(seen), keys
+
+
+def unindex(conn: sqlite3.Connection, before: datetime) -> int:
+    """Drop the fingerprints and keys of articles seen before ``before``; their story
+    membership stays.  Returns how many rows changed."""
+    return int(
+        conn.execute(
+            "UPDATE story_articles SET sketch = NULL, keys = NULL"
+            " WHERE sketch IS NOT NULL AND seen < ?",
+            (to_db(before),),
+        ).rowcount
+    )
+
+
+def forget(conn: sqlite3.Connection, before: datetime) -> int:
+    """Delete story memberships, and stories, last seen before ``before`` (already unindexed)."""
+    stamp = to_db(before)
+    gone = conn.execute(
+        "DELETE FROM story_articles WHERE sketch IS NULL AND seen < ?", (stamp,)
+    ).rowcount
+    conn.execute(
+        "DELETE FROM stories WHERE last_seen < ?"
+        " AND NOT EXISTS (SELECT 1 FROM story_articles s WHERE s.story_id = stories.id)",
+        (stamp,),
+    )
+    return int(gone)
+
+
+def members(conn: sqlite3.Connection, story_id: int) -> list[tuple[int, str, str]]:
+    """``(article_id, feed_id, relation)`` of a story's articles, in the order they came."""
+    return [
+        (r[0], r[1], r[2])
+        for r in conn.execute(
+            "SELECT article_id, feed_id, relation FROM story_articles WHERE story_id = ?"
+            " ORDER BY seen, article_id",
+            (story_id,),
+        )
+    ]
+
+
+def stories_since(conn: sqlite3.Connection, since: datetime) -> list[StoryRow]:
+    """Stories with an article seen at or after ``since``, newest first, with all members."""
+    stories = conn.execute(
+        "SELECT id, title, first_seen, last_seen FROM stories WHERE last_seen >= ?"
+        " ORDER BY last_seen DESC, id DESC",
+        (to_db(since),),
+    ).fetchall()
+    out: list[StoryRow] = []
+    for sid, title, first, last in stories:
+        members = conn.execute(
+            "SELECT s.article_id, s.feed_id, a.title, a.url, a.published, s.relation,"
+            " s.related_id, s.score, s.seen FROM story_articles s"
+            " LEFT JOIN articles a ON a.id = s.article_id"
+            " WHERE s.story_id = ? ORDER BY s.seen, s.article_id",
+            (sid,),
+        ).fetchall()
+        out.append(
+            StoryRow(
+                id=sid,
+                title=title,
+                first_seen=_time(first),
+                last_seen=_time(last),
+                members=tuple(
+                    StoryMember(
+                        m[0], m[1], m[2] or "", m[3], from_db(m[4]), m[5], m[6], m[7], _time(m[8])
+                    )
+                    for m in members
+                ),
+            )
+        )
+    return out
+
+
+def _time(text: str) -> datetime:
+    # fromisoformat reads to_db's fixed format ("...Z") about twenty times faster than
+    # from_db's strptime, and this runs for every candidate of every new article.
+    return datetime.fromisoformat(text)
