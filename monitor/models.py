@@ -315,7 +315,7 @@ class SendReceipt:
     """Telegram ``message_id`` or the e-mail ``Message-ID``."""
 
 
-OutboxKind = Literal["alert", "digest"]
+OutboxKind = Literal["alert", "digest", "update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,11 +327,15 @@ class Route:
     article_id: int
     watchlists: tuple[str, ...]
     due: datetime
+    story_id: int | None = None
 
     @property
     def key(self) -> str:
-        """The idempotency key: one outbox row per (article, target, kind), ever."""
+        """The idempotency key: one outbox row per (article, target, kind), ever; for an
+        instant alert, one per (story, target): a story alerts each target once."""
         t = self.target
+        if self.kind == "alert" and self.story_id is not None:
+            return f"alert|{t.destination}|{t.channel}|{t.address}|story:{self.story_id}"
         return f"{self.kind}|{t.destination}|{t.channel}|{t.address}|{self.article_id}"
 
 
@@ -350,3 +354,6 @@ class OutboxEntry:
     attempts: int = 0
     last_error: str | None = None
     remote_id: str | None = None
+    story_id: int | None = None
+    edit_of: str | None = None
+    """For an ``update`` row: the Telegram message to edit (the story's alert)."""

@@ -62,6 +62,7 @@ def route(
     baseline: bool = False,
     published: datetime | None = None,
     subscriptions: Iterable[Subscription] = (),
+    story_id: int | None = None,
 ) -> list[Route]:
     """The outbox rows one new article needs.
 
@@ -104,7 +105,14 @@ def route(
                 for t in targets(name, dest):
                     add("digest", t, match.watchlist)
     return [
-        Route(kind=kind, target=target, article_id=article_id, watchlists=tuple(names), due=now)
+        Route(
+            kind=kind,
+            target=target,
+            article_id=article_id,
+            watchlists=tuple(names),
+            due=now,
+            story_id=story_id,
+        )
         for (kind, target), names in sorted(
             wanted.items(), key=lambda kv: (kv[0][0], kv[0][1].destination, kv[0][1].address)
         )

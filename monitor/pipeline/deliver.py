@@ -9,6 +9,7 @@ independent: one blocked channel never delays another.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from monitor.models import (
     AlertItem,
     Digest,
     DigestSection,
+    Match,
     OutboxEntry,
     OutgoingMessage,
     Target,
@@ -33,6 +35,7 @@ from monitor.render.schedule import digest_due
 from monitor.route import SUBSCRIBER_PREFIX, targets
 from monitor.store import Store
 from monitor.store import outbox as ob
+from monitor.store.stories import members as story_members
 
 log = logging.getLogger(__name__)
 DEFAULT_TZ = "Europe/Brussels"
@@ -99,7 +102,8 @@ class Deliverer:
     # -- alerts --------------------------------------------------------------------------
 
     async def deliver_alerts(self) -> DeliveryReport:
-        """Send every due alert row, grouped per target."""
+        """Send every due alert row, grouped per target; then edit alerts whose story
+        gained sources ("also: ...")."""
         now = self.clock()
         due = ob.due_entries(self.store.conn, "alert", now, limit=5000)
         groups: dict[Target, list[OutboxEntry]] = {}
@@ -109,7 +113,34 @@ class Deliverer:
         results = await asyncio.gather(*(self._alerts_for(t, rows) for t, rows in groups.items()))
         for r in results:
             report.add(r)
+        updates = ob.due_entries(self.store.conn, "update", self.clock(), limit=5000)
+        edits: dict[tuple[Target, str], list[OutboxEntry]] = {}
+        for entry in updates:
+            edits.setdefault((entry.target, entry.edit_of or ""), []).append(entry)
+        for (target, message_id), rows in edits.items():
+            report.add(await self._edit(target, message_id, rows))
         return report
+
+    async def _edit(
+        self, target: Target, message_id: str, rows: list[OutboxEntry]
+    ) -> DeliveryReport:
+        """Re-render the Telegram message ``message_id`` with its stories' new sources."""
+        sent = ob.sent_with(self.store.conn, target, message_id)
+        items = self._items(sent)
+        if not items or not message_id or target.channel != "telegram" or not self._known(target):
+            with self.store.transaction() as conn:  # nothing left to edit: done
+                ob.mark_sent(conn, [r.id for r in rows], self.clock(), None)
+            return DeliveryReport()
+        alert = Alert(target, tuple(items), self._timezone(target))
+        try:
+            message = render_telegram.render_story_update(
+                alert, now=self.clock(), edit_of=message_id
+            )
+        except ValueError as exc:
+            self._fail(target, [r.id for r in rows], str(exc), DeliveryReport())
+            return DeliveryReport(failed=len(rows))
+        message = dataclasses.replace(message, outbox_ids=tuple(r.id for r in rows))
+        return await self._send_all(target, [message], rows)
 
     async def _alerts_for(self, target: Target, rows: list[OutboxEntry]) -> DeliveryReport:
         if not self._known(target):
@@ -162,9 +193,16 @@ class Deliverer:
                     out.append((target, self._render_digest(digest)))
         return out
 
-    def build_digest(self, target: Target, now: datetime | None = None) -> Digest | None:
+    def build_digest(
+        self,
+        target: Target,
+        now: datetime | None = None,
+        companions: dict[int, list[int]] | None = None,
+    ) -> Digest | None:
+        """The target's pending digest, one item per story (``companions`` collects the
+        rows folded into each story's item)."""
         rows = ob.pending_for_target(self.store.conn, "digest", target)
-        items = self._items(rows)
+        items = self._items(rows, {} if companions is None else companions)
         if not items:
             return None
         row = ob.destination_row(self.store.conn, target)
@@ -193,7 +231,8 @@ class Deliverer:
             digest_time=dest.digest_time, timezone=dest.timezone, last=anchor, now=now
         ):
             return DeliveryReport()
-        digest = self.build_digest(target, now)
+        companions: dict[int, list[int]] = {}
+        digest = self.build_digest(target, now, companions)
         if digest is None:
             if getattr(dest, "digest_empty", False):
                 digest = Digest(
@@ -208,7 +247,9 @@ class Deliverer:
                 with self.store.transaction() as conn:
                     ob.record_digest(conn, target, now)
                 return DeliveryReport()
-        report = await self._send_all(target, self._render_digest(digest), rows, digest=True)
+        report = await self._send_all(
+            target, self._render_digest(digest), rows, companions=companions
+        )
         if not report.errors:
             with self.store.transaction() as conn:
                 ob.record_digest(conn, target, now)
@@ -253,13 +294,15 @@ class Deliverer:
         target: Target,
         messages: Sequence[OutgoingMessage],
         rows: Sequence[OutboxEntry],
-        digest: bool = False,
+        companions: Mapping[int, list[int]] | None = None,
     ) -> DeliveryReport:
         report = DeliveryReport()
         sender = self.senders.get(target.channel)
         attempts = {r.id: r.attempts for r in rows}
         for message in messages:
             ids = list(message.outbox_ids)
+            for first in message.outbox_ids:
+                ids.extend((companions or {}).get(first, ()))
             if sender is None:
                 self._fail(target, ids, f"no transport for channel {target.channel!r}", report)
                 continue
@@ -280,6 +323,13 @@ class Deliverer:
                 report.errors.append(str(exc))
                 break  # keep this target's order: the rest waits for the retry
             except PermanentDeliveryError as exc:
+                if message.edit_of is not None:
+                    # An edit Telegram refuses (message deleted, too old) loses nothing:
+                    # the alert itself was delivered.  The channel stays healthy.
+                    with self.store.transaction() as conn:
+                        ob.mark_failed(conn, ids, str(exc))
+                    log.warning("%s (story update not applied)", exc)
+                    continue
                 self._fail(target, ids, str(exc), report)
                 continue
             except DeliveryError as exc:
@@ -330,28 +380,65 @@ class Deliverer:
             return None
         return f"mailto:{self.mail_from}?subject=unsubscribe%20{target.destination}"
 
-    def _items(self, rows: Sequence[OutboxEntry]) -> list[AlertItem]:
+    def _items(
+        self, rows: Sequence[OutboxEntry], companions: dict[int, list[int]] | None = None
+    ) -> list[AlertItem]:
+        """The rows as renderable items, each with the other sources of its story.
+
+        With ``companions`` (digests), rows of one story fold into the story's first item,
+        and ``companions[first row id]`` lists the folded rows (sent with it).
+        """
         ids = [r.article_id for r in rows]
         articles = self.store.get_articles(ids)
         matches = ob.matches_for(self.store.conn, ids)
-        items = []
+        story_of = ob.stories_of(self.store.conn, ids)
+        members: dict[int, list[str]] = {}
+        items: list[AlertItem] = []
+        first_of_story: dict[int, int] = {}
         for r in rows:
             stored = articles.get(r.article_id)
             if stored is None:
                 continue
             ms = tuple(m for m in matches.get(r.article_id, []) if m.watchlist in r.watchlists)
+            story = story_of.get(r.article_id)
+            if story is not None and story not in members:
+                members[story] = [
+                    self.feed_names.get(feed, feed)
+                    for _, feed, _ in story_members(self.store.conn, story)
+                ]
+            if companions is not None and story is not None and story in first_of_story:
+                index = first_of_story[story]
+                items[index] = self._fold(items[index], ms)
+                companions.setdefault(items[index].outbox_id, []).append(r.id)
+                continue
+            source = self.feed_names.get(stored.article.feed_id, stored.article.feed_id)
+            others = members.get(story, []) if story is not None else []
+            also = tuple(dict.fromkeys(s for s in others if s != source))
+            if story is not None:
+                first_of_story[story] = len(items)
             items.append(
                 AlertItem(
                     outbox_id=r.id,
                     article=stored.article,
-                    source=self.feed_names.get(stored.article.feed_id, stored.article.feed_id),
+                    source=source,
                     matches=ms,
                     watchlist_titles=tuple(
                         self.watchlist_titles.get(m.watchlist, m.watchlist) for m in ms
                     ),
+                    also=also,
                 )
             )
         return items
+
+    def _fold(self, item: AlertItem, matches: Sequence[Match]) -> AlertItem:
+        """The story's first item, also listed under the watchlists its companion matched."""
+        known = {m.watchlist for m in item.matches}
+        extra = tuple(m for m in matches if m.watchlist not in known)
+        if not extra:
+            return item
+        ms = item.matches + extra
+        titles = tuple(self.watchlist_titles.get(m.watchlist, m.watchlist) for m in ms)
+        return dataclasses.replace(item, matches=ms, watchlist_titles=titles)
 
     def _sections(self, items: Sequence[AlertItem]) -> tuple[DigestSection, ...]:
         by_wl: dict[str, list[AlertItem]] = {}

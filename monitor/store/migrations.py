@@ -174,4 +174,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX story_articles_indexed ON story_articles (seen) WHERE sketch IS NOT NULL;
         """,
     ),
+    Migration(
+        "one alert per story: outbox rows know their story and the message they edit",
+        """
+        ALTER TABLE outbox ADD COLUMN story_id INTEGER;
+        ALTER TABLE outbox ADD COLUMN edit_of TEXT;
+        CREATE INDEX outbox_story ON outbox (story_id, kind)
+        """,
+    ),
 )

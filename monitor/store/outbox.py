@@ -84,7 +84,7 @@ def enqueue(conn: sqlite3.Connection, routes: Sequence[Route], now: datetime) ->
     before = conn.total_changes
     conn.executemany(
         "INSERT INTO outbox (idem_key, kind, destination, channel, address, article_id,"
-        " watchlists, created, due, status) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        " watchlists, created, due, status, story_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT (idem_key) DO NOTHING",
         [
             (
@@ -98,6 +98,7 @@ def enqueue(conn: sqlite3.Connection, routes: Sequence[Route], now: datetime) ->
                 to_db(now),
                 to_db(r.due),
                 PENDING,
+                r.story_id,
             )
             for r in routes
         ],
@@ -122,6 +123,8 @@ def _entry(row: sqlite3.Row) -> OutboxEntry:
         attempts=row["attempts"],
         last_error=row["last_error"],
         remote_id=row["remote_id"],
+        story_id=row["story_id"],
+        edit_of=row["edit_of"],
     )
 
 
@@ -302,3 +305,76 @@ def recent_matched_articles(
         [*params, limit],
     )
     return [int(r[0]) for r in rows], total
+
+
+# --- stories: later sources of an alerted story -------------------------------------------
+
+
+def enqueue_story_updates(
+    conn: sqlite3.Connection, story_id: int, article_id: int, now: datetime
+) -> int:
+    """A new article joined ``story_id``: queue an edit of every Telegram alert already
+    sent for the story, so it lists the new source ("also: ...").  Returns rows added."""
+    rows = conn.execute(
+        "SELECT DISTINCT destination, channel, address, remote_id FROM outbox"
+        " WHERE story_id = ? AND kind = 'alert' AND status = ? AND channel = 'telegram'"
+        " AND remote_id IS NOT NULL",
+        (story_id, SENT),
+    ).fetchall()
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO outbox (idem_key, kind, destination, channel, address, article_id,"
+        " watchlists, created, due, status, story_id, edit_of)"
+        " VALUES (?, 'update', ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?)"
+        " ON CONFLICT (idem_key) DO NOTHING",
+        [
+            (
+                f"update|{r[0]}|{r[1]}|{r[2]}|{r[3]}|{article_id}",
+                r[0],
+                r[1],
+                r[2],
+                article_id,
+                to_db(now),
+                to_db(now),
+                PENDING,
+                story_id,
+                r[3],
+            )
+            for r in rows
+        ],
+    )
+    return conn.total_changes - before
+
+
+def sent_with(conn: sqlite3.Connection, target: Target, remote_id: str) -> list[OutboxEntry]:
+    """The alert rows delivered in one Telegram message (to re-render it for an edit)."""
+    return [
+        _entry(r)
+        for r in conn.execute(
+            "SELECT * FROM outbox WHERE kind = 'alert' AND status = ? AND destination = ?"
+            " AND channel = ? AND address = ? AND remote_id = ? ORDER BY id",
+            (SENT, target.destination, target.channel, target.address, remote_id),
+        )
+    ]
+
+
+def merge_story_rows(conn: sqlite3.Connection, keep: int, absorbed: Sequence[int]) -> None:
+    """Stories merged by the dedupe index: their outbox rows follow."""
+    conn.executemany(
+        "UPDATE outbox SET story_id = ? WHERE story_id = ?", [(keep, old) for old in absorbed]
+    )
+
+
+def stories_of(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[int, int]:
+    """article id -> story id, for the articles that belong to a story."""
+    out: dict[int, int] = {}
+    ids = list(dict.fromkeys(article_ids))
+    for i in range(0, len(ids), 400):
+        chunk = ids[i : i + 400]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(
+            f"SELECT article_id, story_id FROM story_articles WHERE article_id IN ({marks})",
+            chunk,
+        ):
+            out[int(r[0])] = int(r[1])
+    return out
