@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 DEFAULT_MIN_BACKOFF = timedelta(minutes=1)
 DEFAULT_MAX_BACKOFF = timedelta(hours=6)
 JITTER = (0.75, 1.0)
+SUCCESS_JITTER = (0.9, 1.0)
 """A backoff delay ``d`` becomes ``d * uniform(*JITTER)``: spread, never above the cap."""
 
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
@@ -78,9 +79,13 @@ def backoff_delay(
     The delay is capped at ``max(max_backoff, interval)`` and then jittered downwards
     into ``[0.75 * d, d]``, so feeds that failed together do not retry together.  There is
     no failure count after which a feed is given up.
+
+    After a success the delay is the interval jittered into ``[0.9 * i, i]``: feeds that
+    were added (or polled after downtime) together drift apart instead of all falling
+    due in the same second every interval.
     """
     if failures <= 0:
-        return interval
+        return interval * rng.uniform(*SUCCESS_JITTER)
     cap = max(max_backoff, interval).total_seconds()
     base = max(interval, min_backoff).total_seconds()
     # In float seconds: timedelta arithmetic would overflow after a few dozen doublings.

@@ -26,7 +26,8 @@ def to_db(when: datetime | None) -> str | None:
 def from_db(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # fromisoformat reads the "Z" suffix (Python 3.11) and is ~40x faster than strptime.
+    return datetime.fromisoformat(text)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -9,8 +9,13 @@ from monitor.route import Subscription
 from monitor.store.db import to_db
 
 
-def subscribe(conn: sqlite3.Connection, chat_id: str, watchlist: str, now: datetime,
-              username: str | None = None) -> bool:
+def subscribe(
+    conn: sqlite3.Connection,
+    chat_id: str,
+    watchlist: str,
+    now: datetime,
+    username: str | None = None,
+) -> bool:
     """Returns False when the chat was already subscribed to the watchlist."""
     conn.execute(
         "INSERT INTO subscribers (chat_id, username, first_seen) VALUES (?,?,?)"
@@ -29,14 +34,17 @@ def subscribe(conn: sqlite3.Connection, chat_id: str, watchlist: str, now: datet
 def unsubscribe(conn: sqlite3.Connection, chat_id: str, watchlist: str | None = None) -> int:
     if watchlist is None:
         return conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)).rowcount
-    return conn.execute("DELETE FROM subscriptions WHERE chat_id = ? AND watchlist = ?",
-                        (chat_id, watchlist)).rowcount
+    return conn.execute(
+        "DELETE FROM subscriptions WHERE chat_id = ? AND watchlist = ?", (chat_id, watchlist)
+    ).rowcount
 
 
 def mark_blocked(conn: sqlite3.Connection, chat_id: str, now: datetime) -> int:
     """A user who blocked the bot is unsubscribed from everything; returns how many."""
-    conn.execute("UPDATE subscribers SET blocked = 1, blocked_at = ? WHERE chat_id = ?",
-                 (to_db(now), chat_id))
+    conn.execute(
+        "UPDATE subscribers SET blocked = 1, blocked_at = ? WHERE chat_id = ?",
+        (to_db(now), chat_id),
+    )
     return unsubscribe(conn, chat_id)
 
 

@@ -76,8 +76,9 @@ def test_parse_max_age(value: str | None, expected: timedelta | None) -> None:
 
 
 # -- backoff ---------------------------------------------------------------------------
-def test_no_failure_means_the_feed_interval() -> None:
-    assert backoff_delay(0, INTERVAL, random.Random(1)) == INTERVAL
+def test_no_failure_means_the_feed_interval_jittered_down_a_little() -> None:
+    delays = [backoff_delay(0, INTERVAL, random.Random(s)) for s in range(50)]
+    assert all(INTERVAL * 0.9 <= d <= INTERVAL for d in delays)
 
 
 def test_backoff_doubles_from_the_interval_until_the_cap() -> None:
@@ -118,15 +119,18 @@ def test_jitter_is_reproducible_with_a_seeded_rng() -> None:
 
 
 # -- next_poll -------------------------------------------------------------------------
-def test_next_poll_after_success_is_one_interval() -> None:
-    assert next_poll(NOW, interval=INTERVAL, failures=0, rng=random.Random(1)) == NOW + INTERVAL
+def test_next_poll_after_success_is_one_jittered_interval() -> None:
+    due = [next_poll(NOW, interval=INTERVAL, failures=0, rng=random.Random(s)) for s in range(50)]
+    assert all(NOW + INTERVAL * 0.9 <= d <= NOW + INTERVAL for d in due)
+    assert len(set(due)) > 40  # spread, not one instant
 
 
 def test_ttl_is_a_lower_bound() -> None:
     rng = random.Random(1)
     assert next_poll(NOW, interval=INTERVAL, failures=0, rng=rng, ttl=HOUR) == NOW + HOUR
     short = timedelta(minutes=5)
-    assert next_poll(NOW, interval=INTERVAL, failures=0, rng=rng, ttl=short) == NOW + INTERVAL
+    due = next_poll(NOW, interval=INTERVAL, failures=0, rng=rng, ttl=short)
+    assert NOW + INTERVAL * 0.9 <= due <= NOW + INTERVAL
 
 
 def test_not_before_is_a_lower_bound() -> None:
@@ -134,9 +138,8 @@ def test_not_before_is_a_lower_bound() -> None:
     later = NOW + timedelta(minutes=40)
     sooner = NOW + timedelta(minutes=5)
     assert next_poll(NOW, interval=INTERVAL, failures=0, rng=rng, not_before=later) == later
-    assert next_poll(NOW, interval=INTERVAL, failures=0, rng=rng, not_before=sooner) == (
-        NOW + INTERVAL
-    )
+    due = next_poll(NOW, interval=INTERVAL, failures=0, rng=rng, not_before=sooner)
+    assert NOW + INTERVAL * 0.9 <= due <= NOW + INTERVAL
 
 
 def test_retry_after_outlasts_the_backoff() -> None:
@@ -187,7 +190,7 @@ def test_next_poll_bounds(
     ceiling = NOW + max(CAP, interval)
     assert due <= ceiling
     if failures == 0:
-        assert due >= NOW + interval
+        assert due >= NOW + interval * 0.9
     else:  # the first backoff step, jittered down as far as it goes, floored at MIN
         first_step = min(max(interval, MIN), max(CAP, interval))
         assert due >= NOW + max(MIN, first_step * 0.75) - timedelta(microseconds=1)

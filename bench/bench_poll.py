@@ -1,0 +1,600 @@
+"""Poll-cycle benchmark: monitor's cycle against feedparser and reader on a local feed farm.
+
+    .venv/bin/python bench/bench_poll.py [--feeds 1000] [--items 30] [--runs 3]
+                                         [--peer-sample 100] [--reader-workers 32]
+                                         [--no-peers] [--no-write]
+
+A feed farm (``bench/feedfarm.py``) runs in its own process: ``--feeds`` RSS feeds of
+``--items`` real items each (from the replay fixtures), spread over ``--hosts`` loopback
+addresses, each answer after a random 50-250 ms, ETag/Last-Modified and 304, gzip.
+
+Every contender runs in a fresh subprocess per run, so that its peak RSS and its CPU
+time (``time.process_time()``: user + system, all threads) are its own:
+
+- monitor: a fresh state directory, the repository's keywords.yaml, then
+  ``Poller.cycle`` over every feed three times, as ``monitor poll --all`` does: COLD
+  (empty database), WARM (every feed answers 304) and CHANGED (the farm first puts one
+  new item on 10 % of the feeds); a :class:`StageClock` splits the CPU time by stage;
+- feedparser: the naive serial loop ``feedparser.parse(url)`` over the first
+  ``--peer-sample`` feeds, then again with ``etag=``/``modified=`` (WARM); its times are
+  extrapolated linearly to all feeds (``--peer-sample 0`` runs them all);
+- reader (lemon24/reader): ``add_feed`` for every feed (not timed), then
+  ``update_feeds(workers=N, scheduled=False)`` twice (COLD, WARM).  32 workers were
+  reader's fastest on this farm (single runs, wall seconds cold / warm: 8 workers
+  46 / 21, 16: 51 / 10, 32: 28 / 5.6, 64: 49 / 5.9).  reader retrieves in threads and
+  parses in the calling thread.  It needs ``sgmllib3k`` (in the ``bench`` extra).
+
+The machine is shared: besides wall and CPU time, the time the client waited for a
+core (``/proc/self/schedstat``) is reported.  The figures are medians over ``--runs``
+runs.  The section between ``<!-- BEGIN poll -->`` and ``<!-- END poll -->`` in
+docs/benchmarks.md is rewritten with them, the machine and the method (``--no-write``
+leaves the file alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from feedfarm import FeedFarm, default_replay  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- BEGIN poll -->", "<!-- END poll -->"
+TARGETS = {"cold": 6.0, "warm": 3.0, "warm_cpu": 2.5, "changed": 4.0, "rss": 150.0, "ratio": 5.0}
+CHANGED_SHARE = 0.10
+Result = dict[str, Any]
+
+
+# -- measuring ------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def runqueue_wait() -> float:
+    """Seconds the main thread has spent runnable but waiting for a core (Linux schedstat).
+
+    On a shared machine, other processes' work shows up here and not in CPU time:
+    wall ~ CPU + run-queue wait + time with nothing to do (waiting for the network).
+    """
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, Result]:
+    """Run ``fn``; its wall and CPU seconds, the time it waited for a core, the 1-minute
+    load average before it, and the process's peak RSS afterwards."""
+    load = os.getloadavg()[0]
+    w0, c0, q0 = time.perf_counter(), time.process_time(), runqueue_wait()
+    value = fn()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    queued = runqueue_wait() - q0
+    m = {"wall": wall, "cpu": cpu, "queued": queued, "unqueued": wall - queued, "load": load}
+    return value, {**m, "rss": peak_rss_mb()}
+
+
+class StageClock:
+    """CPU seconds spent in the pipeline's stages, by wrapping the functions the poller
+    calls (``monitor.pipeline.poll``'s own references, so nothing else is affected).
+
+    What is left of a cycle's CPU time is the fetch stage (httpx, connections, the
+    event loop) and the poller's bookkeeping.
+    """
+
+    STAGES = (
+        ("parse", "parse_feed", "parse_feed"),
+        ("store articles", "store_articles", "add_articles"),
+        ("match", "Poller", "_match"),
+        ("record (commit, outbox, feed state)", "Poller", "_record"),
+        ("304 bookkeeping", "Poller", "_unchanged"),
+    )
+
+    def __init__(self) -> None:
+        from monitor.pipeline import poll
+
+        self.spent: Counter[str] = Counter()
+        for label, owner_name, attr in self.STAGES:
+            owner = poll if owner_name == "parse_feed" else getattr(poll, owner_name)
+            name = "parse_feed" if owner_name == "parse_feed" else attr
+            setattr(owner, name, self._wrap(label, getattr(owner, name)))
+
+    def _wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_stage(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.spent[label] += time.process_time() - t0
+
+        return timed_stage
+
+    def take(self) -> dict[str, float]:
+        """CPU seconds per stage since the last call; ``record`` excludes what it called."""
+        spent, self.spent = dict(self.spent), Counter()
+        record = "record (commit, outbox, feed state)"
+        if record in spent:
+            inner = spent.get("store articles", 0.0) + spent.get("match", 0.0)
+            spent[record] = max(0.0, spent[record] - inner)
+        return spent
+
+
+def write_feeds_yaml(path: Path, urls: list[str], concurrency: int, per_host: int) -> None:
+    lines = [
+        "settings:",
+        f"  concurrency: {concurrency}",
+        f"  per_host: {per_host}",
+        "defaults:",
+        "  interval: 15m",
+        "  timeout: 30s",
+        "feeds:",
+    ]
+    lines += [f"  - id: f{i:04d}\n    url: {url}" for i, url in enumerate(urls)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# -- workers (each runs in its own subprocess) -------------------------------------------
+
+
+def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
+    from monitor.fetch import Fetcher
+    from monitor.models import CycleReport
+    from monitor.pipeline.build import load_configs, matcher, routing
+    from monitor.pipeline.poll import Poller
+    from monitor.store import Store
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-poll-"))
+    try:
+        write_feeds_yaml(tmp / "feeds.yaml", farm["urls"], args.concurrency, args.per_host)
+        shutil.copy(ROOT / "keywords.yaml", tmp / "keywords.yaml")
+        cfg, load = timed(lambda: load_configs(str(tmp / "feeds.yaml"), str(tmp / "keywords.yaml")))
+        compiled = matcher(cfg.keywords)
+        out: Result = {"load_configs": load["wall"]}
+        stages = StageClock()
+        with Store(tmp / "state") as store:
+
+            async def cycle() -> CycleReport:
+                async with Fetcher(cfg.feeds.settings) as fetcher:
+                    poller = Poller(
+                        feeds=cfg.feeds,
+                        store=store,
+                        fetcher=fetcher,
+                        matcher=compiled,
+                        routing=routing(cfg.keywords),
+                    )
+                    specs = poller.due(poller.clock(), everything=True)
+                    return await poller.cycle(specs)
+
+            for phase in ("cold", "warm", "changed"):
+                if phase == "changed":
+                    count = round(len(farm["urls"]) * CHANGED_SHARE)
+                    FeedFarm.control(farm["control"], "publish", count=count, seed=args.run)
+                report, m = timed(lambda: asyncio.run(cycle()))
+                m["stages"] = stages.take()
+                m["status"] = dict(Counter(r.status for r in report.feeds))
+                m["new"] = report.new
+                m["errors"] = sorted({r.error or "" for r in report.feeds if r.error})[:3]
+                out[phase] = m
+            out["articles"] = store.count_articles()
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def worker_feedparser(farm: dict[str, Any], args: argparse.Namespace) -> Result:
+    import feedparser
+
+    urls = farm["urls"][: args.peer_sample or None]
+    validators: dict[str, tuple[Any, Any]] = {}
+
+    def cold() -> tuple[Counter[int], int]:
+        status: Counter[int] = Counter()
+        items = 0
+        for url in urls:
+            d = feedparser.parse(url)
+            status[d.get("status", 0)] += 1
+            items += len(d.entries)
+            validators[url] = (d.get("etag"), d.get("modified"))
+        return status, items
+
+    def warm() -> tuple[Counter[int], int]:
+        status: Counter[int] = Counter()
+        items = 0
+        for url in urls:
+            etag, modified = validators[url]
+            d = feedparser.parse(url, etag=etag, modified=modified)
+            status[d.get("status", 0)] += 1
+            items += len(d.entries)
+        return status, items
+
+    out: Result = {"sample": len(urls), "scale": len(farm["urls"]) / len(urls)}
+    for phase, fn in (("cold", cold), ("warm", warm)):
+        (status, items), m = timed(fn)
+        m["status"] = {str(k): v for k, v in status.items()}
+        m["new"] = items
+        out[phase] = m
+    return out
+
+
+def worker_reader(farm: dict[str, Any], args: argparse.Namespace) -> Result:
+    from reader import make_reader
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-reader-"))
+    try:
+        reader = make_reader(str(tmp / "reader.sqlite"))
+        for url in farm["urls"]:
+            reader.add_feed(url)
+        out: Result = {"workers": args.reader_workers}
+        for phase in ("cold", "warm"):
+            before = reader.get_entry_counts().total
+            _, m = timed(lambda: reader.update_feeds(workers=args.reader_workers, scheduled=False))
+            m["new"] = reader.get_entry_counts().total - before
+            m["errors"] = sum(1 for _ in reader.get_feeds(broken=True))
+            out[phase] = m
+        reader.close()
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+WORKERS = {"monitor": worker_monitor, "feedparser": worker_feedparser, "reader": worker_reader}
+
+
+def run_worker(kind: str, farm_file: Path, args: argparse.Namespace) -> Result:
+    cmd = [
+        sys.executable, __file__, "--worker", kind, "--farm-file", str(farm_file),
+        "--concurrency", str(args.concurrency), "--per-host", str(args.per_host),
+        "--peer-sample", str(args.peer_sample), "--reader-workers", str(args.reader_workers),
+        "--run", str(args.run),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"{kind} worker failed (exit code {proc.returncode})")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+# -- reporting ------------------------------------------------------------------------
+
+
+def med(results: list[Result], phase: str, key: str, scale: bool = False) -> float:
+    values = [r[phase][key] * (r.get("scale", 1.0) if scale else 1.0) for r in results]
+    return statistics.median(values)
+
+
+def series(results: list[Result], phase: str, key: str, scale: bool = False) -> str:
+    values = [r[phase][key] * (r.get("scale", 1.0) if scale else 1.0) for r in results]
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.lower().startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]]) -> str:
+    mon = res["monitor"]
+    n = len(farm.urls)
+    changed = round(n * CHANGED_SHARE)
+    rss = max(max(r[p]["rss"] for p in ("cold", "warm", "changed")) for r in mon)
+    rss_med = statistics.median(max(r[p]["rss"] for p in ("cold", "warm", "changed")) for r in mon)
+    cold, warm, chg = (med(mon, p, "wall") for p in ("cold", "warm", "changed"))
+    warm_cpu = med(mon, "warm", "cpu")
+    floor = n * sum(args.latency) / 2 / min(args.concurrency, args.hosts * args.per_host)
+    lines = [
+        "## Poll cycle",
+        "",
+        "Command: `.venv/bin/python bench/bench_poll.py` (writes this section; "
+        "`--help` for the options).",
+        "",
+        f"Machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; httpx {version('httpx')}, "
+        f"lxml {version('lxml')}, feedparser {version('feedparser')}, "
+        f"reader {version('reader')}, SQLite {sqlite_version()}. "
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"Method: a feed farm in its own process (`bench/feedfarm.py`, asyncio) serves {n} RSS "
+        f"feeds of {args.items} real items each, taken from the replay fixtures "
+        f"({len(farm.outlets)} outlets; {farm.bytes / n / 1024:.0f} KiB per feed on "
+        f"average, {farm.gzip_bytes / n / 1024:.0f} KiB gzipped), each item with a link and "
+        f"guid unique to its feed. The feeds are spread over {args.hosts} loopback addresses "
+        f"(127.0.0.2-{args.hosts + 1}); every answer waits a random "
+        f"{args.latency[0] * 1000:.0f}-{args.latency[1] * 1000:.0f} ms; ETag, Last-Modified "
+        "and 304 as a real site; gzip. Each contender runs in a fresh subprocess per run: "
+        "wall time, CPU time (`time.process_time()` of that process: user + system, all "
+        "threads) and peak RSS (`ru_maxrss` of that process, which includes the "
+        "interpreter and the imported libraries). monitor: a fresh state directory, the "
+        f"repository's keywords.yaml, `concurrency: {args.concurrency}`, "
+        f"`per_host: {args.per_host}` (feeds.yaml ships 2); each cycle is `Poller.cycle` "
+        "over every feed "
+        "(fetch, parse, store, match, route to the outbox, feed health), with a new "
+        f"`Fetcher`; COLD on the empty database, WARM right after (every feed answers 304), "
+        f"CHANGED after the farm put one new item on {changed} feeds. Loading the "
+        f"{n}-feed configuration ({statistics.median(r['load_configs'] for r in mon):.2f} s) "
+        f"is not in the cycle. With {n} requests, a mean latency of "
+        f"{sum(args.latency) / 2 * 1000:.0f} ms and at most "
+        f"{min(args.concurrency, args.hosts * args.per_host)} requests in flight, the "
+        f"network alone takes at least {floor:.2f} s per cycle. Medians of {len(mon)} runs; "
+        "this 2-core machine is shared and noisy.",
+        "",
+        "| monitor | wall (median) | CPU (median) | waited for a core | wall - waited "
+        "| peak RSS | runs (wall) | outcome | target |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+
+    def idle_note(phase: str, limit: float) -> str:
+        # On a loaded machine the wall time says more about the other processes.
+        quiet = med(mon, phase, "unqueued")
+        if (med(mon, phase, "wall") <= limit) == (quiet <= limit):
+            return ""
+        return f" (wall - waited: {verdict(quiet <= limit)})"
+
+    targets = {
+        "cold": f"<= {TARGETS['cold']:g} s: {verdict(cold <= TARGETS['cold'])}"
+        + idle_note("cold", TARGETS["cold"]),
+        "warm": (
+            f"<= {TARGETS['warm']:g} s wall: {verdict(warm <= TARGETS['warm'])}"
+            + idle_note("warm", TARGETS["warm"])
+            + f"; <= {TARGETS['warm_cpu']:g} s CPU: {verdict(warm_cpu <= TARGETS['warm_cpu'])}"
+        ),
+        "changed": f"<= {TARGETS['changed']:g} s: {verdict(chg <= TARGETS['changed'])}"
+        + idle_note("changed", TARGETS["changed"]),
+    }
+    for phase, label in (
+        ("cold", "COLD"),
+        ("warm", "WARM (all 304)"),
+        ("changed", f"CHANGED ({changed} feeds, 1 new item each)"),
+    ):
+        status = Counter[str]()
+        for r in mon:
+            status.update(r[phase]["status"])
+        shown = ", ".join(f"{k} {v // len(mon)}" for k, v in sorted(status.items()))
+        lines.append(
+            f"| {label} | {med(mon, phase, 'wall'):.2f} s | {med(mon, phase, 'cpu'):.2f} s | "
+            f"{med(mon, phase, 'queued'):.2f} s | {med(mon, phase, 'unqueued'):.2f} s | "
+            f"{med(mon, phase, 'rss'):.0f} MB | {series(mon, phase, 'wall')} | {shown}; "
+            f"{statistics.median(r[phase]['new'] for r in mon):.0f} new | {targets[phase]} |"
+        )
+    lines += ["", *stage_table(mon)]
+    loads = [r[p]["load"] for r in mon for p in ("cold", "warm", "changed")]
+    lines += [
+        "",
+        "*Waited for a core*: the time the client was ready to run while other processes "
+        "held both cores (`/proc/self/schedstat` of its thread); *wall - waited* "
+        "approximates the wall time on an otherwise idle machine. The 1-minute load "
+        f"average before the cycles was {min(loads):.1f}-{max(loads):.1f} on 2 cores "
+        "(other sessions' tests and benchmarks share the machine).",
+        "",
+        f"Peak RSS over the three cycles: median {rss_med:.0f} MB, highest {rss:.0f} MB "
+        f"(target <= {TARGETS['rss']:g} MB: {verdict(rss <= TARGETS['rss'])}).",
+    ]
+    if "reader" in res and "feedparser" in res:
+        fp, rd = res["feedparser"], res["reader"]
+        sample = fp[0]["sample"]
+        lines += [
+            "",
+            "Peers, against the same farm in the same run (ratio: the peer's median wall "
+            f"time over monitor's; target >= {TARGETS['ratio']:g}x). reader runs with "
+            f"`workers={args.reader_workers}`: 32 was its fastest of 8, 16, 32 and 64 on this "
+            "farm.",
+            "",
+            "| contender | COLD wall | COLD CPU | WARM wall | WARM CPU | peak RSS "
+            "| COLD ratio | WARM ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            f"| monitor `Poller.cycle` | {cold:.2f} s | {med(mon, 'cold', 'cpu'):.2f} s | "
+            f"{warm:.2f} s | {warm_cpu:.2f} s | {rss_med:.0f} MB | 1x | 1x |",
+        ]
+        fp_name = "naive serial `feedparser.parse(url)` loop"
+        if sample < n:
+            fp_name += f" (**{sample} feeds, extrapolated x{n / sample:g}**)"
+        peers = [
+            (f"reader `update_feeds(workers={args.reader_workers})`", rd, False),
+            (fp_name, fp, True),
+        ]
+        for name, rows, scale in peers:
+            c, w = med(rows, "cold", "wall", scale), med(rows, "warm", "wall", scale)
+            lines.append(
+                f"| {name} | {c:.2f} s | {med(rows, 'cold', 'cpu', scale):.2f} s | {w:.2f} s | "
+                f"{med(rows, 'warm', 'cpu', scale):.2f} s | "
+                f"{statistics.median(max(r['cold']['rss'], r['warm']['rss']) for r in rows):.0f}"
+                f" MB | {c / cold:.1f}x ({verdict(c / cold >= TARGETS['ratio'])}) | "
+                f"{w / warm:.1f}x ({verdict(w / warm >= TARGETS['ratio'])}) |"
+            )
+        cpu_ratios = ", ".join(
+            f"{name} {med(rows, 'cold', 'cpu', scale) / med(mon, 'cold', 'cpu'):.1f}x cold, "
+            f"{med(rows, 'warm', 'cpu', scale) / warm_cpu:.1f}x warm"
+            for name, rows, scale in (("reader", rd, False), ("feedparser", fp, True))
+        )
+        paired = ", ".join(
+            " / ".join(f"{r[p]['wall'] / m[p]['wall']:.1f}x" for p in ("cold", "warm"))
+            for r, m in zip(rd, mon, strict=False)
+        )
+        lines += [
+            "",
+            f"The same ratios by CPU time, which other processes disturb less: {cpu_ratios}. "
+            f"reader's ratio run by run (cold / warm): {paired}.",
+            "",
+            f"Per-run wall times: reader cold {series(rd, 'cold', 'wall')}, warm "
+            f"{series(rd, 'warm', 'wall')}; feedparser cold {series(fp, 'cold', 'wall', True)}"
+            f", warm {series(fp, 'warm', 'wall', True)} s. The peers only fetch and parse "
+            "(reader also stores); neither matches watchlists nor keeps feed health. "
+            f"reader stored {statistics.median(r['cold']['new'] for r in rd):.0f} entries "
+            f"cold, {statistics.median(r['warm']['new'] for r in rd):.0f} warm, "
+            f"{max(r['cold']['errors'] for r in rd)} broken feeds. "
+            f"feedparser's sample answered {fp[0]['cold']['status']} cold and "
+            f"{fp[0]['warm']['status']} warm.",
+        ]
+        if sample < n:
+            lines.append(
+                f"The feedparser loop is serial, so its time grows linearly with the number "
+                f"of feeds: it ran on the first {sample} feeds and its times are multiplied "
+                f"by {n / sample:g} (`--peer-sample 0` runs all {n})."
+            )
+    return "\n".join(lines)
+
+
+def stage_table(mon: list[Result]) -> list[str]:
+    """monitor's CPU time by stage (medians), from :class:`StageClock`."""
+    phases = ("cold", "warm", "changed")
+    rest = "fetch, event loop, poller (the rest)"
+    labels = [label for label, _, _ in StageClock.STAGES] + [rest]
+
+    def cell(r: Result, phase: str, label: str) -> float:
+        stages = r[phase]["stages"]
+        if label == rest:
+            return float(r[phase]["cpu"] - sum(stages.values()))
+        return float(stages.get(label, 0.0))
+
+    lines = [
+        "monitor's CPU time by stage (median of the runs; share of the cycle's CPU time):",
+        "",
+        "| stage | COLD | WARM | CHANGED |",
+        "|---|---:|---:|---:|",
+    ]
+    for label in labels:
+        cells = []
+        for phase in phases:
+            value = statistics.median(cell(r, phase, label) for r in mon)
+            share = 100 * value / med(mon, phase, "cpu")
+            cells.append(f"{value:.2f} s ({share:.0f} %)")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def sqlite_version() -> str:
+    import sqlite3
+
+    return sqlite3.sqlite_version
+
+
+def write_section(section: str, begin: str = BEGIN, end: str = END, append: bool = False) -> None:
+    """Replace the text between the ``begin`` and ``end`` markers of docs/benchmarks.md
+    (``append``: add the markers at the end of the file when they are missing)."""
+    text = DOC.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(text):
+        if not append:
+            raise SystemExit(f"{DOC}: no {begin} ... {end} markers")
+        text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    DOC.write_text(
+        pattern.sub(lambda _: f"{begin}\n{section}\n{end}", text, count=1), encoding="utf-8"
+    )
+
+
+def summary(kind: str, r: Result) -> str:
+    parts = []
+    for phase in ("cold", "warm", "changed"):
+        if phase in r:
+            m = r[phase]
+            scale = r.get("scale", 1.0)
+            parts.append(
+                f"{phase} {m['wall'] * scale:6.2f} s wall {m['cpu'] * scale:6.2f} s CPU "
+                f"{m['rss']:4.0f} MB"
+            )
+    note = f" (x{r['scale']:g} extrapolated)" if r.get("scale", 1.0) != 1.0 else ""
+    return f"{kind:10s} " + " | ".join(parts) + note
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--feeds", type=int, default=1000, help="feeds on the farm")
+    ap.add_argument("--items", type=int, default=30, help="items per feed")
+    ap.add_argument("--hosts", type=int, default=100, help="loopback addresses the feeds use")
+    ap.add_argument("--latency", default="0.05:0.25", help="MIN:MAX answer delay, seconds")
+    ap.add_argument("--runs", type=int, default=3, help="runs of every contender (medians)")
+    ap.add_argument("--concurrency", type=int, default=200, help="monitor settings.concurrency")
+    ap.add_argument("--per-host", type=int, default=2, help="monitor settings.per_host")
+    ap.add_argument(
+        "--peer-sample",
+        type=int,
+        default=100,
+        help="feeds for the serial feedparser loop, extrapolated (0: all)",
+    )
+    ap.add_argument("--reader-workers", type=int, default=32, help="reader's worker threads")
+    ap.add_argument("--no-peers", action="store_true", help="time monitor only")
+    ap.add_argument("--seed", type=int, default=1, help="the farm's choice of items")
+    ap.add_argument("--replay", type=Path, default=default_replay(), help="replay fixtures")
+    ap.add_argument("--no-write", action="store_true", help="print only, leave docs alone")
+    ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    ap.add_argument("--farm-file", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--run", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.latency = tuple(float(x) for x in args.latency.split(":"))
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    if args.worker:
+        farm_info = json.loads(args.farm_file.read_text())
+        print(json.dumps(WORKERS[args.worker](farm_info, args)))
+        return 0
+    kinds = ["monitor"] if args.no_peers else ["monitor", "reader", "feedparser"]
+    results: dict[str, list[Result]] = {k: [] for k in kinds}
+    with FeedFarm.start(
+        feeds=args.feeds,
+        items=args.items,
+        hosts=args.hosts,
+        latency=args.latency,
+        seed=args.seed,
+        replay=args.replay,
+    ) as farm:
+        with tempfile.TemporaryDirectory(prefix="bench-farm-") as tmp:
+            farm_file = Path(tmp) / "farm.json"
+            farm_file.write_text(json.dumps({"urls": farm.urls, "control": farm.control_url}))
+            for run in range(args.runs):
+                for kind in kinds:
+                    args.run = run + 1  # another 10 % of the feeds change in each run
+                    r = run_worker(kind, farm_file, args)
+                    results[kind].append(r)
+                    print(f"run {run + 1}/{args.runs} {summary(kind, r)}", flush=True)
+                    for phase in ("cold", "warm", "changed"):
+                        if phase in r and r[phase].get("errors"):
+                            print(f"  {phase} errors: {r[phase]['errors']}", flush=True)
+        section = report(args, farm, results)
+    if args.no_write:
+        print(section)
+    else:
+        write_section(section)
+        print(f"wrote the poll section of {DOC.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
