@@ -70,7 +70,47 @@ Result = dict[str, Any]
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """Peak resident memory of this process, and of its children (monitor's forked parser
+    process) while they ran: the highest sum of PSS (proportional set size, which splits
+    the pages a forked child shares with its parent instead of counting them twice) seen
+    by ``PssSampler``, or this process's own peak RSS when that is higher."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return max(own, PssSampler.peak_mb)
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class PssSampler:
+    """Samples the PSS of this process plus its children every 50 ms in a thread."""
+
+    peak_mb = 0.0
+
+    @classmethod
+    def start(cls) -> None:
+        import threading
+
+        def run() -> None:
+            me = os.getpid()
+            while True:
+                try:
+                    with open(f"/proc/{me}/task/{me}/children") as fh:
+                        kids = [int(p) for p in fh.read().split()]
+                except OSError:
+                    kids = []
+                total = _pss_kib(me) + sum(_pss_kib(k) for k in kids)
+                cls.peak_mb = max(cls.peak_mb, total / 1024)
+                time.sleep(0.05)
+
+        threading.Thread(target=run, daemon=True).start()
 
 
 def runqueue_wait() -> float:
@@ -85,13 +125,21 @@ def runqueue_wait() -> float:
         return 0.0
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, Result]:
     """Run ``fn``; its wall and CPU seconds, the time it waited for a core, the 1-minute
     load average before it, and the process's peak RSS afterwards."""
     load = os.getloadavg()[0]
     w0, c0, q0 = time.perf_counter(), time.process_time(), runqueue_wait()
+    k0 = children_cpu()
     value = fn()
-    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    # monitor's parser process (a child, reaped when the cycle ends) counts as its CPU.
+    wall = time.perf_counter() - w0
+    cpu = time.process_time() - c0 + children_cpu() - k0
     queued = runqueue_wait() - q0
     m = {"wall": wall, "cpu": cpu, "queued": queued, "unqueued": wall - queued, "load": load}
     return value, {**m, "rss": peak_rss_mb()}
@@ -113,11 +161,17 @@ class StageClock:
         ("304 bookkeeping", "Poller", "_unchanged"),
     )
 
-    def __init__(self) -> None:
+    def __init__(self, parse_in_process: bool = True) -> None:
         from monitor.pipeline import poll
 
         self.spent: Counter[str] = Counter()
+        self.children = children_cpu()
+        # With a parser process, parse_feed runs there (and must stay picklable): its CPU
+        # is the children's CPU, read in take().
+        self.parse_in_process = parse_in_process
         for label, owner_name, attr in self.STAGES:
+            if owner_name == "parse_feed" and not parse_in_process:
+                continue
             owner = poll if owner_name == "parse_feed" else getattr(poll, owner_name)
             name = "parse_feed" if owner_name == "parse_feed" else attr
             setattr(owner, name, self._wrap(label, getattr(owner, name)))
@@ -135,6 +189,10 @@ class StageClock:
     def take(self) -> dict[str, float]:
         """CPU seconds per stage since the last call; ``record`` excludes what it called."""
         spent, self.spent = dict(self.spent), Counter()
+        if not self.parse_in_process:
+            now = children_cpu()
+            spent["parse"] = now - self.children
+            self.children = now
         record = "record (commit, outbox, feed state)"
         if record in spent:
             inner = spent.get("store articles", 0.0) + spent.get("match", 0.0)
@@ -173,7 +231,13 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
         cfg, load = timed(lambda: load_configs(str(tmp / "feeds.yaml"), str(tmp / "keywords.yaml")))
         compiled = matcher(cfg.keywords)
         out: Result = {"load_configs": load["wall"]}
-        stages = StageClock()
+        from monitor.pipeline.poll import default_parse_workers
+
+        PssSampler.start()
+
+        workers = default_parse_workers() if args.parse_workers is None else args.parse_workers
+        stages = StageClock(parse_in_process=workers == 0)
+        out["parse_workers"] = workers
         with Store(tmp / "state") as store:
 
             async def cycle() -> CycleReport:
@@ -184,6 +248,7 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
                         fetcher=fetcher,
                         matcher=compiled,
                         routing=routing(cfg.keywords),
+                        parse_workers=workers,
                     )
                     specs = poller.due(poller.clock(), everything=True)
                     return await poller.cycle(specs)
@@ -338,11 +403,15 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         f"{args.latency[0] * 1000:.0f}-{args.latency[1] * 1000:.0f} ms; ETag, Last-Modified "
         "and 304 as a real site; gzip. Each contender runs in a fresh subprocess per run: "
         "wall time, CPU time (`time.process_time()` of that process: user + system, all "
-        "threads) and peak RSS (`ru_maxrss` of that process, which includes the "
-        "interpreter and the imported libraries). monitor: a fresh state directory, the "
+        "threads, plus the CPU of its child processes: monitor's parser process) and peak "
+        "memory (`ru_maxrss` of that process, which includes the interpreter and the "
+        "imported libraries; for monitor, the highest sum of PSS of the process and its "
+        "forked parser process, sampled every 50 ms, when that is higher: PSS counts the "
+        "pages the two share once). monitor: a fresh state directory, the "
         f"repository's keywords.yaml, `concurrency: {args.concurrency}`, "
-        f"`per_host: {args.per_host}` (feeds.yaml ships 2); each cycle is `Poller.cycle` "
-        "over every feed "
+        f"`per_host: {args.per_host}` (feeds.yaml ships 2), "
+        f"{mon[0].get('parse_workers', 0)} parser process(es) (its default on 2 cores); "
+        "each cycle is `Poller.cycle` over every feed "
         "(fetch, parse, store, match, route to the outbox, feed health), with a new "
         f"`Fetcher`; COLD on the empty database, WARM right after (every feed answers 304), "
         f"CHANGED after the farm put one new item on {changed} feeds. Loading the "
@@ -547,6 +616,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="feeds for the serial feedparser loop, extrapolated (0: all)",
     )
     ap.add_argument("--reader-workers", type=int, default=32, help="reader's worker threads")
+    ap.add_argument(
+        "--parse-workers",
+        type=int,
+        default=None,
+        help="monitor's parser processes (default: monitor's own choice, 1 on 2+ cores)",
+    )
     ap.add_argument("--no-peers", action="store_true", help="time monitor only")
     ap.add_argument("--seed", type=int, default=1, help="the farm's choice of items")
     ap.add_argument("--replay", type=Path, default=default_replay(), help="replay fixtures")

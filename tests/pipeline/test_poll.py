@@ -261,3 +261,42 @@ def test_first_poll_backfill_limits_alerts(feed_server: FeedServer, tmp_path: Pa
             0
         ]
     assert alerts == 3  # after the first poll every match alerts
+
+
+def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_path: Path):
+    """Big cycles parse in a worker process; the outcome must not depend on it."""
+    import asyncio
+
+    from monitor.fetch import Fetcher
+    from monitor.pipeline.build import matcher, routing
+    from monitor.pipeline.poll import Poller
+    from monitor.store import Store
+
+    feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(6)}
+    for i in range(6):
+        feed_server.feed(f"/f{i}.xml", rss_feed(f"F{i}", [
+            (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}") for j in range(5)
+        ]))
+    outcomes = []
+    for workers in (0, 1):
+        (tmp_path / f"w{workers}").mkdir()
+        app = make_app(tmp_path / f"w{workers}", feeds)
+        cfg = app.configs()
+
+        async def go(cfg=cfg, app=app, workers=workers) -> CycleReport:
+            with Store(app.state) as store:
+                async with Fetcher(cfg.feeds.settings) as fetcher:
+                    poller = Poller(feeds=cfg.feeds, store=store, fetcher=fetcher,
+                                    matcher=matcher(cfg.keywords),
+                                    routing=routing(cfg.keywords),
+                                    parse_workers=workers, parse_pool_min=1)
+                    return await poller.cycle(everything=True)
+
+        report = asyncio.run(go())
+        with app.store() as store:
+            titles = sorted(a.article.title for a in store.iter_articles())
+            rows = store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        outcomes.append((sorted((r.feed_id, r.status, r.new, r.matches) for r in report.feeds),
+                         titles, rows))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1][0] == "AI Act story 0.0"
