@@ -41,6 +41,7 @@ from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, Metrics
 from monitor.service.reload import FileWatch
 from monitor.store import StateLock, Store
+from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
 
@@ -394,15 +395,9 @@ class Service:
                 await asyncio.sleep(1)
 
     def _idle(self) -> float:
-        row = self.store.conn.execute(
-            "SELECT MIN(due) FROM outbox WHERE status = 'pending' AND kind = 'alert'"
-        ).fetchone()[0]
-        if row is None:
+        due = ob.next_due(self.store.conn, ("alert", "update"))
+        if due is None:
             return self.opt.outbox_idle
-        from monitor.store.db import from_db
-
-        due = from_db(row)
-        assert due is not None
         return min(self.opt.outbox_idle, max(0.05, (due - utcnow()).total_seconds()))
 
     async def _spawn_digests(self) -> None:
@@ -441,15 +436,12 @@ class Service:
         self._spawn(self.send_health_report(), "health")
 
     def health_text(self) -> str:
-        created = {r[0]: r[1] for r in self.store.conn.execute("SELECT id, created FROM feeds")}
-        from monitor.store.db import from_db
-
         report = health_report(
             self.config.feeds.feeds,
             self.store.feed_states(),
             ob.destination_rows(self.store.conn),
             utcnow(),
-            created={k: v for k, v in ((k, from_db(c)) for k, c in created.items()) if v},
+            created=store_feeds.created_times(self.store.conn),
         )
         return report.text()
 

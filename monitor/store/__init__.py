@@ -18,6 +18,7 @@ from monitor.errors import StorageError
 from monitor.models import FeedSpec, FeedState
 from monitor.store import articles as _articles
 from monitor.store import feeds as _feeds
+from monitor.store import outbox as _outbox
 from monitor.store.articles import StoredArticle
 from monitor.store.db import DB_NAME, connect, transaction
 from monitor.store.lock import StateLock
@@ -85,5 +86,9 @@ class Store:
     def prune(
         self, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
     ) -> tuple[int, int]:
+        """Retention: article text, then identities (see ``articles.prune``); delivered or
+        failed outbox rows, and matches of forgotten articles, go with the text."""
         with self.transaction() as conn:
-            return _articles.prune(conn, now, keep_text_before, keep_keys_before)
+            result = _articles.prune(conn, now, keep_text_before, keep_keys_before)
+            _outbox.prune(conn, keep_text_before)
+            return result

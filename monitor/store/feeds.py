@@ -62,3 +62,14 @@ def save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
         for name in _COLUMNS
     ]
     conn.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", (*values, state.feed_id))
+
+
+def created_times(conn: sqlite3.Connection) -> dict[str, datetime]:
+    """When each feed was first configured (for the health report's "usual" rates)."""
+    out = {}
+    for feed_id, created in conn.execute("SELECT id, created FROM feeds"):
+        when = from_db(created)
+        if when is not None:
+            out[feed_id] = when
+    return out
+

@@ -378,3 +378,23 @@ def stories_of(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[int
         ):
             out[int(r[0])] = int(r[1])
     return out
+
+
+def next_due(conn: sqlite3.Connection, kinds: Sequence[str]) -> datetime | None:
+    """When the earliest pending row of these kinds falls due (None: nothing waits)."""
+    marks = ",".join("?" * len(kinds))
+    row = conn.execute(
+        f"SELECT MIN(due) FROM outbox WHERE status = ? AND kind IN ({marks})", (PENDING, *kinds)
+    ).fetchone()
+    return from_db(row[0]) if row and row[0] else None
+
+
+def prune(conn: sqlite3.Connection, before: datetime) -> int:
+    """Forget outbox rows delivered or failed before ``before``, and the matches of
+    articles that no longer exist.  Pending rows are never dropped."""
+    gone = conn.execute(
+        "DELETE FROM outbox WHERE status IN (?, ?) AND created < ?", (SENT, FAILED, to_db(before))
+    ).rowcount
+    conn.execute("DELETE FROM matches WHERE article_id NOT IN (SELECT id FROM articles)")
+    return int(gone)
+

@@ -116,3 +116,22 @@ def test_content_hash_never_changes():
     }
     for (title, summary), expected in golden.items():
         assert arts.content_hash(art("a", "k", title, summary=summary)) == expected
+
+
+def test_prune_drops_old_delivered_outbox_rows_but_never_pending_ones(tmp_path: Path):
+    from monitor.models import Route, Target
+    from monitor.store import outbox as ob
+
+    with Store(tmp_path) as store:
+        [aid] = add(store, "a", [art("a", "guid:1", "T", "https://e.org/1")])
+        target = Target("c", "telegram", "@chan_x")
+        with store.transaction() as conn:
+            ob.enqueue(conn, [Route("alert", target, aid, ("w",), NOW),
+                              Route("digest", target, aid, ("w",), NOW)], NOW)
+            [alert, digest] = ob.due_entries(conn, "alert", NOW) + ob.due_entries(
+                conn, "digest", NOW)
+            ob.mark_sent(conn, [alert.id], NOW, "1")
+        later = NOW + timedelta(days=40)
+        store.prune(later, later - timedelta(days=30), later - timedelta(days=400))
+        left = [tuple(r) for r in store.conn.execute("SELECT kind, status FROM outbox")]
+        assert left == [("digest", "pending")]
