@@ -128,7 +128,7 @@ def test_prune_drops_old_delivered_outbox_rows_but_never_pending_ones(tmp_path: 
         with store.transaction() as conn:
             ob.enqueue(conn, [Route("alert", target, aid, ("w",), NOW),
                               Route("digest", target, aid, ("w",), NOW)], NOW)
-            [alert, digest] = ob.due_entries(conn, "alert", NOW) + ob.due_entries(
+            [alert, _] = ob.due_entries(conn, "alert", NOW) + ob.due_entries(
                 conn, "digest", NOW)
             ob.mark_sent(conn, [alert.id], NOW, "1")
         later = NOW + timedelta(days=40)
