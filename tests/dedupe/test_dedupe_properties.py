@@ -117,6 +117,8 @@ _segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1,
     query=st.sampled_from(["", "?utm_source=rss&utm_medium=feed", "?src=rss", "?ref=hn"]),
 )
 def test_url_variants_share_a_key(host: str, path: list[str], query: str) -> None:
+    # A path ending in "amp" is itself an AMP page ("/amp" is dropped): not a clean URL.
+    assume(path[-1] != "amp")
     clean = f"https://{host}.eu/{'/'.join(path)}"
     assert url_key(clean) is not None
     for variant in (
