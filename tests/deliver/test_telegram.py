@@ -25,7 +25,6 @@ from monitor.render.telegram import render_alert, render_story_update
 from tests.support.telegram_samples import burst, item, target
 from tests.support.telegram_server import FloodLimits, TelegramServer, max_in_window
 
-pytest_plugins = ["tests.support.telegram_fixtures"]
 # python-telegram-bot warns from inside RetryAfter() itself; retry_after_seconds() copes
 # with both the int and the future timedelta.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:DeprecationWarning")

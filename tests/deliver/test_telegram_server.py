@@ -18,7 +18,6 @@ from telegram.ext import ApplicationBuilder, ChatMemberHandler, CommandHandler, 
 from tests.support.telegram_html import EntityParseError, entity_texts, parse_html
 from tests.support.telegram_server import TelegramServer
 
-pytest_plugins = ["tests.support.telegram_fixtures"]
 
 
 @pytest.mark.parametrize(
