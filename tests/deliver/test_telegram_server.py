@@ -19,7 +19,6 @@ from tests.support.telegram_html import EntityParseError, entity_texts, parse_ht
 from tests.support.telegram_server import TelegramServer
 
 
-
 @pytest.mark.parametrize(
     ("source", "error"),
     [  # from tdlib's test/message_entities.cpp
