@@ -5,6 +5,11 @@ the space left off on a side that has a ``*``.  Scanning a field costs one pass 
 its folded text whatever the number of terms; a hit then names the *atoms* (a term,
 possibly an actor's alias limited to some languages) that share the key, and each atom
 checks what the automaton cannot: letter case and article language.
+
+The automaton is ``ahocorasick_rs`` (the Rust ``aho-corasick`` crate) over UTF-8 bytes:
+at 30,000 keys it scans about 1.6 times as fast as pyahocorasick, and bytes let the
+ASCII fold of most articles go in without a decode.  Most articles have no hit and cost
+a fold and that one call.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import ahocorasick
+from ahocorasick_rs import BytesAhoCorasick
 
-from monitor.match.normalize import FIELD_BREAK, fold_for_scan
+from monitor.match.normalize import FIELD_BREAK, fold_for_automaton
 from monitor.match.offsets import FoldedText
 from monitor.match.terms import Term, cased_matches
 from monitor.models import Article
+
+assert FIELD_BREAK == "\x01"  # written as such where every microsecond counts
 
 AtomHit = tuple[int, int, int, int]
 """``(atom id, field index, folded start, folded end)``; the span covers whole words."""
@@ -39,19 +46,16 @@ class Scan:
     Hit spans index into ``folded``; :meth:`span` maps them to a field's plain text.
     """
 
-    __slots__ = ("_mapped", "_spans", "bases", "hits", "language", "offsets", "texts")
+    __slots__ = ("_mapped", "_spans", "hits", "language", "offsets", "texts")
 
     def __init__(
         self,
         language: str | None,
         mapped: FoldedText,
         texts: tuple[str, ...],
-        bases: tuple[int, ...],
     ) -> None:
         self.language = language
         self.texts = texts
-        self.bases = bases
-        """Where each field starts in ``folded``."""
         self.offsets = (0, len(texts[0]) + 3, len(texts[0]) + len(texts[1]) + 6)
         """Where each field starts in the joined original text."""
         self.hits: list[AtomHit] = []
@@ -84,7 +88,8 @@ class Scanner:
         self.atoms: list[Atom] = list(atoms)
         index: dict[str, int] = {}
         grouped: list[list[int]] = []
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY)
+        keys: list[bytes] = []
+        shapes: list[tuple[bool, bool] | None] = []
         for atom_id, atom in enumerate(self.atoms):
             term = atom.term
             key = ("" if term.open_start else " ") + term.key + ("" if term.open_end else " ")
@@ -92,9 +97,13 @@ class Scanner:
             if pid is None:
                 pid = index[key] = len(grouped)
                 grouped.append([])
-                automaton.add_word(key, (len(key), term.open_start, term.open_end, pid))
+                keys.append(key.encode("utf-8"))
+                shapes.append(
+                    (term.open_start, term.open_end) if term.open_start or term.open_end else None
+                )
             grouped[pid].append(atom_id)
         self._patterns = [tuple(ids) for ids in grouped]
+        self._shapes = shapes
         self._checked = [
             any(
                 self.atoms[a].languages is not None or self.atoms[a].term.case_sensitive
@@ -102,9 +111,8 @@ class Scanner:
             )
             for ids in self._patterns
         ]
-        if grouped:
-            automaton.make_automaton()
-        self._automaton = automaton if grouped else None
+        # Standard match kind: with ``overlapping=True`` every occurrence of every key.
+        self._automaton = BytesAhoCorasick(keys) if keys else None
 
     @property
     def pattern_count(self) -> int:
@@ -115,43 +123,61 @@ class Scanner:
 
         Returns None when nothing was found.
         """
-        if self._automaton is None:
+        automaton = self._automaton
+        if automaton is None:
             return None
-        texts = (article.title, article.summary, article.content)
-        joined = f"{texts[0]} {FIELD_BREAK} {texts[1]} {FIELD_BREAK} {texts[2]}"
-        if joined.count(FIELD_BREAK) != 2:
+        title, summary, content = article.title, article.summary, article.content
+        joined = f"{title} \x01 {summary} \x01 {content}"  # FIELD_BREAK
+        data, translated = fold_for_automaton(joined)
+        if data.count(b"\x01") != 2:  # FIELD_BREAK folds to itself, nothing else does
             # Only a JSON input could carry U+0001; keep it from faking a field boundary.
-            a, b, c = (t.replace(FIELD_BREAK, " ") for t in texts)
+            a, b, c = (t.replace(FIELD_BREAK, " ") for t in (title, summary, content))
             joined = f"{a} {FIELD_BREAK} {b} {FIELD_BREAK} {c}"
-        folded, translated = fold_for_scan(joined)
+            data, translated = fold_for_automaton(joined)
+        found = automaton.find_matches_as_indexes(data, True)  # overlapping: every match
+        if not found:
+            return None  # most articles: nothing more to do
+        texts = (title, summary, content)
+        shapes = self._shapes
+        # (start, -stop, pattern): sorted, by position and the longest first.
         raw: set[tuple[int, int, int]] = set()
-        for end, (size, open_start, open_end, pid) in self._automaton.iter(folded):
-            start = end - size + 1
-            if open_start:
-                start = folded.rfind(" ", 0, start) + 1
+        for pid, start, end in found:
+            shape = shapes[pid]
+            if shape is None:  # " key ": the space either side is not part of the hit
+                raw.add((start + 1, 1 - end, pid))
             else:
-                start += 1
-            raw.add((pid, start, folded.find(" ", end) if open_end else end))
-        if not raw:
-            return None
+                open_start, open_end = shape
+                start = data.rfind(b" ", 0, start) + 1 if open_start else start + 1
+                raw.add((start, -(data.find(b" ", end) if open_end else end - 1), pid))
+        if isinstance(translated, bytes):
+            folded = data.decode("ascii")
+        else:
+            folded = data.decode("utf-8")
+            if len(folded) != len(data):
+                raw = _char_offsets(data, raw)
         first = folded.find(FIELD_BREAK)
         second = folded.find(FIELD_BREAK, first + 1)
-        scan = Scan(
-            language, FoldedText(joined, folded, translated), texts, (0, first + 1, second + 1)
-        )
-        self._accept(scan, sorted(raw, key=_by_position), first, second)
+        scan = Scan(language, FoldedText(joined, folded, translated), texts)
+        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), first, second)
         return scan if scan.hits else None
 
     def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], first: int, second: int) -> None:
         atoms = self.atoms
         language = scan.language
         hits = scan.hits
-        for pid, start, stop in raw:
+        patterns = self._patterns
+        checked = self._checked
+        for start, stop, pid in raw:
+            stop = -stop
             field_index = 0 if start < first else 1 if start < second else 2
-            if not self._checked[pid]:
-                hits.extend((atom_id, field_index, start, stop) for atom_id in self._patterns[pid])
+            if not checked[pid]:
+                ids = patterns[pid]
+                if len(ids) == 1:
+                    hits.append((ids[0], field_index, start, stop))
+                else:
+                    hits.extend((atom_id, field_index, start, stop) for atom_id in ids)
                 continue
-            for atom_id in self._patterns[pid]:
+            for atom_id in patterns[pid]:
                 atom = atoms[atom_id]
                 if atom.languages is not None and language and language not in atom.languages:
                     continue
@@ -163,5 +189,14 @@ class Scanner:
                 hits.append(hit)
 
 
-def _by_position(raw: tuple[int, int, int]) -> tuple[int, int, int]:
-    return raw[1], -raw[2], raw[0]
+def _char_offsets(data: bytes, raw: set[tuple[int, int, int]]) -> set[tuple[int, int, int]]:
+    """Byte offsets into UTF-8 ``data`` as character offsets (they fall on characters)."""
+    chars: dict[int, int] = {}
+
+    def char(offset: int) -> int:
+        found = chars.get(offset)
+        if found is None:
+            found = chars[offset] = len(data[:offset].decode("utf-8"))
+        return found
+
+    return {(char(start), -char(-stop), pid) for start, stop, pid in raw}

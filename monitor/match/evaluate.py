@@ -47,7 +47,7 @@ class CompiledWatchlist:
     simple: bool = False
     """Only terms and actors under ``any`` (the common case): evaluated by set operations."""
 
-    def possible(self, present: set[int]) -> bool:
+    def possible(self, present: AbstractSet[int]) -> bool:
         """A cheap necessary condition: could the atoms found satisfy the rule at all?"""
 
         def can(item: CItem) -> bool:
@@ -138,11 +138,22 @@ class _ItemResult:
 
 def quick(
     wl: CompiledWatchlist, language: str | None, by_atom: dict[int, list[AtomHit]]
-) -> Verdict | None:
-    """``evaluate`` for a ``simple`` watchlist, without explanations; None: no match."""
+) -> tuple[float, list[AtomHit]] | None:
+    """``evaluate`` for a ``simple`` watchlist, without explanations.
+
+    Returns the score and the hits of a match, or None.
+    """
     atoms: AbstractSet[int] = wl.any_atoms.intersection(by_atom)
     if not atoms or (wl.languages and language and language not in wl.languages):
         return None
+    if len(atoms) == 1:  # the common case
+        atom = next(iter(atoms))
+        hits = by_atom[atom]
+        if len(wl.fields) != 3:
+            hits = [h for h in hits if h[1] in wl.fields]
+            if not hits:
+                return None
+        return float(len(set(wl.atom_items[atom]))), unique_hits(list(hits))
     if len(wl.fields) == 3:
         hits = [h for a in atoms for h in by_atom[a]]
     else:
@@ -151,7 +162,7 @@ def quick(
             return None
         atoms = {h[0] for h in hits}
     items = {i for a in atoms for i in wl.atom_items[a]}
-    return Verdict(True, float(len(items)), _unique(hits))
+    return float(len(items)), unique_hits(hits)
 
 
 def evaluate(
@@ -264,7 +275,7 @@ def evaluate(
     if not wl.weights:
         # Without weights the score is the number of distinct terms and actors found.
         score = float(len(satisfied))
-    return Verdict(matched, score, _unique(used), checks, ctx.ignored)
+    return Verdict(matched, score, unique_hits(used), checks, ctx.ignored)
 
 
 def _near(item: CItem, ctx: _Context) -> _ItemResult:
@@ -317,5 +328,12 @@ def _labels(results: list[_ItemResult], limit: int = 8) -> str:
     return ", ".join(labels[:limit]) + more
 
 
-def _unique(hits: list[AtomHit]) -> list[AtomHit]:
-    return sorted(set(hits), key=lambda h: (h[1], h[2], -h[3], h[0]))
+def unique_hits(hits: list[AtomHit]) -> list[AtomHit]:
+    """``hits`` without duplicates, by field, position and the longest first."""
+    if len(hits) < 2:
+        return hits
+    return sorted(set(hits), key=_in_order)
+
+
+def _in_order(hit: AtomHit) -> tuple[int, int, int, int]:
+    return hit[1], hit[2], -hit[3], hit[0]

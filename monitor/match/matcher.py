@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
-from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
+from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick, unique_hits
 from monitor.match.snippets import make_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
 from monitor.models import FIELDS, Article, Hit, Match
@@ -44,6 +44,13 @@ class Matcher:
             self._watchlists.append(self._compile(index, spec))
         self._scanner = Scanner(self._atom_ids)
         self._touches: list[tuple[int, ...]] = [tuple(sorted(w)) for w in self._atom_watchlists]
+        # Per atom, the watchlists it can make match (sorted by id), each with its id and,
+        # when that atom alone decides it (a simple watchlist of every field and language),
+        # the score it then has: an article with a single atom needs no rule evaluation.
+        self._plans: list[tuple[tuple[int, str, float | None], ...]] = [
+            tuple(self._plan(atom_id, index) for index in touched)
+            for atom_id, touched in enumerate(self._touches)
+        ]
 
     @property
     def watchlists(self) -> tuple[WatchlistSpec, ...]:
@@ -61,24 +68,49 @@ class Matcher:
         if scan is None:
             return []
         by_atom = _by_atom(scan)
-        touched: set[int] = set()
-        touches = self._touches
+        # The watchlists that the atoms found can make match, each with its id and, when
+        # one atom alone decides it, that atom and the score (no rule to evaluate).
+        plans = self._plans
+        candidates: dict[int, tuple[str, float | None, int]] = {}
         for atom in by_atom:
-            touched.update(touches[atom])
-        present = set(by_atom)
+            for index, watchlist, score in plans[atom]:
+                if index in candidates:  # several atoms: evaluate the rule
+                    candidates[index] = (watchlist, None, -1)
+                else:
+                    candidates[index] = (watchlist, score, atom)
         out = []
-        for index in sorted(touched):
-            wl = self._watchlists[index]
-            if wl.simple:
-                verdict = quick(wl, language, by_atom)
-            elif wl.possible(present):
-                verdict = evaluate(wl, scan, by_atom, language=language)
+        for index in sorted(candidates) if len(candidates) > 1 else candidates:
+            watchlist, score, atom = candidates[index]
+            if score is not None:
+                atom_hits = unique_hits(by_atom[atom])
             else:
-                continue
-            if verdict is not None and verdict.matched:
-                hits = self._hits(scan, article, verdict.hits)
-                out.append(Match(watchlist=wl.spec.id, score=verdict.score, hits=hits))
+                found = self._verdict(self._watchlists[index], scan, by_atom, language)
+                if found is None:
+                    continue
+                score, atom_hits = found
+            out.append(Match(watchlist=watchlist, score=score, hits=self._hits(scan, atom_hits)))
         return out
+
+    def _verdict(
+        self,
+        wl: CompiledWatchlist,
+        scan: Scan,
+        by_atom: dict[int, list[AtomHit]],
+        language: str | None,
+    ) -> tuple[float, list[AtomHit]] | None:
+        """Score and hits if ``wl`` matches the scanned article, else None."""
+        if wl.simple:
+            return quick(wl, language, by_atom)
+        if not wl.possible(by_atom.keys()):
+            return None
+        verdict = evaluate(wl, scan, by_atom, language=language)
+        return (verdict.score, verdict.hits) if verdict.matched else None
+
+    def _plan(self, atom_id: int, index: int) -> tuple[int, str, float | None]:
+        wl = self._watchlists[index]
+        alone = wl.simple and len(wl.fields) == len(FIELDS) and not wl.languages
+        score = float(len(set(wl.atom_items[atom_id]))) if alone else None
+        return index, wl.spec.id, score
 
     def explain(self, article: Article) -> list[Explanation]:
         """For every watchlist (sorted by id): matched or not, the hits, and each condition."""
@@ -94,41 +126,60 @@ class Matcher:
                     title=wl.spec.title,
                     matched=verdict.matched,
                     score=verdict.score,
-                    hits=self._hits(scan, article, verdict.hits) if scan else (),
+                    hits=self._hits(scan, verdict.hits) if scan else (),
                     checks=tuple(verdict.checks),
-                    ignored=self._hits(scan, article, verdict.ignored) if scan else (),
+                    ignored=self._hits(scan, verdict.ignored) if scan else (),
                 )
             )
         return out
 
-    def _hits(self, scan: Scan, article: Article, atom_hits: list[AtomHit]) -> tuple[Hit, ...]:
+    def _hits(self, scan: Scan, atom_hits: list[AtomHit]) -> tuple[Hit, ...]:
         atoms = self._scanner.atoms
-        spans: list[tuple[int, int, int, AtomHit]] = []
-        for hit in atom_hits:
+        texts = scan.texts
+        if len(atom_hits) == 1:  # the common case: nothing to sort or to nest
+            hit = atom_hits[0]
             start, end = scan.span(hit)
-            spans.append((hit[1], start, end, hit))
+            field_index = hit[1]
+            text = texts[field_index]
+            atom = atoms[hit[0]]
+            return (
+                Hit(
+                    term=atom.term.text,
+                    text=text[start:end],
+                    field=FIELDS[field_index],
+                    start=start,
+                    end=end,
+                    snippet=make_snippet(text, start, end),
+                    actor=atom.actor,
+                ),
+            )
+        # Sorted by field, start, longest first, term; ties keep the given order.
+        spans = []
+        for number, hit in enumerate(atom_hits):
+            start, end = scan.span(hit)
+            spans.append((hit[1], start, -end, atoms[hit[0]].term.text, number, end, hit))
+        spans.sort()
         # A hit inside a longer hit of the same field ("Tudorache" in "Dragoș Tudorache")
         # adds nothing to the explanation.
-        spans.sort(key=lambda s: (s[0], s[1], -s[2], atoms[s[3][0]].term.text))
         kept: list[tuple[int, int, int, AtomHit]] = []
-        for span in spans:
-            last = kept[-1] if kept else None
-            if last and last[0] == span[0] and last[1] <= span[1] and span[2] <= last[2]:
+        last_field, last_start, last_end = -1, 0, 0
+        for field_index, start, _, _, _, end, hit in spans:
+            if field_index == last_field and last_start <= start and end <= last_end:
                 continue
-            kept.append(span)
+            kept.append((field_index, start, end, hit))
+            last_field, last_start, last_end = field_index, start, end
         marks: dict[int, list[tuple[int, int]]] = {}
         for field_index, start, end, _ in kept:
             marks.setdefault(field_index, []).append((start, end))
         out = []
         for field_index, start, end, hit in kept:
-            name = FIELDS[field_index]
-            text = article.text(name)
+            text = texts[field_index]
             atom = atoms[hit[0]]
             out.append(
                 Hit(
                     term=atom.term.text,
                     text=text[start:end],
-                    field=name,
+                    field=FIELDS[field_index],
                     start=start,
                     end=end,
                     snippet=make_snippet(text, start, end, marks[field_index]),
@@ -213,7 +264,11 @@ class Matcher:
 def _by_atom(scan: Scan) -> dict[int, list[AtomHit]]:
     by_atom: dict[int, list[AtomHit]] = {}
     for hit in scan.hits:
-        by_atom.setdefault(hit[0], []).append(hit)
+        found = by_atom.get(hit[0])
+        if found is None:
+            by_atom[hit[0]] = [hit]
+        else:
+            found.append(hit)
     return by_atom
 
 

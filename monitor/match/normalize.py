@@ -11,13 +11,18 @@ code page (most EU-language news), else one ``str.translate`` with a per-charact
 table.  That table is a plain dict filled for the whole Basic Multilingual Plane on
 first use and extended when a text brings characters beyond it: measured, a plain dict
 is about a third faster in ``str.translate`` than a dict subclass with ``__missing__``.
-The map from folded offsets back to the original text is in ``offsets``.
+The matcher scans the result as bytes (``fold_for_automaton``): for the code-page texts
+they are ASCII, runs of word breaks are shrunk by one ``re.sub`` and nothing is decoded
+unless the automaton finds something.  The map from folded offsets back to the original
+text is in ``offsets``.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import unicodedata
+from codecs import charmap_encode
 
 # Letters that NFKD does not decompose but that readers treat as their base letter.
 _SPECIAL_LOWER = {
@@ -76,6 +81,7 @@ _SPECIAL_CASED = {
 _APOSTROPHE_LETTERS = frozenset("\u02b9\u02ba\u02bb\u02bc\u02bd\u02be\u02bf\u02c8\u02ca\u02cb")
 _DELETED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
 _BREAK_CATEGORIES = frozenset({"Co", "Cs", "Cn"})
+_BYTE_RUNS = re.compile(rb"  +")
 FIELD_BREAK = "\x01"
 """Joins the fields of one article for a single scan; no pattern can match across it.
 (U+0001 cannot occur in XML 1.0 text, so no feed article contains it.)"""
@@ -135,7 +141,7 @@ class _Codepage:
 
     def __init__(self, name: str, scan: dict[int, str]) -> None:
         self.name = name
-        table = bytearray(range(256))
+        table = bytearray(range(256))  # bytes it cannot map stay above 0x7F
         delete = bytearray()
         bad = bytearray()
         self.expand: list[tuple[bytes, bytes]] = []
@@ -156,13 +162,23 @@ class _Codepage:
         self.table = bytes(table)
         self.delete = bytes(delete)
         self.bad = bytes(bad)
+        # ``str.encode`` would reach the same C function through a Python-level codec.
+        self.encoding_table = importlib.import_module(f"encodings.{name}").encoding_table
 
     def fold(self, text: str) -> bytes | None:
-        """The folded ASCII bytes of ``text``, or None if this code page cannot do it."""
+        """The translated ASCII bytes of ``text``, or None if this code page cannot do it.
+
+        One byte per character of the ``scan`` table's translation, before word breaks
+        are collapsed: ``text.translate(scan).encode("ascii")``.
+        """
         try:
-            data = text.encode(self.name)
+            data = charmap_encode(text, "strict", self.encoding_table)[0]
         except UnicodeEncodeError:
             return None
+        folded = data.translate(self.table, self.delete)
+        if folded.isascii():
+            return folded
+        # The table left the bytes that need more than one byte, or a letter beyond ASCII.
         if self.bad and len(data.translate(None, self.bad)) != len(data):
             return None
         for byte, out in self.expand:
@@ -181,6 +197,9 @@ class _Tables:
         self.uneven_re: re.Pattern[str] | None = None
         self.ascii_bytes = b""
         self.codepages: tuple[_Codepage, ...] = ()
+        self.codepage_deleted: frozenset[str] = frozenset()
+        """Characters that a code-page fold deletes (the soft hyphen)."""
+        self.last_page = 0
         self.ready = False
 
     def build(self) -> None:
@@ -195,6 +214,9 @@ class _Tables:
             table[code] = ord(self.scan[code])
         self.ascii_bytes = bytes(table)
         self.codepages = tuple(_Codepage(name, self.scan) for name in ("cp1252", "cp1250"))
+        self.codepage_deleted = frozenset(
+            char for page in self.codepages for char in page.delete.decode(page.name)
+        )
         self.ready = True
 
     def add_astral(self, text: str) -> None:
@@ -262,6 +284,28 @@ def fold_cased(text: str) -> str:
     return " ".join(text.translate(_CASED).split())
 
 
+def _translate(text: str) -> bytes | str:
+    """``text.translate(scan)``: ASCII bytes when a code page could do it, else a str."""
+    tables = TABLES
+    if not tables.ready:
+        tables.build()
+    if text.isascii():
+        return text.encode("ascii").translate(tables.ascii_bytes)
+    # Feeds come in batches of one language: try the code page that worked last first.
+    pages = tables.codepages
+    first = tables.last_page
+    data = pages[first].fold(text)
+    if data is not None:
+        return data
+    for index, page in enumerate(pages):
+        if index != first:
+            data = page.fold(text)
+            if data is not None:
+                tables.last_page = index
+                return data
+    return text.translate(tables_for(text).scan)
+
+
 def fold_for_scan(text: str) -> tuple[str, str | None]:
     """``(" " + fold(text) + " ", translated)``, except that ``FIELD_BREAK`` stays.
 
@@ -269,15 +313,22 @@ def fold_for_scan(text: str) -> tuple[str, str | None]:
     is the per-character translation before spaces are collapsed, or None when a bytes
     fast path did the work (``offsets.FoldedText`` recomputes it if a hit needs offsets).
     """
-    tables = tables_for(text)
-    if text.isascii():
-        data: bytes | None = text.encode("ascii").translate(tables.ascii_bytes)
-    else:
-        for page in tables.codepages:
-            data = page.fold(text)
-            if data is not None:
-                break
-    if data is not None:
-        return " " + b" ".join(data.split()).decode("ascii") + " ", None
-    translated = text.translate(tables.scan)
+    translated = _translate(text)
+    if isinstance(translated, bytes):
+        return " " + b" ".join(translated.split()).decode("ascii") + " ", None
     return " " + " ".join(translated.split()) + " ", translated
+
+
+def fold_for_automaton(text: str) -> tuple[bytes, bytes | str]:
+    """``fold_for_scan`` as UTF-8 bytes, and the translation before spaces are collapsed.
+
+    The translation is ASCII bytes when a code page did the work (most texts; then the
+    folded bytes are ASCII too and byte offsets are character offsets), else a str.
+    """
+    translated = _translate(text)
+    if isinstance(translated, bytes):
+        # Only spaces separate its words ("\x01" is no white space for bytes.split):
+        # shrinking the runs of the padded text is what split and join would do, faster.
+        folded = _BYTE_RUNS.sub(b" ", b"".join((b" ", translated, b" ")))
+        return (folded if len(folded) > 1 else b"  "), translated
+    return (" " + " ".join(translated.split()) + " ").encode("utf-8"), translated

@@ -1,22 +1,25 @@
 """From folded offsets back to the original text.
 
 Folding deletes some characters, expands others (``ß`` -> ``ss``) and collapses runs of
-word breaks, so an offset in the folded text is not an offset in the article.  The map
-is built lazily, only for a text with a hit, and only as far into the text as the hits
-go; most characters fold to exactly one character, so it is stored as the few places
-where the two texts shift against each other.
+word breaks, so an offset in the folded text is not an offset in the article.  Two
+steps undo it, only for a text with a hit:
+
+- from the folded text to the per-character translation (before runs of word breaks
+  were collapsed): both hold the same words in the same order, so a word is found in
+  the translation by its text and checked by the number of letters before it (two
+  C-level searches and counts per hit, however long the text);
+- from the translation to the original: most characters fold to exactly one character,
+  so that map is stored as the few places where the two texts shift against each other.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from bisect import bisect_right
 
 from monitor.match.normalize import TABLES, tables_for
 
-_RUNS = re.compile(r" {2,}")
+Events = tuple[list[int], list[int], list[int], list[int]]
 
 
 class FoldedText:
@@ -24,46 +27,59 @@ class FoldedText:
 
     ``folded`` is ``" " + fold(text) + " "`` (or what ``fold_for_scan`` returned for
     it); offsets into it that fall on word boundaries are mapped back by :meth:`span`.
-    The map is built on the first call, so only texts with a hit pay for it.
+    ``translated`` is ``text.translate(scan)`` as a str or, from a code-page fold, as
+    ASCII bytes; None: computed when first needed.
     """
 
-    __slots__ = (
-        "_events",
-        "_lead",
-        "_more_runs",
-        "_removed_total",
-        "_run_fpos",
-        "_run_removed",
-        "_translated",
-        "folded",
-        "text",
-    )
+    __slots__ = ("_codepage", "_events", "_translated", "folded", "text")
 
-    def __init__(self, text: str, folded: str | None = None, translated: str | None = None) -> None:
+    def __init__(
+        self, text: str, folded: str | None = None, translated: str | bytes | None = None
+    ) -> None:
         self.text = text
         if folded is None:
             translated = text.translate(tables_for(text).fold)
             folded = " " + " ".join(translated.split()) + " "
         self.folded = folded
         self._translated = translated
-        self._run_fpos: list[int] | None = None
-        self._run_removed: list[int] = []
-        self._lead = 0
-        self._removed_total = 0
-        self._more_runs: Iterator[re.Match[str]] | None = None
-        self._events: tuple[list[int], list[int], list[int], list[int]] | None = None
+        self._codepage = isinstance(translated, bytes)
+        """Translated by a code page: one byte per character but for a few."""
+        self._events: Events | None = None
 
     def span(self, fstart: int, fend: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the words at ``folded[fstart:fend]``.
 
         ``fstart`` is the first character of a word and ``fend`` the space after a word.
         """
-        start = self._orig_char(self._t_pos(fstart))
-        end = self._orig_char(self._t_pos(fend - 1)) + 1
+        translated = self._translated
+        if not isinstance(translated, str):
+            translated = self._translated = (
+                self.text.translate(tables_for(self.text).scan)
+                if translated is None
+                else translated.decode("ascii")
+            )
+        folded = self.folded
+        part = folded[fstart:fend]
+        start = _find_word(translated, folded, fstart, max(0, fstart - 1))
+        # The translation of the hit: the same characters unless it spans a run of word
+        # breaks ("AI, Act"); then its last word is looked up as well.
+        if translated.startswith(part, start):
+            end = start + len(part)
+        else:
+            last = folded.rfind(" ", fstart, fend) + 1
+            end = _find_word(translated, folded, last, start) + fend - last
+        events = self._events
+        if events is None:
+            events = self._uneven_events()
+        if events[0]:
+            start = _orig_char(start, events)
+            end = _orig_char(end - 1, events) + 1
         text = self.text
-        # A decomposed accent after the last letter belongs to the word ("Dragos\u0326").
+        # A decomposed accent after the last letter belongs to the word ("Dragos\u0326");
+        # combining marks start at U+0300.
         while (
             end < len(text)
+            and text[end] >= "\u0300"
             and unicodedata.category(text[end]) in ("Mn", "Me")
             and (TABLES.fold.get(ord(text[end])) == "")
         ):
@@ -75,55 +91,7 @@ class FoldedText:
         count = self.folded.count
         return count(" ", 0, fstart) - 1, count(" ", 0, fend)
 
-    def _t_pos(self, fpos: int) -> int:
-        # folded = pad + translated with the leading run dropped and each inner run of
-        # spaces shrunk to one; undo that with the positions of the runs, found lazily up
-        # to the position asked for (hits in a title never pay for the rest of the text).
-        fpositions = self._run_fpos
-        if fpositions is None:
-            fpositions = self._start_runs()
-        while self._more_runs is not None and (not fpositions or fpositions[-1] < fpos):
-            self._next_run()
-        k = bisect_left(fpositions, fpos)
-        removed = self._run_removed[k - 1] if k else self._lead
-        return fpos - 1 + removed
-
-    def _start_runs(self) -> list[int]:
-        translated = self._translated
-        if translated is None:
-            translated = self._translated = self.text.translate(tables_for(self.text).scan)
-        self._lead = len(translated) - len(translated.lstrip(" "))
-        self._run_fpos = []
-        self._removed_total = self._lead
-        self._more_runs = _RUNS.finditer(translated, self._lead)
-        return self._run_fpos
-
-    def _next_run(self) -> None:
-        assert self._more_runs is not None
-        assert self._run_fpos is not None
-        m = next(self._more_runs, None)
-        if m is None:
-            self._more_runs = None
-            return
-        s, e = m.span()
-        self._run_fpos.append(s - self._removed_total + 1)
-        self._removed_total += e - s - 1
-        self._run_removed.append(self._removed_total)
-
-    def _orig_char(self, tpos: int) -> int:
-        # Index of the original character that produced translated[tpos].
-        events = self._uneven_events()
-        if not events[0]:
-            return tpos
-        t_start, orig, length, delta = events
-        k = bisect_right(t_start, tpos) - 1
-        if k < 0:
-            return tpos
-        if tpos < t_start[k] + length[k]:
-            return orig[k]
-        return tpos - delta[k]
-
-    def _uneven_events(self) -> tuple[list[int], list[int], list[int], list[int]]:
+    def _uneven_events(self) -> Events:
         # Characters whose fold is not exactly one character shift the offsets.
         if self._events is not None:
             return self._events
@@ -132,11 +100,19 @@ class FoldedText:
         length: list[int] = []
         delta: list[int] = []
         text = self.text
-        pattern = None if text.isascii() else TABLES.uneven_re
-        if pattern is not None:
+        # A code page maps one character to one byte except for the few that it deletes
+        # or expands: with none deleted, equal lengths mean that none was expanded.
+        even = text.isascii() or (self._codepage and len(self._translated or "") == len(text))
+        if even and not text.isascii():
+            for char in TABLES.codepage_deleted:
+                if char in text:
+                    even = False
+                    break
+        if not even:
+            assert TABLES.uneven_re is not None
             fold_table = TABLES.fold
             shift = 0
-            for m in pattern.finditer(text):
+            for m in TABLES.uneven_re.finditer(text):
                 i = m.start()
                 size = len(fold_table[ord(text[i])])
                 t_start.append(i + shift)
@@ -146,3 +122,36 @@ class FoldedText:
                 delta.append(shift)
         self._events = (t_start, orig, length, delta)
         return self._events
+
+
+def _find_word(translated: str, folded: str, fstart: int, lowest: int) -> int:
+    """Where the word at ``folded[fstart:]`` starts in ``translated``.
+
+    Collapsing only removes word breaks, so the word lies at or after ``lowest`` and
+    has as many non-space characters before it as in ``folded``: the first occurrence
+    of its letters with that count is the one (a few characters on, at most as many as
+    the word breaks removed before it).
+    """
+    letters = fstart - folded.count(" ", 0, fstart)
+    word = folded[fstart : folded.find(" ", fstart)]
+    found = translated.find(word, lowest)
+    spaces = translated.count(" ", 0, found)
+    while found >= 0 and found - spaces != letters:
+        after = translated.find(word, found + 1)
+        if after >= 0:
+            spaces += translated.count(" ", found, after)
+        found = after
+    if found < 0:
+        raise ValueError(f"no word at folded offset {fstart}")
+    return found
+
+
+def _orig_char(tpos: int, events: Events) -> int:
+    # Index of the original character that produced translated[tpos].
+    t_start, orig, length, delta = events
+    k = bisect_right(t_start, tpos) - 1
+    if k < 0:
+        return tpos
+    if tpos < t_start[k] + length[k]:
+        return orig[k]
+    return tpos - delta[k]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from monitor.models import Snippet
 
@@ -18,7 +18,7 @@ def make_snippet(
     text: str,
     start: int,
     end: int,
-    marks: Iterable[tuple[int, int]] = (),
+    marks: Collection[tuple[int, int]] = (),
     context: int = DEFAULT_CONTEXT,
 ) -> Snippet:
     """About ``context`` characters either side of ``text[start:end]``.
@@ -26,24 +26,40 @@ def make_snippet(
     ``marks`` are other spans of ``text`` to mark if they fall inside the extract; the
     span ``(start, end)`` itself is always marked.
     """
-    lo = max(0, start - context)
-    hi = min(len(text), end + context)
+    size = len(text)
+    lo = start - context
     if lo > 0:
         space = text.find(" ", lo, start)
-        lo = space + 1 if space != -1 else lo
-    if hi < len(text):
+        if space != -1:
+            lo = space + 1
+    else:
+        lo = 0
+    hi = end + context
+    if hi < size:
         space = text.rfind(" ", end, hi)
-        hi = space if space != -1 else hi
+        if space != -1:
+            hi = space
+    else:
+        hi = size
     while lo < start and text[lo].isspace():
         lo += 1
     while hi > end and text[hi - 1].isspace():
         hi -= 1
-    prefix = ELLIPSIS if lo > 0 else ""
-    suffix = ELLIPSIS if hi < len(text) else ""
-    shift = len(prefix) - lo
-    spans = {(start, end), *marks}
-    kept = sorted((s + shift, e + shift) for s, e in spans if lo <= s and e <= hi and s < e)
     body = text[lo:hi]
-    if _CONTROL.search(body):
+    if not body.isprintable() and _CONTROL.search(body):
         body = body.translate(_FLATTEN)
-    return Snippet(prefix + body + suffix, tuple(kept))
+    shift = -lo
+    if lo:
+        shift += len(ELLIPSIS)
+        body = ELLIPSIS + body + ELLIPSIS if hi < size else ELLIPSIS + body
+    elif hi < size:
+        body += ELLIPSIS
+    # The hit itself always lies within [lo, hi].
+    if not marks:
+        return Snippet(body, ((start + shift, end + shift),) if start < end else ())
+    kept = [(start + shift, end + shift)] if start < end else []
+    for s, e in set(marks):
+        if lo <= s and e <= hi and s < e and (s != start or e != end):
+            kept.append((s + shift, e + shift))
+    kept.sort()
+    return Snippet(body, tuple(kept))
