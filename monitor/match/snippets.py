@@ -28,19 +28,24 @@ def make_snippet(
     """
     size = len(text)
     lo = start - context
-    if lo > 0:
+    if size <= 2 * context + (end - start):
+        # A text this short is its own snippet: every hit in it then shares one extract,
+        # so an alert shows the summary once, all hits marked, not once per hit.
+        lo, hi = 0, size
+    elif lo > 0:
         space = text.find(" ", lo, start)
         if space != -1:
             lo = space + 1
     else:
         lo = 0
-    hi = end + context
-    if hi < size:
-        space = text.rfind(" ", end, hi)
-        if space != -1:
-            hi = space
-    else:
-        hi = size
+    if size > 2 * context + (end - start):
+        hi = end + context
+        if hi < size:
+            space = text.rfind(" ", end, hi)
+            if space != -1:
+                hi = space
+        else:
+            hi = size
     while lo < start and text[lo].isspace():
         lo += 1
     while hi > end and text[hi - 1].isspace():
