@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from monitor.config.feeds import FeedsConfig
 from monitor.dedupe import StoryIndex
@@ -40,6 +41,28 @@ Clock = Callable[[], datetime]
 
 
 PARSE_POOL_MIN_FEEDS = 64
+_WORKER_MATCHER: Any = None
+
+
+def _init_worker(matcher: Any) -> None:
+    global _WORKER_MATCHER
+    _WORKER_MATCHER = matcher
+
+
+def _parse_and_match(
+    parse: Callable[[], ParsedFeed],
+) -> tuple[ParsedFeed, dict[str, list[Match]] | None]:
+    """In the parser process: parse, then match every entry (the matcher is pure, and
+    in a big cycle most entries are new), so the main process only stores and routes."""
+    parsed = parse()
+    if _WORKER_MATCHER is None:
+        return parsed, None
+    found = {}
+    for article in parsed.articles:
+        matches = _WORKER_MATCHER.match(article)
+        if matches:
+            found[article.key] = matches
+    return parsed, found
 
 
 def default_parse_workers() -> int:
@@ -147,7 +170,13 @@ class Poller:
             context = multiprocessing.get_context("fork")
         except ValueError:  # pragma: no cover - platforms without fork
             return None
-        return ProcessPoolExecutor(max_workers=self.parse_workers, mp_context=context)
+        # Forked after the matcher was compiled: the child inherits it, nothing is pickled.
+        return ProcessPoolExecutor(
+            max_workers=self.parse_workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.matcher,),
+        )
 
     async def _safe_poll(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
         try:
@@ -195,15 +224,18 @@ class Poller:
             content_type=result.content_type,
             language=spec.language,
         )
+        prematched: dict[str, list[Match]] | None = None
         if self._pool is not None:
-            parsed = await asyncio.get_running_loop().run_in_executor(self._pool, parse)
+            parsed, prematched = await asyncio.get_running_loop().run_in_executor(
+                self._pool, _parse_and_match, parse
+            )
         else:
             parsed = parse()
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
             return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
-        return self._record(spec, state, result, parsed, digest)
+        return self._record(spec, state, result, parsed, digest, prematched)
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -288,7 +320,13 @@ class Poller:
         )
 
     def _record(
-        self, spec: FeedSpec, state: FeedState, result: FetchResult, parsed: ParsedFeed, digest: str
+        self,
+        spec: FeedSpec,
+        state: FeedState,
+        result: FetchResult,
+        parsed: ParsedFeed,
+        digest: str,
+        prematched: Mapping[str, list[Match]] | None = None,
     ) -> PollReport:
         now = result.fetched_at
         nxt = self._schedule(spec, 0, result, parsed.ttl)
@@ -298,7 +336,7 @@ class Poller:
         try:
             with self.store.transaction() as conn:
                 new = store_articles.add_articles(conn, spec.id, parsed.articles, now)
-                matched = self._match(new)
+                matched = self._match(new, prematched)
                 alertable = self._backfill(spec, new, matched) if first_poll else None
                 subs = list(self.routing.subscriptions()) if matched else []
                 for item in new:
@@ -378,13 +416,20 @@ class Poller:
             moved_to=result.permanent_url,
         )
 
-    def _match(self, new: Sequence[NewArticle]) -> dict[int, list[Match]]:
+    def _match(
+        self, new: Sequence[NewArticle], prematched: Mapping[str, list[Match]] | None = None
+    ) -> dict[int, list[Match]]:
+        """Matches of the new articles (by article id); ``prematched``: what the parser
+        process already found, by article key."""
         if self.matcher is None:
             return {}
         out: dict[int, list[Match]] = {}
         match = self.matcher.match  # type: ignore[attr-defined]
         for item in new:
-            found = match(item.article)
+            if prematched is not None:
+                found = prematched.get(item.article.key, [])
+            else:
+                found = match(item.article)
             if found:
                 out[item.id] = found
         return out
