@@ -42,7 +42,6 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -58,6 +57,9 @@ from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import cpu_model, shown, write_section  # noqa: E402
 
 from monitor.dedupe import Settings, StoryIndex  # noqa: E402
 from monitor.dedupe.fingerprint import Fingerprint  # noqa: E402
@@ -66,8 +68,6 @@ from monitor.plaintext import html_to_text  # noqa: E402
 from monitor.store import stories as store_stories  # noqa: E402
 from monitor.store.db import connect  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- BEGIN dedupe -->", "<!-- END dedupe -->"
 PAIRS = ROOT / "tests" / "data" / "dedupe" / "pairs.json"
 SIZES = (10_000, 100_000, 1_000_000)
 PEER_SIZES = (10_000, 100_000)
@@ -433,11 +433,6 @@ def run_child(size: int, measure: int, replay: Path, peer: bool = False) -> dict
 # -- report -------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def quality_lines(
@@ -571,21 +566,8 @@ def report(replay: Path, quality: list[str] | None, speed: list[str], measure: i
     return "\n".join(lines)
 
 
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT.parent))
-    except ValueError:
-        return str(path)
 
 
-def write(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    if BEGIN not in text:
-        text = text.rstrip("\n") + f"\n\n{BEGIN}\n{END}\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    DOC.write_text(
-        pattern.sub(lambda _: f"{BEGIN}\n{section}\n{END}", text, count=1), encoding="utf-8"
-    )
 
 
 def main() -> int:
@@ -634,7 +616,7 @@ def main() -> int:
     section = report(args.replay, quality, speed_lines(rows, peers), args.measure)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section("dedupe", section)
     return 0
 
 

@@ -50,6 +50,9 @@ from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import cpu_model, shown, write_section  # noqa: E402
 
 from monitor.config.keywords import KeywordsConfig, keywords_from_source, load_keywords  # noqa: E402
 from monitor.config.source import Source  # noqa: E402
@@ -58,8 +61,6 @@ from monitor.match.normalize import fold_for_automaton  # noqa: E402
 from monitor.models import Article  # noqa: E402
 from monitor.plaintext import html_to_text  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- BEGIN match -->", "<!-- END match -->"
 SIZES = (10, 100, 1000, 30000)
 RE_BUDGET = 3.0  # seconds of `re` scanning per run
 COMMON_WORDS = 300
@@ -272,14 +273,6 @@ def compile_stats(size: int, replay: Path, heavy: bool = False) -> dict[str, Any
 # -- report -------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def stage_rates(items: list[Item], mb: float, runs: int) -> dict[str, tuple[float, float]]:
@@ -394,21 +387,8 @@ def report(
     return "\n".join(lines)
 
 
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT.parent))
-    except ValueError:
-        return str(path)
 
 
-def write(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(text):
-        raise SystemExit(f"{DOC}: no {BEGIN} ... {END} markers")
-    DOC.write_text(
-        pattern.sub(lambda _: f"{BEGIN}\n{section}\n{END}", text, count=1), encoding="utf-8"
-    )
 
 
 def main() -> int:
@@ -463,7 +443,7 @@ def main() -> int:
     section = report(args.replay, items, mb, args.runs, rows, stages)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section("match", section)
     return 0
 
 

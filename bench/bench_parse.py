@@ -26,7 +26,6 @@ import importlib
 import importlib.metadata
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -36,13 +35,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import feedparser  # noqa: E402
+from common import DOC, cpu_model, shown, write_section  # noqa: E402
 
 from monitor.parse import Engine, parse_feed  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- BEGIN parse -->", "<!-- END parse -->"
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 COLD_ITEMS = 1000 * 30
 
@@ -118,14 +117,6 @@ def agreement(files: list[tuple[str, bytes]]) -> tuple[int, list[str]]:
     return len(files) - len(differ), differ
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def version(dist: str) -> str:
@@ -187,21 +178,8 @@ def report(
     return "\n".join(lines)
 
 
-def shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT.parent))
-    except ValueError:
-        return str(path)
 
 
-def write(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(text):
-        raise SystemExit(f"{DOC}: no {BEGIN} ... {END} markers")
-    DOC.write_text(
-        pattern.sub(lambda _: f"{BEGIN}\n{section}\n{END}", text, count=1), encoding="utf-8"
-    )
 
 
 def main() -> int:
@@ -227,7 +205,7 @@ def main() -> int:
     if args.no_write:
         print(section)
     else:
-        write(section)
+        write_section("parse", section)
         print(f"wrote the parse section of {DOC.relative_to(ROOT)}")
     return 0 if not differ else 1
 

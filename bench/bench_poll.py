@@ -39,7 +39,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import statistics
@@ -57,10 +56,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import DOC, cpu_model, write_section  # noqa: E402
 from feedfarm import FeedFarm, default_replay  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- BEGIN poll -->", "<!-- END poll -->"
 TARGETS = {"cold": 6.0, "warm": 3.0, "warm_cpu": 2.5, "changed": 4.0, "rss": 150.0, "ratio": 5.0}
 CHANGED_SHARE = 0.10
 Result = dict[str, Any]
@@ -362,11 +360,6 @@ def version(dist: str) -> str:
         return "-"
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.lower().startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def verdict(ok: bool) -> str:
@@ -572,18 +565,6 @@ def sqlite_version() -> str:
     return sqlite3.sqlite_version
 
 
-def write_section(section: str, begin: str = BEGIN, end: str = END, append: bool = False) -> None:
-    """Replace the text between the ``begin`` and ``end`` markers of docs/benchmarks.md
-    (``append``: add the markers at the end of the file when they are missing)."""
-    text = DOC.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
-    if not pattern.search(text):
-        if not append:
-            raise SystemExit(f"{DOC}: no {begin} ... {end} markers")
-        text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
-    DOC.write_text(
-        pattern.sub(lambda _: f"{begin}\n{section}\n{end}", text, count=1), encoding="utf-8"
-    )
 
 
 def summary(kind: str, r: Result) -> str:
@@ -666,7 +647,7 @@ def main() -> int:
     if args.no_write:
         print(section)
     else:
-        write_section(section)
+        write_section("poll", section)
         print(f"wrote the poll section of {DOC.relative_to(ROOT)}")
     return 0
 

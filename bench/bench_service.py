@@ -66,12 +66,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_poll import cpu_model, version, write_section  # noqa: E402
+from bench_poll import version  # noqa: E402
+from common import cpu_model, write_section  # noqa: E402
 from feedfarm import FeedFarm, default_replay  # noqa: E402
 
 from tests.support.telegram_server import TelegramServer  # noqa: E402
 
-BEGIN, END = "<!-- BEGIN service -->", "<!-- END service -->"
 TARGETS = {"rss": 150.0, "cpu": 5.0, "latency": 1.0}
 CHANNEL = "@eu_ai_watch"
 Result = dict[str, Any]
@@ -535,7 +535,7 @@ def main() -> int:
     if args.no_write:
         print(section)
     else:
-        write_section(section, BEGIN, END, append=True)
+        write_section("service", section)
         print("wrote the service section of docs/benchmarks.md")
     return 0
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,17 +17,9 @@ from monitor.service.health import health_report
 from monitor.service.runner import Service, ServiceOptions
 from tests.support.app import KEYWORDS, make_app
 from tests.support.feedserver import FeedServer, rss_feed
+from tests.support.wait import until
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-
-
-async def until(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return check()
 
 
 def test_healthz_and_metrics(

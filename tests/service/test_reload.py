@@ -4,14 +4,13 @@ reported to the admins, and the service keeps running on the last good configura
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from monitor.service.runner import Service, ServiceOptions
 from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.telegram_server import TelegramServer
+from tests.support.wait import until
 
 KEYWORDS = """\
 destinations:
@@ -41,15 +40,6 @@ BROKEN = (
     alert: [no-such-channel]
 """
 )
-
-
-async def until(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return check()
 
 
 def test_valid_and_invalid_edits(

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.smtp_server import SmtpServer
 from tests.support.telegram_server import TelegramServer
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = """\
@@ -34,15 +34,6 @@ watchlists:
     digest: [policy-team]
 """
 QUIET = [("q1", "Weather in Brussels", "https://n.example/weather")]
-
-
-def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def start(app_dir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
