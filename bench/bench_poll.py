@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common import DOC, cpu_model, write_section  # noqa: E402
-from feedfarm import FeedFarm, default_replay  # noqa: E402
+from feedfarm import FeedFarm, default_replay, loopback  # noqa: E402
 
 TARGETS = {"cold": 6.0, "warm": 3.0, "warm_cpu": 2.5, "changed": 4.0, "rss": 150.0, "ratio": 5.0}
 CHANGED_SHARE = 0.10
@@ -392,7 +392,7 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         f"({len(farm.outlets)} outlets; {farm.bytes / n / 1024:.0f} KiB per feed on "
         f"average, {farm.gzip_bytes / n / 1024:.0f} KiB gzipped), each item with a link and "
         f"guid unique to its feed. The feeds are spread over {args.hosts} loopback addresses "
-        f"(127.0.0.2-{args.hosts + 1}); every answer waits a random "
+        f"(127.0.0.2-{loopback(args.hosts - 1)}); every answer waits a random "
         f"{args.latency[0] * 1000:.0f}-{args.latency[1] * 1000:.0f} ms; ETag, Last-Modified "
         "and 304 as a real site; gzip. Each contender runs in a fresh subprocess per run: "
         "wall time, CPU time (`time.process_time()` of that process: user + system, all "

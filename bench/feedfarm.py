@@ -311,12 +311,18 @@ class _Connection(asyncio.Protocol):
         self.transport = None
 
 
+def loopback(index: int) -> str:
+    """The ``index``-th loopback address from 127.0.0.2 on (127.0.0.0/8 is all loopback)."""
+    n = 2 + index
+    return f"127.0.{n // 254}.{n % 254 + (1 if n // 254 else 0)}" if n > 253 else f"127.0.0.{n}"
+
+
 async def serve(farm: Farm, hosts: int) -> None:
     loop = asyncio.get_running_loop()
     servers = []
     for h in range(hosts):
         server = await loop.create_server(
-            lambda: _Connection(farm), f"127.0.0.{2 + h}", 0, backlog=1024, reuse_address=True
+            lambda: _Connection(farm), loopback(h), 0, backlog=1024, reuse_address=True
         )
         servers.append(server)
     bases = ["http://{}:{}".format(*s.sockets[0].getsockname()[:2]) for s in servers]
