@@ -152,7 +152,7 @@ class Poller:
         pool = self._parse_pool(len(todo))
         self._pool = pool
         try:
-            reports = await asyncio.gather(*(self._safe_poll(s, states.get(s.id)) for s in todo))
+            reports = await asyncio.gather(*(self.poll_safely(s, states.get(s.id)) for s in todo))
         finally:
             self._pool = None
             if pool is not None:
@@ -178,7 +178,7 @@ class Poller:
             initargs=(self.matcher,),
         )
 
-    async def _safe_poll(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
+    async def poll_safely(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
         try:
             report = await self.poll(spec, state)
         except Exception as exc:  # a bug in one feed's processing must not stop the cycle

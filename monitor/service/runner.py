@@ -28,6 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from monitor.config.feeds import load_feeds
 from monitor.config.keywords import load_keywords
+from monitor.dedupe import StoryIndex
 from monitor.deliver.telegram import FloodLimiter
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
@@ -78,6 +79,7 @@ class Service:
     def __init__(self, options: ServiceOptions) -> None:
         self.opt = options
         self.metrics = Metrics()
+        self.stories = StoryIndex()
         self.flood = FloodLimiter()
         """One Telegram flood budget shared by the outbox sender and the command bot."""
         self.rng = random.Random()
@@ -248,6 +250,9 @@ class Service:
             routing=route,
             rng=self.rng,
             on_report=self._observe,
+            # One story index for the life of the process: a reload must not make the
+            # next poll rebuild it from SQLite (seconds at a million articles).
+            stories=self.stories,
         )
         self._deliverer = build_deliverer(
             cfg,
@@ -365,7 +370,7 @@ class Service:
     async def _poll(self, spec: FeedSpec) -> None:
         assert self._poller is not None
         try:
-            report = await self._poller._safe_poll(spec)
+            report = await self._poller.poll_safely(spec)
         finally:
             self._polling.discard(spec.id)
         if report.matches:
