@@ -91,6 +91,8 @@ class PssSampler:
     """Samples the PSS of this process plus its children every 50 ms in a thread."""
 
     peak_mb = 0.0
+    peak_split: tuple[float, float] = (0.0, 0.0)
+    """(this process, its children) in MB at the peak."""
 
     @classmethod
     def start(cls) -> None:
@@ -104,8 +106,11 @@ class PssSampler:
                         kids = [int(p) for p in fh.read().split()]
                 except OSError:
                     kids = []
-                total = _pss_kib(me) + sum(_pss_kib(k) for k in kids)
-                cls.peak_mb = max(cls.peak_mb, total / 1024)
+                mine = _pss_kib(me)
+                theirs = sum(_pss_kib(k) for k in kids)
+                if (mine + theirs) / 1024 > cls.peak_mb:
+                    cls.peak_mb = (mine + theirs) / 1024
+                    cls.peak_split = (mine / 1024, theirs / 1024)
                 time.sleep(0.05)
 
         threading.Thread(target=run, daemon=True).start()
@@ -262,6 +267,7 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
                 m["errors"] = sorted({r.error or "" for r in report.feeds if r.error})[:3]
                 out[phase] = m
             out["articles"] = store.count_articles()
+            out["peak_split"] = PssSampler.peak_split
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -402,7 +408,7 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         "forked parser process, sampled every 50 ms, when that is higher: PSS counts the "
         "pages the two share once). monitor: a fresh state directory, the "
         f"repository's keywords.yaml, `concurrency: {args.concurrency}`, "
-        f"`per_host: {args.per_host}` (feeds.yaml ships 2), "
+        f"`per_host: {args.per_host}` (feeds.yaml ships 4), "
         f"{mon[0].get('parse_workers', 0)} parser process(es) (its default on 2 cores); "
         "each cycle is `Poller.cycle` over every feed "
         "(fetch, parse, store, match, route to the outbox, feed health), with a new "
@@ -578,6 +584,10 @@ def summary(kind: str, r: Result) -> str:
                 f"{m['rss']:4.0f} MB"
             )
     note = f" (x{r['scale']:g} extrapolated)" if r.get("scale", 1.0) != 1.0 else ""
+    if r.get("peak_split"):
+        note += " (peak PSS: {:.0f} MB this process + {:.0f} MB parser process)".format(
+            *r["peak_split"]
+        )
     return f"{kind:10s} " + " | ".join(parts) + note
 
 
@@ -588,8 +598,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--hosts", type=int, default=100, help="loopback addresses the feeds use")
     ap.add_argument("--latency", default="0.05:0.25", help="MIN:MAX answer delay, seconds")
     ap.add_argument("--runs", type=int, default=3, help="runs of every contender (medians)")
-    ap.add_argument("--concurrency", type=int, default=200, help="monitor settings.concurrency")
-    ap.add_argument("--per-host", type=int, default=2, help="monitor settings.per_host")
+    ap.add_argument("--concurrency", type=int, default=400, help="monitor settings.concurrency")
+    ap.add_argument("--per-host", type=int, default=4, help="monitor settings.per_host")
     ap.add_argument(
         "--peer-sample",
         type=int,

@@ -212,7 +212,10 @@ def test_backtest_lists_gains_and_losses(
 
 
 def test_console_script_is_installed():
-    exe = shutil.which("monitor") or str(Path(sys.executable).parent / "monitor")
+    # The script installed beside this interpreter first: a `monitor` elsewhere on PATH may
+    # belong to another Python (a pyenv shim of an older install).
+    beside = Path(sys.executable).parent / "monitor"
+    exe = str(beside) if beside.exists() else shutil.which("monitor") or str(beside)
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0
     assert "poll" in proc.stdout

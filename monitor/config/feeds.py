@@ -3,7 +3,7 @@
 ```yaml
 settings:            # optional, whole-service fetch settings
   concurrency: 50
-  per_host: 2
+  per_host: 4
 defaults:            # applied to every feed that does not say otherwise
   interval: 15m
 feeds:
@@ -129,7 +129,7 @@ class FeedEntry(_Strict):
 
 class FetchSettings(_Strict):
     concurrency: int = Field(default=64, ge=1, le=1000)
-    per_host: int = Field(default=2, ge=1, le=64)
+    per_host: int = Field(default=4, ge=1, le=64)
     max_backoff: Duration = timedelta(hours=6)
     min_backoff: Duration = timedelta(minutes=1)
     max_redirects: int = Field(default=5, ge=0, le=20)

@@ -1,12 +1,13 @@
-"""Per-host connection lanes: the per-host bound and small httpx connection pools.
+"""Per-host connection lanes: the per-host bound, one keep-alive connection per lane.
 
 A host gets at most ``per_host`` lanes; a request holds one lane from its first byte to
-its last, and each lane is an httpx transport whose pool has a single keep-alive
-connection.  Why not one shared pool: httpcore's pool re-examines every connection for
-every request event (``_assign_requests_to_connections`` is O(connections²) in httpcore
-1.0): a 1,000-feed cycle at 64 connections measured 8 ms of CPU per request through one
-pool, 0.8 ms through lanes.  Keep-alive still works: a lane's connection serves the next
-request that takes the lane.
+its last, and each lane is an httpx transport with a single keep-alive connection
+(:class:`~monitor.fetch.connection.LaneTransport`).  Why not one shared pool: httpcore's
+pool re-examines every connection for every request event
+(``_assign_requests_to_connections`` is O(connections²) in httpcore 1.0): a 1,000-feed
+cycle at 64 connections measured 8 ms of CPU per request through one pool, 0.8 ms
+through lanes.  Keep-alive still works: a lane's connection serves the next request that
+takes the lane.
 
 When the last request for a host finishes, its lanes are closed: idle sockets are kept
 only for hosts that still have requests running or queued.

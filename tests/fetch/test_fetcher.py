@@ -502,3 +502,47 @@ async def test_fetch_outside_context_manager_is_a_programming_error() -> None:
     fetcher = Fetcher(FetchSettings())
     with pytest.raises(RuntimeError, match="async with"):
         await fetcher.fetch(spec_for("http://127.0.0.1:9/"), state_for("http://127.0.0.1:9/"), NOW)
+
+
+async def test_body_gate_is_awaited_only_before_a_body_and_pauses_the_deadline(
+    feed_server: FeedServer,
+) -> None:
+    route = feed_server.feed("/a.xml", BODY)
+    feed_server.status("/gone.xml", 404, body=b"not here")
+    calls: list[str] = []
+
+    async def slow_gate() -> None:
+        calls.append("wait")
+        await asyncio.sleep(0.8)  # longer than the 0.5 s deadline: must not count
+
+    async with Fetcher(FetchSettings()) as fetcher:
+        url = feed_server.url("/a.xml")
+        spec = spec_for(url, timeout=0.5)
+        ok = await fetcher.fetch(spec, state_for(url), NOW, body_gate=slow_gate)
+        assert ok.outcome == "ok", ok.error
+        assert ok.body == BODY
+        assert calls == ["wait"]
+        known = state_for(url, etag=route.etag)
+        cached = await fetcher.fetch(spec, known, NOW, body_gate=slow_gate)
+        assert cached.outcome == "not_modified"
+        gone = feed_server.url("/gone.xml")
+        missing = await fetcher.fetch(spec_for(gone), state_for(gone), NOW, body_gate=slow_gate)
+        assert missing.outcome == "error"
+        assert calls == ["wait"]  # neither a 304 nor an error status waits
+
+
+async def test_deadline_still_covers_the_body_after_the_gate(feed_server: FeedServer) -> None:
+    feed_server.trickle("/slow.xml", interval=0.05)
+
+    async def gate() -> None:
+        await asyncio.sleep(0.3)
+
+    url = feed_server.url("/slow.xml")
+    async with Fetcher(FetchSettings()) as fetcher:
+        started = asyncio.get_running_loop().time()
+        result = await asyncio.wait_for(
+            fetcher.fetch(spec_for(url, timeout=0.5), state_for(url), NOW, body_gate=gate), 10
+        )
+        took = asyncio.get_running_loop().time() - started
+    assert_error(result, "timeout", "no complete response within 0.5s", "while reading the body")
+    assert 0.75 <= took < 5  # 0.5 s of deadline plus the 0.3 s spent at the gate

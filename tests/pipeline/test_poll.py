@@ -300,3 +300,63 @@ def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_pa
                          titles, rows))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1][0] == "AI Act story 0.0"
+
+
+def _backlog_poll(app, max_backlog: int, *, workers: int = 1) -> tuple[CycleReport, int]:
+    import asyncio
+
+    from monitor.fetch import Fetcher
+    from monitor.pipeline.build import matcher, routing
+    from monitor.pipeline.poll import Poller
+    from monitor.store import Store
+
+    cfg = app.configs()
+
+    async def go() -> tuple[CycleReport, int]:
+        with Store(app.state) as store:
+            async with Fetcher(cfg.feeds.settings) as fetcher:
+                poller = Poller(feeds=cfg.feeds, store=store, fetcher=fetcher,
+                                matcher=matcher(cfg.keywords), routing=routing(cfg.keywords),
+                                parse_workers=workers, parse_pool_min=1,
+                                max_backlog=max_backlog)
+                report = await asyncio.wait_for(poller.cycle(everything=True), 30)
+                return report, poller.backlog_peak
+
+    return asyncio.run(go())
+
+
+def test_backlog_bounds_the_bodies_waiting_to_be_stored(feed_server: FeedServer, tmp_path: Path):
+    # 12 feeds answer at once; with a parser process the bodies would all wait at once.
+    feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(12)}
+    for i in range(12):
+        feed_server.feed(f"/f{i}.xml", rss_feed(f"F{i}", [
+            (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}") for j in range(5)
+        ]), latency=0.05)
+    (tmp_path / "b").mkdir()
+    bounded, peak = _backlog_poll(make_app(tmp_path / "b", feeds), 2)
+    assert peak == 2  # the bound was reached and never exceeded
+    assert sorted((r.status, r.new) for r in bounded.feeds) == [("ok", 5)] * 12
+    (tmp_path / "u").mkdir()
+    unbounded, free_peak = _backlog_poll(make_app(tmp_path / "u", feeds), 1000)
+    assert free_peak > 2  # without the bound, more bodies wait: the test can tell
+    assert sorted((r.status, r.new) for r in unbounded.feeds) == [("ok", 5)] * 12
+
+
+def test_backlog_slot_is_released_when_a_body_fails(feed_server: FeedServer, tmp_path: Path):
+    # With one slot, a body that fails after taking it (too large, too slow) must give it
+    # back, or every later feed would wait for ever.
+    feed_server.huge("/huge.xml", 3 * 1024 * 1024, content_length=False)
+    feed_server.trickle("/slow.xml", interval=0.05)
+    feeds = {"huge": feed_server.url("/huge.xml"), "slow": feed_server.url("/slow.xml")}
+    for i in range(4):
+        feed_server.feed(f"/f{i}.xml", rss_feed(f"F{i}", ITEMS), latency=0.2)
+        feeds[f"f{i}"] = feed_server.url(f"/f{i}.xml")
+    (tmp_path / "a").mkdir()
+    report, peak = _backlog_poll(make_app(tmp_path / "a", feeds), 1, workers=0)
+    reports = by_id(report)
+    assert reports["huge"].status == "error"  # type: ignore[attr-defined]
+    assert "cap" in (reports["huge"].error or "")  # type: ignore[attr-defined]
+    assert reports["slow"].status == "error"  # type: ignore[attr-defined]
+    assert "within 2s" in (reports["slow"].error or "")  # type: ignore[attr-defined]
+    assert [reports[f"f{i}"].status for i in range(4)] == ["ok"] * 4  # type: ignore[attr-defined]
+    assert peak == 1
