@@ -3,17 +3,19 @@
 Flow: ``decode`` (charset, once for both engines) -> ``sniff`` (HTML page, JSON, empty)
 -> ``entities`` (HTML entities in XML) -> an engine (``fast``: lxml on well-formed
 RSS 2.0 / RSS 1.0 / Atom 1.0; ``fallback``: feedparser for broken or unusual feeds)
--> ``build`` (text, dates, language, identity keys).
+-> ``build`` (text, dates, language, identity keys).  A body that starts with ``{`` skips
+sniff and entities and goes to ``jsonfeed`` (JSON Feed 1.0 / 1.1), then to ``build``.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
 from monitor.errors import ParseError
 from monitor.models import ParsedFeed
-from monitor.parse import fallback, fast
+from monitor.parse import fallback, fast, jsonfeed
 from monitor.parse.build import build
 from monitor.parse.decode import decode
 from monitor.parse.entities import replace_html_entities
@@ -23,6 +25,9 @@ from monitor.parse.urls import canonical_url
 __all__ = ["Engine", "canonical_url", "parse_feed"]
 
 Engine = Literal["auto", "lxml", "feedparser"]
+
+# decode() strips leading white space, so this fails on the first byte of an XML body.
+_JSON_OBJECT = re.compile(rb"\s*\{")
 
 
 def parse_feed(
@@ -41,6 +46,7 @@ def parse_feed(
     and caps dates in the future; ``content_type`` is the HTTP header (its charset);
     ``language`` is the configured fallback.  ``engine`` is for tests and benchmarks:
     ``"auto"`` tries lxml and falls back to feedparser, the others force one engine.
+    A JSON object (JSON Feed) is read by the JSON Feed engine whatever ``engine`` says.
 
     Every entry that can be read is read: an empty body, an HTML page, broken XML or a
     lying charset yield a ``ParsedFeed`` (perhaps with no articles) whose ``problems``
@@ -59,6 +65,12 @@ def parse_feed(
     data = decoded.data
     if not data.strip():
         return ParsedFeed(feed_id=feed_id, articles=(), problems=(*problems, "empty body"))
+    if _JSON_OBJECT.match(data):
+        reading = jsonfeed.read(data, url)
+        problems.extend(reading.problems)
+        if reading.feed is None:
+            return ParsedFeed(feed_id=feed_id, articles=(), problems=tuple(problems))
+        return build(reading.feed, feed_id=feed_id, now=now, language=language, problems=problems)
     verdict = not_a_feed(data)
     if verdict is not None:
         return ParsedFeed(feed_id=feed_id, articles=(), problems=(*problems, verdict))

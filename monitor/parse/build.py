@@ -10,7 +10,7 @@ from monitor.models import Article, ParsedFeed
 from monitor.parse.dates import entry_time
 from monitor.parse.identity import IdentityParts, assign_keys
 from monitor.parse.raw import RawEntry, RawFeed, RawText
-from monitor.parse.urls import canonical_url, is_web
+from monitor.parse.urls import canonical_url, is_web, unwrap_link
 from monitor.plaintext import collapse_space, html_to_text
 
 MAX_ENTRIES = 10_000
@@ -46,6 +46,16 @@ def language_tag(value: str | None) -> str | None:
     return "-".join(parts)
 
 
+def article_link(entry: RawEntry) -> str | None:
+    """The entry's link, with redirect wrappers removed: FeedBurner's ``origLink`` when it
+    is an absolute http(s) URL, else the link itself, unwrapped (``urls.unwrap_link``)."""
+    orig = entry.orig_link
+    if orig and is_web(orig):
+        return unwrap_link(orig)
+    link = entry.link
+    return unwrap_link(link) if link else None
+
+
 def build(
     raw: RawFeed, *, feed_id: str, now: datetime, language: str | None, problems: list[str]
 ) -> ParsedFeed:
@@ -68,7 +78,7 @@ def build(
         title, summary, content = plain(entry.title), plain(entry.summary), plain(entry.content)
         if not summary and content:
             summary = content  # feedparser's rule: the content stands in for a missing summary
-        link = entry.link or None
+        link = article_link(entry)
         if not (title or summary or link or entry.guid):
             empty += 1
             continue

@@ -39,11 +39,15 @@ def read(data: bytes, base_url: str) -> RawFeed:
     except Exception as exc:  # feedparser is the library boundary of this stage
         raise ParseError(f"feedparser failed: {type(exc).__name__}: {exc}", url=base_url) from exc
     info = dict.get(parsed, "feed", {}) or {}
+    link = _str(dict.get(info, "link"))
+    if link and dict.get(info, "guidislink") and link == _str(dict.get(info, "id")):
+        # An Atom feed without an alternate link gets its id as link: only a URL id is one.
+        link = link if is_web(link) else None
     feed = RawFeed(
         format=str(dict.get(parsed, "version", "") or ""),
         entries=[_entry(e, base_url) for e in dict.get(parsed, "entries", [])],
         title=_text(info, "title"),
-        link=_str(dict.get(info, "link")),
+        link=link,
         language=_str(dict.get(info, "language")),
         ttl=_str(dict.get(info, "ttl")),
         authors=_people(info),
@@ -115,6 +119,7 @@ def _entry(e: dict[str, Any], base_url: str) -> RawEntry:
     return RawEntry(
         guid=guid,
         link=link,
+        orig_link=_str(dict.get(e, "feedburner_origlink")),
         title=_text(e, "title"),
         summary=_text(e, "summary"),
         content=_content(e),

@@ -24,6 +24,7 @@ _CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _RSS10 = "{http://purl.org/rss/1.0/}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_FEEDBURNER = "{http://rssnamespace.org/feedburner/ext/1.0}"
 
 (
     TITLE,
@@ -39,7 +40,8 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
     LANGUAGE,
     ATOM_LINK,
     TTL,
-) = range(13)
+    ORIG_LINK,
+) = range(14)
 
 _COMMON = {
     _DC + "creator": AUTHOR,
@@ -53,6 +55,7 @@ _COMMON = {
     ATOM + "link": ATOM_LINK,
     ATOM + "author": ATOM_AUTHOR,
     ATOM + "category": CATEGORY,
+    _FEEDBURNER + "origLink": ORIG_LINK,
 }
 _RSS = {
     "title": TITLE,
@@ -252,6 +255,9 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             href = _html_link(child)
             if href:
                 e.link = href
+        elif kind == ORIG_LINK:
+            # feedparser keeps the last one, as it is (the builder decides if it is a URL).
+            e.orig_link = _simple(child) or None
     if fmt == "rss10":
         about = item.get(_RDF + "about")
         e.guid = about.strip() if about else e.guid
@@ -329,10 +335,13 @@ def _read_atom(root: etree._Element) -> RawFeed:
     feed = RawFeed("atom10", [])
     entries = []
     lang = _lang(root, None)
+    first_id = None
     for child in root:
         tag = child.tag
         if tag == ATOM + "entry":
             entries.append(_entry(child, _ATOM, "atom10", lang))
+        elif tag == ATOM + "id":
+            first_id = _simple(child) if first_id is None else first_id
         elif tag == ATOM + "title":
             if feed.title is None or not feed.title.value:
                 feed.title = _text(child, "text/plain", False)
@@ -345,5 +354,9 @@ def _read_atom(root: etree._Element) -> RawFeed:
         elif tag == _DC + "language":
             feed.language = _simple(child) or ""
     feed.language = lang if feed.language is None else feed.language or None
+    if feed.link is None and first_id and is_web(first_id):
+        # feedparser's rule: without an alternate link, the feed's id is its link (when
+        # it is a URL: a Google Alerts feed's "tag:google.com,2005:..." id is not).
+        feed.link = first_id
     feed.entries = entries
     return feed

@@ -22,6 +22,8 @@ class RawText:
 class RawEntry:
     guid: str | None = None
     link: str | None = None
+    orig_link: str | None = None
+    """FeedBurner's ``feedburner:origLink``: the publisher's URL behind a feedproxy link."""
     title: RawText | None = None
     summary: RawText | None = None
     content: RawText | None = None

@@ -214,3 +214,14 @@ def test_commands_have_help(command: str) -> None:
     assert any(
         a.help for a in child._actions if a.dest == ("files" if command == "match" else "source")
     )
+
+
+def test_match_a_json_feed_file_reads_its_items(capsys: pytest.CaptureFixture[str]) -> None:
+    # A pretty-printed JSON Feed starts with "{" like JSON Lines, but is one feed.
+    feed = ROOT / "tests" / "data" / "parse" / "jsonfeed" / "eu-policy-1.1.jsonfeed"
+    code, out, err = run(capsys, "match", str(feed))
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 5
+    by_watchlist = {m["watchlist"] for r in records for m in r["matches"]}
+    assert {"ai-act", "edpb"} <= by_watchlist
