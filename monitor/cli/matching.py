@@ -207,14 +207,13 @@ def fetch_articles(url: str) -> list[Article | InputError]:
     )
 
 
-_JSON_FEED = re.compile(rb'"version"\s*:\s*"https://jsonfeed\.org/version/')
-
-
 def articles_from_bytes(
     body: bytes, label: str, *, url: str | None, content_type: str | None = None
 ) -> Iterator[Article | InputError]:
+    from monitor.parse.jsonfeed import declares_json_feed  # parse imports lxml: lazily
+
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"{") and _JSON_FEED.search(stripped[:65536]):
+    if stripped.startswith(b"{") and declares_json_feed(stripped):
         yield from _feed(body, label, url, content_type)  # a JSON Feed, not JSON Lines
     elif stripped.startswith(b"{"):
         yield from _json_lines(body.decode("utf-8", "replace"), label)

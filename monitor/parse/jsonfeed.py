@@ -31,6 +31,7 @@ NOT_JSON_FEED = "not a feed: the body is JSON, not RSS or Atom"
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 _VERSION = re.compile(r"1(?:\.(\d{1,3}))?/?\Z")
 _MARKER = b"jsonfeed.org/version/"
+_DECLARATION = re.compile(rb'"version"\s*:\s*"https://jsonfeed\.org/version/')
 
 Json = dict[str, object]
 
@@ -44,6 +45,12 @@ class Reading:
 
     feed: RawFeed | None
     problems: tuple[str, ...] = ()
+
+
+def declares_json_feed(body: bytes) -> bool:
+    """Whether a JSON body says it is a JSON Feed (its ``"version"`` key, in the first
+    64 KiB): tells one pretty-printed feed from JSON Lines, which also start with ``{``."""
+    return _DECLARATION.search(body, 0, 65536) is not None
 
 
 def read(data: bytes | str, base_url: str) -> Reading:
