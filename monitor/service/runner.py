@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -26,13 +27,14 @@ from typing import Any, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.config.feeds import load_feeds
+from monitor.config.feeds import FeedsConfig, load_feeds
 from monitor.config.keywords import load_keywords
 from monitor.dedupe import StoryIndex
 from monitor.deliver.telegram import FloodLimiter
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
-from monitor.models import FeedSpec, PollReport, Target
+from monitor.fetch.schedule import rescheduled
+from monitor.models import FeedSpec, FeedState, PollReport, Target
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
 from monitor.pipeline.deliver import Deliverer
 from monitor.pipeline.poll import Poller
@@ -307,7 +309,7 @@ class Service:
         if cfg.feeds.settings != old.feeds.settings:
             self._swap_fetcher(cfg)
         self._apply(cfg)
-        self._schedule_all()
+        self._schedule_all(previous=old.feeds)
         self.metrics.config_reloads.labels("applied").inc()
         log.warning(
             "configuration reloaded: %d feeds, %d watchlists",
@@ -329,8 +331,13 @@ class Service:
 
     # -- polling -------------------------------------------------------------------------
 
-    def _schedule_all(self) -> None:
-        """One date job per enabled feed at its stored next poll time (now if overdue)."""
+    def _schedule_all(self, previous: FeedsConfig | None = None) -> None:
+        """One date job per enabled feed at its stored next poll time (now if overdue).
+
+        After a reload (``previous``: the configuration before it), a feed whose interval or
+        back-off settings changed is due at the time computed from the new settings, not
+        at the slot the old ones gave it (issue 10 item 8).
+        """
         assert self._scheduler is not None
         now = utcnow()
         states = self.store.feed_states()
@@ -340,10 +347,37 @@ class Service:
             wanted.add(job_id)
             st = states.get(spec.id)
             when = st.next_poll if st and st.next_poll else now
+            if st is not None and previous is not None and self._schedule_changed(spec, previous):
+                when = self._reschedule(spec, st, now)
             self._arm(spec.id, max(when, now))
         for job in self._scheduler.get_jobs():
             if job.id.startswith("feed:") and job.id not in wanted:
                 job.remove()
+
+    def _schedule_changed(self, spec: FeedSpec, previous: FeedsConfig) -> bool:
+        before = previous.get(spec.id)
+        new, old = self.config.feeds.settings, previous.settings
+        return (
+            before is None
+            or before.interval != spec.interval
+            or (new.min_backoff, new.max_backoff) != (old.min_backoff, old.max_backoff)
+        )
+
+    def _reschedule(self, spec: FeedSpec, st: FeedState, now: datetime) -> datetime:
+        """The due time of ``spec`` under the current settings, stored for ``monitor feeds``."""
+        s = self.config.feeds.settings
+        when = rescheduled(
+            now,
+            last_attempt=st.last_attempt,
+            interval=spec.interval,
+            failures=st.consecutive_failures,
+            rng=self.rng,
+            min_backoff=s.min_backoff,
+            max_backoff=s.max_backoff,
+        )
+        if st.next_poll != when:
+            self.store.save_feed_state(dataclasses.replace(st, next_poll=when))
+        return when
 
     def _arm(self, feed_id: str, when: datetime) -> None:
         assert self._scheduler is not None
@@ -369,6 +403,7 @@ class Service:
 
     async def _poll(self, spec: FeedSpec) -> None:
         assert self._poller is not None
+        before = self.config.feeds
         try:
             report = await self._poller.poll_safely(spec)
         finally:
@@ -376,7 +411,13 @@ class Service:
         if report.matches:
             self._wake.set()
         nxt = report.next_poll or utcnow() + spec.interval
-        if self.config.feeds.get(spec.id) is not None:
+        current = self.config.feeds.get(spec.id)
+        if current is not None:
+            if self.config.feeds is not before and self._schedule_changed(current, before):
+                # Reloaded while this poll ran: its next poll came from the old settings.
+                st = self.store.feed_state(spec.id)
+                if st is not None:
+                    nxt = self._reschedule(current, st, utcnow())
             self._arm(spec.id, max(nxt, utcnow()))
 
     def _observe(self, report: PollReport) -> None:

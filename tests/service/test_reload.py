@@ -4,10 +4,11 @@ reported to the admins, and the service keeps running on the last good configura
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from monitor.service.runner import Service, ServiceOptions
-from tests.support.app import make_app
+from tests.support.app import make_app, write_feeds
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.telegram_server import TelegramServer
 from tests.support.wait import until
@@ -104,6 +105,46 @@ def test_valid_and_invalid_edits(
             )
             app.feeds_path.write_text(text, encoding="utf-8")
             assert await until(lambda: "AI Act in Polish press" in channel_text(), 10)
+        finally:
+            service.stop()
+            assert await asyncio.wait_for(task, 10) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
+    feed_server: FeedServer, tmp_path: Path
+):
+    # Issue 10 item 8: the old next poll (an hour away) used to stand after the edit.
+    feed_server.feed("/eu.xml", rss_feed("EU", [("q", "Weather", "https://n.example/q")]))
+    feeds = {"eu": feed_server.url("/eu.xml")}
+    app = make_app(tmp_path, feeds, keywords=KEYWORDS, defaults="interval: 1h")
+    service = Service(
+        ServiceOptions(
+            feeds_path=str(app.feeds_path),
+            keywords_path=str(app.keywords_path),
+            state_dir=app.state,
+            environ={},
+            http=None,
+            bot=False,
+            reload_every=0.1,
+        )
+    )
+
+    async def scenario() -> None:
+        task = asyncio.create_task(service.run())
+        try:
+            assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 1, 10)
+            with app.store() as store:
+                before = store.feed_state("eu")
+            assert before is not None and before.next_poll is not None
+            assert before.next_poll - before.last_attempt > timedelta(minutes=50)  # type: ignore[operator]
+            write_feeds(app.feeds_path, feeds, defaults="interval: 1s")
+            assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 3, 10)
+            with app.store() as store:
+                after = store.feed_state("eu")
+            assert after is not None and after.next_poll is not None
+            assert after.next_poll - after.last_attempt <= timedelta(seconds=1)  # type: ignore[operator]
         finally:
             service.stop()
             assert await asyncio.wait_for(task, 10) == 0
