@@ -245,9 +245,7 @@ def test_a_lengthened_interval_moves_the_next_poll_later() -> None:
 def test_rescheduling_a_failing_feed_uses_the_new_back_off() -> None:
     last = NOW - timedelta(seconds=10)
     two = timedelta(minutes=2)
-    due = rescheduled(
-        NOW, last_attempt=last, interval=HOUR, failures=1, rng=Top(), min_backoff=two
-    )
+    due = rescheduled(NOW, last_attempt=last, interval=HOUR, failures=1, rng=Top(), min_backoff=two)
     assert due == last + two
 
 

@@ -137,14 +137,18 @@ def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
             assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 1, 10)
             with app.store() as store:
                 before = store.feed_state("eu")
-            assert before is not None and before.next_poll is not None
-            assert before.next_poll - before.last_attempt > timedelta(minutes=50)  # type: ignore[operator]
+            assert before is not None
+            assert before.next_poll is not None
+            assert before.last_attempt is not None
+            assert before.next_poll - before.last_attempt > timedelta(minutes=50)
             write_feeds(app.feeds_path, feeds, defaults="interval: 1s")
             assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 3, 10)
             with app.store() as store:
                 after = store.feed_state("eu")
-            assert after is not None and after.next_poll is not None
-            assert after.next_poll - after.last_attempt <= timedelta(seconds=1)  # type: ignore[operator]
+            assert after is not None
+            assert after.next_poll is not None
+            assert after.last_attempt is not None
+            assert after.next_poll - after.last_attempt <= timedelta(seconds=1)
         finally:
             service.stop()
             assert await asyncio.wait_for(task, 10) == 0
