@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from monitor.errors import ServiceError
 from monitor.models import PollReport
 
 log = logging.getLogger(__name__)
@@ -91,9 +93,23 @@ class HttpEndpoint:
         self._server: asyncio.Server | None = None
 
     async def start(self, address: str) -> str:
-        """Listen on ``host:port``; returns the bound address (port 0 picks a free one)."""
+        """Listen on ``host:port``; returns the bound address (port 0 picks a free one).
+
+        Raises:
+            ServiceError: the address is taken or invalid.
+        """
         host, _, port = address.rpartition(":")
-        self._server = await asyncio.start_server(self._handle, host or "127.0.0.1", int(port))
+        try:
+            self._server = await asyncio.start_server(self._handle, host or "127.0.0.1", int(port))
+        except (OSError, ValueError) as exc:
+            # asyncio's bind error wraps the errno in a long sentence: say only the cause.
+            errno = exc.errno if isinstance(exc, OSError) else None
+            reason = os.strerror(errno) if errno else str(exc)
+            raise ServiceError(
+                f"http: cannot listen on {address}: {reason}; another process may use the "
+                "port: set --http / MONITOR_HTTP to another host:port, or to an empty value "
+                "to turn the endpoint off"
+            ) from exc
         sock = self._server.sockets[0].getsockname()
         return f"{sock[0]}:{sock[1]}"
 

@@ -44,10 +44,11 @@ from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, Metrics
 from monitor.service.reload import FileWatch
-from monitor.store import StateLock, Store
+from monitor.store import StateLock, Store, ensure_state_dir
 from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
+from monitor.store.db import RESTORE_HINT, check_file
 
 log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:9108"
@@ -100,6 +101,7 @@ class Service:
         self._watch: FileWatch | None = None
         self._bot: Any = None
         self._last_cycle_error: str | None = None
+        self.exit_code = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -110,8 +112,7 @@ class Service:
             ConfigError: the configuration is invalid at start (nothing is started).
             StateLockedError: another process uses the state directory.
         """
-        state = self.opt.state_dir
-        state.mkdir(parents=True, exist_ok=True)
+        state = ensure_state_dir(self.opt.state_dir)
         lock = StateLock(state)
         lock.acquire()
         try:
@@ -165,15 +166,26 @@ class Service:
             CronTrigger(hour=hour, minute=minute, timezone=self.opt.health_timezone),
             id="health",
         )
+        scheduler.add_job(
+            self._check_database,
+            "interval",
+            hours=24,
+            id="quick-check",
+            next_run_time=utcnow() + timedelta(hours=24),
+        )
+        endpoint = None
+        if self.opt.http:
+            # Before anything is started: a taken port must end the start cleanly.
+            endpoint = HttpEndpoint(self.metrics, self.health, self._refresh_gauges)
+            try:
+                self.http_address = await endpoint.start(self.opt.http)
+            except BaseException:
+                await self._fetcher.__aexit__(None, None, None)
+                raise
+            log.warning("metrics on http://%s/metrics, health on /healthz", self.http_address)
         scheduler.start()
         self._schedule_all()
         self._spawn(self._outbox_loop(), "outbox")
-        if self.opt.http:
-            endpoint = HttpEndpoint(self.metrics, self.health, self._refresh_gauges)
-            self.http_address = await endpoint.start(self.opt.http)
-            log.warning("metrics on http://%s/metrics, health on /healthz", self.http_address)
-        else:
-            endpoint = None
         await self._start_bot()
         log.warning(
             "monitor running: %d feeds, %d watchlists; state in %s",
@@ -183,7 +195,7 @@ class Service:
         )
         await self.stopping.wait()
         await self._shutdown(endpoint)
-        return 0
+        return self.exit_code
 
     def stop(self, why: str = "stop") -> None:
         if not self.stopping.is_set():
@@ -482,6 +494,21 @@ class Service:
             log.warning(
                 "retention: pruned the text of %d articles, forgot %d identities", texts, gone
             )
+
+    async def _check_database(self) -> None:
+        """The daily ``PRAGMA quick_check`` (in a thread, on a read-only connection of its
+        own); a corrupt database stops the service, so nothing more is written into it."""
+        problems = await asyncio.to_thread(check_file, self.store.path)
+        if not problems:
+            return
+        text = (
+            f"monitor stopped: storage: {self.store.path}: the state database is corrupt "
+            f"(quick_check: {'; '.join(problems[:3])}); {RESTORE_HINT}"
+        )
+        log.error("%s", text)
+        await self.notify_admins(text)
+        self.exit_code = 1
+        self.stop("corrupt state database")
 
     async def _spawn_health(self) -> None:
         self._spawn(self.send_health_report(), "health")
