@@ -136,7 +136,13 @@ def test_twenty_sigkills_lose_nothing(servers, tmp_path: Path):
     import sqlite3
 
     def pending_titles() -> set[str]:
-        db = sqlite3.connect(tmp_path / "state" / "monitor.sqlite3")
+        # Read-only: opening a missing database read-write would create an empty file,
+        # which the service rightly refuses to start on (issue 10 item 6).
+        path = tmp_path / "state" / "monitor.sqlite3"
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.OperationalError:
+            return set()
         try:
             return {
                 r[0]
