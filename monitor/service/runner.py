@@ -34,6 +34,7 @@ from monitor.deliver.telegram import FloodLimiter
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.fetch.schedule import rescheduled
+from monitor.logs import Throttle
 from monitor.models import FeedSpec, FeedState, PollReport, Target
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
 from monitor.pipeline.deliver import Deliverer
@@ -42,7 +43,7 @@ from monitor.pipeline.runtime import build_deliverer
 from monitor.service.bot_commands import unsubscribe_if_gone
 from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
-from monitor.service.metrics import HttpEndpoint, Metrics
+from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
 from monitor.store import StateLock, Store, ensure_state_dir
 from monitor.store import feeds as store_feeds
@@ -74,6 +75,7 @@ class ServiceOptions:
     health_timezone: str = "Europe/Brussels"
     console: TextIO | None = None
     bot: bool = True
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
 
 
 class Service:
@@ -86,6 +88,8 @@ class Service:
         self.flood = FloodLimiter()
         """One Telegram flood budget shared by the outbox sender and the command bot."""
         self.rng = random.Random()
+        self.throttle = Throttle()
+        """Repeated log messages once a minute with a count (issue 10 item 4)."""
         self.stopping = asyncio.Event()
         self.started: datetime | None = None
         self.http_address: str | None = None
@@ -133,6 +137,7 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop, sig.name)
+        loop.set_exception_handler(self._loop_exception)
         self.started = utcnow()
         self._fetcher = Fetcher(cfg.feeds.settings)
         await self._fetcher.__aenter__()
@@ -176,7 +181,13 @@ class Service:
         endpoint = None
         if self.opt.http:
             # Before anything is started: a taken port must end the start cleanly.
-            endpoint = HttpEndpoint(self.metrics, self.health, self._refresh_gauges)
+            endpoint = HttpEndpoint(
+                self.metrics,
+                self.health,
+                self._refresh_gauges,
+                limits=self.opt.http_limits,
+                throttle=self.throttle,
+            )
             try:
                 self.http_address = await endpoint.start(self.opt.http)
             except BaseException:
@@ -196,6 +207,16 @@ class Service:
         await self.stopping.wait()
         await self._shutdown(endpoint)
         return self.exit_code
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's own error reports, a repeated one once a minute with a count: out of
+        file descriptors, its accept loop said the same thing thousands of times a second."""
+        exc = context.get("exception")
+        message = str(context.get("message", ""))
+        tail = self.throttle.suffix(f"asyncio:{message}:{type(exc).__name__}")
+        if tail is None:
+            return
+        loop.default_exception_handler({**context, "message": message + tail})
 
     def stop(self, why: str = "stop") -> None:
         if not self.stopping.is_set():
