@@ -18,7 +18,7 @@ import logging
 import os
 import random
 import signal
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,15 +31,16 @@ from monitor.config.feeds import FeedsConfig, load_feeds
 from monitor.config.keywords import load_keywords
 from monitor.dedupe import StoryIndex
 from monitor.deliver.telegram import FloodLimiter
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError, ServiceError
 from monitor.fetch import Fetcher
 from monitor.fetch.schedule import rescheduled
 from monitor.logs import Throttle
-from monitor.models import FeedSpec, FeedState, PollReport, Target
+from monitor.models import CycleReport, FeedSpec, FeedState, PollReport, Target
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
-from monitor.pipeline.deliver import Deliverer
+from monitor.pipeline.deliver import Deliverer, DeliveryReport
 from monitor.pipeline.poll import Poller
 from monitor.pipeline.runtime import build_deliverer
+from monitor.service import requests
 from monitor.service.bot_commands import unsubscribe_if_gone
 from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
@@ -76,6 +77,8 @@ class ServiceOptions:
     console: TextIO | None = None
     bot: bool = True
     http_limits: HttpLimits = field(default_factory=HttpLimits)
+    requests_every: float = 1.0
+    """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
 
 
 class Service:
@@ -95,7 +98,12 @@ class Service:
         self.http_address: str | None = None
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._polling: set[str] = set()
+        self._polling: dict[str, asyncio.Task[PollReport]] = {}
+        """The poll of each feed under way: one at a time per feed."""
+        self._alerts_lock = asyncio.Lock()
+        self._digests_lock = asyncio.Lock()
+        """One outbox sender at a time, whether the loop, a digest job or a request runs it:
+        two would send a row twice."""
         self._cfg: Configs | None = None
         self._store: Store | None = None
         self._fetcher: Fetcher | None = None
@@ -158,6 +166,14 @@ class Service:
             next_run_time=utcnow(),
         )
         scheduler.add_job(self._reload, "interval", seconds=self.opt.reload_every, id="reload")
+        requests.forget_unanswered(self.opt.state_dir)
+        scheduler.add_job(
+            self._take_requests,
+            "interval",
+            seconds=self.opt.requests_every,
+            id="requests",
+            next_run_time=utcnow(),
+        )
         scheduler.add_job(
             self._spawn_retention,
             "interval",
@@ -431,16 +447,17 @@ class Service:
         spec = self.config.feeds.get(feed_id)
         if spec is None or not spec.enabled:
             return
-        self._polling.add(feed_id)
-        self._spawn(self._poll(spec), f"poll:{feed_id}")
+        task = self._spawn(self._poll(spec), f"poll:{feed_id}")
+        if task is not None:
+            self._polling[feed_id] = task
 
-    async def _poll(self, spec: FeedSpec) -> None:
+    async def _poll(self, spec: FeedSpec) -> PollReport:
         assert self._poller is not None
         before = self.config.feeds
         try:
             report = await self._poller.poll_safely(spec)
         finally:
-            self._polling.discard(spec.id)
+            self._polling.pop(spec.id, None)
         if report.matches:
             self._wake.set()
         nxt = report.next_poll or utcnow() + spec.interval
@@ -452,6 +469,29 @@ class Service:
                 if st is not None:
                     nxt = self._reschedule(current, st, utcnow())
             self._arm(spec.id, max(nxt, utcnow()))
+        return report
+
+    async def poll_now(self, feed_ids: Sequence[str]) -> list[PollReport]:
+        """Poll these feeds at once, whatever their schedule (the bot's ``/poll``, and
+        ``monitor poll --feed`` beside the service).  A feed being polled right now is
+        polled again once that poll ends.  Unknown or disabled ids are left out.
+        """
+
+        async def one(spec: FeedSpec) -> PollReport | None:
+            while (running := self._polling.get(spec.id)) is not None:
+                await asyncio.wait([running])
+            task = self._spawn(self._poll(spec), f"poll:{spec.id}")
+            if task is None:  # stopping
+                return None
+            self._polling[spec.id] = task
+            return await asyncio.shield(task)  # a cancelled caller does not cut the poll
+
+        specs = []
+        for feed_id in dict.fromkeys(feed_ids):
+            spec = self.config.feeds.get(feed_id)
+            if spec is not None and spec.enabled:
+                specs.append(spec)
+        return [r for r in await asyncio.gather(*(one(s) for s in specs)) if r is not None]
 
     def _observe(self, report: PollReport) -> None:
         self.metrics.observe_poll(report, utcnow().timestamp())
@@ -473,7 +513,8 @@ class Service:
             if deliverer is None:
                 continue
             try:
-                await deliverer.deliver_alerts()
+                async with self._alerts_lock:
+                    await deliverer.deliver_alerts()
             except Exception:
                 log.exception("outbox round failed")
                 await asyncio.sleep(1)
@@ -490,7 +531,74 @@ class Service:
 
     async def _digests(self) -> None:
         if self._deliverer is not None:
-            await self._deliverer.deliver_digests()
+            async with self._digests_lock:
+                await self._deliverer.deliver_digests()
+
+    async def deliver_now(self, digests: bool = True) -> DeliveryReport:
+        """Send the due alerts (and digests) now, as ``monitor deliver`` does.
+
+        Raises:
+            ServiceError: deliveries are paused (``/pause``).
+        """
+        if self.paused():
+            raise ServiceError("deliveries are paused (/resume in the bot lifts it)")
+        deliverer = self._deliverer
+        report = DeliveryReport()
+        if deliverer is None:
+            return report
+        async with self._alerts_lock:
+            report.add(await deliverer.deliver_alerts())
+        if digests:
+            async with self._digests_lock:
+                report.add(await deliverer.deliver_digests())
+        return report
+
+    # -- requests from `monitor poll` / `monitor deliver` ---------------------------------
+
+    async def _take_requests(self) -> None:
+        for rid, request in requests.claim(self.opt.state_dir):
+            self._spawn(self._answer(rid, request), f"request:{rid}")
+
+    async def _answer(self, rid: str, request: requests.Request | None) -> None:
+        result: dict[str, Any] = {}
+        try:
+            if request is None:
+                raise ServiceError("unreadable request file")
+            log.warning("request %s: %s %s", rid, request.action, " ".join(request.feeds))
+            if request.action == "poll":
+                result["cycle"] = requests.cycle_to_json(await self._poll_request(request))
+                if request.deliver and not self.paused():
+                    delivery = await self.deliver_now(digests=False)
+                    result["delivery"] = requests.delivery_to_json(delivery)
+            elif request.action == "deliver":
+                delivery = await self.deliver_now(digests=request.digests)
+                result["delivery"] = requests.delivery_to_json(delivery)
+            else:
+                raise ServiceError(f"unknown request {request.action!r}")
+        except MonitorError as exc:
+            result = {"error": str(exc)}
+        except Exception as exc:  # the sender waits for an answer whatever happens
+            log.exception("request %s failed", rid)
+            result = {"error": f"internal error: {type(exc).__name__}: {exc}"}
+        requests.answer(self.opt.state_dir, rid, result)
+
+    async def _poll_request(self, request: requests.Request) -> CycleReport:
+        started = utcnow()
+        unknown = [f for f in request.feeds if self.config.feeds.get(f) is None]
+        if unknown:
+            raise ServiceError(
+                f"unknown feed id {', '.join(unknown)} in the running service's "
+                f"{self.config.feeds.path}"
+            )
+        if request.feeds:
+            ids = list(request.feeds)
+        elif request.everything:
+            ids = [f.id for f in self.config.feeds.enabled()]
+        else:
+            assert self._poller is not None
+            ids = [f.id for f in self._poller.due(started)]
+        reports = await self.poll_now(ids)
+        return CycleReport(feeds=tuple(reports), started=started, finished=utcnow())
 
     def _sent(self, target: Target, created: Any, now: datetime) -> None:
         self.metrics.delivered.labels(target.channel).inc(len(created))
@@ -617,7 +725,9 @@ class Service:
         from monitor.service import bot as bot_module
 
         try:
-            self._bot = await bot_module.start_for_service(self, limiter=self.flood)
+            self._bot = await bot_module.start_for_service(
+                self, limiter=self.flood, poll=self.poll_now
+            )
         except DeliveryError as exc:
             # A rejected token: alerts still queue (and wait) in the outbox; say it loudly.
             log.error("bot: commands are off: %s", exc)
