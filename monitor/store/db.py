@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -91,8 +92,12 @@ def _open(path: Path) -> sqlite3.Connection:
 
 
 def _create(path: Path) -> None:
-    """A fresh database with every migration, renamed into place in one step."""
-    new = path.with_name(path.name + ".new")
+    """A fresh database with every migration, put in place in one step.
+
+    ``os.link`` never replaces a file: when two processes create the database at the same
+    moment, the first one wins and the other one uses it.
+    """
+    new = path.with_name(f".{path.name}.new-{os.getpid()}")
     try:
         new.unlink(missing_ok=True)
         conn = sqlite3.connect(str(new), isolation_level=None)
@@ -100,13 +105,22 @@ def _create(path: Path) -> None:
             migrate(conn)
         finally:
             conn.close()
-        os.replace(new, path)
+        try:
+            os.link(new, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links (some network mounts)
+            if not path.exists():
+                os.replace(new, path)
     except sqlite3.DatabaseError as exc:
         raise storage_error(exc, path) from exc
     except OSError as exc:
         raise StorageError(
             f"storage: cannot create the state database {path}: {exc.strerror}"
         ) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            new.unlink(missing_ok=True)
 
 
 def quick_check(conn: sqlite3.Connection) -> list[str]:
