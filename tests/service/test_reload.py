@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+from monitor.service.reload import FileWatch, fingerprint
 from monitor.service.runner import Service, ServiceOptions
 from tests.support.app import make_app, write_feeds
 from tests.support.feedserver import FeedServer, rss_feed
@@ -154,3 +155,29 @@ def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
             assert await asyncio.wait_for(task, 10) == 0
 
     asyncio.run(scenario())
+
+
+def test_a_file_unreadable_for_a_moment_is_no_edit(tmp_path: Path):
+    # Out of file descriptors (EMFILE), every open fails for a moment; that used to read
+    # as an edit and send a false "configuration edit rejected ... cannot read" notice.
+    path = tmp_path / "keywords.yaml"
+    path.write_text(KEYWORDS, encoding="utf-8")
+    assert fingerprint(str(tmp_path)) is None  # an OSError other than "gone": no news
+    assert fingerprint(str(tmp_path / "gone.yaml")) == ""
+    failing = {"now": False}
+
+    def read(name: str) -> str | None:
+        # The seam: while failing, reading gives what an open() failure gives.
+        return fingerprint(str(tmp_path)) if failing["now"] else fingerprint(name)
+
+    watch = FileWatch([str(path)], read=read)
+    failing["now"] = True
+    assert [watch.changed() for _ in range(5)] == [[]] * 5
+    failing["now"] = False
+    assert watch.changed() == []
+    path.write_text(WITH_EDPB, encoding="utf-8")
+    assert watch.changed() == []  # an edit is reported once it has settled
+    assert watch.changed() == [str(path)]
+    path.unlink()  # a deleted file is an edit (it is then rejected as unreadable)
+    assert watch.changed() == []
+    assert watch.changed() == [str(path)]
