@@ -27,6 +27,7 @@ from typing import Any
 from monitor.errors import ServiceError, StateLockedError
 from monitor.models import CycleReport, PollReport
 from monitor.pipeline.deliver import DeliveryReport
+from monitor.store.lock import StateLock
 
 DIR = "requests"
 TAKEN_WITHIN = 5.0
@@ -132,18 +133,37 @@ def ask(
                 f"{busy}; it takes no requests (only a running `monitor run` does)"
             ) from busy
         sleep(0.05)
+    checked = clock()
     while not reply.exists():
         if clock() - start > timeout:
             raise ServiceError(
                 f"requests: the running service took the {request.action} request "
                 f"{folder / rid} but did not answer within {timeout:g}s; see its log"
             )
+        if clock() - checked >= 1.0:
+            checked = clock()
+            if not reply.exists() and not _held(state_dir):
+                raise ServiceError(
+                    f"requests: the service stopped before it answered the {request.action} "
+                    "request; run the command again"
+                )
         sleep(0.05)
     result: dict[str, Any] = json.loads(reply.read_text(encoding="utf-8"))
     reply.unlink(missing_ok=True)
     if result.get("error"):
         raise ServiceError(f"requests: the running service says: {result['error']}")
     return result
+
+
+def _held(state_dir: Path) -> bool:
+    """Whether a process still holds the state directory's lock."""
+    lock = StateLock(state_dir)
+    try:
+        lock.acquire()
+    except StateLockedError:
+        return True
+    lock.release()
+    return False
 
 
 def _write(path: Path, data: Mapping[str, Any]) -> None:

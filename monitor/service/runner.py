@@ -556,8 +556,11 @@ class Service:
     # -- requests from `monitor poll` / `monitor deliver` ---------------------------------
 
     async def _take_requests(self) -> None:
+        if self.stopping.is_set():
+            return  # left for the next run: the sender then says the service stopped
         for rid, request in requests.claim(self.opt.state_dir):
-            self._spawn(self._answer(rid, request), f"request:{rid}")
+            if self._spawn(self._answer(rid, request), f"request:{rid}") is None:
+                requests.answer(self.opt.state_dir, rid, {"error": "the service is stopping"})
 
     async def _answer(self, rid: str, request: requests.Request | None) -> None:
         result: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.errors import StateLockedError
+from monitor.errors import ServiceError, StateLockedError
 from monitor.service import requests
 from monitor.service.runner import Service, ServiceOptions
 from monitor.store import StateLock
@@ -128,3 +128,27 @@ def test_admins_poll_a_feed_from_telegram(
             assert await asyncio.wait_for(task, 10) == 0
 
     asyncio.run(scenario())
+
+
+def test_a_service_that_stops_before_answering_is_reported(tmp_path: Path):
+    lock = StateLock(tmp_path)
+    lock.acquire()
+    busy = StateLockedError("storage: state: another monitor process (pid 1) is using it")
+    now = {"t": 0.0}
+
+    def sleep(seconds: float) -> None:
+        # The service's side, driven by the sender's clock: it claims the request, then
+        # dies (SIGKILL) without answering, which frees the lock.
+        now["t"] += seconds
+        if requests.claim(tmp_path):
+            lock.release()
+
+    with pytest.raises(ServiceError, match="stopped before it answered the poll request"):
+        requests.ask(
+            tmp_path,
+            requests.Request("poll", feeds=("eu",)),
+            busy,
+            sleep=sleep,
+            clock=lambda: now["t"],
+        )
+    assert now["t"] < 5  # not the ten-minute answer timeout
