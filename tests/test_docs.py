@@ -9,6 +9,8 @@ import argparse
 import re
 from pathlib import Path
 
+import pytest
+
 from monitor.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,3 +99,24 @@ def test_the_check_sees_a_missing_flag():
     assert not mentions(rows, "--no-bot")
     assert not mentions("| `monitor poll [--all-feeds]` |", "--all")
     assert command_rows(section, "ru") == ""
+
+
+def test_setup_commands_create_a_virtual_environment_first():
+    setup = readme_section("Set-up: two commands")
+    block = setup[setup.index("```sh") : setup.index("```", setup.index("```sh") + 5)]
+    assert "python3 -m venv .venv" in block, "README set-up: no virtual environment"
+    assert block.index("python3 -m venv") < block.index("pip install")
+
+
+def test_mail_from_readme_and_config_agree():
+    from monitor.deliver.email import SmtpSettings
+    from monitor.errors import ConfigError
+
+    env_section = readme_section("Environment")
+    [row] = [line for line in env_section.splitlines() if line.startswith("| `MAIL_FROM` |")]
+    assert "required when `SMTP_HOST` is set" in row
+    assert "default `monitor <monitor@localhost>`" not in row
+    with pytest.raises(ConfigError) as info:
+        SmtpSettings.from_env({"SMTP_HOST": "smtp.example.org"})
+    assert str(info.value) == "MAIL_FROM: is required when SMTP_HOST is set"
+    assert str(info.value) in row
