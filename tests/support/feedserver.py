@@ -398,15 +398,28 @@ class FeedServer:
                 route.hits += 1
             self.active += 1
             self.max_active = max(self.max_active, self.active)
+        # A request stops being active when its answer starts: the client may send its next
+        # request as soon as it has read this answer, sometimes before this thread runs
+        # again, and that request must not count as overlapping this one.
+        done = False
+
+        def finish() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                with self._lock:
+                    self.active -= 1
+
         try:
             if route is None:
+                finish()
                 _Writer(h).simple(404, b"not found\n", "text/plain", [])
                 return
             self._wait(route.latency)
+            finish()
             _Writer(h).route(route, self)
         finally:
-            with self._lock:
-                self.active -= 1
+            finish()
 
 
 class _Writer:
