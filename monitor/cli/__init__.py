@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "monitor.cli.delivery",
     "monitor.cli.service",
     "monitor.cli.stories",
+    "monitor.cli.telegram",
 )
 
 EXIT_OK = 0

@@ -378,7 +378,8 @@ class Deliverer:
     def _unsubscribe(self, target: Target) -> str | None:
         if target.channel != "email":
             return None
-        return f"mailto:{self.mail_from}?subject=unsubscribe%20{target.destination}"
+        # RFC 6068: the mailto holds the bare address, not MAIL_FROM's "Name <addr>" form.
+        return render_email.unsubscribe_mailto(self.mail_from, target.destination)
 
     def _items(
         self, rows: Sequence[OutboxEntry], companions: dict[int, list[int]] | None = None

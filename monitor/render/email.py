@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -272,8 +274,24 @@ def _segments(snippet: Snippet) -> Iterable[tuple[str, bool]]:
         yield text[pos:], False
 
 
+def unsubscribe_mailto(mail_from: str, destination: str) -> str | None:
+    """``mailto:ADDRESS?subject=unsubscribe%20DESTINATION`` with the bare address of
+    ``mail_from`` (which may be ``Name <addr>``); None without an address."""
+    address = parseaddr(mail_from)[1]
+    if not _BARE_ADDRESS.fullmatch(address):
+        return None
+    return f"mailto:{quote(address, safe='@')}?subject={quote('unsubscribe ' + destination)}"
+
+
+# RFC 6068 addr-spec in a mailto: no display name, no angle brackets, no white space.
+_BARE_ADDRESS = re.compile(r"[^\s<>@\"(),;:]+@[^\s<>@\"(),;:?]+")
+
+
 def _unsubscribe_uri(uri: str | None) -> str | None:
     ok = uri and uri.lower().startswith(("mailto:", "https://", "http://"))
+    if ok and uri and uri.lower().startswith("mailto:"):
+        address = unquote(uri[len("mailto:") :].partition("?")[0])
+        ok = bool(_BARE_ADDRESS.fullmatch(address))
     return uri if ok else None
 
 
