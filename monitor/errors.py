@@ -91,6 +91,10 @@ class StateLockedError(StorageError):
     """Another monitor process holds the lock on the state directory."""
 
 
+class ServiceError(MonitorError):
+    """The service cannot start one of its parts (the HTTP endpoint's port is taken)."""
+
+
 class DeliveryError(MonitorError):
     """A message could not be delivered to a destination."""
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from monitor.config.durations import format_duration
+from monitor.errors import StateLockedError
 from monitor.models import CycleReport, PollReport
 
 
@@ -137,18 +138,39 @@ def cmd_poll(args: argparse.Namespace) -> int:
         return 2
     for w in cfg.feeds.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    store, lock = open_state(args.state)
     try:
-        report, delivery = asyncio.run(_poll(cfg, store, args))
-    finally:
-        store.close()
-        if lock:
-            lock.release()
+        store, lock = open_state(args.state)
+    except StateLockedError as busy:
+        report, delivery = _poll_by_service(args, busy)
+    else:
+        try:
+            report, delivery = asyncio.run(_poll(cfg, store, args))
+        finally:
+            store.close()
+            if lock:
+                lock.release()
     if args.json:
         print(json.dumps(_poll_json(report, delivery), ensure_ascii=False))
     else:
         _print_poll(report, delivery)
     return 0
+
+
+def _poll_by_service(args: argparse.Namespace, busy: StateLockedError) -> tuple[CycleReport, Any]:
+    """``monitor run`` holds the state directory: it polls on our behalf (see
+    monitor.service.requests)."""
+    from pathlib import Path
+
+    from monitor.service import requests
+
+    print("monitor: the running service polls (it holds the state directory)", file=sys.stderr)
+    request = requests.Request(
+        "poll", feeds=tuple(args.feed), everything=args.all, deliver=not args.no_deliver
+    )
+    result = requests.ask(Path(args.state), request, busy)
+    return requests.cycle_from_json(result["cycle"]), requests.delivery_from_json(
+        result.get("delivery")
+    )
 
 
 async def _poll(cfg: Any, store: Any, args: argparse.Namespace) -> tuple[CycleReport, Any]:

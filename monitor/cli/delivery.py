@@ -79,9 +79,14 @@ def _close(store: Any, state_lock: Any) -> None:
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
+    from monitor.errors import StateLockedError
     from monitor.pipeline.runtime import build_deliverer
 
-    cfg, store, state_lock = _open(args)
+    try:
+        cfg, store, state_lock = _open(args)
+    except StateLockedError as busy:
+        _print_delivery(_deliver_by_service(args, busy))
+        return 0
 
     async def go() -> Any:
         deliverer = build_deliverer(cfg, store)
@@ -97,13 +102,30 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         report = asyncio.run(go())
     finally:
         _close(store, state_lock)
+    _print_delivery(report)
+    return 0
+
+
+def _deliver_by_service(args: argparse.Namespace, busy: Exception) -> Any:
+    """``monitor run`` holds the state directory: it delivers on our behalf (see
+    monitor.service.requests)."""
+    from monitor.errors import StateLockedError
+    from monitor.service import requests
+
+    assert isinstance(busy, StateLockedError)
+    print("monitor: the running service delivers (it holds the state directory)", file=sys.stderr)
+    request = requests.Request("deliver", digests=not args.no_digests)
+    result = requests.ask(Path(args.state), request, busy)
+    return requests.delivery_from_json(result.get("delivery"))
+
+
+def _print_delivery(report: Any) -> None:
     print(
         f"delivered {report.sent} rows in {report.messages} messages "
         f"({report.digests} digests); {report.retried} to retry, {report.failed} failed"
     )
     for err in report.errors:
         print(f"  {err}")
-    return 0
 
 
 def _matches(target: Target, to: str | None) -> bool:

@@ -74,11 +74,13 @@ def backoff_delay(
 ) -> timedelta:
     """The delay before retrying a feed after ``failures`` consecutive failures.
 
-    The base is the feed's own interval (never less than ``min_backoff``) and doubles with
-    each further failure: a failing feed is never polled more often than a healthy one.
-    The delay is capped at ``max(max_backoff, interval)`` and then jittered downwards
-    into ``[0.75 * d, d]``, so feeds that failed together do not retry together.  There is
-    no failure count after which a feed is given up.
+    As the README documents it: the first retry comes ``min_backoff`` after the failure,
+    and each further failure doubles the wait up to ``max_backoff`` (issue 10 item 8: the
+    wait used to start from the feed's interval, so a 15-minute feed's first retry came
+    12-15 minutes later instead of after 1 minute).  The delay is jittered downwards into
+    ``[0.75 * d, d]`` but never below ``min_backoff``, so feeds that failed together do not
+    retry together.  ``max_backoff`` is the longest wait, even for a feed whose interval
+    is longer: a failing feed is retried at least that often and never given up.
 
     After a success the delay is the interval jittered into ``[0.9 * i, i]``: feeds that
     were added (or polled after downtime) together drift apart instead of all falling
@@ -86,8 +88,8 @@ def backoff_delay(
     """
     if failures <= 0:
         return interval * rng.uniform(*SUCCESS_JITTER)
-    cap = max(max_backoff, interval).total_seconds()
-    base = max(interval, min_backoff).total_seconds()
+    cap = max(max_backoff, min_backoff).total_seconds()
+    base = min_backoff.total_seconds()
     # In float seconds: timedelta arithmetic would overflow after a few dozen doublings.
     delay = min(cap, base * 2.0 ** min(failures - 1, 512))
     return max(min_backoff, timedelta(seconds=delay * rng.uniform(*JITTER)))
@@ -120,3 +122,29 @@ def next_poll(
     if not_before is not None:
         due = max(due, min(not_before, ceiling))
     return due
+
+
+def rescheduled(
+    now: datetime,
+    *,
+    last_attempt: datetime | None,
+    interval: timedelta,
+    failures: int,
+    rng: random.Random,
+    min_backoff: timedelta = DEFAULT_MIN_BACKOFF,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+) -> datetime:
+    """When to poll a feed whose schedule settings (interval, back-off) were just edited.
+
+    The due time is computed afresh from the last attempt under the new settings, never
+    from the old slot: shortening a daily interval to 15 minutes polls within 15 minutes,
+    not tomorrow (issue 10 item 8).  A time already past means ``now``.  A server hint
+    (``Retry-After``, ``max-age``, ``<ttl>``) from the last poll is not stored, so it is
+    not re-applied: the next poll brings it back.
+    """
+    if last_attempt is None:
+        return now
+    due = last_attempt + backoff_delay(
+        failures, interval, rng, min_backoff=min_backoff, max_backoff=max_backoff
+    )
+    return max(due, now)

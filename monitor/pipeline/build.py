@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from monitor.config.feeds import FeedsConfig, load_feeds
 from monitor.config.keywords import KeywordsConfig, load_keywords
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match import Matcher, compile_matcher
 from monitor.pipeline.poll import Routing
-from monitor.store import StateLock, Store
+from monitor.store import StateLock, Store, ensure_state_dir
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,9 @@ def open_state(
 
     Raises:
         StateLockedError: another monitor process uses this state directory.
+        StorageError: the directory is not writable, or the database is empty or corrupt.
     """
-    path = Path(state_dir)
-    path.mkdir(parents=True, exist_ok=True)
+    path = ensure_state_dir(state_dir)
     state_lock = None
     if lock:
         state_lock = StateLock(path)

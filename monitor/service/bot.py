@@ -63,6 +63,7 @@ from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliver
 from monitor.service.bot_commands import (
     BotContext,
     Commands,
+    PollNow,
     StatusProvider,
     unsubscribe_if_gone,
     utcnow,
@@ -296,11 +297,13 @@ async def start_for_service(
     limiter: FloodLimiter | None = None,
     retry_first: float = RETRY_FIRST,
     retry_max: float = RETRY_MAX,
+    poll: PollNow | None = None,
 ) -> BotHandle:
     """Start the bot for ``monitor run`` from ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_URL``
     and ``TELEGRAM_ADMIN_IDS``.  While Telegram cannot be reached it keeps trying in the
     background (doubling the wait up to ``retry_max`` seconds): the service runs on.
     ``limiter``: the outbox sender's :class:`FloodLimiter`, so both share one budget.
+    ``poll``: the service's ``poll_now``, for the admins' ``/poll FEED``.
 
     Raises:
         ConfigError: ``TELEGRAM_ADMIN_IDS`` is malformed.
@@ -314,6 +317,7 @@ async def start_for_service(
         admin_ids=admin_ids_from_env(env),
         clock=utcnow,
         status=status,
+        poll=poll,
     )
 
     def build() -> BotApp:

@@ -10,14 +10,14 @@ from the pure functions of :mod:`monitor.service.bot_text`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.config.feeds import FeedsConfig
 from monitor.config.keywords import DEFAULT_TIMEZONE, KeywordsConfig
-from monitor.models import AlertItem, Digest, DigestSection, Target
+from monitor.models import AlertItem, Digest, DigestSection, PollReport, Target
 from monitor.render import telegram as render_telegram
 from monitor.route import BASELINE_DIGEST_WINDOW, SUBSCRIBER_PREFIX
 from monitor.service import bot_text as text
@@ -32,6 +32,8 @@ from monitor.store.outbox import recent_matched_articles
 log = logging.getLogger(__name__)
 StatusProvider = Callable[[], Iterable[str]]
 """Extra lines for ``/status`` (scheduler, configuration reloads, ...), plain text."""
+PollNow = Callable[[Sequence[str]], Awaitable[Sequence[PollReport]]]
+"""The running service's ``poll_now``: poll these feeds at once, return what each gave."""
 
 
 def utcnow() -> datetime:
@@ -59,6 +61,8 @@ class BotContext:
     latest_window: timedelta = timedelta(days=7)
     latest_items: int = 10
     digest_items: int = 25
+    poll: PollNow | None = None
+    """``/poll`` polls through this; None outside the service."""
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # fail at construction, not in the middle of /digest
@@ -128,19 +132,37 @@ class Commands:
             "pause": self.pause,
             "resume": self.resume,
         }
-        assert set(self._table) == set(text.COMMAND_NAMES)
+        self._async: Mapping[str, Callable[[Caller, Sequence[str]], Awaitable[list[Reply]]]] = {
+            "poll": self.poll,
+        }
+        assert set(self._table) | set(self._async) == set(text.COMMAND_NAMES)
 
     def is_admin(self, caller: Caller) -> bool:
         return caller.user_id in self.ctx.admin_ids
 
     def run(self, name: str, caller: Caller, args: Sequence[str]) -> list[Reply]:
+        refused = self._refused(name, caller)
+        if refused is not None:
+            return refused
+        return self._table[name](caller, args)
+
+    async def arun(self, name: str, caller: Caller, args: Sequence[str]) -> list[Reply]:
+        """Like :meth:`run`, also for the commands that wait for work (``/poll``)."""
+        if name not in self._async:
+            return self.run(name, caller, args)
+        refused = self._refused(name, caller)
+        if refused is not None:
+            return refused
+        return await self._async[name](caller, args)
+
+    def _refused(self, name: str, caller: Caller) -> list[Reply] | None:
         spec = text.COMMAND_NAMES[name]
         if spec.admin and not self.is_admin(caller):
             log.warning("bot: user %s tried /%s (not an admin)", caller.label, name)
             return replies(text.admin_only(name))
         if spec.private and not caller.private:
             return replies(text.private_only(name))
-        return self._table[name](caller, args)
+        return None
 
     def unknown(self, caller: Caller, message: str) -> list[Reply]:
         return replies(text.unknown_command(message, self.is_admin(caller)))
@@ -280,6 +302,19 @@ class Commands:
         if changed:
             log.warning("bot: %s resumed deliveries", caller.label)
         return replies(text.resumed_text(changed))
+
+    async def poll(self, caller: Caller, args: Sequence[str]) -> list[Reply]:
+        feeds = self.ctx.feeds()
+        if self.ctx.poll is None or feeds is None:
+            return replies(text.poll_unavailable())
+        enabled = [f.id for f in feeds.enabled()]
+        if not args or len(args) > text.POLL_MAX_FEEDS:
+            return replies(text.poll_usage(enabled))
+        unknown = [a for a in args if a not in enabled]
+        if unknown:
+            return replies(text.poll_unknown(unknown))
+        log.warning("bot: %s asked to poll %s", caller.label, " ".join(args))
+        return replies(text.poll_result(await self.ctx.poll(list(args))))
 
     def snapshot(self) -> text.StatusSnapshot:
         store, now = self.ctx.store, self.ctx.clock()

@@ -121,7 +121,7 @@ class Handlers:
         async def handle(update: Update, context: Context) -> None:
             caller = caller_of(update)
             if caller is not None:
-                answer = self.commands.run(name, caller, context.args or ())
+                answer = await self.commands.arun(name, caller, context.args or ())
                 await self.send(context.bot, caller.chat_id, answer)
 
         return handle

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config.durations import format_duration
 from monitor.config.keywords import WatchlistSpec
+from monitor.models import PollReport
 from monitor.render.telegram import MAX_LENGTH, utf16_len
 
 
@@ -54,6 +55,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("status", "/status", "feeds, outbox and recent errors", admin=True),
     CommandSpec("pause", "/pause", "hold alerts and digests (polling goes on)", admin=True),
     CommandSpec("resume", "/resume", "deliver again", admin=True),
+    CommandSpec("poll", "/poll FEED", "poll a feed now and say what it gave", admin=True),
 )
 COMMAND_NAMES = {c.name: c for c in COMMANDS}
 ARG_CHARS = 40
@@ -422,3 +424,37 @@ def resumed_text(changed: bool) -> str:
     if not changed:
         return "Not paused: alerts and digests are going out."
     return "▶ Resumed: alerts and digests go out again; the outbox catches up."
+
+
+POLL_MAX_FEEDS = 5
+
+
+def poll_usage(feed_ids: Sequence[str]) -> str:
+    shown = ", ".join(feed_ids[:LISTED]) + (", …" if len(feed_ids) > LISTED else "")
+    return f"Usage: /poll FEED (up to {POLL_MAX_FEEDS} feed ids). Feeds: {shown or 'none enabled'}."
+
+
+def poll_unknown(names: Sequence[str]) -> str:
+    return f"I don't know the feed {', '.join(shown_arg(n) for n in names)}. /poll lists them."
+
+
+def poll_unavailable() -> str:
+    return "Polling on demand needs the running service (monitor run)."
+
+
+def poll_result(reports: Sequence[PollReport]) -> str:
+    """One line per polled feed: what came, or why nothing did."""
+    if not reports:
+        return "Nothing was polled (the service is stopping, or the feed is disabled)."
+    lines = []
+    for r in reports:
+        if r.status == "error":
+            lines.append(f"✗ {r.feed_id}: failed: {r.error or 'unknown error'}")
+        elif r.status == "not_modified":
+            lines.append(f"✓ {r.feed_id}: not modified since the last poll")
+        else:
+            lines.append(f"✓ {r.feed_id}: {_plural(r.new, 'new article')}, {r.matches} matched")
+        if r.next_poll is not None:
+            lines[-1] += f"; next poll {r.next_poll:%H:%M} UTC"
+    return "\n".join(lines)
+

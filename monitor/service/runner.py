@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
 import random
 import signal
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,26 +27,30 @@ from typing import Any, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.config.feeds import load_feeds
+from monitor.config.feeds import FeedsConfig, load_feeds
 from monitor.config.keywords import load_keywords
 from monitor.dedupe import StoryIndex
 from monitor.deliver.telegram import FloodLimiter
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError, ServiceError
 from monitor.fetch import Fetcher
-from monitor.models import FeedSpec, PollReport, Target
+from monitor.fetch.schedule import rescheduled
+from monitor.logs import Throttle
+from monitor.models import CycleReport, FeedSpec, FeedState, PollReport, Target
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
-from monitor.pipeline.deliver import Deliverer
+from monitor.pipeline.deliver import Deliverer, DeliveryReport
 from monitor.pipeline.poll import Poller
 from monitor.pipeline.runtime import build_deliverer
+from monitor.service import requests
 from monitor.service.bot_commands import unsubscribe_if_gone
 from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
-from monitor.service.metrics import HttpEndpoint, Metrics
+from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
-from monitor.store import StateLock, Store
+from monitor.store import StateLock, Store, ensure_state_dir
 from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
+from monitor.store.db import RESTORE_HINT, check_file
 
 log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:9108"
@@ -71,6 +76,9 @@ class ServiceOptions:
     health_timezone: str = "Europe/Brussels"
     console: TextIO | None = None
     bot: bool = True
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
+    requests_every: float = 1.0
+    """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
 
 
 class Service:
@@ -83,12 +91,19 @@ class Service:
         self.flood = FloodLimiter()
         """One Telegram flood budget shared by the outbox sender and the command bot."""
         self.rng = random.Random()
+        self.throttle = Throttle()
+        """Repeated log messages once a minute with a count (issue 10 item 4)."""
         self.stopping = asyncio.Event()
         self.started: datetime | None = None
         self.http_address: str | None = None
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._polling: set[str] = set()
+        self._polling: dict[str, asyncio.Task[PollReport]] = {}
+        """The poll of each feed under way: one at a time per feed."""
+        self._alerts_lock = asyncio.Lock()
+        self._digests_lock = asyncio.Lock()
+        """One outbox sender at a time, whether the loop, a digest job or a request runs it:
+        two would send a row twice."""
         self._cfg: Configs | None = None
         self._store: Store | None = None
         self._fetcher: Fetcher | None = None
@@ -98,6 +113,7 @@ class Service:
         self._watch: FileWatch | None = None
         self._bot: Any = None
         self._last_cycle_error: str | None = None
+        self.exit_code = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -108,8 +124,7 @@ class Service:
             ConfigError: the configuration is invalid at start (nothing is started).
             StateLockedError: another process uses the state directory.
         """
-        state = self.opt.state_dir
-        state.mkdir(parents=True, exist_ok=True)
+        state = ensure_state_dir(self.opt.state_dir)
         lock = StateLock(state)
         lock.acquire()
         try:
@@ -130,6 +145,7 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop, sig.name)
+        loop.set_exception_handler(self._loop_exception)
         self.started = utcnow()
         self._fetcher = Fetcher(cfg.feeds.settings)
         await self._fetcher.__aenter__()
@@ -150,6 +166,14 @@ class Service:
             next_run_time=utcnow(),
         )
         scheduler.add_job(self._reload, "interval", seconds=self.opt.reload_every, id="reload")
+        requests.forget_unanswered(self.opt.state_dir)
+        scheduler.add_job(
+            self._take_requests,
+            "interval",
+            seconds=self.opt.requests_every,
+            id="requests",
+            next_run_time=utcnow(),
+        )
         scheduler.add_job(
             self._spawn_retention,
             "interval",
@@ -163,15 +187,32 @@ class Service:
             CronTrigger(hour=hour, minute=minute, timezone=self.opt.health_timezone),
             id="health",
         )
+        scheduler.add_job(
+            self._check_database,
+            "interval",
+            hours=24,
+            id="quick-check",
+            next_run_time=utcnow() + timedelta(hours=24),
+        )
+        endpoint = None
+        if self.opt.http:
+            # Before anything is started: a taken port must end the start cleanly.
+            endpoint = HttpEndpoint(
+                self.metrics,
+                self.health,
+                self._refresh_gauges,
+                limits=self.opt.http_limits,
+                throttle=self.throttle,
+            )
+            try:
+                self.http_address = await endpoint.start(self.opt.http)
+            except BaseException:
+                await self._fetcher.__aexit__(None, None, None)
+                raise
+            log.warning("metrics on http://%s/metrics, health on /healthz", self.http_address)
         scheduler.start()
         self._schedule_all()
         self._spawn(self._outbox_loop(), "outbox")
-        if self.opt.http:
-            endpoint = HttpEndpoint(self.metrics, self.health, self._refresh_gauges)
-            self.http_address = await endpoint.start(self.opt.http)
-            log.warning("metrics on http://%s/metrics, health on /healthz", self.http_address)
-        else:
-            endpoint = None
         await self._start_bot()
         log.warning(
             "monitor running: %d feeds, %d watchlists; state in %s",
@@ -181,7 +222,17 @@ class Service:
         )
         await self.stopping.wait()
         await self._shutdown(endpoint)
-        return 0
+        return self.exit_code
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's own error reports, a repeated one once a minute with a count: out of
+        file descriptors, its accept loop said the same thing thousands of times a second."""
+        exc = context.get("exception")
+        message = str(context.get("message", ""))
+        tail = self.throttle.suffix(f"asyncio:{message}:{type(exc).__name__}")
+        if tail is None:
+            return
+        loop.default_exception_handler({**context, "message": message + tail})
 
     def stop(self, why: str = "stop") -> None:
         if not self.stopping.is_set():
@@ -307,7 +358,7 @@ class Service:
         if cfg.feeds.settings != old.feeds.settings:
             self._swap_fetcher(cfg)
         self._apply(cfg)
-        self._schedule_all()
+        self._schedule_all(previous=old.feeds)
         self.metrics.config_reloads.labels("applied").inc()
         log.warning(
             "configuration reloaded: %d feeds, %d watchlists",
@@ -329,8 +380,13 @@ class Service:
 
     # -- polling -------------------------------------------------------------------------
 
-    def _schedule_all(self) -> None:
-        """One date job per enabled feed at its stored next poll time (now if overdue)."""
+    def _schedule_all(self, previous: FeedsConfig | None = None) -> None:
+        """One date job per enabled feed at its stored next poll time (now if overdue).
+
+        After a reload (``previous``: the configuration before it), a feed whose interval or
+        back-off settings changed is due at the time computed from the new settings, not
+        at the slot the old ones gave it (issue 10 item 8).
+        """
         assert self._scheduler is not None
         now = utcnow()
         states = self.store.feed_states()
@@ -340,10 +396,37 @@ class Service:
             wanted.add(job_id)
             st = states.get(spec.id)
             when = st.next_poll if st and st.next_poll else now
+            if st is not None and previous is not None and self._schedule_changed(spec, previous):
+                when = self._reschedule(spec, st, now)
             self._arm(spec.id, max(when, now))
         for job in self._scheduler.get_jobs():
             if job.id.startswith("feed:") and job.id not in wanted:
                 job.remove()
+
+    def _schedule_changed(self, spec: FeedSpec, previous: FeedsConfig) -> bool:
+        before = previous.get(spec.id)
+        new, old = self.config.feeds.settings, previous.settings
+        return (
+            before is None
+            or before.interval != spec.interval
+            or (new.min_backoff, new.max_backoff) != (old.min_backoff, old.max_backoff)
+        )
+
+    def _reschedule(self, spec: FeedSpec, st: FeedState, now: datetime) -> datetime:
+        """The due time of ``spec`` under the current settings, stored for ``monitor feeds``."""
+        s = self.config.feeds.settings
+        when = rescheduled(
+            now,
+            last_attempt=st.last_attempt,
+            interval=spec.interval,
+            failures=st.consecutive_failures,
+            rng=self.rng,
+            min_backoff=s.min_backoff,
+            max_backoff=s.max_backoff,
+        )
+        if st.next_poll != when:
+            self.store.save_feed_state(dataclasses.replace(st, next_poll=when))
+        return when
 
     def _arm(self, feed_id: str, when: datetime) -> None:
         assert self._scheduler is not None
@@ -364,20 +447,51 @@ class Service:
         spec = self.config.feeds.get(feed_id)
         if spec is None or not spec.enabled:
             return
-        self._polling.add(feed_id)
-        self._spawn(self._poll(spec), f"poll:{feed_id}")
+        task = self._spawn(self._poll(spec), f"poll:{feed_id}")
+        if task is not None:
+            self._polling[feed_id] = task
 
-    async def _poll(self, spec: FeedSpec) -> None:
+    async def _poll(self, spec: FeedSpec) -> PollReport:
         assert self._poller is not None
+        before = self.config.feeds
         try:
             report = await self._poller.poll_safely(spec)
         finally:
-            self._polling.discard(spec.id)
+            self._polling.pop(spec.id, None)
         if report.matches:
             self._wake.set()
         nxt = report.next_poll or utcnow() + spec.interval
-        if self.config.feeds.get(spec.id) is not None:
+        current = self.config.feeds.get(spec.id)
+        if current is not None:
+            if self.config.feeds is not before and self._schedule_changed(current, before):
+                # Reloaded while this poll ran: its next poll came from the old settings.
+                st = self.store.feed_state(spec.id)
+                if st is not None:
+                    nxt = self._reschedule(current, st, utcnow())
             self._arm(spec.id, max(nxt, utcnow()))
+        return report
+
+    async def poll_now(self, feed_ids: Sequence[str]) -> list[PollReport]:
+        """Poll these feeds at once, whatever their schedule (the bot's ``/poll``, and
+        ``monitor poll --feed`` beside the service).  A feed being polled right now is
+        polled again once that poll ends.  Unknown or disabled ids are left out.
+        """
+
+        async def one(spec: FeedSpec) -> PollReport | None:
+            while (running := self._polling.get(spec.id)) is not None:
+                await asyncio.wait([running])
+            task = self._spawn(self._poll(spec), f"poll:{spec.id}")
+            if task is None:  # stopping
+                return None
+            self._polling[spec.id] = task
+            return await asyncio.shield(task)  # a cancelled caller does not cut the poll
+
+        specs = []
+        for feed_id in dict.fromkeys(feed_ids):
+            spec = self.config.feeds.get(feed_id)
+            if spec is not None and spec.enabled:
+                specs.append(spec)
+        return [r for r in await asyncio.gather(*(one(s) for s in specs)) if r is not None]
 
     def _observe(self, report: PollReport) -> None:
         self.metrics.observe_poll(report, utcnow().timestamp())
@@ -399,7 +513,8 @@ class Service:
             if deliverer is None:
                 continue
             try:
-                await deliverer.deliver_alerts()
+                async with self._alerts_lock:
+                    await deliverer.deliver_alerts()
             except Exception:
                 log.exception("outbox round failed")
                 await asyncio.sleep(1)
@@ -416,7 +531,77 @@ class Service:
 
     async def _digests(self) -> None:
         if self._deliverer is not None:
-            await self._deliverer.deliver_digests()
+            async with self._digests_lock:
+                await self._deliverer.deliver_digests()
+
+    async def deliver_now(self, digests: bool = True) -> DeliveryReport:
+        """Send the due alerts (and digests) now, as ``monitor deliver`` does.
+
+        Raises:
+            ServiceError: deliveries are paused (``/pause``).
+        """
+        if self.paused():
+            raise ServiceError("deliveries are paused (/resume in the bot lifts it)")
+        deliverer = self._deliverer
+        report = DeliveryReport()
+        if deliverer is None:
+            return report
+        async with self._alerts_lock:
+            report.add(await deliverer.deliver_alerts())
+        if digests:
+            async with self._digests_lock:
+                report.add(await deliverer.deliver_digests())
+        return report
+
+    # -- requests from `monitor poll` / `monitor deliver` ---------------------------------
+
+    async def _take_requests(self) -> None:
+        if self.stopping.is_set():
+            return  # left for the next run: the sender then says the service stopped
+        for rid, request in requests.claim(self.opt.state_dir):
+            if self._spawn(self._answer(rid, request), f"request:{rid}") is None:
+                requests.answer(self.opt.state_dir, rid, {"error": "the service is stopping"})
+
+    async def _answer(self, rid: str, request: requests.Request | None) -> None:
+        result: dict[str, Any] = {}
+        try:
+            if request is None:
+                raise ServiceError("unreadable request file")
+            log.warning("request %s: %s %s", rid, request.action, " ".join(request.feeds))
+            if request.action == "poll":
+                result["cycle"] = requests.cycle_to_json(await self._poll_request(request))
+                if request.deliver and not self.paused():
+                    delivery = await self.deliver_now(digests=False)
+                    result["delivery"] = requests.delivery_to_json(delivery)
+            elif request.action == "deliver":
+                delivery = await self.deliver_now(digests=request.digests)
+                result["delivery"] = requests.delivery_to_json(delivery)
+            else:
+                raise ServiceError(f"unknown request {request.action!r}")
+        except MonitorError as exc:
+            result = {"error": str(exc)}
+        except Exception as exc:  # the sender waits for an answer whatever happens
+            log.exception("request %s failed", rid)
+            result = {"error": f"internal error: {type(exc).__name__}: {exc}"}
+        requests.answer(self.opt.state_dir, rid, result)
+
+    async def _poll_request(self, request: requests.Request) -> CycleReport:
+        started = utcnow()
+        unknown = [f for f in request.feeds if self.config.feeds.get(f) is None]
+        if unknown:
+            raise ServiceError(
+                f"unknown feed id {', '.join(unknown)} in the running service's "
+                f"{self.config.feeds.path}"
+            )
+        if request.feeds:
+            ids = list(request.feeds)
+        elif request.everything:
+            ids = [f.id for f in self.config.feeds.enabled()]
+        else:
+            assert self._poller is not None
+            ids = [f.id for f in self._poller.due(started)]
+        reports = await self.poll_now(ids)
+        return CycleReport(feeds=tuple(reports), started=started, finished=utcnow())
 
     def _sent(self, target: Target, created: Any, now: datetime) -> None:
         self.metrics.delivered.labels(target.channel).inc(len(created))
@@ -441,6 +626,21 @@ class Service:
             log.warning(
                 "retention: pruned the text of %d articles, forgot %d identities", texts, gone
             )
+
+    async def _check_database(self) -> None:
+        """The daily ``PRAGMA quick_check`` (in a thread, on a read-only connection of its
+        own); a corrupt database stops the service, so nothing more is written into it."""
+        problems = await asyncio.to_thread(check_file, self.store.path)
+        if not problems:
+            return
+        text = (
+            f"monitor stopped: storage: {self.store.path}: the state database is corrupt "
+            f"(quick_check: {'; '.join(problems[:3])}); {RESTORE_HINT}"
+        )
+        log.error("%s", text)
+        await self.notify_admins(text)
+        self.exit_code = 1
+        self.stop("corrupt state database")
 
     async def _spawn_health(self) -> None:
         self._spawn(self.send_health_report(), "health")
@@ -528,7 +728,9 @@ class Service:
         from monitor.service import bot as bot_module
 
         try:
-            self._bot = await bot_module.start_for_service(self, limiter=self.flood)
+            self._bot = await bot_module.start_for_service(
+                self, limiter=self.flood, poll=self.poll_now
+            )
         except DeliveryError as exc:
             # A rejected token: alerts still queue (and wait) in the outbox; say it loudly.
             log.error("bot: commands are off: %s", exc)

@@ -23,22 +23,40 @@ from monitor.store.articles import StoredArticle
 from monitor.store.db import DB_NAME, connect, transaction
 from monitor.store.lock import StateLock
 
-__all__ = ["StateLock", "Store", "StoredArticle", "state_dir_from_env"]
+__all__ = ["StateLock", "Store", "StoredArticle", "ensure_state_dir", "state_dir_from_env"]
 
 
 def state_dir_from_env(value: str | None = None) -> Path:
     return Path(value or os.environ.get("MONITOR_STATE_DIR") or "state")
 
 
+def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the state directory if needed and make sure monitor can write in it.
+
+    Raises:
+        StorageError: it cannot be created or is not writable (one line, no traceback).
+    """
+    state = Path(path)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"storage: cannot create the state directory {state}: {exc.strerror}; "
+            "set --state / MONITOR_STATE_DIR to a writable directory"
+        ) from exc
+    if not os.access(state, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"storage: the state directory {state} is not writable; make it writable or "
+            "set --state / MONITOR_STATE_DIR"
+        )
+    return state
+
+
 class Store:
     """The state database.  Not thread-safe: one per thread or task group."""
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
-        self.state_dir = Path(state_dir)
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"storage: cannot create {self.state_dir}: {exc.strerror}") from exc
+        self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
         self.conn: sqlite3.Connection = connect(self.path)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,25 +32,136 @@ def from_db(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating if needed) the database and apply pending migrations.
+RESTORE_HINT = (
+    "stop monitor, then restore the file from a backup, or move it (with any -wal and -shm "
+    "files beside it) out of the state directory to start afresh: every article then counts "
+    "as new once (see README, state database)"
+)
+
+
+def connect(path: str | Path, *, check: bool = True) -> sqlite3.Connection:
+    """Open the database and apply pending migrations; create it when the file is missing.
+
+    A new database is built under a temporary name and renamed into place, so a file of
+    0 bytes is never a database monitor made: it is refused, never silently replaced by a
+    fresh one (issue 10 item 6).  With ``check``, ``PRAGMA quick_check`` runs first.
 
     Raises:
-        StorageError: the file is not a database, or is newer than this program.
+        StorageError: the file is empty, not a database, corrupt, unreadable, or newer than
+            this program.
     """
+    path = Path(path)
     try:
-        conn = sqlite3.connect(
-            str(path), isolation_level=None, timeout=30.0, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        size = path.stat().st_size
+    except FileNotFoundError:
+        _create(path)
+    except OSError as exc:
+        raise StorageError(
+            f"storage: {path}: cannot read the state database: {exc.strerror}"
+        ) from exc
+    else:
+        if size == 0:
+            raise StorageError(
+                f"storage: {path}: the state database is empty (0 bytes), so it was truncated "
+                f"or a copy failed; {RESTORE_HINT}"
+            )
+    try:
+        conn = _open(path)
+        if check:
+            problems = quick_check(conn)
+            if problems:
+                conn.close()
+                raise StorageError(
+                    f"storage: {path}: the state database is corrupt "
+                    f"(quick_check: {'; '.join(problems[:3])}); {RESTORE_HINT}"
+                )
         migrate(conn)
     except sqlite3.DatabaseError as exc:
-        raise StorageError(f"storage: {path}: {exc}") from exc
+        raise storage_error(exc, path) from exc
     return conn
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def _create(path: Path) -> None:
+    """A fresh database with every migration, put in place in one step.
+
+    ``os.link`` never replaces a file: when two processes create the database at the same
+    moment, the first one wins and the other one uses it.
+    """
+    new = path.with_name(f".{path.name}.new-{os.getpid()}")
+    try:
+        new.unlink(missing_ok=True)
+        conn = sqlite3.connect(str(new), isolation_level=None)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        try:
+            os.link(new, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links (some network mounts)
+            if not path.exists():
+                os.replace(new, path)
+    except sqlite3.DatabaseError as exc:
+        raise storage_error(exc, path) from exc
+    except OSError as exc:
+        raise StorageError(
+            f"storage: cannot create the state database {path}: {exc.strerror}"
+        ) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            new.unlink(missing_ok=True)
+
+
+def quick_check(conn: sqlite3.Connection) -> list[str]:
+    """The problems ``PRAGMA quick_check`` finds (empty when the database is sound).
+
+    Raises:
+        sqlite3.DatabaseError: the file is not a database at all.
+    """
+    rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check")]
+    return [] if rows == ["ok"] else rows
+
+
+def check_file(path: str | Path) -> list[str]:
+    """``quick_check`` on a connection of its own (for the service's daily check, run in a
+    thread beside the main connection: WAL lets it read while the service writes)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    try:
+        return quick_check(conn)
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    finally:
+        conn.close()
+
+
+def storage_error(exc: sqlite3.Error, path: str | Path | None = None) -> StorageError:
+    """A ``StorageError`` that says what happened in words an admin can act on."""
+    where = f"storage: {path}: " if path else "storage: "
+    code = _primary(exc)
+    if code == sqlite3.SQLITE_FULL:
+        return StorageError(
+            f"{where}disk full: the state database cannot grow ({exc}); free space on the "
+            "disk of the state directory"
+        )
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StorageError(f"{where}the state database is unreadable ({exc}); {RESTORE_HINT}")
+    if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return StorageError(
+            f"{where}cannot write the state database ({exc}); check that the state directory "
+            "and the files in it are writable"
+        )
+    return StorageError(f"{where}{exc}")
 
 
 def migrate(
@@ -81,7 +194,7 @@ def migrate(
                 migration.step(conn)
             conn.execute(f"PRAGMA user_version = {number}")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         conn.execute("COMMIT")
     return max(version, stop)
@@ -97,11 +210,50 @@ def _statements(script: str) -> Iterator[str]:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception.
+
+    Raises:
+        StorageError: the disk is full (SQLITE_FULL) or the database is unreadable; the
+            error says so instead of the ``cannot rollback - no transaction is active``
+            that SQLite's own automatic rollback used to cause.
+    """
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            _rollback(conn)
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        if _primary(exc) in _FATAL:
+            _rollback(conn)
+            raise storage_error(exc, _db_path(conn)) from exc
         raise
-    conn.execute("COMMIT")
+
+
+_FATAL = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_IOERR}
+
+
+def _primary(exc: sqlite3.Error) -> int | None:
+    """The primary result code (extended codes such as SQLITE_IOERR_WRITE keep it in the low
+    byte)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # On SQLITE_FULL (and some I/O errors) SQLite has already rolled the transaction
+    # back; a second ROLLBACK would replace the real error by "no transaction is active".
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _db_path(conn: sqlite3.Connection) -> str | None:
+    try:
+        for row in conn.execute("PRAGMA database_list"):
+            if row[1] == "main":
+                return str(row[2]) or None
+    except sqlite3.Error:
+        pass
+    return None

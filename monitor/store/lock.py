@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from monitor.errors import StateLockedError
+from monitor.errors import StateLockedError, StorageError
 
 
 class StateLock:
@@ -20,8 +20,15 @@ class StateLock:
     def acquire(self) -> None:
         """Raises:
         StateLockedError: another process holds the lock (its pid is in the message).
+        StorageError: the state directory is not writable.
         """
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(
+                f"storage: cannot write in the state directory {self.path.parent}: "
+                f"{exc.strerror}; make it writable or set --state / MONITOR_STATE_DIR"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

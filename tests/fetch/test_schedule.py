@@ -14,6 +14,7 @@ from monitor.fetch.schedule import (
     next_poll,
     parse_max_age,
     parse_retry_after,
+    rescheduled,
 )
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -81,10 +82,21 @@ def test_no_failure_means_the_feed_interval_jittered_down_a_little() -> None:
     assert all(INTERVAL * 0.9 <= d <= INTERVAL for d in delays)
 
 
-def test_backoff_doubles_from_the_interval_until_the_cap() -> None:
-    delays = [backoff_delay(n, INTERVAL, Top(), max_backoff=CAP) for n in range(1, 10)]
-    assert delays[:5] == [INTERVAL * 2**k for k in range(5)]  # 15m, 30m, 1h, 2h, 4h
-    assert delays[5:] == [CAP] * 4
+def test_first_retry_comes_after_min_backoff_then_doubles_until_the_cap() -> None:
+    # Issue 10 item 8: README says the first wait is min_backoff (1m), not the interval.
+    delays = [
+        backoff_delay(n, INTERVAL, Top(), min_backoff=MIN, max_backoff=CAP) for n in range(1, 13)
+    ]
+    assert delays[:9] == [MIN * 2**k for k in range(9)]  # 1m, 2m, 4m, ... 4h16m
+    assert delays[9:] == [CAP] * 3
+
+
+def test_the_first_retry_is_min_backoff_whatever_the_interval_and_jitter() -> None:
+    for interval in (timedelta(seconds=5), INTERVAL, timedelta(days=1)):
+        for rng in (Top(), Bottom(), random.Random(3)):
+            assert backoff_delay(1, interval, rng, min_backoff=MIN, max_backoff=CAP) == MIN
+    two = timedelta(minutes=2)
+    assert backoff_delay(1, INTERVAL, Bottom(), min_backoff=two, max_backoff=CAP) == two
 
 
 def test_backoff_is_never_above_the_cap_and_never_gives_up() -> None:
@@ -97,17 +109,26 @@ def test_backoff_is_never_above_the_cap_and_never_gives_up() -> None:
 def test_a_fast_feed_backs_off_from_min_backoff() -> None:
     delay = backoff_delay(1, timedelta(seconds=5), Top(), min_backoff=MIN)
     assert delay == MIN
+    assert backoff_delay(2, timedelta(seconds=5), Top(), min_backoff=MIN) == 2 * MIN
 
 
-def test_an_interval_longer_than_the_cap_is_kept() -> None:
+def test_a_failing_daily_feed_is_retried_at_least_every_max_backoff() -> None:
     daily = timedelta(days=1)
-    assert backoff_delay(20, daily, Top(), max_backoff=CAP) == daily
+    assert backoff_delay(20, daily, Top(), max_backoff=CAP) == CAP
+    assert backoff_delay(20, daily, Bottom(), max_backoff=CAP) == CAP * 0.75
+
+
+def test_a_min_backoff_above_max_backoff_wins() -> None:
+    big = timedelta(hours=8)
+    assert backoff_delay(5, INTERVAL, Top(), min_backoff=big, max_backoff=CAP) == big
+    assert backoff_delay(5, INTERVAL, Bottom(), min_backoff=big, max_backoff=CAP) == big
 
 
 def test_jitter_stays_within_three_quarters_and_the_full_delay() -> None:
-    full = backoff_delay(3, INTERVAL, Top())
-    assert backoff_delay(3, INTERVAL, Bottom()) == full * 0.75
-    samples = {backoff_delay(3, INTERVAL, random.Random(seed)) for seed in range(200)}
+    full = backoff_delay(6, INTERVAL, Top())
+    assert full == MIN * 32
+    assert backoff_delay(6, INTERVAL, Bottom()) == full * 0.75
+    samples = {backoff_delay(6, INTERVAL, random.Random(seed)) for seed in range(200)}
     assert all(full * 0.75 <= s <= full for s in samples)
     assert len(samples) > 150  # feeds that failed together do not retry together
 
@@ -146,6 +167,13 @@ def test_retry_after_outlasts_the_backoff() -> None:
     retry = NOW + timedelta(hours=2)
     due = next_poll(NOW, interval=INTERVAL, failures=1, rng=Top(), not_before=retry)
     assert due == retry
+
+
+def test_after_one_failure_the_next_poll_is_min_backoff_away() -> None:
+    due = next_poll(NOW, interval=INTERVAL, failures=1, rng=Bottom(), min_backoff=MIN)
+    assert due == NOW + MIN
+    due = next_poll(NOW, interval=INTERVAL, failures=3, rng=Top(), min_backoff=MIN)
+    assert due == NOW + 4 * MIN
 
 
 def test_hints_are_capped_so_a_feed_is_never_silenced_for_days() -> None:
@@ -191,9 +219,37 @@ def test_next_poll_bounds(
     assert due <= ceiling
     if failures == 0:
         assert due >= NOW + interval * 0.9
-    else:  # the first backoff step, jittered down as far as it goes, floored at MIN
-        first_step = min(max(interval, MIN), max(CAP, interval))
-        assert due >= NOW + max(MIN, first_step * 0.75) - timedelta(microseconds=1)
+    else:  # the back-off step, jittered down as far as it goes, floored at MIN
+        step = min(MIN * 2 ** min(failures - 1, 40), CAP)
+        assert due >= NOW + max(MIN, step * 0.75) - timedelta(microseconds=1)
+        if ttl is None and hint is None:
+            assert due <= NOW + max(step, MIN)
     for bound in (ttl, hint):
         if bound is not None:
             assert due >= min(NOW + bound, ceiling)
+
+
+# -- rescheduled (an edited interval or back-off) -------------------------------------------
+def test_a_shortened_interval_takes_effect_from_the_last_attempt_not_the_old_slot() -> None:
+    last = NOW - timedelta(minutes=5)
+    due = rescheduled(NOW, last_attempt=last, interval=INTERVAL, failures=0, rng=Top())
+    assert due == last + INTERVAL  # not tomorrow's slot of the old daily interval
+
+
+def test_a_lengthened_interval_moves_the_next_poll_later() -> None:
+    last = NOW - timedelta(minutes=5)
+    due = rescheduled(NOW, last_attempt=last, interval=HOUR, failures=0, rng=Bottom())
+    assert due == last + HOUR * 0.9
+
+
+def test_rescheduling_a_failing_feed_uses_the_new_back_off() -> None:
+    last = NOW - timedelta(seconds=10)
+    two = timedelta(minutes=2)
+    due = rescheduled(NOW, last_attempt=last, interval=HOUR, failures=1, rng=Top(), min_backoff=two)
+    assert due == last + two
+
+
+def test_rescheduling_never_goes_before_now() -> None:
+    last = NOW - timedelta(days=2)
+    assert rescheduled(NOW, last_attempt=last, interval=INTERVAL, failures=0, rng=Top()) == NOW
+    assert rescheduled(NOW, last_attempt=None, interval=INTERVAL, failures=0, rng=Top()) == NOW

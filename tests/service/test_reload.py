@@ -4,10 +4,12 @@ reported to the admins, and the service keeps running on the last good configura
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
+from monitor.service.reload import FileWatch, fingerprint
 from monitor.service.runner import Service, ServiceOptions
-from tests.support.app import make_app
+from tests.support.app import make_app, write_feeds
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.telegram_server import TelegramServer
 from tests.support.wait import until
@@ -109,3 +111,73 @@ def test_valid_and_invalid_edits(
             assert await asyncio.wait_for(task, 10) == 0
 
     asyncio.run(scenario())
+
+
+def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
+    feed_server: FeedServer, tmp_path: Path
+):
+    # Issue 10 item 8: the old next poll (an hour away) used to stand after the edit.
+    feed_server.feed("/eu.xml", rss_feed("EU", [("q", "Weather", "https://n.example/q")]))
+    feeds = {"eu": feed_server.url("/eu.xml")}
+    app = make_app(tmp_path, feeds, keywords=KEYWORDS, defaults="interval: 1h")
+    service = Service(
+        ServiceOptions(
+            feeds_path=str(app.feeds_path),
+            keywords_path=str(app.keywords_path),
+            state_dir=app.state,
+            environ={},
+            http=None,
+            bot=False,
+            reload_every=0.1,
+        )
+    )
+
+    async def scenario() -> None:
+        task = asyncio.create_task(service.run())
+        try:
+            assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 1, 10)
+            with app.store() as store:
+                before = store.feed_state("eu")
+            assert before is not None
+            assert before.next_poll is not None
+            assert before.last_attempt is not None
+            assert before.next_poll - before.last_attempt > timedelta(minutes=50)
+            write_feeds(app.feeds_path, feeds, defaults="interval: 1s")
+            assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 3, 10)
+            with app.store() as store:
+                after = store.feed_state("eu")
+            assert after is not None
+            assert after.next_poll is not None
+            assert after.last_attempt is not None
+            assert after.next_poll - after.last_attempt <= timedelta(seconds=1)
+        finally:
+            service.stop()
+            assert await asyncio.wait_for(task, 10) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_file_unreadable_for_a_moment_is_no_edit(tmp_path: Path):
+    # Out of file descriptors (EMFILE), every open fails for a moment; that used to read
+    # as an edit and send a false "configuration edit rejected ... cannot read" notice.
+    path = tmp_path / "keywords.yaml"
+    path.write_text(KEYWORDS, encoding="utf-8")
+    assert fingerprint(str(tmp_path)) is None  # an OSError other than "gone": no news
+    assert fingerprint(str(tmp_path / "gone.yaml")) == ""
+    failing = {"now": False}
+
+    def read(name: str) -> str | None:
+        # The seam: while failing, reading gives what an open() failure gives.
+        return fingerprint(str(tmp_path)) if failing["now"] else fingerprint(name)
+
+    watch = FileWatch([str(path)], read=read)
+    failing["now"] = True
+    assert [watch.changed() for _ in range(5)] == [[]] * 5
+    failing["now"] = False
+    assert watch.changed() == []
+    path.write_text(WITH_EDPB, encoding="utf-8")
+    assert watch.changed() == []  # an edit is reported once it has settled
+    assert watch.changed() == [str(path)]
+    path.unlink()  # a deleted file is an edit (it is then rejected as unreadable)
+    assert watch.changed() == []
+    assert watch.changed() == [str(path)]
