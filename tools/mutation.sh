@@ -24,8 +24,8 @@ root=$PWD
 declare -A TESTS=(
     [monitor/route.py]="tests/test_route.py tests/test_route_targets.py"
     [monitor/fetch/schedule.py]="tests/fetch/test_schedule.py tests/fetch/test_schedule_edges.py"
-    [monitor/dedupe/decide.py]="tests/dedupe/test_dedupe_copies.py tests/dedupe/test_dedupe_properties.py tests/dedupe/test_decide_exact.py"
-    [monitor/match/offsets.py]="tests/match/test_match_normalize.py tests/match/test_offsets_exact.py"
+    [monitor/dedupe/decide.py]="tests/dedupe/test_dedupe_copies.py tests/dedupe/test_dedupe_properties.py tests/dedupe/test_dedupe_stories.py tests/dedupe/test_story_precision.py tests/dedupe/test_decide_exact.py"
+    [monitor/match/offsets.py]="tests/match/test_match_normalize.py tests/match/test_match_snippets.py tests/match/test_offsets_exact.py"
 )
 ORDER=(monitor/route.py monitor/fetch/schedule.py monitor/dedupe/decide.py monitor/match/offsets.py)
 

@@ -281,3 +281,27 @@ def test_the_best_story_wins_and_its_score_is_rounded() -> None:
         assert (d.relation, d.related, d.stories) == ("same-story", close, (21, 22))
         assert d.score == round(story_score(new, close.fingerprint, IDF, S), 4)
         assert d.score != story_score(new, close.fingerprint, IDF, S)  # it was rounded
+
+
+def test_a_copy_score_is_rounded_to_four_places() -> None:
+    new = fp(shingles=range(3))
+    c = cand(fp(shingles=[0, 1, 50]))
+    # Two of the smaller set's three shingles: 0.8 * 2/3.
+    d = decide(new, "mine", NOW, [c], IDF, S)
+    assert (d.relation, d.score) == ("copy", 0.5333)
+
+
+def test_a_candidate_out_of_the_window_does_not_hide_the_next_one() -> None:
+    old = Candidate(1, 10, "other", NOW - S.window - timedelta(hours=1), fp(url_key=7))
+    recent = cand(fp(url_key=7), article_id=2, story=20)
+    d = decide(fp(**TEXT, url_key=7), "mine", NOW, [old, recent], IDF, S)
+    assert (d.relation, d.related, d.stories) == ("copy", recent, (20,))
+
+
+def test_a_shared_term_without_an_idf_adds_nothing_to_the_story_score() -> None:
+    idf = {1: 2.0, 2: 0.5}
+    a, b = fp((1, 2, 3), 1, idf=idf), fp((1, 2, 3), 1, idf=idf)
+    with_unknown = story_score(a, b, idf, S)
+    a2, b2 = fp((1, 2), 1, idf=idf), fp((1, 2), 1, idf=idf)
+    assert with_unknown == pytest.approx(story_score(a2, b2, idf, S))
+    assert with_unknown == pytest.approx(1.0)

@@ -72,6 +72,13 @@ def span_of(mapped: FoldedText, words: str) -> tuple[int, int]:
         ("Renew’s Dragos\u0326", "dragos", "Dragos\u0326"),  # a mark at the very end
         ("a \U0001f1ea\U0001f1fa AI Act", "ai act", "AI Act"),  # astral characters
         ("Straße ß AI Act ß", "ai act", "AI Act"),
+        # A deletion and an expansion of equal count: same length, shifted in between.
+        ("Gesichts\u00aderkennung auf der Straße", "gesichtserkennung", "Gesichts\u00aderkennung"),
+        ("Cafe\u0300 au lait", "cafe", "Cafe\u0300"),  # U+0300, the first combining mark
+        ("Cafe\u20dd au lait", "cafe", "Cafe\u20dd"),  # an enclosing mark (Me)
+        # The word's letters occur earlier, inside another word ("ab") past collapsed spaces.
+        ("x   ab b", "b", "b"),
+        ("x   ab  b ab", "b ab", "b ab"),
     ],
 )
 def test_a_span_is_exactly_the_words(
@@ -140,3 +147,21 @@ def test_each_span_folds_to_its_word_and_starts_and_ends_on_a_letter(
         while unicodedata.category(text[last]) in ("Mn", "Me") and not fold_char(text[last]):
             last -= 1
         assert _starts_a_word(text[last])
+
+
+@BUILDS
+@pytest.mark.parametrize("text", ["x   ab b", "aa   a  aa a", "b\u00ad  bb   b b\u00adb"])
+def test_repeated_letters_past_runs_of_spaces_map_to_their_own_word(
+    build: Callable[[str], FoldedText], text: str
+) -> None:
+    mapped = build(text)
+    words = [m for m in re.finditer(r"\S+", mapped.folded)]
+    starts = [mapped.span(m.start(), m.end())[0] for m in words]
+    expected = [m.start() for m in re.finditer(r"\S+", text)]
+    assert starts == expected
+
+
+def test_an_offset_that_is_not_a_word_is_an_error() -> None:
+    # A folded text that does not belong to the text: a caller's bug, named.
+    with pytest.raises(ValueError, match=r"^no word at folded offset 1$"):
+        FoldedText("abc", " xyz ", "abc").span(1, 4)
