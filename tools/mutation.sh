@@ -11,7 +11,7 @@
 # touched; mutmut's own mutants/ lives inside that directory.  The scratch pyproject.toml
 # is this one with the module (only_mutate) and its tests added to [tool.mutmut].
 # Results: a summary line per module and the surviving mutants, each shown with
-# `cd .mutation/<module> && mutmut show <name>`.
+# `cd .mutation/<module> && mutmut show <name>` (the directory stays until the next run).
 #
 # Environment: MUTATION_JOBS (parallel test processes, default 1: the run is CPU bound),
 # MUTMUT (the mutmut command, default `mutmut`), MUTATION_DIR (default .mutation).
@@ -63,10 +63,10 @@ command -v "$mutmut" >/dev/null || {
 slug=${module//\//_}
 slug=${slug%.py}
 work=${MUTATION_DIR:-$root/.mutation}/$slug
+# A fresh copy each run: mutmut's cache in mutants/ would keep earlier verdicts after
+# a test changed, and a figure must come from one run of today's code and tests.
+rm -rf "$work"
 mkdir -p "$work"
-# A fresh copy of the sources each run; mutants/ (mutmut's results cache) is kept, and
-# mutmut re-tests the functions whose source changed.
-rm -rf "$work/monitor" "$work/tests"
 cp -r monitor tests "$work/"
 find "$work/monitor" "$work/tests" -name __pycache__ -prune -exec rm -rf {} +
 

@@ -165,3 +165,23 @@ def test_an_offset_that_is_not_a_word_is_an_error() -> None:
     # A folded text that does not belong to the text: a caller's bug, named.
     with pytest.raises(ValueError, match=r"^no word at folded offset 1$"):
         FoldedText("abc", " xyz ", "abc").span(1, 4)
+
+
+@BUILDS
+@pytest.mark.parametrize(
+    "text",
+    ["a  b  c", "AI  Act  now  and  then", "x  AI  Act  AI  Act  y", "Straße  im   AI  Act  ß"],
+)
+def test_every_run_of_words_over_collapsed_spaces_is_exact(
+    build: Callable[[str], FoldedText], text: str
+) -> None:
+    # Each word of these texts is one folded word, so words i..j span from the start of
+    # the i-th to the end of the j-th, with the original spaces between.
+    mapped = build(text)
+    folded = list(re.finditer(r"\S+", mapped.folded))
+    original = list(re.finditer(r"\S+", text))
+    assert len(folded) == len(original)
+    for i in range(len(folded)):
+        for j in range(i, len(folded)):
+            span = mapped.span(folded[i].start(), folded[j].end())
+            assert span == (original[i].start(), original[j].end()), (i, j)
