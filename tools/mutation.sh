@@ -26,8 +26,13 @@ declare -A TESTS=(
     [monitor/fetch/schedule.py]="tests/fetch/test_schedule.py tests/fetch/test_schedule_edges.py"
     [monitor/dedupe/decide.py]="tests/dedupe/test_dedupe_copies.py tests/dedupe/test_dedupe_properties.py tests/dedupe/test_dedupe_stories.py tests/dedupe/test_story_precision.py tests/dedupe/test_decide_exact.py"
     [monitor/match/offsets.py]="tests/match/test_match_normalize.py tests/match/test_match_snippets.py tests/match/test_offsets_exact.py"
+    [monitor/match/normalize.py]="tests/match/test_match_normalize.py"
+    [monitor/render/schedule.py]="tests/test_digest_schedule.py"
 )
-ORDER=(monitor/route.py monitor/fetch/schedule.py monitor/dedupe/decide.py monitor/match/offsets.py)
+ORDER=(
+    monitor/route.py monitor/fetch/schedule.py monitor/dedupe/decide.py monitor/match/offsets.py
+    monitor/match/normalize.py monitor/render/schedule.py
+)
 
 if [[ $# -eq 0 ]]; then
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
