@@ -292,6 +292,18 @@ class Digest:
         return len({i.outbox_id for s in self.sections for i in s.items})
 
 
+LinkPreview = Literal["off", "on", "above", "small"]
+"""Telegram link previews: none, the default one, large above the text, small."""
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline keyboard button that sends ``data`` (at most 64 bytes) back to the bot."""
+
+    text: str
+    data: str
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A rendered message, ready for a transport; ``outbox_ids`` are the rows it delivers."""
@@ -307,6 +319,13 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()
     edit_of: str | None = None
     """Telegram message id to edit instead of sending a new message."""
+    thread: int | None = None
+    """Telegram forum topic (``message_thread_id``) to post in."""
+    silent: bool = False
+    """Telegram: deliver without a notification sound (``disable_notification``)."""
+    link_preview: LinkPreview = "off"
+    buttons: tuple[Button, ...] = ()
+    """Telegram: an inline keyboard, one button per row."""
 
 
 @dataclass(frozen=True, slots=True)
