@@ -257,6 +257,12 @@ class AlertItem:
     """Titles of ``matches``' watchlists, in the same order."""
     also: tuple[str, ...] = ()
     """Other sources that reported the same story."""
+    hashtags: tuple[str, ...] = ()
+    """Telegram hashtags (without "#") of the matched watchlists, when the target wants them."""
+
+
+Explain = Literal["inline", "button", "none"]
+"""Where an alert says why it matched: in the text (snippets), behind a "Why?" button, or not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +272,9 @@ class Alert:
     target: Target
     items: tuple[AlertItem, ...]
     timezone: str = "Europe/Brussels"
+    explain: Explain = "inline"
+    template: str | None = None
+    """Jinja2 source for each item (``monitor.render.telegram_template``)."""
 
 
 @dataclass(frozen=True, slots=True)

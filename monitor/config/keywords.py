@@ -37,11 +37,10 @@ from monitor.config.source import PathPart, Source, format_path
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match.syntax import RuleReader, scalar_text, suggest
 from monitor.match.terms import Rule, Term, primary_language
-from monitor.models import FIELDS, Field, LinkPreview
+from monitor.models import FIELDS, Explain, Field, LinkPreview
 from monitor.render.telegram_template import check_template
 
 Priority = Literal["instant", "digest"]
-Explain = Literal["inline", "button", "none"]
 DEFAULT_DIGEST_TIME = time(8, 0)
 DEFAULT_TIMEZONE = "Europe/Brussels"
 
@@ -50,10 +49,20 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.I)
 _TELEGRAM_NAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
 _TELEGRAM_ID = re.compile(r"^-?[0-9]{5,20}$")
 _CLOCK = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
-_HOURS = re.compile(r"^\s*([01]?[0-9]|2[0-3]):([0-5][0-9])\s*-\s*([01]?[0-9]|2[0-3]):([0-5][0-9])\s*$")
+_HOURS = re.compile(
+    r"^\s*([01]?[0-9]|2[0-3]):([0-5][0-9])\s*-\s*([01]?[0-9]|2[0-3]):([0-5][0-9])\s*$"
+)
 # Telegram makes a hashtag of letters (any script, accents kept), digits and "_".
 _HASHTAG = re.compile(r"^\w{1,64}$")
-_TELEGRAM_ONLY = ("topic", "silent", "quiet_hours", "link_preview", "hashtags", "explain", "template")
+_TELEGRAM_ONLY = (
+    "topic",
+    "silent",
+    "quiet_hours",
+    "link_preview",
+    "hashtags",
+    "explain",
+    "template",
+)
 
 
 Text = Annotated[str, BeforeValidator(scalar_text)]
@@ -387,7 +396,7 @@ class _Loader:
                 if key in model.model_fields_set:
                     self.error((*path, key), f"{key}: applies to Telegram only: add telegram:")
         if model.topic is not None and model.topic <= 0:
-            self.error((*path, "topic"), f"{model.topic} is not a forum topic id (a positive number)")
+            self.error((*path, "topic"), f"{model.topic} is not a forum topic id (positive)")
         hours = None
         if model.quiet_hours is not None:
             found = _HOURS.match(model.quiet_hours)
@@ -497,7 +506,7 @@ class _Loader:
                     "at most 64, not only digits)",
                 )
         if model.silent is not None and model.priority != "instant":
-            self.warn((*path, "silent"), "silent: applies to instant alerts; this watchlist has none")
+            self.warn((*path, "silent"), "silent: applies to instant alerts, and there are none")
         return WatchlistSpec(
             id=wl_id,
             title=model.title or wl_id,

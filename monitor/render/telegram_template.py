@@ -45,7 +45,8 @@ VARIABLES = (
 )
 # Telegram's HTML subset (https://core.telegram.org/bots/api#html-style).
 TELEGRAM_TAGS = frozenset(
-    "b strong i em u ins s strike del a code pre span tg-spoiler tg-emoji blockquote".split()
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span"}
+    | {"tg-spoiler", "tg-emoji", "blockquote"}
 )
 _TAG = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
 _MARKUP = re.compile(r"<[^>]*>")
