@@ -196,7 +196,7 @@ class BotApiMethods:
             out["reply_markup"] = m.reply_markup
         return out
 
-    def _thread(self, chat: Chat, params: dict[str, Any]) -> int | None:
+    def _topic_of(self, chat: Chat, params: dict[str, Any]) -> int | None:
         """The forum topic a message goes to, checked as Telegram does."""
         raw = params.get("message_thread_id")
         if raw in (None, ""):
@@ -238,7 +238,7 @@ class BotApiMethods:
     def _api_sendmessage(self, params: dict[str, Any]) -> Any:
         chat = self._target(params)
         parsed, mode = self._parse_text(params)
-        thread = self._thread(chat, params)
+        thread = self._topic_of(chat, params)
         markup = self._markup(params)
         preview = params.get("link_preview_options") or {}
         disabled = bool(preview.get("is_disabled") if isinstance(preview, dict) else False)
