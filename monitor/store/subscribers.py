@@ -38,7 +38,7 @@ def unsubscribe(
     conn: sqlite3.Connection,
     chat_id: str,
     watchlist: str | None = None,
-    topic: int | None | Literal["all"] = "all",
+    topic: int | Literal["all"] | None = "all",
 ) -> int:
     """Remove the chat's subscriptions (one ``watchlist``, or all; in one ``topic``, or
     in every topic of the chat); returns how many."""
@@ -65,7 +65,7 @@ def mark_blocked(conn: sqlite3.Connection, chat_id: str, now: datetime) -> int:
 def subscriptions(
     conn: sqlite3.Connection,
     chat_id: str | None = None,
-    topic: int | None | Literal["all"] = "all",
+    topic: int | Literal["all"] | None = "all",
 ) -> list[Subscription]:
     """Subscriptions of every chat, or of ``chat_id`` (in one ``topic``, or in all)."""
     sql = "SELECT chat_id, watchlist, topic FROM subscriptions"
