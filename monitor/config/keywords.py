@@ -87,7 +87,7 @@ class DestinationModel(_Strict):
     topic: int | None = None
     silent: bool = False
     quiet_hours: Text | None = None
-    link_preview: bool | Literal["above", "small"] = False
+    link_preview: bool | str = False
     hashtags: bool = False
     explain: Explain = "inline"
     template: str | None = None
@@ -413,12 +413,21 @@ class _Loader:
                 hours = (start, end)
         if model.template is not None:
             self.template((*path, "template"), model.template)
-        preview = model.link_preview
+        preview: LinkPreview = "off"
+        if model.link_preview is True:
+            preview = "on"
+        elif model.link_preview in ("above", "small"):
+            preview = "above" if model.link_preview == "above" else "small"
+        elif model.link_preview is not False:
+            self.error(
+                (*path, "link_preview"),
+                f"{model.link_preview!r} is not one of true, false, above or small",
+            )
         return {
             "topic": model.topic,
             "silent": model.silent,
             "quiet_hours": hours,
-            "link_preview": "on" if preview is True else "off" if preview is False else preview,
+            "link_preview": preview,
             "hashtags": model.hashtags,
             "explain": model.explain,
             "template": model.template,
