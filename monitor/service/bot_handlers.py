@@ -34,7 +34,7 @@ from telegram.ext import (
 from monitor.render.telegram_explain import outbox_id_of
 from monitor.service.bot_commands import GROUP_ADMIN_COMMANDS, Caller, Commands, user_gone
 from monitor.service.bot_limits import CommandLimiter
-from monitor.service.bot_text import COMMANDS, Reply, replies, slow_down
+from monitor.service.bot_text import COMMANDS, Reply, explanation_gone, replies, slow_down
 
 log = logging.getLogger("monitor.service.bot")
 BotApp = Application[Any, Any, Any, Any, Any, Any]
@@ -156,7 +156,8 @@ class Handlers:
         outbox_id = outbox_id_of(query.data or "")
         message = query.message
         if outbox_id is None or message is None:
-            await query.answer()
+            # A malformed or foreign button (the data comes from the client): a polite no.
+            await query.answer(explanation_gone())
             return
         chat = message.chat
         short, full = self.commands.why(outbox_id, chat.id, chat.username)
