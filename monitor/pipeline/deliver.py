@@ -121,6 +121,9 @@ class Deliverer:
     on_sent: Callable[[Target, Sequence[datetime], datetime], None] | None = None
     """Called after each successful send with the rows' creation times (for metrics)."""
     on_failed: Callable[[Target, int, str], None] | None = None
+    on_held: Callable[[Target, int, str], None] | None = None
+    """Called when a destination starts holding rows (a deleted or closed forum topic):
+    once, when it was healthy before, so that admins hear of it without a flood."""
 
     async def aclose(self) -> None:
         for sender in {id(s): s for s in self.senders.values()}.values():
@@ -393,10 +396,13 @@ class Deliverer:
                 # back-off, and the destination shows unhealthy until it works again.
                 wait = retry_delay(max((attempts.get(i, 0) for i in ids), default=0), self.rng)
                 now = self.clock()
+                row = ob.destination_row(self.store.conn, target)
                 with self.store.transaction() as conn:
                     ob.mark_retry(conn, ids, now + wait, str(exc))
                     ob.record_delivery(conn, target, now, str(exc), permanent=True)
                 log.error("%s (%d rows held)", exc, len(ids))
+                if self.on_held is not None and (row is None or row["healthy"]):
+                    self.on_held(target, len(ids), str(exc))
                 report.retried += len(ids)
                 report.errors.append(str(exc))
                 break

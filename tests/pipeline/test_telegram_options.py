@@ -7,6 +7,7 @@ buttons, templates, and a deleted or closed topic that holds alerts instead of l
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,14 @@ def env_for(tg: TelegramServer) -> dict[str, str]:
     return {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.base_url}
 
 
-def deliver(app: App, tg: TelegramServer, clock: Any = None) -> DeliveryReport:
+def deliver(
+    app: App, tg: TelegramServer, clock: Any = None, held: list[str] | None = None
+) -> DeliveryReport:
     async def go() -> DeliveryReport:
         with app.store() as store:
-            kwargs = {"clock": clock} if clock else {}
+            kwargs: dict[str, Any] = {"clock": clock} if clock else {}
+            if held is not None:
+                kwargs["on_held"] = lambda target, n, error: held.append(f"{n} {error}")
             d = build_deliverer(app.configs(), store, environ=env_for(tg), **kwargs)
             try:
                 return await d.deliver_alerts()
@@ -206,7 +211,8 @@ def test_a_deleted_or_closed_topic_holds_alerts_and_tells_the_admins(
         telegram_server.close_topic(forum, topic)
     app = make_app(tmp_path, {"eu": feed}, keywords(forum, f"    topic: {topic}\n"))
     app.poll()
-    report = deliver(app, telegram_server)
+    held: list[str] = []
+    report = deliver(app, telegram_server, held=held)
     assert (report.sent, report.retried, report.failed) == (0, 2, 0)
     rows = alert_rows(app)
     assert {r["status"] for r in rows} == {"pending"}
@@ -217,6 +223,10 @@ def test_a_deleted_or_closed_topic_holds_alerts_and_tells_the_admins(
         [health] = ob.destination_rows(store.conn)
     assert not health["healthy"]  # /status and `monitor status` list it
     assert health["last_error"] == error
+    assert held == [f"2 {error}"]  # the service sends this to the admin chats
+    retry = datetime.now(UTC) + timedelta(hours=1)
+    assert deliver(app, telegram_server, clock=lambda: retry, held=held).retried == 2
+    assert len(held) == 1  # told once, not at every retry
     # The admins fix it: another topic (deleted) or the topic reopened (closed).
     if fault == "deleted":
         topic = telegram_server.add_topic(forum, "AI Act (new)")
@@ -250,10 +260,7 @@ async def test_a_long_burst_with_hashtags_and_buttons_stays_within_every_limit(
         )
         for n in range(1, 40)
     )
-    items = tuple(
-        type(i)(**{**{f: getattr(i, f) for f in i.__dataclass_fields__}, "hashtags": ("AIAct",)})
-        for i in items
-    )
+    items = tuple(replace(i, hashtags=("AIAct",)) for i in items)
     target = Target("forum", "telegram", str(forum.id))
     now = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
     messages = render_alert(Alert(target, items, explain="button"), now=now)
@@ -281,8 +288,6 @@ async def test_a_long_burst_with_hashtags_and_buttons_stays_within_every_limit(
 
 
 def _in_topic(message: OutgoingMessage, topic: int) -> OutgoingMessage:
-    from dataclasses import replace
-
     return replace(message, thread=topic)
 
 
