@@ -19,7 +19,7 @@ from monitor.models import Alert, OutgoingMessage, Target
 from monitor.pipeline.deliver import DeliveryReport
 from monitor.pipeline.runtime import build_deliverer
 from monitor.render.schedule import in_quiet_hours
-from monitor.render.telegram import MAX_LENGTH, render_alert, utf16_len
+from monitor.render.telegram import MAX_LENGTH, render_alert, render_story_update, utf16_len
 from monitor.render.telegram_explain import MAX_BUTTONS
 from monitor.store import outbox as ob
 from tests.support.app import App, make_app
@@ -315,3 +315,34 @@ def test_a_template_lays_out_the_alert_escaped_for_telegram(
     assert "https://news.example.eu/ai-act" in message.links()
     assert "read · EU AI Act" in message.text
     assert "#AIAct" in message.text
+
+
+# --- explain: where the explanation goes ------------------------------------------------
+
+NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
+SNIPPET_ITEM = item(1, "Deal on the [[AI Act]]", snippets=("… the [[AI Act]] was agreed …",))
+
+
+@pytest.mark.parametrize(
+    ("explain", "snippet", "buttons"),
+    [("inline", True, []), ("button", False, [("Why?", "why:1")]), ("none", False, [])],
+)
+def test_explain_puts_the_snippets_inline_behind_a_button_or_nowhere(
+    explain: Any, snippet: bool, buttons: list[tuple[str, str]]
+) -> None:
+    target = Target("c", "telegram", "@eu_ai_watch")
+    [message] = render_alert(Alert(target, (SNIPPET_ITEM,), explain=explain), now=NOW)
+    assert ("was agreed" in message.plain) is snippet
+    assert [(b.text, b.data) for b in message.buttons] == buttons
+
+
+def test_a_story_update_keeps_the_why_buttons() -> None:
+    target = Target("c", "telegram", "@eu_ai_watch")
+    items = (replace(SNIPPET_ITEM, also=("EUobserver",)), item(2, "Second [[AI Act]] story"))
+    update = render_story_update(Alert(target, items, explain="button"), now=NOW, edit_of="7")
+    # Telegram drops the keyboard of a message edited without reply_markup.
+    assert [b.data for b in update.buttons] == ["why:1", "why:2"]
+    assert [b.text for b in update.buttons] == [
+        "Why? Deal on the AI Act",
+        "Why? Second AI Act story",
+    ]
