@@ -392,6 +392,11 @@ class Deliverer:
             try:
                 receipt = await sender.send(message)
             except HeldDeliveryError as exc:
+                if target.destination.startswith(SUBSCRIBER_PREFIX) and "not found" in str(exc):
+                    # A subscribed topic that was deleted will not come back: its rows
+                    # fail, and the failure hook unsubscribes the topic.
+                    self._fail(target, ids, str(exc), report)
+                    continue
                 # A deleted or closed forum topic: nothing is lost, the rows wait with
                 # back-off, and the destination shows unhealthy until it works again.
                 wait = retry_delay(max((attempts.get(i, 0) for i in ids), default=0), self.rng)

@@ -93,8 +93,11 @@ GONE = (
     "user is deactivated",
     "bot can't initiate conversation",
     "chat not found",
+    "bot was kicked from the",
 )
-"""Telegram's words for a private chat that will never accept a message again."""
+"""Telegram's words for a chat (private, or a subscribed group) that will never accept a
+message again."""
+TOPIC_DELETED = "message thread not found"
 
 
 def user_gone(error: str) -> bool:
@@ -106,10 +109,23 @@ def unsubscribe_if_gone(store: Store, target: Target, error: str, now: datetime)
     """For the outbox worker's failure hook: when sending to a subscriber failed because
     they blocked the bot (or deleted their account), unsubscribe them.  Returns how many
     subscriptions were removed."""
-    if not target.destination.startswith(SUBSCRIBER_PREFIX) or not user_gone(error):
+    if not target.destination.startswith(SUBSCRIBER_PREFIX):
+        return 0
+    chat, topic = split_topic(target.address)
+    if topic is not None and TOPIC_DELETED in error.lower():
+        # The subscribed forum topic was deleted: that topic's subscriptions go.
+        with store.transaction() as conn:
+            removed = subs.unsubscribe(conn, chat, topic=topic)
+        log.warning(
+            "bot: forum topic %s is gone: unsubscribed it from %d watchlists",
+            target.address,
+            removed,
+        )
+        return removed
+    if not user_gone(error):
         return 0
     with store.transaction() as conn:
-        removed = subs.mark_blocked(conn, split_topic(target.address)[0], now)
+        removed = subs.mark_blocked(conn, chat, now)
     log.warning(
         "bot: subscriber %s is gone (%s): unsubscribed from %d watchlists",
         target.address,

@@ -175,9 +175,10 @@ class Handlers:
 
     async def member(self, update: Update, context: Context) -> None:
         change = update.my_chat_member
-        if change is None or change.chat.type != ChatType.PRIVATE:
-            return  # a channel or group: the outbox marks that destination unhealthy
+        if change is None or change.chat.type == ChatType.CHANNEL:
+            return  # a configured channel: the outbox marks that destination unhealthy
         if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+            # A user who blocked the bot, or a group that removed it: no more alerts.
             self.commands.blocked(change.chat.id)
 
     async def error(self, update: object, context: Context) -> None:

@@ -14,6 +14,7 @@ from monitor.deliver.telegram import FloodLimiter, TelegramSender
 from monitor.models import Article, Hit, Match, Route, Snippet, Target
 from monitor.pipeline.deliver import Deliverer
 from monitor.route import route
+from monitor.service.bot import unsubscribe_if_gone
 from monitor.store import Store
 from monitor.store import articles as arts
 from monitor.store import outbox as ob
@@ -44,7 +45,7 @@ def add_alert(store: Store, key: str, title: str, hits: tuple[Hit, ...], target:
     return row.id
 
 
-async def deliver(bot: Bot) -> None:
+async def deliver(bot: Bot, failures: int = 0) -> None:
     cfg = bot.config["keywords"]
     sender = TelegramSender(
         bot.server.token, api_url=bot.server.base_url, limiter=FloodLimiter(FAST_LIMITS)
@@ -57,12 +58,14 @@ async def deliver(bot: Bot) -> None:
         destinations=cfg.destinations,
         watchlists=cfg.watchlists,
         clock=lambda: NOW,
+        # As in the service: a subscriber that is gone is unsubscribed.
+        on_failed=lambda target, n, error: unsubscribe_if_gone(bot.store, target, error, NOW),
     )
     try:
         report = await deliverer.deliver_alerts()
     finally:
         await deliverer.aclose()
-    assert report.failed == 0, report.errors
+    assert report.failed == failures, report.errors
 
 
 async def press(bot: Bot, user: Chat, message: SentMessage, data: str) -> dict[str, object]:
@@ -222,3 +225,20 @@ async def test_subscribe_and_mysubs_in_forum_topics(
         alert = telegram_server.messages(forum)[-1]
         assert alert.text.startswith("🔔 facial recognition ban")
         assert alert.thread == faces
+
+        # The topic is deleted: its alert fails and the topic is unsubscribed, the rest stays.
+        telegram_server.delete_topic(forum, faces)
+        with bot.store.transaction() as conn:
+            [new] = arts.add_articles(
+                conn, "eu", [Article("eu", "f2", "another facial recognition ban")], NOW
+            )
+            ob.record_matches(conn, new.id, [Match("facial-recognition", 1.0, (hit,))], NOW)
+            ob.enqueue(
+                conn, [Route("alert", sub_route.target, new.id, sub_route.watchlists, NOW)], NOW
+            )
+        await deliver(bot, failures=1)
+        assert [s.watchlist for s in subs.subscriptions(bot.store.conn, str(forum.id))] == ["dsa"]
+
+        # The group removes the bot: the group's subscriptions go.
+        telegram_server.kick(forum)
+        await until(lambda: not subs.subscriptions(bot.store.conn), "still subscribed")
