@@ -159,6 +159,10 @@ class Handlers:
             # A malformed or foreign button (the data comes from the client): a polite no.
             await query.answer(explanation_gone())
             return
+        if self.limiter.check(query.from_user.id) != "answer":
+            # The same budget as commands: a long explanation is a message in the chat.
+            await query.answer(slow_down(self.limiter.wait(query.from_user.id)))
+            return
         chat = message.chat
         short, full = self.commands.why(outbox_id, chat.id, chat.username)
         await query.answer(short, show_alert=bool(not full))

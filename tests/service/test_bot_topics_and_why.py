@@ -14,7 +14,7 @@ from monitor.deliver.telegram import FloodLimiter, TelegramSender
 from monitor.models import Article, Hit, Match, Route, Snippet, Target
 from monitor.pipeline.deliver import Deliverer
 from monitor.route import route
-from monitor.service.bot import unsubscribe_if_gone
+from monitor.service.bot import CommandRate, unsubscribe_if_gone
 from monitor.store import Store
 from monitor.store import articles as arts
 from monitor.store import outbox as ob
@@ -242,3 +242,20 @@ async def test_subscribe_and_mysubs_in_forum_topics(
         # The group removes the bot: the group's subscriptions go.
         telegram_server.kick(forum)
         await until(lambda: not subs.subscriptions(bot.store.conn), "still subscribed")
+
+
+async def test_why_presses_share_the_command_rate_limit(
+    telegram_server: TelegramServer, tmp_path: Path
+) -> None:
+    channel = telegram_server.add_channel("@eu_ai_watch")
+    ada = telegram_server.add_user("Ada")
+    (tmp_path / "keywords.yaml").write_text(BUTTONS, encoding="utf-8")
+    rate = CommandRate(burst=2, per_second=0.001)
+    async with running_bot(telegram_server, tmp_path, rate=rate) as bot:
+        target = Target("eu-channel", "telegram", "@eu_ai_watch")
+        row = add_alert(bot.store, "a1", "Deal on AI Act", (TITLE_HIT,), target)
+        await deliver(bot)
+        [alert] = telegram_server.messages(channel)
+        answers = [str((await press(bot, ada, alert, f"why:{row}"))["text"]) for _ in range(3)]
+        assert answers[:2] == ["EU AI Act: “AI Act” in title"] * 2
+        assert answers[2].startswith("Slow down, please")
