@@ -22,6 +22,7 @@ naming the file, the line and the key, and all of them are reported together.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
@@ -507,7 +508,7 @@ class _Loader:
             )
         hashtag = default_hashtag(wl_id)
         if model.hashtag is not None:
-            hashtag = model.hashtag.strip().removeprefix("#")
+            hashtag = unicodedata.normalize("NFC", model.hashtag.strip().removeprefix("#"))
             if not _HASHTAG.match(hashtag) or hashtag.isdigit():
                 self.error(
                     (*path, "hashtag"),

@@ -30,6 +30,7 @@ from monitor.models import (
     AlertItem,
     Digest,
     DigestSection,
+    Explain,
     Match,
     OutboxEntry,
     OutgoingMessage,
@@ -201,9 +202,11 @@ class Deliverer:
         dest = self._destination(target)
         if dest is None:
             return Alert(target, tuple(items), tz)
-        if dest.hashtags:
+        if getattr(dest, "hashtags", False):
             items = [dataclasses.replace(i, hashtags=self._hashtags(i)) for i in items]
-        return Alert(target, tuple(items), tz, explain=dest.explain, template=dest.template)
+        explain: Explain = getattr(dest, "explain", "inline")
+        template: str | None = getattr(dest, "template", None)
+        return Alert(target, tuple(items), tz, explain=explain, template=template)
 
     def _hashtags(self, item: AlertItem) -> tuple[str, ...]:
         tags = []
@@ -233,8 +236,8 @@ class Deliverer:
         ]
         return dataclasses.replace(
             message,
-            thread=dest.topic,
-            link_preview=dest.link_preview,
+            thread=getattr(dest, "topic", None),
+            link_preview=getattr(dest, "link_preview", "off"),
             silent=alert_silent(dest, wanted, self.clock()),
         )
 
@@ -341,7 +344,8 @@ class Deliverer:
         if dest is None:
             return messages
         silent = alert_silent(dest, [], self.clock())
-        return [dataclasses.replace(m, thread=dest.topic, silent=silent) for m in messages]
+        thread = getattr(dest, "topic", None)
+        return [dataclasses.replace(m, thread=thread, silent=silent) for m in messages]
 
     async def send_test(self, destination: str) -> list[str]:
         """Send a test message to every address of ``destination``; one line per address."""
