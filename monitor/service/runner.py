@@ -616,7 +616,8 @@ class Service:
 
     def _held(self, target: Target, count: int, error: str) -> None:
         # A deleted or closed forum topic: the rows wait for an admin's fix, so tell them.
-        text = f"⚠️ monitor: {count} alerts for {target.destination} are waiting: {error}"
+        waiting = "1 alert is" if count == 1 else f"{count} alerts are"
+        text = f"⚠️ monitor: {waiting} waiting for {target.destination}: {error}"
         self._spawn(self.notify_admins(text), "notify")
 
     # -- housekeeping --------------------------------------------------------------------

@@ -54,7 +54,7 @@ def test_a_deleted_topic_is_reported_to_the_admins_and_nothing_is_lost(
 
     asyncio.run(scenario())
     [notice] = telegram_server.messages(admin)
-    assert notice.text.startswith("⚠️ monitor: 1 alerts for forum are waiting:")
+    assert notice.text.startswith("⚠️ monitor: 1 alert is waiting for forum:")
     assert f"forum topic {topic} of {forum.id} is deleted or closed" in notice.text
     assert "topic: names another one" in notice.text
     assert telegram_server.messages(forum) == []
