@@ -346,3 +346,30 @@ def test_a_story_update_keeps_the_why_buttons() -> None:
         "Why? Deal on the AI Act",
         "Why? Second AI Act story",
     ]
+
+
+def test_digests_and_send_test_go_to_the_topic_too(
+    feed: str, telegram_server: TelegramServer, tmp_path: Path
+) -> None:
+    forum = telegram_server.add_forum()
+    topic = telegram_server.add_topic(forum, "digest")
+    digest = WATCHLISTS.replace("    alert: [forum]\n", "    digest: [forum]\n")
+    app = make_app(tmp_path, {"eu": feed}, keywords(forum, f"    topic: {topic}\n", digest))
+    app.poll()
+
+    async def go() -> list[str]:
+        with app.store() as store:
+            d = build_deliverer(app.configs(), store, environ=env_for(telegram_server))
+            try:
+                assert (await d.deliver_digests(force=True)).sent == 2
+                return await d.send_test("forum")
+            finally:
+                await d.aclose()
+
+    [line] = asyncio.run(go())
+    assert line.startswith("sent telegram")
+    digest_message, test_message = telegram_server.messages(forum)
+    assert digest_message.text.startswith("📰 EU watch digest")
+    assert digest_message.thread == topic
+    assert test_message.text.startswith("✅ monitor test message")
+    assert test_message.thread == topic
