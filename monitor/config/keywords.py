@@ -145,18 +145,7 @@ def load_keywords(path: str) -> KeywordsConfig:
     Raises:
         ConfigError: with file, line and key path (``ConfigErrors`` when there are several).
     """
-    try:
-        source = Source.load(path)
-    except ConfigError as exc:
-        if "undefined alias" in exc.message:
-            raise ConfigError(
-                exc.message + " (a term that starts with '*' must be quoted: \"*word\")",
-                file=exc.file,
-                line=exc.line,
-                path=exc.path,
-            ) from None
-        raise
-    return keywords_from_source(source)
+    return keywords_from_source(Source.load(path))
 
 
 def keywords_from_source(source: Source) -> KeywordsConfig:
@@ -171,7 +160,7 @@ def keywords_from_source(source: Source) -> KeywordsConfig:
 class _Loader:
     def __init__(self, source: Source) -> None:
         self.source = source
-        self.errors: list[ConfigError] = []
+        self.errors: list[ConfigError] = list(source.problems)
         self.warnings: list[str] = []
         self.actors: dict[str, ActorSpec] = {}
         self.destinations: dict[str, DestinationSpec] = {}
