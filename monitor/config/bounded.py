@@ -33,6 +33,7 @@ MAX_DEPTH = 32
 """Deepest nesting of mappings and lists (the shipped files use at most 7)."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_REFUSED = "configuration files may not use anchors, aliases or merge keys"
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -139,15 +140,13 @@ class _BoundedComposer(Composer):
         mark = event.start_mark
         if isinstance(event, AliasEvent):
             raise _Refused(
-                f"YAML alias '*{event.anchor}' is not allowed in a configuration file "
-                "(anchors, aliases and merge keys are refused: write the value out; "
+                f"YAML alias '*{event.anchor}' refused: {_REFUSED} (write the value out; "
                 "a value that starts with '*' must be quoted: \"*word\")",
                 mark,
             )
         if event.anchor is not None:
             raise _Refused(
-                f"YAML anchor '&{event.anchor}' is not allowed in a configuration file "
-                "(anchors, aliases and merge keys are refused: write the value out; "
+                f"YAML anchor '&{event.anchor}' refused: {_REFUSED} (write the value out; "
                 "a value that starts with '&' must be quoted: \"&word\")",
                 mark,
             )
@@ -167,8 +166,7 @@ class _BoundedComposer(Composer):
         node = super().compose_scalar_node(anchor)
         if str(node.tag) == _MERGE_TAG:
             raise _Refused(
-                "YAML merge key '<<' is not allowed in a configuration file "
-                "(anchors, aliases and merge keys are refused: write the keys out)",
+                f"YAML merge key '<<' refused: {_REFUSED} (write the keys out)",
                 event.start_mark,
             )
         start, end = event.start_mark, event.end_mark
