@@ -154,7 +154,13 @@ def keywords_from_source(source: Source) -> KeywordsConfig:
     Raises:
         ConfigError: with file, line and key path (``ConfigErrors`` when there are several).
     """
-    return _Loader(source).load()
+    loader = _Loader(source)
+    try:
+        return loader.load()
+    finally:
+        # The loader and its RuleReader refer to each other (bound methods): break the
+        # cycle, so the parsed document is freed at once, not by a garbage collection.
+        del loader.rules
 
 
 class _Loader:

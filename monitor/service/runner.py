@@ -368,7 +368,26 @@ class Service:
     def _load_edited(
         self, edited: Sequence[str], old: Configs
     ) -> tuple[FeedsConfig, KeywordsConfig, object | None, list[str]]:
-        """Load the edited files (in a worker thread: no loop state is touched)."""
+        """Load the edited files (in a worker thread: no loop state is touched).
+
+        The thread holds the GIL only in turns, but a garbage collection holds it
+        throughout, and parsing 1 MiB of YAML builds millions of objects: the collections
+        they trigger stalled the loop for up to 0.7 s.  So no collection runs meanwhile,
+        and what the load built is frozen (like the configuration at start, see _apply)
+        rather than left for a collection to walk afterwards.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load_files(edited, old)
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+
+    def _load_files(
+        self, edited: Sequence[str], old: Configs
+    ) -> tuple[FeedsConfig, KeywordsConfig, object | None, list[str]]:
         feeds, keywords = old.feeds, old.keywords
         errors = []
         for path in edited:

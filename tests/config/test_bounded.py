@@ -15,6 +15,7 @@ from monitor.config.bounded import MAX_BYTES, MAX_DEPTH
 from monitor.config.feeds import load_feeds
 from monitor.config.keywords import load_keywords
 from monitor.errors import ConfigError, ConfigErrors
+from tests.support.hostile import alias_bomb
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = """\
@@ -26,14 +27,6 @@ watchlists:
     any: ["AI Act"]
     alert: [eu]
 """
-
-
-def alias_bomb(levels: int = 9) -> str:
-    """A "billion laughs" in YAML: each level is nine aliases of the level below."""
-    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for i in range(1, levels):
-        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
-    return "\n".join(lines) + f"\nwatchlists:\n  x:\n    any: *a{levels - 1}\n"
 
 
 def error_of(path: Path) -> str:
