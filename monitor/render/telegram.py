@@ -329,7 +329,7 @@ def _templated(
     variables = {
         "title": title,
         "title_html": telegram_template.markup(title, _merge(spans, len(title))),
-        "url": url,
+        "url": url or "",
         "source": _short(item.source, NAME_CHARS) or article.feed_id,
         "published": _when(article.published, zone, ref) if article.published else "",
         "watchlists": [_short(t, NAME_CHARS) for t in item.watchlist_titles],
