@@ -5,10 +5,13 @@ Invalid forms are in the golden ``tests/data/match/config/telegram-options.yaml`
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.config.keywords import default_hashtag, load_keywords
 from monitor.errors import ConfigError
@@ -97,3 +100,10 @@ def test_a_template_syntax_error_names_its_line(tmp_path: Path) -> None:
     assert info.value.path == "destinations.forum.template"
     assert info.value.line == broken.splitlines().index("      {{ source }} · {{ published }}") + 1
     assert "template line 2: unexpected end of template" in info.value.message
+
+
+@given(st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,40}", fullmatch=True))
+def test_every_watchlist_id_gives_a_telegram_safe_hashtag(watchlist: str) -> None:
+    tag = default_hashtag(watchlist)
+    assert re.fullmatch(r"[A-Za-z0-9]{1,64}", tag)
+    assert any(c.isalpha() for c in tag)  # Telegram needs a letter
