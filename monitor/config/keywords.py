@@ -529,10 +529,11 @@ class _Loader:
 def default_hashtag(watchlist_id: str) -> str:
     """A hashtag from a watchlist id: its words joined, each capitalised, words of one
     or two letters upper-cased (``ai-act`` -> ``AIAct``, ``eu.dsa_fines`` -> ``EUDsaFines``);
-    ``Watchlist`` in front of an id without letters (Telegram needs one)."""
+    ``Watchlist`` in front of an id without letters (Telegram needs one); at most 64."""
     words = [w for w in re.split(r"[^0-9a-z]+", watchlist_id) if w]
     tag = "".join(w.upper() if len(w) <= 2 else w.capitalize() for w in words)
-    return tag if any(c.isalpha() for c in tag) else "Watchlist" + tag
+    tag = tag if any(c.isalpha() for c in tag) else "Watchlist" + tag
+    return tag[:64]
 
 
 def _lower(text: str) -> str:

@@ -102,7 +102,7 @@ def test_a_template_syntax_error_names_its_line(tmp_path: Path) -> None:
     assert "template line 2: unexpected end of template" in info.value.message
 
 
-@given(st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,40}", fullmatch=True))
+@given(st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,120}", fullmatch=True))
 def test_every_watchlist_id_gives_a_telegram_safe_hashtag(watchlist: str) -> None:
     tag = default_hashtag(watchlist)
     assert re.fullmatch(r"[A-Za-z0-9]{1,64}", tag)
