@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.models import Match, Route, Target
-from monitor.route import BASELINE_DIGEST_WINDOW, Subscription, route
+from monitor.route import (
+    BASELINE_DIGEST_WINDOW,
+    Subscription,
+    route,
+    split_topic,
+    topic_address,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -95,3 +101,26 @@ def test_a_baseline_article_enters_digests_up_to_exactly_one_day_old() -> None:
 def test_a_baseline_article_without_a_date_enters_digests_but_never_alerts() -> None:
     rows = route(1, [m("ai-act")], watchlists=WLS, destinations=DESTS, now=NOW, baseline=True)
     assert [(r.kind, r.target.address) for r in rows] == [("digest", "a@ex.org")]
+
+
+def test_a_group_subscription_in_a_forum_topic_gets_its_own_address() -> None:
+    subs = [Subscription("-100123", "ai-act", topic=42), Subscription("7", "ai-act")]
+    routes = route(
+        1, [m("ai-act")], watchlists=WLS, destinations=DESTS, now=NOW, subscriptions=subs
+    )
+    mine = [r for r in routes if r.target.destination.startswith("sub:")]
+    assert [r.target for r in mine] == [
+        Target("sub:-100123/42", "telegram", "-100123/42"),
+        Target("sub:7", "telegram", "7"),
+    ]
+
+
+def test_a_topic_address_splits_back_into_chat_and_topic() -> None:
+    assert topic_address("-100123", 42) == "-100123/42"
+    assert topic_address("-100123", None) == "-100123"
+    assert split_topic("-100123/42") == ("-100123", 42)
+    assert split_topic(" -100123/42 ") == ("-100123", 42)
+    assert split_topic(" @eu_watch ") == ("@eu_watch", None)
+    # Not a topic: kept whole (stripped), never cut at the slash.
+    assert split_topic("-100123/") == ("-100123/", None)
+    assert split_topic(" -100123/x ") == ("-100123/x", None)
