@@ -124,3 +124,4 @@ def test_a_topic_address_splits_back_into_chat_and_topic() -> None:
     # Not a topic: kept whole (stripped), never cut at the slash.
     assert split_topic("-100123/") == ("-100123/", None)
     assert split_topic(" -100123/x ") == ("-100123/x", None)
+    assert split_topic("-100123/4/2") == ("-100123/4/2", None)

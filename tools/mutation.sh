@@ -26,12 +26,11 @@ declare -A TESTS=(
     [monitor/fetch/schedule.py]="tests/fetch/test_schedule.py tests/fetch/test_schedule_edges.py"
     [monitor/dedupe/decide.py]="tests/dedupe/test_dedupe_copies.py tests/dedupe/test_dedupe_properties.py tests/dedupe/test_dedupe_stories.py tests/dedupe/test_story_precision.py tests/dedupe/test_decide_exact.py"
     [monitor/match/offsets.py]="tests/match/test_match_normalize.py tests/match/test_match_snippets.py tests/match/test_offsets_exact.py"
-    [monitor/match/normalize.py]="tests/match/test_match_normalize.py"
     [monitor/render/schedule.py]="tests/test_digest_schedule.py tests/test_digest_schedule_edges.py tests/pipeline/test_telegram_options.py::test_quiet_hours_follow_the_wall_clock_across_a_dst_change"
 )
 ORDER=(
     monitor/route.py monitor/fetch/schedule.py monitor/dedupe/decide.py monitor/match/offsets.py
-    monitor/match/normalize.py monitor/render/schedule.py
+    monitor/render/schedule.py
 )
 
 if [[ $# -eq 0 ]]; then
