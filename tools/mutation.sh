@@ -72,6 +72,7 @@ work=${MUTATION_DIR:-$root/.mutation}/$slug
 rm -rf "$work"
 mkdir -p "$work"
 cp -r monitor tests "$work/"
+cp tools/mutation_conftest.py "$work/conftest.py"
 find "$work/monitor" "$work/tests" -name __pycache__ -prune -exec rm -rf {} +
 
 python3 - "$root/pyproject.toml" "$work/pyproject.toml" "$module" "${tests[@]}" <<'EOF'
@@ -84,6 +85,7 @@ header = "[tool.mutmut]\n"
 if header not in text:
     sys.exit(f"mutation: {src} has no {header.strip()} table")
 extra = (
+    'also_copy = ["conftest.py"]\n'
     f"only_mutate = {json.dumps([module])}\n"
     f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
 )
