@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         description="Read articles from RSS/Atom files, JSON Lines files (one "
         '{"id", "title", "summary", "url", "published"} per line; summary may hold HTML) '
         "or plain-text files, or from standard input, and print one JSON line per article: "
-        '{"id", "matches": [{"watchlist", "score", "hits": [{"term", "text", "field", '
+        '{"id", "matches": [{"watchlist", "score", "hit_count", "hits": [{"term", "text", "field", '
         '"start", "end"}]}]}. Offsets count characters in the article\'s plain text '
         "(HTML removed).",
     )
@@ -141,6 +141,7 @@ def match_record(article: Article, matches: list[Match]) -> dict[str, Any]:
             {
                 "watchlist": m.watchlist,
                 "score": m.score,
+                "hit_count": m.hit_count,
                 "hits": [
                     {
                         "term": h.term,

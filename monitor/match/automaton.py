@@ -190,13 +190,14 @@ class Scanner:
 
 
 def _char_offsets(data: bytes, raw: set[tuple[int, int, int]]) -> set[tuple[int, int, int]]:
-    """Byte offsets into UTF-8 ``data`` as character offsets (they fall on characters)."""
+    """Byte offsets into UTF-8 ``data`` as character offsets (they fall on characters).
+
+    Decoded piece by piece in increasing order: one pass over ``data`` however many hits.
+    """
     chars: dict[int, int] = {}
-
-    def char(offset: int) -> int:
-        found = chars.get(offset)
-        if found is None:
-            found = chars[offset] = len(data[:offset].decode("utf-8"))
-        return found
-
-    return {(char(start), -char(-stop), pid) for start, stop, pid in raw}
+    last_byte = last_char = 0
+    for offset in sorted({o for start, stop, _ in raw for o in (start, -stop)}):
+        last_char += len(data[last_byte:offset].decode("utf-8"))
+        last_byte = offset
+        chars[offset] = last_char
+    return {(chars[start], -chars[-stop], pid) for start, stop, pid in raw}

@@ -6,13 +6,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
-from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick, unique_hits
+from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
 from monitor.match.snippets import make_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
 from monitor.models import FIELDS, Article, Hit, Match
 
 if TYPE_CHECKING:  # config imports the rule types from this package
     from monitor.config.keywords import KeywordsConfig, WatchlistSpec
+
+MAX_HITS_PER_FIELD = 10
+"""A match reports at most this many hits of each field, and how many there are in all:
+an item that repeats a watched word 25,000 times must cost no more than its length, and
+an alert shows a few hits, not thousands (issue 10)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,10 @@ class Explanation:
     checks: tuple[Check, ...]
     ignored: tuple[Hit, ...] = ()
     """Hits discarded because they lie inside one of the watchlist's ``ignore`` phrases."""
+    hit_count: int = 0
+    """Every hit found; ``hits`` holds at most ``MAX_HITS_PER_FIELD`` of them a field."""
+    ignored_count: int = 0
+    """Every ignored hit; ``ignored`` is bounded like ``hits``."""
 
 
 class Matcher:
@@ -82,13 +91,14 @@ class Matcher:
         for index in sorted(candidates) if len(candidates) > 1 else candidates:
             watchlist, score, atom = candidates[index]
             if score is not None:
-                atom_hits = unique_hits(by_atom[atom])
+                atom_hits = by_atom[atom]  # unique and in text order (``Scanner.scan``)
             else:
                 found = self._verdict(self._watchlists[index], scan, by_atom, language)
                 if found is None:
                     continue
                 score, atom_hits = found
-            out.append(Match(watchlist=watchlist, score=score, hits=self._hits(scan, atom_hits)))
+            hits, count = self._hits(scan, atom_hits)
+            out.append(Match(watchlist=watchlist, score=score, hits=hits, hit_count=count))
         return out
 
     def _verdict(
@@ -120,20 +130,31 @@ class Matcher:
         out = []
         for wl in self._watchlists:
             verdict = evaluate(wl, scan, by_atom, language=language, explain=True)
+            hits, count = self._hits(scan, verdict.hits) if scan else ((), 0)
+            ignored, ignored_count = self._hits(scan, verdict.ignored) if scan else ((), 0)
             out.append(
                 Explanation(
                     watchlist=wl.spec.id,
                     title=wl.spec.title,
                     matched=verdict.matched,
                     score=verdict.score,
-                    hits=self._hits(scan, verdict.hits) if scan else (),
+                    hits=hits,
                     checks=tuple(verdict.checks),
-                    ignored=self._hits(scan, verdict.ignored) if scan else (),
+                    ignored=ignored,
+                    hit_count=count,
+                    ignored_count=ignored_count,
                 )
             )
         return out
 
-    def _hits(self, scan: Scan, atom_hits: list[AtomHit]) -> tuple[Hit, ...]:
+    def _hits(self, scan: Scan, atom_hits: list[AtomHit]) -> tuple[tuple[Hit, ...], int]:
+        """The hits to report (at most ``MAX_HITS_PER_FIELD`` a field) and how many there are.
+
+        Only the reported hits are mapped back to the original text and get a snippet, so
+        the cost does not grow with the square of the number of hits (issue 10).
+        """
+        if not atom_hits:
+            return (), 0
         atoms = self._scanner.atoms
         texts = scan.texts
         if len(atom_hits) == 1:  # the common case: nothing to sort or to nest
@@ -152,27 +173,36 @@ class Matcher:
                     snippet=make_snippet(text, start, end),
                     actor=atom.actor,
                 ),
-            )
-        # Sorted by field, start, longest first, term; ties keep the given order.
-        spans = []
-        for number, hit in enumerate(atom_hits):
-            start, end = scan.span(hit)
-            spans.append((hit[1], start, -end, atoms[hit[0]].term.text, number, end, hit))
-        spans.sort()
+            ), 1
+        # Sorted by field, start, longest first, term; ties keep the given order.  Folded
+        # offsets map to original ones in the same order, so the folded ones sort.  One
+        # atom's hits are in that order already (``Scanner.scan``, ``unique_hits``).
+        first = atom_hits[0][0]
+        ordered = (
+            atom_hits
+            if all(h[0] == first for h in atom_hits)
+            else sorted(atom_hits, key=lambda h: (h[1], h[2], -h[3], atoms[h[0]].term.text))
+        )
         # A hit inside a longer hit of the same field ("Tudorache" in "Dragoș Tudorache")
         # adds nothing to the explanation.
-        kept: list[tuple[int, int, int, AtomHit]] = []
+        kept: list[AtomHit] = []
+        counts = [0] * len(FIELDS)
         last_field, last_start, last_end = -1, 0, 0
-        for field_index, start, _, _, _, end, hit in spans:
+        for hit in ordered:
+            field_index, start, end = hit[1], hit[2], hit[3]
             if field_index == last_field and last_start <= start and end <= last_end:
                 continue
-            kept.append((field_index, start, end, hit))
+            counts[field_index] += 1
+            if counts[field_index] <= MAX_HITS_PER_FIELD:
+                kept.append(hit)
             last_field, last_start, last_end = field_index, start, end
+        spans = [scan.span(hit) for hit in kept]
         marks: dict[int, list[tuple[int, int]]] = {}
-        for field_index, start, end, _ in kept:
-            marks.setdefault(field_index, []).append((start, end))
+        for hit, span in zip(kept, spans, strict=True):
+            marks.setdefault(hit[1], []).append(span)
         out = []
-        for field_index, start, end, hit in kept:
+        for hit, (start, end) in zip(kept, spans, strict=True):
+            field_index = hit[1]
             text = texts[field_index]
             atom = atoms[hit[0]]
             out.append(
@@ -186,7 +216,7 @@ class Matcher:
                     actor=atom.actor,
                 )
             )
-        return tuple(out)
+        return tuple(out), sum(counts)
 
     # -- compilation ----------------------------------------------------------------------
 

@@ -65,6 +65,8 @@ class _Item:
     snippets_html: tuple[Markup, ...]
     also: tuple[str, ...]
     other_watchlists: tuple[str, ...]
+    more_hits: str = ""
+    """"and 24,990 more hits" when the match reported only some of its hits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +225,8 @@ def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
     article = item.article
     url = article.canonical_url or article.url
     snippets = _snippets(item, watchlist)
+    matches = [m for m in item.matches if m.watchlist == watchlist] or list(item.matches)
+    more = max((m.more_hits for m in matches), default=0)
     others = tuple(
         title
         for match, title in zip(item.matches, item.watchlist_titles, strict=False)
@@ -238,6 +242,7 @@ def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
         snippets_html=tuple(highlight_html(s) for s in snippets),
         also=item.also,
         other_watchlists=others,
+        more_hits=f"and {more:,} more hits" if more else "",
     )
 
 

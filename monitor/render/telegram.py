@@ -23,6 +23,7 @@ from monitor.models import (
     AlertItem,
     Digest,
     DigestSection,
+    Match,
     OutgoingMessage,
     Snippet,
     Target,
@@ -274,9 +275,17 @@ def _item(
         for snippet in _snippets(item)[: style.snippets]:
             text, marks = _shorten(snippet.text.strip(), _strip_marks(snippet), snippet_chars)
             lines.append(_marked(text, marks))
+    more = _more_hits(item.matches)
+    if more:
+        lines.append(_tag("i", _t(f"and {more:,} more hits")))
     if item.also:
         lines.append(_tag("i", _t(f"also: {_names(item.also)}")))
     return _join(lines, "\n")
+
+
+def _more_hits(matches: Sequence[Match]) -> int:
+    """Hits found but not reported (a match keeps a few per field, ``Match.hit_count``)."""
+    return max((m.more_hits for m in matches), default=0)
 
 
 def _title_spans(item: AlertItem, title: str) -> list[tuple[int, int]]:

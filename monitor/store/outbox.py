@@ -42,6 +42,21 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
     )
 
 
+def _hits_to_json(match: Match) -> str:
+    # A list of hits; with hits left out (``Match.hit_count``), {"hits": [...], "count": n}.
+    hits = [_hit_to_json(h) for h in match.hits]
+    if match.more_hits:
+        return json.dumps({"hits": hits, "count": match.hit_count}, ensure_ascii=False)
+    return json.dumps(hits, ensure_ascii=False)
+
+
+def _hits_from_json(text: str) -> tuple[tuple[Hit, ...], int]:
+    data = json.loads(text)
+    if isinstance(data, dict):
+        return tuple(_hit_from_json(h) for h in data["hits"]), int(data["count"])
+    return tuple(_hit_from_json(h) for h in data), len(data)
+
+
 def record_matches(
     conn: sqlite3.Connection, article_id: int, matches: Sequence[Match], now: datetime
 ) -> None:
@@ -53,7 +68,7 @@ def record_matches(
                 article_id,
                 m.watchlist,
                 m.score,
-                json.dumps([_hit_to_json(h) for h in m.hits], ensure_ascii=False),
+                _hits_to_json(m),
                 to_db(now),
             )
             for m in matches
@@ -72,9 +87,9 @@ def matches_for(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[in
             " ORDER BY article_id, watchlist",
             chunk,
         ):
-            hits = tuple(_hit_from_json(h) for h in json.loads(row["hits"]))
+            hits, count = _hits_from_json(row["hits"])
             out.setdefault(row["article_id"], []).append(
-                Match(watchlist=row["watchlist"], score=row["score"], hits=hits)
+                Match(watchlist=row["watchlist"], score=row["score"], hits=hits, hit_count=count)
             )
     return out
 
