@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ahocorasick_rs import BytesAhoCorasick
 
+from monitor.match.mend import mend
 from monitor.match.normalize import FIELD_BREAK, fold_for_automaton
 from monitor.match.offsets import FoldedText
 from monitor.match.terms import Term, cased_matches
@@ -76,6 +77,11 @@ class Scan:
             found = self._spans[key] = (start - offset, end - offset)
         return found
 
+    def mended(self, field_index: int, start: int, end: int) -> str:
+        """A field's ``[start:end]`` as the fold saw it (``mend``: references decoded)."""
+        offset = self.offsets[field_index]
+        return self._mapped.text[offset + start : offset + end]
+
     def words(self, hit: AtomHit) -> tuple[int, int]:
         """Word numbers ``(first, stop)`` of a hit, comparable within one field."""
         return self._mapped.words(hit[2], hit[3])
@@ -128,11 +134,12 @@ class Scanner:
             return None
         title, summary, content = article.title, article.summary, article.content
         joined = f"{title} \x01 {summary} \x01 {content}"  # FIELD_BREAK
+        joined, regions = mend(joined)  # same length: offsets still slice the fields
         data, translated = fold_for_automaton(joined)
         if data.count(b"\x01") != 2:  # FIELD_BREAK folds to itself, nothing else does
             # Only a JSON input could carry U+0001; keep it from faking a field boundary.
             a, b, c = (t.replace(FIELD_BREAK, " ") for t in (title, summary, content))
-            joined = f"{a} {FIELD_BREAK} {b} {FIELD_BREAK} {c}"
+            joined, regions = mend(f"{a} {FIELD_BREAK} {b} {FIELD_BREAK} {c}")
             data, translated = fold_for_automaton(joined)
         found = automaton.find_matches_as_indexes(data, True)  # overlapping: every match
         if not found:
@@ -157,7 +164,7 @@ class Scanner:
                 raw = _char_offsets(data, raw)
         first = folded.find(FIELD_BREAK)
         second = folded.find(FIELD_BREAK, first + 1)
-        scan = Scan(language, FoldedText(joined, folded, translated), texts)
+        scan = Scan(language, FoldedText(joined, folded, translated, regions), texts)
         self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), first, second)
         return scan if scan.hits else None
 
@@ -184,7 +191,7 @@ class Scanner:
                 hit = (atom_id, field_index, start, stop)
                 if atom.term.case_sensitive:
                     s, e = scan.span(hit)
-                    if not cased_matches(atom.term, scan.texts[field_index][s:e]):
+                    if not cased_matches(atom.term, scan.mended(field_index, s, e)):
                         continue
                 hits.append(hit)
 

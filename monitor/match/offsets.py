@@ -23,6 +23,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
+from monitor.match.mend import NO_REGIONS, Regions, widen
 from monitor.match.normalize import TABLES, tables_for
 
 Events = tuple[list[int], list[int], list[int], list[int]]
@@ -39,12 +40,27 @@ class FoldedText:
     ASCII bytes; None: computed when first needed.
     """
 
-    __slots__ = ("_codepage", "_events", "_index", "_lookups", "_translated", "folded", "text")
+    __slots__ = (
+        "_codepage",
+        "_events",
+        "_index",
+        "_lookups",
+        "_regions",
+        "_translated",
+        "folded",
+        "text",
+    )
 
     def __init__(
-        self, text: str, folded: str | None = None, translated: str | bytes | None = None
+        self,
+        text: str,
+        folded: str | None = None,
+        translated: str | bytes | None = None,
+        regions: Regions = NO_REGIONS,
     ) -> None:
         self.text = text
+        self._regions = regions
+        """Places that ``mend`` repaired: a hit covers the whole of each it touches."""
         if folded is None:
             translated = text.translate(tables_for(text).fold)
             folded = " " + " ".join(translated.split()) + " "
@@ -97,7 +113,7 @@ class FoldedText:
             and (TABLES.fold.get(ord(text[end])) == "")
         ):
             end += 1
-        return start, end
+        return widen(start, end, self._regions)
 
     def words(self, fstart: int, fend: int) -> tuple[int, int]:
         """Word numbers ``(first, stop)`` covered by ``folded[fstart:fend]`` (stop exclusive)."""

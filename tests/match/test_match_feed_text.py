@@ -1,0 +1,109 @@
+"""Issue 18: what feeds do to words does not change what matches.
+
+Double escaping (``facial&amp;nbsp;recognition`` decoded once), soft hyphens, zero-width
+characters and line-end hyphenation are undone before the fold, without moving an
+offset: inserting them into a text never loses a match and never creates one.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.match.mend import mend, widen
+from tests.match.helpers import article, matcher
+
+KEYWORDS = """
+watchlists:
+  fr:
+    any: [facial recognition, "Gesichtserkennung*"]
+  edpb:
+    any: ["=EDPB", "Europe’s data"]
+  cafe:
+    any: [café privé]
+"""
+_WORDS = ["facial", "recognition", "Gesichtserkennung", "gesichts", "EDPB", "edpb", "café",
+          "privé", "Europe", "data", "news", "of", "the", "recog", "nition"]
+# What a break between two words may have become in a feed.
+_BREAKS = [" ", "\u00a0", "&nbsp;", "&amp;nbsp;", "&#160;", "&amp;#160;", "&#xA0;", "  "]
+_APOSTROPHES = ["’", "&#8217;", "&amp;#8217;", "&rsquo;", "'"]
+# Inside a word: deleted by the fold, escaped or not.
+_INVISIBLE = ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "&shy;", "&amp;shy;", "&#8203;"]
+_LETTERS = {"é": ["&eacute;", "&amp;eacute;", "&#233;"]}
+
+
+def _plain(words: list[tuple[str, int]]) -> str:
+    return " ".join(w for w, _ in words)
+
+
+@st.composite
+def _mangled(draw: st.DrawFn, words: list[tuple[str, int]]) -> str:
+    out = []
+    for i, (word, apostrophe) in enumerate(words):
+        if i:
+            out.append(draw(st.sampled_from(_BREAKS)))
+        letters = []
+        for j, char in enumerate(word):
+            if j and draw(st.integers(0, 5)) == 0:
+                letters.append(draw(st.sampled_from(_INVISIBLE)))
+            if char in _LETTERS and draw(st.booleans()):
+                char = draw(st.sampled_from(_LETTERS[char]))
+            letters.append(char)
+        # A line-end hyphen inside a lower-case word, as plain text breaks lines.
+        mangled = "".join(letters)
+        if word.islower() and len(word) > 3 and draw(st.booleans()):
+            cut = draw(st.integers(1, len(word) - 1))
+            mangled = word[:cut] + draw(st.sampled_from(["-\n", "-\r\n", "- \n"])) + word[cut:]
+        out.append(mangled)
+        if apostrophe:
+            out.append(draw(st.sampled_from(_APOSTROPHES)) + "s")
+    return "".join(out)
+
+
+_words = st.lists(st.tuples(st.sampled_from(_WORDS), st.integers(0, 4).map(lambda n: n == 0)),
+                  max_size=12)
+
+
+def _apostrophes(words: list[tuple[str, int]]) -> str:
+    return " ".join(w + ("’s" if a else "") for w, a in words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), words=_words)
+def test_mangling_a_text_as_feeds_do_neither_loses_nor_creates_a_match(
+    data: st.DataObject, words: list[tuple[str, int]]
+) -> None:
+    m = matcher(KEYWORDS)
+    clean = _apostrophes(words)
+    mangled = data.draw(_mangled(words))
+    want = {x.watchlist: x.hit_count for x in m.match(article(content=clean))}
+    found = m.match(article(content=mangled))
+    assert {x.watchlist: x.hit_count for x in found} == want, (clean, mangled)
+    for match in found:
+        for hit in match.hits:
+            assert mangled[hit.start : hit.end] == hit.text
+
+
+def test_the_issue_examples() -> None:
+    m = matcher(KEYWORDS)
+    for text, hit in [
+        ("Ban on facial&nbsp;recognition", "facial&nbsp;recognition"),
+        ("Ban on facial&amp;nbsp;recognition", "facial&amp;nbsp;recognition"),
+        ("Europe&#8217;s data strategy", "Europe&#8217;s data"),
+        ("Gesichts\u00aderkennung im Bahnhof", "Gesichts\u00aderkennung"),
+        ("facial recog-\nnition in stations", "facial recog-\nnition"),
+        ("Un caf&eacute; priv&amp;eacute;", "caf&eacute; priv&amp;eacute;"),
+    ]:
+        found = [h.text for x in m.match(article(content=text)) for h in x.hits]
+        assert found == [hit], text
+    # A hyphen at a line end keeps its break between capitals or digits, and a text that
+    # merely contains an ampersand is left alone.
+    assert m.match(article(content="EDPB-\nwide 2024-\n2025 AT&T R&D")) != []
+    assert mend("EU-\nwide AT&T &copy2024; x") == ("EU-\nwide AT&T &copy2024; x", ((), ()))
+
+
+def test_a_hit_covers_every_reference_it_touches() -> None:
+    text, regions = mend("caf&eacute; &Eacute;cole")
+    assert len(text) == len("caf&eacute; &Eacute;cole")
+    assert widen(0, 4, regions) == (0, 11)  # "café" ends inside "&eacute;"
+    assert widen(12, 14, regions) == (12, 24 - 4)  # "É" begins the reference
