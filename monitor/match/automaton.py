@@ -22,7 +22,7 @@ from ahocorasick_rs import BytesAhoCorasick
 from monitor.match.mend import mend
 from monitor.match.normalize import FIELD_BREAK, fold_for_automaton
 from monitor.match.offsets import FoldedText
-from monitor.match.terms import Term, cased_matches
+from monitor.match.terms import Term, Variant, cased_matches, variants
 from monitor.models import Article
 
 assert FIELD_BREAK == "\x01"  # written as such where every microsecond counts
@@ -93,29 +93,40 @@ class Scanner:
     def __init__(self, atoms: Iterable[Atom]) -> None:
         self.atoms: list[Atom] = list(atoms)
         index: dict[str, int] = {}
-        grouped: list[list[int]] = []
+        # Per pattern, its atoms and, for a key that spells an acronym another way
+        # ("a i act" for "AI Act"), the shape the hit must have (None: any).
+        grouped: list[dict[int, Variant | None]] = []
         keys: list[bytes] = []
         shapes: list[tuple[bool, bool] | None] = []
         for atom_id, atom in enumerate(self.atoms):
             term = atom.term
-            key = ("" if term.open_start else " ") + term.key + ("" if term.open_end else " ")
-            pid = index.get(key)
-            if pid is None:
-                pid = index[key] = len(grouped)
-                grouped.append([])
-                keys.append(key.encode("utf-8"))
-                shapes.append(
-                    (term.open_start, term.open_end) if term.open_start or term.open_end else None
-                )
-            grouped[pid].append(atom_id)
-        self._patterns = [tuple(ids) for ids in grouped]
+            keyed: list[tuple[str, Variant | None]] = [(term.key, None)]
+            keyed.extend((v.key, v) for v in variants(term))
+            for folded, variant in keyed:
+                key = ("" if term.open_start else " ") + folded + ("" if term.open_end else " ")
+                pid = index.get(key)
+                if pid is None:
+                    pid = index[key] = len(grouped)
+                    grouped.append({})
+                    keys.append(key.encode("utf-8"))
+                    shapes.append(
+                        (term.open_start, term.open_end)
+                        if term.open_start or term.open_end
+                        else None
+                    )
+                if atom_id not in grouped[pid] or variant is None:
+                    grouped[pid][atom_id] = variant
+        self._patterns = [tuple(atoms) for atoms in grouped]
+        self._variants = [tuple(atoms.values()) for atoms in grouped]
         self._shapes = shapes
         self._checked = [
             any(
-                self.atoms[a].languages is not None or self.atoms[a].term.case_sensitive
-                for a in ids
+                self.atoms[a].languages is not None
+                or self.atoms[a].term.case_sensitive
+                or variant is not None
+                for a, variant in atoms.items()
             )
-            for ids in self._patterns
+            for atoms in grouped
         ]
         # Standard match kind: with ``overlapping=True`` every occurrence of every key.
         self._automaton = BytesAhoCorasick(keys) if keys else None
@@ -184,14 +195,17 @@ class Scanner:
                 else:
                     hits.extend((atom_id, field_index, start, stop) for atom_id in ids)
                 continue
-            for atom_id in patterns[pid]:
+            for atom_id, variant in zip(patterns[pid], self._variants[pid], strict=True):
                 atom = atoms[atom_id]
                 if atom.languages is not None and language and language not in atom.languages:
                     continue
                 hit = (atom_id, field_index, start, stop)
-                if atom.term.case_sensitive:
+                if atom.term.case_sensitive or variant is not None:
                     s, e = scan.span(hit)
-                    if not cased_matches(atom.term, scan.mended(field_index, s, e)):
+                    found = scan.mended(field_index, s, e)
+                    if variant is not None and not variant.accepts(found):
+                        continue
+                    if atom.term.case_sensitive and not cased_matches(atom.term, found):
                         continue
                 hits.append(hit)
 

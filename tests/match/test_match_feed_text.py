@@ -107,3 +107,62 @@ def test_a_hit_covers_every_reference_it_touches() -> None:
     assert len(text) == len("caf&eacute; &Eacute;cole")
     assert widen(0, 4, regions) == (0, 11)  # "café" ends inside "&eacute;"
     assert widen(12, 14, regions) == (12, 24 - 4)  # "É" begins the reference
+
+
+ACRONYMS = """
+watchlists:
+  act:
+    any: [AI Act]
+  edpb:
+    any: ["=EDPB", EDPS]
+  eu:
+    any: ["=EU"]
+  ai:
+    any: ["=AI", artificial intelligence]
+"""
+_TOKENS = ["AI", "Act", "EDPB", "EDPS", "EU", "the", "I", "A", "a", "plan", "said", "U", "E",
+           "ai", "eu", "artificial", "intelligence"]
+
+
+@st.composite
+def _spelled(draw: st.DrawFn, tokens: list[str]) -> str:
+    out = []
+    for token in tokens:
+        if token.isupper() and len(token) > 1 and draw(st.booleans()):
+            dots = ".".join(token) + draw(st.sampled_from(["", "."]))
+            token = draw(st.sampled_from([dots, " ".join(token)])) if len(token) > 2 else dots
+        out.append(token)
+    return " ".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), tokens=st.lists(st.sampled_from(_TOKENS), max_size=12))
+def test_spelling_out_acronyms_neither_loses_nor_creates_a_match(
+    data: st.DataObject, tokens: list[str]
+) -> None:
+    m = matcher(ACRONYMS)
+    plain = " ".join(tokens)
+    spelled = data.draw(_spelled(tokens))
+    want = {x.watchlist for x in m.match(article(content=plain))}
+    found = m.match(article(content=spelled))
+    assert {x.watchlist for x in found} == want, (plain, spelled)
+    for match in found:
+        for hit in match.hits:
+            assert spelled[hit.start : hit.end] == hit.text
+
+
+def test_dotted_spaced_and_plural_acronyms() -> None:
+    m = matcher(ACRONYMS)
+    for text, watchlist, hit in [
+        ("The A.I. Act passed", "act", "A.I. Act"),
+        ("E.D.P.B. guidelines", "edpb", "E.D.P.B"),
+        ("the E D P B said", "edpb", "E D P B"),
+        ("EDPB’s opinion", "edpb", "EDPB"),
+        ("both EDPSs", "edpb", "EDPSs"),
+        ("AIs in hiring", "ai", "AIs"),
+        ("E.U. rules", "eu", "E.U"),
+    ]:
+        found = {x.watchlist: [h.text for h in x.hits] for x in m.match(article(content=text))}
+        assert found.get(watchlist) == [hit], text
+    for text in ["Plan A. I think so", "Plan A I said", "ais and eus", "e d p b", "A I Act"]:
+        assert m.match(article(content=text)) == [], text
