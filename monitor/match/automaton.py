@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ahocorasick_rs import BytesAhoCorasick
 
 from monitor.match.mend import mend
-from monitor.match.normalize import FIELD_BREAK, fold_for_automaton
+from monitor.match.normalize import FIELD_BREAK, fold, fold_for_automaton
 from monitor.match.offsets import FoldedText
 from monitor.match.terms import Term, Variant, cased_matches, variants
 from monitor.models import Article
@@ -74,7 +74,14 @@ class Scan:
         if found is None:
             start, end = self._mapped.span(hit[2], hit[3])
             offset = self.offsets[hit[1]]
-            found = self._spans[key] = (start - offset, end - offset)
+            start -= offset
+            end -= offset
+            text = self.texts[hit[1]]
+            if end > len(text):
+                # A hit that runs from a cut title into the summary is shown in the
+                # title, up to its last letter before the ellipsis.
+                end = len(text.rstrip().rstrip(".…").rstrip())
+            found = self._spans[key] = (start, end)
         return found
 
     def mended(self, field_index: int, start: int, end: int) -> str:
@@ -144,13 +151,17 @@ class Scanner:
         if automaton is None:
             return None
         title, summary, content = article.title, article.summary, article.content
-        joined = f"{title} \x01 {summary} \x01 {content}"  # FIELD_BREAK
+        # A title cut with "…" that the summary continues ("MEPs vote to ban live
+        # facial…" / "…recognition in public spaces", issue 18) is read as one text
+        # with it: a space, not a FIELD_BREAK, between them.
+        bridged = continues(title, summary)
+        joined = f"{title} {' ' if bridged else FIELD_BREAK} {summary} \x01 {content}"
         joined, regions = mend(joined)  # same length: offsets still slice the fields
         data, translated = fold_for_automaton(joined)
-        if data.count(b"\x01") != 2:  # FIELD_BREAK folds to itself, nothing else does
+        if data.count(b"\x01") != 2 - bridged:  # FIELD_BREAK folds to itself, nothing else
             # Only a JSON input could carry U+0001; keep it from faking a field boundary.
             a, b, c = (t.replace(FIELD_BREAK, " ") for t in (title, summary, content))
-            joined, regions = mend(f"{a} {FIELD_BREAK} {b} {FIELD_BREAK} {c}")
+            joined, regions = mend(f"{a} {' ' if bridged else FIELD_BREAK} {b} {FIELD_BREAK} {c}")
             data, translated = fold_for_automaton(joined)
         found = automaton.find_matches_as_indexes(data, True)  # overlapping: every match
         if not found:
@@ -173,8 +184,14 @@ class Scanner:
             folded = data.decode("utf-8")
             if len(folded) != len(data):
                 raw = _char_offsets(data, raw)
-        first = folded.find(FIELD_BREAK)
-        second = folded.find(FIELD_BREAK, first + 1)
+        if bridged:
+            # The summary's first word follows the title's words: " title words summary".
+            title_words = fold(mend(title.replace(FIELD_BREAK, " "))[0])
+            first = len(title_words) + 2 if title_words else 1
+            second = folded.find(FIELD_BREAK)
+        else:
+            first = folded.find(FIELD_BREAK)
+            second = folded.find(FIELD_BREAK, first + 1)
         scan = Scan(language, FoldedText(joined, folded, translated, regions), texts)
         self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), first, second)
         return scan if scan.hits else None
@@ -208,6 +225,18 @@ class Scanner:
                     if atom.term.case_sensitive and not cased_matches(atom.term, found):
                         continue
                 hits.append(hit)
+
+
+_ELLIPSES = ("…", "...")
+
+
+def continues(title: str, summary: str) -> bool:
+    """Whether ``summary`` continues a title cut with an ellipsis: it starts with one
+    too, or with a lower-case letter."""
+    head = summary.lstrip()
+    return title.rstrip().endswith(_ELLIPSES) and (
+        head.startswith(_ELLIPSES) or (head[:1].islower())
+    )
 
 
 def _char_offsets(data: bytes, raw: set[tuple[int, int, int]]) -> set[tuple[int, int, int]]:

@@ -166,3 +166,45 @@ def test_dotted_spaced_and_plural_acronyms() -> None:
         assert found.get(watchlist) == [hit], text
     for text in ["Plan A. I think so", "Plan A I said", "ais and eus", "e d p b", "A I Act"]:
         assert m.match(article(content=text)) == [], text
+
+
+CUT = """
+watchlists:
+  frt:
+    any: [live facial recognition]
+  public:
+    any: [recognition in public spaces]
+"""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.lists(st.sampled_from(["MEPs", "vote", "to", "ban", "the"]), max_size=4),
+    after=st.lists(st.sampled_from(["in", "public", "spaces", "today", "and"]), max_size=4),
+    cut=st.integers(1, 2),
+    ellipsis=st.sampled_from(["…", "...", " …"]),
+    lead=st.sampled_from(["…", "...", "… ", ""]),
+)
+def test_a_phrase_cut_between_title_and_summary_still_matches(
+    before: list[str], after: list[str], cut: int, ellipsis: str, lead: str
+) -> None:
+    m = matcher(CUT)
+    phrase = ["live", "facial", "recognition"]
+    title = " ".join([*before, *phrase[:cut]]) + ellipsis
+    summary = lead + " ".join([*phrase[cut:], *after])
+    found = {x.watchlist: x for x in m.match(article(title, summary))}
+    assert "frt" in found, (title, summary)
+    (hit,) = found["frt"].hits
+    assert hit.field == "title"
+    assert title[hit.start : hit.end] == hit.text == " ".join(phrase[:cut])
+    # Without the ellipsis the fields stay apart: nothing is created.
+    apart = m.match(article(title.rstrip(".… "), "…" + summary.lstrip(".… ")))
+    assert "frt" not in {x.watchlist for x in apart}
+
+
+def test_a_title_cut_before_an_unrelated_summary_stays_apart() -> None:
+    m = matcher(CUT)
+    # An ellipsis, but the summary starts a new sentence: no phrase across.
+    assert m.match(article("Ban live facial…", "Recognition in public spaces is next")) == [
+        m.match(article("x", "Recognition in public spaces is next"))[0]
+    ]
