@@ -38,7 +38,8 @@ def register(sub: Any) -> None:
         description="Read articles from RSS/Atom files, JSON Lines files (one "
         '{"id", "title", "summary", "url", "published"} per line; summary may hold HTML) '
         "or plain-text files, or from standard input, and print one JSON line per article: "
-        '{"id", "matches": [{"watchlist", "score", "hit_count", "hits": [{"term", "text", "field", '
+        '{"id", "matches": [{"watchlist", "score", "hit_count", "prominence", "hits": [{"term", '
+        '"text", "field", '
         '"start", "end"}]}]}. Offsets count characters in the article\'s text: plain '
         "text exactly as given, the visible text of HTML (see --with-text).",
     )
@@ -155,6 +156,7 @@ def match_record(
                 "watchlist": m.watchlist,
                 "score": m.score,
                 "hit_count": m.hit_count,
+                "prominence": m.prominence,
                 "hits": [
                     {
                         "term": h.term,

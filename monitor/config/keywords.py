@@ -82,6 +82,7 @@ class WatchlistModel(_Strict):
     fields: list[Field] | None = None
     languages: list[Text] | None = None
     priority: Priority = "instant"
+    min_prominence: float = 0.0
     alert: list[Text] = []
     digest: list[Text] = []
 
@@ -126,6 +127,8 @@ class WatchlistSpec:
     fields: tuple[Field, ...] = FIELDS
     languages: tuple[str, ...] = ()
     """Primary language subtags; empty: every language.  Unknown article language passes."""
+    min_prominence: float = 0.0
+    """Matches less prominent than this (``Match.prominence``) go to digests only."""
 
 
 @dataclass(frozen=True)
@@ -391,6 +394,8 @@ class _Loader:
                         (*path, kind, i),
                         f"unknown destination {name!r}" + suggest(name, self.destinations),
                     )
+        if not 0.0 <= model.min_prominence <= 1.0:
+            self.error((*path, "min_prominence"), "min_prominence must be between 0 and 1")
         if model.priority == "digest" and model.alert:
             self.warnings.append(
                 f"{self.source.name}:{self.source.line((*path, 'alert'))}: watchlists.{wl_id}: "
@@ -405,6 +410,7 @@ class _Loader:
             digest=tuple(model.digest),
             fields=tuple(dict.fromkeys(fields)),
             languages=tuple(dict.fromkeys(languages)),
+            min_prominence=model.min_prominence,
         )
 
 

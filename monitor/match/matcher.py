@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
 from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
+from monitor.match.prominence import Prominence, is_roundup, prominence
 from monitor.match.snippets import make_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
 from monitor.models import FIELDS, Article, Hit, Match
@@ -36,6 +37,8 @@ class Explanation:
     """Every hit found; ``hits`` holds at most ``MAX_HITS_PER_FIELD`` of them a field."""
     ignored_count: int = 0
     """Every ignored hit; ``ignored`` is bounded like ``hits``."""
+    prominence: Prominence | None = None
+    """How prominent the hits are (None without hits)."""
 
 
 class Matcher:
@@ -88,6 +91,7 @@ class Matcher:
                 else:
                     candidates[index] = (watchlist, score, atom)
         out = []
+        roundup: bool | None = None
         for index in sorted(candidates) if len(candidates) > 1 else candidates:
             watchlist, score, atom = candidates[index]
             if score is not None:
@@ -98,7 +102,18 @@ class Matcher:
                     continue
                 score, atom_hits = found
             hits, count = self._hits(scan, atom_hits)
-            out.append(Match(watchlist=watchlist, score=score, hits=hits, hit_count=count))
+            if roundup is None:
+                roundup = is_roundup(article)
+            weight = prominence(article, hits, count, roundup=roundup)
+            out.append(
+                Match(
+                    watchlist=watchlist,
+                    score=score,
+                    hits=hits,
+                    hit_count=count,
+                    prominence=weight.score,
+                )
+            )
         return out
 
     def _verdict(
@@ -128,10 +143,14 @@ class Matcher:
         scan = self._scanner.scan(article, language)
         by_atom = _by_atom(scan) if scan is not None else {}
         out = []
+        roundup: bool | None = None
         for wl in self._watchlists:
             verdict = evaluate(wl, scan, by_atom, language=language, explain=True)
             hits, count = self._hits(scan, verdict.hits) if scan else ((), 0)
             ignored, ignored_count = self._hits(scan, verdict.ignored) if scan else ((), 0)
+            if roundup is None:
+                roundup = is_roundup(article)
+            weight = prominence(article, hits, count, roundup=roundup) if hits else None
             out.append(
                 Explanation(
                     watchlist=wl.spec.id,
@@ -143,6 +162,7 @@ class Matcher:
                     ignored=ignored,
                     hit_count=count,
                     ignored_count=ignored_count,
+                    prominence=weight,
                 )
             )
         return out

@@ -43,18 +43,21 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
 
 
 def _hits_to_json(match: Match) -> str:
-    # A list of hits; with hits left out (``Match.hit_count``), {"hits": [...], "count": n}.
+    # A list of hits; with hits left out (``Match.hit_count``) or a prominence below 1,
+    # {"hits": [...], "count": n, "prominence": p}.
     hits = [_hit_to_json(h) for h in match.hits]
-    if match.more_hits:
-        return json.dumps({"hits": hits, "count": match.hit_count}, ensure_ascii=False)
+    if match.more_hits or match.prominence != 1.0:
+        data = {"hits": hits, "count": match.hit_count, "prominence": match.prominence}
+        return json.dumps(data, ensure_ascii=False)
     return json.dumps(hits, ensure_ascii=False)
 
 
-def _hits_from_json(text: str) -> tuple[tuple[Hit, ...], int]:
+def _hits_from_json(text: str) -> tuple[tuple[Hit, ...], int, float]:
     data = json.loads(text)
     if isinstance(data, dict):
-        return tuple(_hit_from_json(h) for h in data["hits"]), int(data["count"])
-    return tuple(_hit_from_json(h) for h in data), len(data)
+        hits = tuple(_hit_from_json(h) for h in data["hits"])
+        return hits, int(data["count"]), float(data.get("prominence", 1.0))
+    return tuple(_hit_from_json(h) for h in data), len(data), 1.0
 
 
 def record_matches(
@@ -87,9 +90,15 @@ def matches_for(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[in
             " ORDER BY article_id, watchlist",
             chunk,
         ):
-            hits, count = _hits_from_json(row["hits"])
+            hits, count, weight = _hits_from_json(row["hits"])
             out.setdefault(row["article_id"], []).append(
-                Match(watchlist=row["watchlist"], score=row["score"], hits=hits, hit_count=count)
+                Match(
+                    watchlist=row["watchlist"],
+                    score=row["score"],
+                    hits=hits,
+                    hit_count=count,
+                    prominence=weight,
+                )
             )
     return out
 

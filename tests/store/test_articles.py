@@ -153,8 +153,10 @@ def test_a_match_keeps_its_count_of_hits_left_out(tmp_path: Path):
     with Store(tmp_path) as store:
         (first, second) = add(store, "a", [art("a", "guid:1"), art("a", "guid:2", "U")])
         with store.transaction() as conn:
-            outbox.record_matches(conn, first, [Match("p", 1.0, (hit,), hit_count=25_000)], NOW)
+            many = Match("p", 1.0, (hit,), hit_count=25_000, prominence=0.3)
+            outbox.record_matches(conn, first, [many], NOW)
             outbox.record_matches(conn, second, [Match("p", 1.0, (hit, hit))], NOW)
         found = outbox.matches_for(store.conn, [first, second])
-    assert (found[first][0].hits, found[first][0].hit_count) == ((hit,), 25_000)
+    assert found[first] == [many]
     assert (found[second][0].hit_count, found[second][0].more_hits) == (2, 0)
+    assert found[second][0].prominence == 1.0
