@@ -60,6 +60,9 @@ class ActorModel(_Strict):
     name: Text
     aliases: list[Text] = []
     by_language: dict[str, list[Text]] = {}
+    ambiguous: list[Text] = []
+    context: list[Text] = []
+    within: int = 20
 
 
 class DestinationModel(_Strict):
@@ -100,6 +103,11 @@ class ActorSpec:
     """The name and the aliases that apply in every language."""
     by_language: tuple[tuple[str, tuple[Term, ...]], ...] = ()
     """Aliases that count only in articles of that language (or of unknown language)."""
+    ambiguous: frozenset[str] = frozenset()
+    """Aliases (as written) that name other bodies too: they count only with one of the
+    ``context`` terms at most ``within`` words away in the same field (issue 18)."""
+    context: tuple[Term, ...] = ()
+    within: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,11 +298,28 @@ class _Loader:
                 self.rules.term(a, (*path, "by_language", lang, i)) for i, a in enumerate(aliases)
             ]
             local.append((primary_language(lang), tuple(t for t in found if t)))
+        written = {t.text for t in terms if t} | {t.text for _, ts in local for t in ts}
+        for i, alias in enumerate(model.ambiguous):
+            if alias.strip() not in written:
+                self.error(
+                    (*path, "ambiguous", i),
+                    f"{alias!r} is not one of this actor's names or aliases",
+                )
+        if model.ambiguous and not model.context:
+            self.error(
+                (*path, "ambiguous"), "ambiguous aliases need context: terms that confirm them"
+            )
+        if model.within < 0:
+            self.error((*path, "within"), "within must be 0 or more")
+        context = [self.rules.term(c, (*path, "context", i)) for i, c in enumerate(model.context)]
         self.actors[actor_id] = ActorSpec(
             id=actor_id,
             name=model.name,
             aliases=tuple(t for t in terms if t),
             by_language=tuple(local),
+            ambiguous=frozenset(a.strip() for a in model.ambiguous),
+            context=tuple(t for t in context if t),
+            within=model.within,
         )
 
     # -- destinations -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,8 @@ class Matcher:
         self.config = cfg
         self._atom_ids: dict[Atom, int] = {}
         self._atom_watchlists: list[set[int]] = []
+        self._context: dict[int, tuple[frozenset[int], int]] = {}
+        """Ambiguous aliases: the atoms that must occur near them, and how near (words)."""
         self._watchlists: list[CompiledWatchlist] = []
         for index, spec in enumerate(sorted(cfg.watchlists.values(), key=lambda w: w.id)):
             self._watchlists.append(self._compile(index, spec))
@@ -79,7 +82,9 @@ class Matcher:
         scan = self._scanner.scan(article, language)
         if scan is None:
             return []
-        by_atom = _by_atom(scan)
+        by_atom = self._confirmed(scan, _by_atom(scan))
+        if not by_atom:
+            return []
         # The watchlists that the atoms found can make match, each with its id and, when
         # one atom alone decides it, that atom and the score (no rule to evaluate).
         plans = self._plans
@@ -116,6 +121,43 @@ class Matcher:
             )
         return out
 
+    def _confirmed(
+        self, scan: Scan, by_atom: dict[int, list[AtomHit]]
+    ) -> dict[int, list[AtomHit]]:
+        """``by_atom`` without the hits of ambiguous aliases that no context term confirms
+        (one within the actor's ``within`` words in the same field)."""
+        if not self._context or self._context.keys().isdisjoint(by_atom):
+            return by_atom
+        out = dict(by_atom)
+        for atom in [a for a in by_atom if a in self._context]:
+            confirm, within = self._context[atom]
+            near: dict[int, list[tuple[int, int]]] = {}
+            for c in confirm.intersection(by_atom):
+                for hit in by_atom[c]:
+                    near.setdefault(hit[1], []).append(scan.words(hit))
+            for found in near.values():
+                found.sort()
+            longest = {f: max(stop - first for first, stop in found) for f, found in near.items()}
+            kept = []
+            for hit in by_atom[atom]:
+                spans = near.get(hit[1], [])
+                if not spans:
+                    continue
+                first, stop = scan.words(hit)
+                # Context spans that start from (first - within - longest) to (stop + within).
+                k = bisect_left(spans, (first - within - longest[hit[1]], -1))
+                while k < len(spans) and spans[k][0] <= stop + within:
+                    c_first, c_stop = spans[k]
+                    if max(0, c_first - stop, first - c_stop) <= within:
+                        kept.append(hit)
+                        break
+                    k += 1
+            if kept:
+                out[atom] = kept
+            else:
+                del out[atom]
+        return out
+
     def _verdict(
         self,
         wl: CompiledWatchlist,
@@ -141,7 +183,7 @@ class Matcher:
         """For every watchlist (sorted by id): matched or not, the hits, and each condition."""
         language = primary_language(article.language) if article.language else None
         scan = self._scanner.scan(article, language)
-        by_atom = _by_atom(scan) if scan is not None else {}
+        by_atom = self._confirmed(scan, _by_atom(scan)) if scan is not None else {}
         out = []
         roundup: bool | None = None
         for wl in self._watchlists:
@@ -289,11 +331,16 @@ class Matcher:
         if isinstance(word, Term):
             return frozenset({self._atom(index, Atom(word), positive)})
         actor = self.config.actors[word.actor]
-        ids = {self._atom(index, Atom(t, actor=actor.id), positive) for t in actor.aliases}
+        atoms = [Atom(t, actor=actor.id) for t in actor.aliases]
         for language, terms in actor.by_language:
-            ids.update(
-                self._atom(index, Atom(t, actor.id, frozenset({language})), positive) for t in terms
-            )
+            atoms.extend(Atom(t, actor.id, frozenset({language})) for t in terms)
+        ids = set()
+        for atom in atoms:
+            atom_id = self._atom(index, atom, positive)
+            ids.add(atom_id)
+            if atom.term.text in actor.ambiguous and atom_id not in self._context:
+                confirm = frozenset(self._atom(index, Atom(t), False) for t in actor.context)
+                self._context[atom_id] = (confirm, actor.within)
         return frozenset(ids)
 
     def _label(self, word: Word) -> str:

@@ -64,8 +64,8 @@ def test_seed_article_matches_the_four_watchlists_with_exact_offsets(m: Matcher)
         ("EUROPEAN DATA PROTECTION BOARD", "edpb", "en"),
         ("the European Data-Protection Board", "edpb", "en"),
         ("Der Europäische Datenschutzausschuss warnt", "edpb", "de"),
-        ("Laut EDSA ist das unzulässig", "edpb", "de"),
-        ("El CEPD publica directrices", "edpb", "es"),
+        ("Laut EDSA ist das nach der DSGVO unzulässig", "edpb", "de"),
+        ("El CEPD publica directrices sobre datos", "edpb", "es"),
         ("Comitetul European pentru Protecţia Datelor", "edpb", "ro"),  # ţ with cedilla
         ("The EDPS warned", "edps", "en"),
         ("Le Contrôleur européen de la protection des données", "edps", "fr"),
