@@ -233,6 +233,8 @@ _ELLIPSES = ("…", "...")
 def continues(title: str, summary: str) -> bool:
     """Whether ``summary`` continues a title cut with an ellipsis: it starts with one
     too, or with a lower-case letter."""
+    if not title or title[-1] not in "….  " or not summary:
+        return False  # most titles: one character looked at
     head = summary.lstrip()
     return title.rstrip().endswith(_ELLIPSES) and (
         head.startswith(_ELLIPSES) or (head[:1].islower())
