@@ -40,6 +40,8 @@ class Explanation:
     """Every ignored hit; ``ignored`` is bounded like ``hits``."""
     prominence: Prominence | None = None
     """How prominent the hits are (None without hits)."""
+    unconfirmed: tuple[Hit, ...] = ()
+    """Hits of ambiguous aliases without a context term near them: not counted."""
 
 
 class Matcher:
@@ -121,9 +123,7 @@ class Matcher:
             )
         return out
 
-    def _confirmed(
-        self, scan: Scan, by_atom: dict[int, list[AtomHit]]
-    ) -> dict[int, list[AtomHit]]:
+    def _confirmed(self, scan: Scan, by_atom: dict[int, list[AtomHit]]) -> dict[int, list[AtomHit]]:
         """``by_atom`` without the hits of ambiguous aliases that no context term confirms
         (one within the actor's ``within`` words in the same field)."""
         if not self._context or self._context.keys().isdisjoint(by_atom):
@@ -183,13 +183,28 @@ class Matcher:
         """For every watchlist (sorted by id): matched or not, the hits, and each condition."""
         language = primary_language(article.language) if article.language else None
         scan = self._scanner.scan(article, language)
-        by_atom = self._confirmed(scan, _by_atom(scan)) if scan is not None else {}
+        found = _by_atom(scan) if scan is not None else {}
+        by_atom = self._confirmed(scan, found) if scan is not None else {}
+        # Hits of ambiguous aliases that no context confirmed: shown, not counted.
+        dropped: dict[int, list[AtomHit]] = {}
+        for atom, atom_hits in found.items():
+            if atom in self._context:
+                kept = set(by_atom.get(atom, ()))
+                dropped[atom] = [h for h in atom_hits if h not in kept]
         out = []
         roundup: bool | None = None
-        for wl in self._watchlists:
+        for index, wl in enumerate(self._watchlists):
             verdict = evaluate(wl, scan, by_atom, language=language, explain=True)
             hits, count = self._hits(scan, verdict.hits) if scan else ((), 0)
             ignored, ignored_count = self._hits(scan, verdict.ignored) if scan else ((), 0)
+            mine = [
+                h
+                for atom, hs in dropped.items()
+                if index in self._atom_watchlists[atom]
+                for h in hs
+                if h[1] in wl.fields
+            ]
+            unconfirmed, _ = self._hits(scan, mine) if scan is not None else ((), 0)
             if roundup is None:
                 roundup = is_roundup(article)
             weight = prominence(article, hits, count, roundup=roundup) if hits else None
@@ -205,6 +220,7 @@ class Matcher:
                     hit_count=count,
                     ignored_count=ignored_count,
                     prominence=weight,
+                    unconfirmed=unconfirmed,
                 )
             )
         return out

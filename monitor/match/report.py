@@ -59,6 +59,8 @@ def explanation_text(
             lines.extend(_hit_lines(hit, color, "ignored"))
         if len(e.ignored) < e.ignored_count:
             lines.append(f"    and {e.ignored_count - len(e.ignored):,} more ignored")
+        for hit in e.unconfirmed:
+            lines.extend(_hit_lines(hit, color, "unconfirmed"))
     return "\n".join(lines) + "\n\n"
 
 
@@ -68,7 +70,10 @@ def _paint(style: str, text: str, color: bool) -> str:
 
 def _hit_lines(hit: Hit, color: bool, kind: str) -> list[str]:
     open_, close = (_STYLES["hit"], _RESET) if color else ("[", "]")
-    label = "ignored (inside an ignore: phrase)" if kind == "ignored" else "hit"
+    label = {
+        "ignored": "ignored (inside an ignore: phrase)",
+        "unconfirmed": "unconfirmed (ambiguous alias, no context: term near it)",
+    }.get(kind, "hit")
     return [
         f"    {label} {hit.field}[{hit.start}:{hit.end}] {hit.text!r}  <- {hit.term}"
         + (f" (actor {hit.actor})" if hit.actor else ""),
@@ -102,6 +107,7 @@ def explanation_json(article: Article, explanations: Sequence[Explanation]) -> d
                 "hit_count": e.hit_count,
                 "ignored": [_hit_json(h) for h in e.ignored],
                 "ignored_count": e.ignored_count,
+                "unconfirmed": [_hit_json(h) for h in e.unconfirmed],
                 "prominence": None
                 if e.prominence is None
                 else {

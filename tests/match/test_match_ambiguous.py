@@ -79,3 +79,17 @@ def test_the_shipped_ambiguous_acronyms_are_declared() -> None:
     assert m.match(article(content="La AEPD multa a un banco", language="pt")) == []
     found = m.match(article(content="A AEPD publicou um parecer sobre dados", language="pt"))
     assert [x.watchlist for x in found] == ["edps"]
+
+
+def test_explain_shows_an_ambiguous_alias_that_was_not_confirmed() -> None:
+    from monitor.match.report import explanation_json, explanation_text
+
+    m = matcher(KEYWORDS)
+    item = article(content="El CEPD publicó directrices", language="es")
+    (explained,) = m.explain(item)
+    assert not explained.matched
+    assert [h.text for h in explained.unconfirmed] == ["CEPD"]
+    assert "unconfirmed (ambiguous alias" in explanation_text(item, [explained])
+    assert explanation_json(item, [explained])["watchlists"][0]["unconfirmed"][0]["text"] == "CEPD"
+    (confirmed,) = m.explain(article(content="El CEPD y los datos", language="es"))
+    assert (confirmed.matched, confirmed.unconfirmed) == (True, ())
