@@ -51,6 +51,7 @@ from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
 from monitor.store.db import RESTORE_HINT, check_file
+from monitor.web.app import Site
 
 log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:9108"
@@ -113,6 +114,8 @@ class Service:
         self._watch: FileWatch | None = None
         self._bot: Any = None
         self._last_cycle_error: str | None = None
+        self.last_reload: dict[str, Any] | None = None
+        """The last configuration edit: when, and the error when it was rejected."""
         self.exit_code = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -203,13 +206,17 @@ class Service:
                 self._refresh_gauges,
                 limits=self.opt.http_limits,
                 throttle=self.throttle,
+                site=self._site(),
             )
             try:
                 self.http_address = await endpoint.start(self.opt.http)
             except BaseException:
                 await self._fetcher.__aexit__(None, None, None)
                 raise
-            log.warning("metrics on http://%s/metrics, health on /healthz", self.http_address)
+            log.warning(
+                "dashboard on http://%s/ (metrics on /metrics, health on /healthz)",
+                self.http_address,
+            )
         scheduler.start()
         self._schedule_all()
         self._spawn(self._outbox_loop(), "outbox")
@@ -341,6 +348,7 @@ class Service:
         if errors:
             self.metrics.config_reloads.labels("rejected").inc()
             text = "\n".join(errors)
+            self.last_reload = {"at": utcnow().isoformat(timespec="seconds"), "error": text}
             log.error(
                 "configuration edit rejected; still running on the last good configuration:\n%s",
                 text,
@@ -360,6 +368,8 @@ class Service:
         self._apply(cfg)
         self._schedule_all(previous=old.feeds)
         self.metrics.config_reloads.labels("applied").inc()
+        if not errors:
+            self.last_reload = {"at": utcnow().isoformat(timespec="seconds"), "error": None}
         log.warning(
             "configuration reloaded: %d feeds, %d watchlists",
             len(cfg.feeds.enabled()),
@@ -702,6 +712,18 @@ class Service:
             "oldest_pending_alert": oldest.isoformat() if oldest else None,
             "paused": self.paused(),
         }
+
+    def _site(self) -> Site:
+        """The dashboard of this service (``monitor.web``)."""
+        token = self.opt.environ.get("MONITOR_WEB_TOKEN", "").strip() or None
+        public = self.opt.environ.get("MONITOR_PUBLIC_URL", "")
+        return Site(
+            database=self.store.path,
+            token=token,
+            status=lambda: {"health": self.health(), "reload": self.last_reload},
+            now=utcnow,
+            secure_cookie=public.startswith("https://"),
+        )
 
     def _refresh_gauges(self) -> None:
         stats = ob.outbox_stats(self.store.conn)

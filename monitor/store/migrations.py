@@ -21,6 +21,31 @@ class Migration:
     step: Step
 
 
+def _article_search(conn: sqlite3.Connection) -> None:
+    """Full-text search of the archive (issue 12): an FTS5 index over the articles' title,
+    summary and content, kept in step by triggers, filled from the rows already stored.
+
+    SQLite only; the PostgreSQL engine builds its own ``tsvector`` index instead.  The
+    ``unicode61`` tokenizer with ``remove_diacritics 2`` finds "reglement" in "règlement".
+    """
+    conn.execute(
+        "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, content,"
+        " content='articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    old = "INSERT INTO articles_fts(articles_fts, rowid, title, summary, content)"
+    old += " VALUES ('delete', old.id, old.title, old.summary, old.content);"
+    new = "INSERT INTO articles_fts(rowid, title, summary, content)"
+    new += " VALUES (new.id, new.title, new.summary, new.content);"
+    conn.execute(f"CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN {new} END")
+    conn.execute(f"CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN {old} END")
+    conn.execute(
+        "CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, summary, content"
+        f" ON articles BEGIN {old} {new} END"
+    )
+    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    conn.execute("CREATE INDEX matches_watchlist ON matches (watchlist, matched_at)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "feeds and articles",
@@ -182,4 +207,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX outbox_story ON outbox (story_id, kind)
         """,
     ),
+    Migration("full-text search of articles", _article_search),
 )
