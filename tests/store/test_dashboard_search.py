@@ -27,7 +27,7 @@ def test_an_older_database_gets_its_articles_indexed(data_dir: Path, tmp_path: P
     with Store(tmp_path) as store:
         titles = [r[0] for r in store.conn.execute("SELECT title FROM articles")]
         assert titles
-        for article_id, in store.conn.execute("SELECT id FROM articles").fetchall():
+        for (article_id,) in store.conn.execute("SELECT id FROM articles").fetchall():
             with store.transaction() as conn:
                 ob.record_matches(conn, article_id, [Match("ai-act", 1.0, ())], NOW)
         assert found(store, "negotiators") == ["EU negotiators strike political deal on AI Act"]
