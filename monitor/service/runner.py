@@ -723,6 +723,7 @@ class Service:
             status=lambda: {"health": self.health(), "reload": self.last_reload},
             now=utcnow,
             secure_cookie=public.startswith("https://"),
+            keywords=Path(self.opt.keywords_path),
         )
 
     def _refresh_gauges(self) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from monitor.models import Match
 from monitor.store import stories as _stories
+from monitor.store.articles import StoredArticle, row_to_article
 from monitor.store.db import from_db, storage_error, to_db
 from monitor.store.outbox import PENDING, SENT, matches_for
 from monitor.store.stories import StoryRow
@@ -391,3 +392,19 @@ def open_reader(path: str | Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise storage_error(exc, path) from exc
     return conn
+
+
+def lab_articles(conn: sqlite3.Connection, since: datetime, limit: int) -> list[StoredArticle]:
+    """The newest ``limit`` stored articles first seen since ``since`` whose text is kept
+    (what ``/lab`` replays), oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM articles WHERE first_seen >= ? AND pruned = 0"
+        " ORDER BY first_seen DESC, id DESC LIMIT ?",
+        (to_db(since), limit),
+    ).fetchall()
+    return [row_to_article(r) for r in reversed(rows)]
+
+
+def stored_article(conn: sqlite3.Connection, article_id: int) -> StoredArticle | None:
+    row = conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+    return row_to_article(row) if row is not None else None

@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote
@@ -35,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.store import dashboard as db
-from monitor.web import views
+from monitor.web import lab, views
 
 T = TypeVar("T")
 HERE = Path(__file__).parent
@@ -52,6 +52,8 @@ SECURITY_HEADERS = [
 ]
 ONE_SHOT = {"Connection": "close"}
 """Scrapers ask once per interval: their connection is closed at once, never held idle."""
+LAB_LIMIT = 20_000
+"""Articles a lab run replays at most (the newest ones)."""
 OPEN_PATHS = ("/healthz", "/metrics", "/login", "/static/")
 
 
@@ -70,6 +72,8 @@ class Site:
     """The service's live status for the overview (health, configuration reload)."""
     now: Callable[[], datetime] = utcnow
     secure_cookie: bool = False
+    keywords: Path | None = None
+    """The service's keywords.yaml: ``/lab`` compares a candidate with it (read only)."""
 
 
 class Reader:
@@ -286,6 +290,50 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
         chart = views.chart(found)
         return "trends.html.j2", {"trends": found, "chart": chart, "days": days, "by": by}, found
 
+    async def lab_form(request: Request) -> Response:
+        text = await asyncio.to_thread(lab.current_text, site.keywords)
+        return HTMLResponse(
+            views.render(
+                "lab.html.j2",
+                request_path="/lab",
+                login=bool(site.token),
+                result=lab.LabResult(text),
+                days=14,
+                limit=LAB_LIMIT,
+            )
+        )
+
+    async def lab_run(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > 3 * lab.MAX_YAML:  # URL-encoding triples the size at most
+            return PlainTextResponse("the candidate file is too large\n", status_code=413)
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        text = (fields.get("yaml") or [""])[0].replace("\r\n", "\n")
+        try:
+            days = views.int_param({"days": (fields.get("days") or [""])[0]}, "days", 14, 1, 365)
+            explain_id = views.int_param(
+                {"explain": (fields.get("explain") or [""])[0]}, "explain", 0, 0, 2**62
+            )
+        except views.BadRequest as exc:
+            return HTMLResponse(views.render("error.html.j2", message=str(exc)), 400)
+        since = site.now() - timedelta(days=days)
+        stored = await reader.run(db.lab_articles, since, LAB_LIMIT)
+        explained = await reader.run(db.stored_article, explain_id) if explain_id else None
+        if site.keywords is None:
+            return PlainTextResponse("the lab needs the service's keywords.yaml\n", 404)
+        result = await asyncio.to_thread(lab.run_lab, site.keywords, text, stored, explained)
+        return HTMLResponse(
+            views.render(
+                "lab.html.j2",
+                request_path="/lab",
+                login=bool(site.token),
+                result=result,
+                days=days,
+                limit=LAB_LIMIT,
+            ),
+            status_code=422 if result.errors else 200,
+        )
+
     async def login_form(request: Request) -> Response:
         return HTMLResponse(
             views.render("login.html.j2", next=views.safe_next(request.query_params.get("next")))
@@ -330,6 +378,8 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
             Route("/api/overview" if path == "/" else f"/api{path}", data, methods=["GET"])
         )
     routes += [
+        Route("/lab", lab_form, methods=["GET"]),
+        Route("/lab", lab_run, methods=["POST"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

@@ -44,6 +44,7 @@ def environment() -> Environment:
     env.filters["when"] = when
     env.filters["ago"] = ago
     env.filters["sparkline"] = sparkline
+    env.filters["pyid"] = id  # the lab maps the report's articles back to database ids
     return env
 
 

@@ -25,6 +25,20 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 EVIL = "<img src=x onerror=alert(1)>"
 
 FEEDS = ("eu-parliament", "euractiv", "lemonde", "quiet")
+KEYWORDS = """\
+destinations:
+  newsroom:
+    telegram: "@newsroom"
+watchlists:
+  ai-act:
+    title: EU AI Act
+    any: ["AI Act"]
+    alert: [newsroom]
+  dma:
+    title: Digital Markets Act
+    any: ["Digital Markets Act"]
+    alert: [newsroom]
+"""
 
 
 def _hit(article: Article, term: str) -> Hit:
@@ -208,8 +222,12 @@ def serve(
     address: str = "127.0.0.1:0",
     limits: HttpLimits | None = None,
 ) -> Iterator[Served]:
+    keywords = state / "keywords.yaml"
+    if not keywords.exists():
+        keywords.write_text(KEYWORDS, encoding="utf-8")
     site = Site(
         database=state / "monitor.sqlite3",
+        keywords=keywords,
         token=token,
         status=lambda: {
             "health": {"ok": True, "feeds": len(FEEDS), "last_successful_poll": None},

@@ -1,10 +1,10 @@
 """The dashboard in a real browser: Debian's headless chromium driven by Playwright.
 
 Every page loads without a console error (a Content-Security-Policy violation is one),
-a search and a filter work, an article titled with markup shows as text, and the login
-form lets a maintainer in.  Screenshots go to ``MONITOR_SCREENSHOTS`` (default: a
-temporary folder), which the run prints; ``MONITOR_SCREENSHOTS=docs/screenshots`` renews
-the README's pictures.
+a search and a filter work, the lab runs a backtest, an article titled with markup shows
+as text, and the login form lets a maintainer in.  Screenshots go to
+``MONITOR_SCREENSHOTS`` (default: a temporary folder), which the run prints;
+``MONITOR_SCREENSHOTS=docs/screenshots`` renews the README's pictures.
 """
 
 from __future__ import annotations
@@ -118,6 +118,22 @@ def test_every_page_search_and_filters_in_a_browser(
         page.click("a[rel=next]")
         page.wait_for_url("**page=2*")
         assert "page 2 of 2" in page.locator("nav.pages").inner_text()
+
+        # the lab: edit the rules, run the backtest, explain a lost article
+        page.goto(served.url + "/lab")
+        text = page.input_value("textarea[name=yaml]")
+        page.fill(
+            "textarea[name=yaml]",
+            text.replace('any: ["AI Act"]', 'any: ["AI Act"]\n    none: ["briefing"]'),
+        )
+        page.select_option("select[name=days]", "30")
+        page.click("text=Run backtest")
+        page.wait_for_selector("#result")
+        assert "ai-act (changed): +0 −30 =3" in page.locator("section.diff").first.inner_text()
+        page.locator("button[name=explain]").first.click()
+        page.wait_for_selector("#explain")
+        assert "vetoed by briefing" in page.locator("#explain").inner_text()
+        page.screenshot(path=str(shots / "lab.png"), full_page=False)
 
         assert console.errors == []
 
