@@ -724,6 +724,7 @@ class Service:
             now=utcnow,
             secure_cookie=public.startswith("https://"),
             keywords=Path(self.opt.keywords_path),
+            digests=lambda: self._deliverer.preview_digests() if self._deliverer else [],
         )
 
     def _refresh_gauges(self) -> None:

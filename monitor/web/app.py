@@ -34,6 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.models import OutgoingMessage, Target
 from monitor.store import dashboard as db
 from monitor.web import lab, views
 
@@ -42,8 +43,12 @@ HERE = Path(__file__).parent
 COOKIE = "monitor_session"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+EMAIL_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+"""A rendered e-mail digest, framed by /digests: its inline styles and nothing else."""
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -74,6 +79,8 @@ class Site:
     secure_cookie: bool = False
     keywords: Path | None = None
     """The service's keywords.yaml: ``/lab`` compares a candidate with it (read only)."""
+    digests: Callable[[], list[tuple[Target, list[OutgoingMessage]]]] = field(default=lambda: [])
+    """Each target's next digest, rendered as it will be sent (nothing is sent)."""
 
 
 class Reader:
@@ -120,7 +127,11 @@ class SecurityMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                # a response that set its own policy (the framed e-mail) keeps it
+                headers += [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message["headers"] = headers
             await send(message)
 
         path: str = scope["path"]
@@ -334,6 +345,42 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
             status_code=422 if result.errors else 200,
         )
 
+    async def digests(request: Request) -> tuple[str, dict[str, Any], Any]:
+        # On the loop: the preview reads the service's own connection, like /healthz.
+        found = site.digests()
+        data = [
+            {
+                "destination": target.destination,
+                "channel": target.channel,
+                "address": target.address,
+                "messages": [
+                    {
+                        "subject": m.subject,
+                        "text": m.plain if target.channel != "email" else m.text,
+                        "html": m.html,
+                        "headers": dict(m.headers),
+                    }
+                    for m in messages
+                ],
+            }
+            for target, messages in found
+        ]
+        return "digests.html.j2", {"digests": data}, data
+
+    async def digest_html(request: Request) -> Response:
+        index = views.int_param(request.path_params, "n", 0, 0, 10_000)
+        found = site.digests()
+        emails = [m for _, messages in found for m in messages if m.html]
+        if index >= len(emails):
+            return PlainTextResponse("no such digest (the preview has changed)\n", 404)
+        html_body = emails[index].html
+        assert html_body is not None
+        # Shown in a sandboxed frame: the e-mail's own inline styles, no script, no fetch.
+        return HTMLResponse(
+            html_body,
+            headers={"Content-Security-Policy": EMAIL_CSP, "X-Frame-Options": "SAMEORIGIN"},
+        )
+
     async def login_form(request: Request) -> Response:
         return HTMLResponse(
             views.render("login.html.j2", next=views.safe_next(request.query_params.get("next")))
@@ -371,6 +418,7 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
         ("/feeds", feeds),
         ("/stories", stories),
         ("/trends", trends),
+        ("/digests", digests),
     ):
         page, data = both(build)
         routes.append(Route(path, page, methods=["GET"]))
@@ -378,6 +426,7 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
             Route("/api/overview" if path == "/" else f"/api{path}", data, methods=["GET"])
         )
     routes += [
+        Route("/digests/{n}/email.html", digest_html, methods=["GET"]),
         Route("/lab", lab_form, methods=["GET"]),
         Route("/lab", lab_run, methods=["POST"]),
         Route("/login", login_form, methods=["GET"]),

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.models import Article, FeedSpec, Hit, Match, Route, Snippet, Target
+from monitor.pipeline.build import load_configs
+from monitor.pipeline.runtime import build_deliverer
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.store import Store
 from monitor.store import feeds as store_feeds
@@ -25,15 +27,19 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 EVIL = "<img src=x onerror=alert(1)>"
 
 FEEDS = ("eu-parliament", "euractiv", "lemonde", "quiet")
+DIGEST = Target("policy", "email", "policy@example.org")
 KEYWORDS = """\
 destinations:
   newsroom:
     telegram: "@newsroom"
+  policy:
+    email: [policy@example.org]
 watchlists:
   ai-act:
     title: EU AI Act
     any: ["AI Act"]
     alert: [newsroom]
+    digest: [policy]
   dma:
     title: Digital Markets Act
     any: ["Digital Markets Act"]
@@ -143,22 +149,22 @@ def seed(state: Path, now: datetime = NOW) -> dict[str, Any]:
                 matches = [Match(w, 1.0 + len(t), (_hit(article, t),)) for w, t in lists.items()]
                 if matches:
                     ob.record_matches(conn, new.id, matches, seen)
-                    ob.enqueue(
-                        conn,
-                        [Route("alert", target, new.id, tuple(lists), seen)],
-                        seen,
-                    )
+                    routes = [Route("alert", target, new.id, tuple(lists), seen)]
+                    if ago == 0 and "ai-act" in lists and not title.startswith("AI Act:"):
+                        routes.append(Route("digest", DIGEST, new.id, ("ai-act",), seen))
+                    ob.enqueue(conn, routes, seen)
             ids[title] = new.id
         with store.transaction() as conn:
-            for row in conn.execute("SELECT id FROM outbox WHERE kind = 'alert'").fetchall()[:-1]:
+            alerts = "SELECT id FROM outbox WHERE kind = 'alert' ORDER BY id"
+            for row in conn.execute(alerts).fetchall()[:-1]:
                 ob.mark_sent(conn, [row[0]], now - timedelta(minutes=5), "1")
-            # one story told by two outlets, and the evil title in a story of its own
-            first, copy = ids["AI Act: Parliament adopts the rules"], ids[EVIL]
+            # one story told by two outlets, first by the one with the evil title
+            first, copy = ids[EVIL], ids["AI Act: Parliament adopts the rules"]
             st.add(
                 conn,
                 st.AssignmentRow(first, first, "first", None, 1.0),
-                feed_id="eu-parliament",
-                title="AI Act: Parliament adopts the rules",
+                feed_id="euractiv",
+                title=EVIL,
                 seen=now - timedelta(minutes=30),
                 sketch=b"",
                 keys=b"",
@@ -166,8 +172,8 @@ def seed(state: Path, now: datetime = NOW) -> dict[str, Any]:
             st.add(
                 conn,
                 st.AssignmentRow(copy, first, "same-story", first, 0.8),
-                feed_id="euractiv",
-                title=EVIL,
+                feed_id="eu-parliament",
+                title="AI Act: Parliament adopts the rules",
                 seen=now - timedelta(minutes=20),
                 sketch=b"",
                 keys=b"",
@@ -225,7 +231,20 @@ def serve(
     keywords = state / "keywords.yaml"
     if not keywords.exists():
         keywords.write_text(KEYWORDS, encoding="utf-8")
+    feeds = state / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n" + "".join(f"  - id: {f}\n    url: https://{f}.example/feed\n" for f in FEEDS),
+        encoding="utf-8",
+    )
+    store = Store(state)
+    deliverer = build_deliverer(
+        load_configs(str(feeds), str(keywords)),
+        store,
+        environ={"MAIL_FROM": "watch@example.org"},
+        clock=lambda: now,
+    )
     site = Site(
+        digests=deliverer.preview_digests,
         database=state / "monitor.sqlite3",
         keywords=keywords,
         token=token,
@@ -264,6 +283,7 @@ def serve(
     if "error" in result:
         thread.join(10)
         loop.close()
+        store.close()
         raise result["error"]
     try:
         yield Served(result["address"], loop)
@@ -271,3 +291,4 @@ def serve(
         loop.call_soon_threadsafe(result["stop"].set)
         thread.join(30)
         loop.close()
+        store.close()

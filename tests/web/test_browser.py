@@ -79,6 +79,7 @@ def test_every_page_search_and_filters_in_a_browser(
             ("/stories", "Stories", "stories"),
             ("/feeds", "Feeds", "feeds"),
             ("/trends?days=30", "Trends", "trends"),
+            ("/digests", "Digests", "digests"),
         ):
             answer = page.goto(served.url + path)
             assert answer is not None
@@ -87,9 +88,13 @@ def test_every_page_search_and_filters_in_a_browser(
             assert page.locator("img").count() == 0  # the evil title made no element
             if path in ("/", "/articles", "/stories"):
                 assert page.get_by_text(EVIL, exact=False).first.is_visible()
+            if path.startswith("/trends"):
+                assert page.locator("svg.chart polyline").count() >= 3
+            if path == "/digests":  # the e-mail, framed and sandboxed, shows it as text too
+                frame = page.frame_locator("iframe.email")
+                assert frame.get_by_text(EVIL, exact=False).first.is_visible()
+                assert frame.locator("img").count() == 0
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-
-        assert page.locator("svg.chart polyline").count() >= 3  # trends drew its lines
 
         # a search from the box
         page.goto(served.url + "/articles")

@@ -78,7 +78,7 @@ def test_an_invalid_candidate_is_a_located_error(client: httpx.Client):
     page = client.post("/lab", data={"yaml": bad})
     assert page.status_code == 422
     error = " ".join(html.fromstring(page.text).xpath("string(//div[@role='alert'])").split())
-    assert "keywords.yaml (lab):7: watchlists.ai-act.colour" in error
+    assert "keywords.yaml (lab):9: watchlists.ai-act.colour" in error
 
 
 def test_feed_text_in_the_lab_is_escaped(client: httpx.Client):
