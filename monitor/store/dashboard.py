@@ -15,17 +15,20 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from monitor.models import Match
-from monitor.store import stories as _stories
 from monitor.store.articles import StoredArticle, row_to_article
 from monitor.store.db import from_db, storage_error, to_db
-from monitor.store.outbox import PENDING, SENT, matches_for
-from monitor.store.stories import StoryRow
+from monitor.store.outbox import PENDING, matches_for
+from monitor.store.stories import StoryMember, StoryRow
 
 MARK_START = "\x02"
 MARK_END = "\x03"
 """Around each search hit in ``ArticleView.highlight`` (never in feed text: the parser
 drops control characters)."""
 
+COUNT_CAP = 1000
+"""Searches and filtered lists count their results up to this many (then "over 1,000")."""
+WALK_FROM = 2000
+"""Above this many matched articles, a page walks the first-seen index instead of sorting."""
 _TERM = re.compile(r'"([^"]+)"|(\w+)', re.UNICODE)
 
 
@@ -88,6 +91,8 @@ class ArticlePage:
     fts_query: str | None
     total: int
     items: tuple[ArticleView, ...]
+    capped: bool = False
+    """``total`` stopped counting at COUNT_CAP + 1: there are more."""
 
     @property
     def pages(self) -> int:
@@ -150,11 +155,12 @@ def overview(conn: sqlite3.Connection, now: datetime, recent: int = 20) -> Overv
         for r in conn.execute("SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status")
     }
     sent_today = {
-        r[0]: r[1]
-        for r in conn.execute(
-            "SELECT kind, COUNT(*) FROM outbox WHERE status = ? AND sent_at >= ? GROUP BY kind",
-            (SENT, today),
+        kind: int(
+            conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE kind = ? AND sent_at >= ?", (kind, today)
+            ).fetchone()[0]
         )
+        for kind in ("alert", "digest")
     }
     oldest = conn.execute(
         "SELECT MIN(created) FROM outbox WHERE status = ? AND kind = 'alert'", (PENDING,)
@@ -162,8 +168,8 @@ def overview(conn: sqlite3.Connection, now: datetime, recent: int = 20) -> Overv
     alerts = conn.execute(
         "SELECT o.sent_at, o.destination, o.channel, o.article_id, o.watchlists, a.title, a.url"
         " FROM outbox o LEFT JOIN articles a ON a.id = o.article_id"
-        " WHERE o.kind = 'alert' AND o.status = ? ORDER BY o.sent_at DESC, o.id DESC LIMIT ?",
-        (SENT, recent),
+        " WHERE o.kind = 'alert' AND o.sent_at IS NOT NULL ORDER BY o.sent_at DESC LIMIT ?",
+        (recent,),
     ).fetchall()
     return Overview(
         articles=int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]),
@@ -205,11 +211,12 @@ def fts_query(text: str) -> str | None:
 
 def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
     """Matched articles, newest first, filtered and searched; one page of them."""
-    where = ["EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id{})"]
+    # Matched articles are a small share of the stored ones: start from matches.
+    where = ["a.id IN (SELECT article_id FROM matches{})"]
     params: list[object] = []
     inner = ""
     if query.watchlist:
-        inner = " AND m.watchlist = ?"
+        inner = " WHERE watchlist = ?"
         params.append(query.watchlist)
     where[0] = where[0].format(inner)
     if query.feed:
@@ -225,21 +232,38 @@ def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
         where.append("a.first_seen < ?")
         params.append((query.until + timedelta(days=1)).isoformat())
     match = fts_query(query.q)
-    source = "articles a"
-    select = "a.*, NULL AS extract"
+    page = max(1, query.page)
+    window = [query.per_page, (page - 1) * query.per_page]
     if match is not None:
-        source = "articles_fts f JOIN articles a ON a.id = f.rowid"
+        # FTS5 walks its index newest rowid first and stops at the LIMIT; a count of every
+        # hit of a common word would read its whole posting list, so it stops at COUNT_CAP.
         where.append("articles_fts MATCH ?")
         params.append(match)
-        select = f"a.*, snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '…', 24) AS extract"
-    clause = " AND ".join(where)
-    total = int(conn.execute(f"SELECT COUNT(*) FROM {source} WHERE {clause}", params).fetchone()[0])
-    page = max(1, query.page)
-    rows = conn.execute(
-        f"SELECT {select} FROM {source} WHERE {clause}"
-        " ORDER BY a.first_seen DESC, a.id DESC LIMIT ? OFFSET ?",
-        [*params, query.per_page, (page - 1) * query.per_page],
-    ).fetchall()
+        clause = " AND ".join(where)
+        source = "articles_fts f JOIN articles a ON a.id = f.rowid"
+        total = _count(conn, f"SELECT 1 FROM {source} WHERE {clause} ORDER BY f.rowid DESC", params)
+        rows = conn.execute(
+            f"SELECT a.*, snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '…', 24)"
+            f" AS extract FROM {source} WHERE {clause} ORDER BY f.rowid DESC LIMIT ? OFFSET ?",
+            [*params, *window],
+        ).fetchall()
+    else:
+        clause = " AND ".join(where)
+        if len(where) == 1:  # all matches, or one watchlist's: their own index counts them
+            total = int(
+                conn.execute(
+                    "SELECT COUNT(DISTINCT article_id) FROM matches" + inner, params
+                ).fetchone()[0]
+            )
+        else:
+            total = _count(conn, f"SELECT 1 FROM articles a WHERE {clause}", params)
+        # Many matches: walk the articles newest first and stop at the page; few: sort them.
+        hint = " INDEXED BY articles_first_seen" if total > WALK_FROM else ""
+        rows = conn.execute(
+            f"SELECT a.*, NULL AS extract FROM articles a{hint} WHERE {clause}"
+            " ORDER BY a.first_seen DESC, a.id DESC LIMIT ? OFFSET ?",
+            [*params, *window],
+        ).fetchall()
     found = matches_for(conn, [r["id"] for r in rows])
     items = tuple(
         ArticleView(
@@ -256,7 +280,14 @@ def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
         )
         for r in rows
     )
-    return ArticlePage(query=query, fts_query=match, total=total, items=items)
+    capped = total > COUNT_CAP and (match is not None or len(where) > 1)
+    return ArticlePage(query=query, fts_query=match, total=total, items=items, capped=capped)
+
+
+def _count(conn: sqlite3.Connection, select: str, params: list[object]) -> int:
+    """Rows of ``select``, counted up to COUNT_CAP + 1 (the page says "over 1,000")."""
+    sql = f"SELECT COUNT(*) FROM ({select} LIMIT {COUNT_CAP + 1})"
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def article(conn: sqlite3.Connection, article_id: int) -> ArticleView | None:
@@ -284,10 +315,13 @@ def facets(conn: sqlite3.Connection) -> Facets:
             r[0] for r in conn.execute("SELECT DISTINCT watchlist FROM matches ORDER BY 1")
         ),
         feeds=tuple(r[0] for r in conn.execute("SELECT id FROM feeds ORDER BY id")),
+        # one index seek per language, not a scan of every article
         languages=tuple(
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT language FROM articles WHERE language IS NOT NULL ORDER BY 1"
+                "WITH RECURSIVE l(v) AS (SELECT MIN(language) FROM articles UNION ALL"
+                " SELECT (SELECT MIN(language) FROM articles WHERE language > l.v) FROM l"
+                " WHERE l.v IS NOT NULL) SELECT v FROM l WHERE v IS NOT NULL"
             )
         ),
     )
@@ -298,8 +332,10 @@ def feed_health(conn: sqlite3.Connection, now: datetime, days: int = 14) -> list
     first = (now - timedelta(days=days - 1)).date()
     per_day: dict[str, list[int]] = {}
     for feed_id, day, count in conn.execute(
+        # INDEXED BY: the planner would rather walk every article in feed order; this
+        # index covers the query, so no article row is read
         "SELECT feed_id, substr(first_seen, 1, 10), COUNT(*) FROM articles"
-        " WHERE first_seen >= ? GROUP BY 1, 2",
+        " INDEXED BY articles_seen_feed WHERE first_seen >= ? GROUP BY 1, 2",
         (first.isoformat(),),
     ):
         offset = (date.fromisoformat(day) - first).days
@@ -361,9 +397,31 @@ def trends(conn: sqlite3.Connection, now: datetime, days: int, by: str = "watchl
 def stories(
     conn: sqlite3.Connection, now: datetime, days: int = 7, limit: int = 50
 ) -> list[StoryRow]:
-    """Stories seen in the last ``days``, newest first, those with most sources kept."""
-    found = _stories.stories_since(conn, now - timedelta(days=days))
-    return found[:limit]
+    """The ``limit`` stories seen last within ``days``, newest first, with their articles."""
+    found = conn.execute(
+        "SELECT id, title, first_seen, last_seen FROM stories WHERE last_seen >= ?"
+        " ORDER BY last_seen DESC, id DESC LIMIT ?",
+        (to_db(now - timedelta(days=days)), limit),
+    ).fetchall()
+    members: dict[int, list[StoryMember]] = {sid: [] for sid, *_ in found}
+    if members:
+        marks = ",".join("?" * len(members))
+        for m in conn.execute(
+            "SELECT s.story_id, s.article_id, s.feed_id, a.title, a.url, a.published,"
+            " s.relation, s.related_id, s.score, s.seen FROM story_articles s"
+            " LEFT JOIN articles a ON a.id = s.article_id"
+            f" WHERE s.story_id IN ({marks}) ORDER BY s.seen, s.article_id",
+            list(members),
+        ):
+            members[m[0]].append(
+                StoryMember(
+                    m[1], m[2], m[3] or "", m[4], from_db(m[5]), m[6], m[7], m[8], _when(m[9])
+                )
+            )
+    return [
+        StoryRow(sid, title, _when(first), _when(last), tuple(members[sid]))
+        for sid, title, first, last in found
+    ]
 
 
 def _when(text: str) -> datetime:

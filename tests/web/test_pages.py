@@ -51,13 +51,13 @@ def test_every_page_answers_with_a_csp_and_no_inline_script(client: httpx.Client
     assert not [e for e in tree.iter() if any(a.startswith("on") for a in e.attrib)]
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/articles?q=AI+Act"])
+@pytest.mark.parametrize("path", [*PAGES, "/articles?q=markup"])
 def test_a_title_with_markup_shows_as_text(client: httpx.Client, path: str):
     page = client.get(path)
     assert page.status_code == 200
     tree = html.fromstring(page.text)
     assert not tree.xpath("//img"), "feed text became an element"
-    if path in ("/", "/articles", "/stories", "/articles?q=AI+Act", "/digests"):
+    if path in ("/", "/articles", "/stories", "/articles?q=markup", "/digests"):
         assert EVIL in text_of(page)
         assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
     assert "<img src=x" not in page.text
