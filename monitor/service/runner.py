@@ -213,8 +213,9 @@ class Service:
             except BaseException:
                 await self._fetcher.__aexit__(None, None, None)
                 raise
+            # scripts and tests read the address from this line: keep its start
             log.warning(
-                "dashboard on http://%s/ (metrics on /metrics, health on /healthz)",
+                "metrics on http://%s/metrics, health on /healthz, dashboard on /",
                 self.http_address,
             )
         scheduler.start()
