@@ -46,7 +46,7 @@ from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
-from monitor.store import StateLock, Store, ensure_state_dir
+from monitor.store import StateLock, Store, ensure_state_dir, unsubscribe
 from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
@@ -761,6 +761,18 @@ class Service:
             secure_cookie=public.startswith("https://"),
             keywords=Path(self.opt.keywords_path),
             digests=lambda: self._deliverer.preview_digests() if self._deliverer else [],
+            secret=self.opt.environ.get("MONITOR_SECRET", "").strip() or None,
+            set_unsubscribed=self._set_unsubscribed,
+        )
+
+    def _set_unsubscribed(self, target: Target, on: bool) -> None:
+        with self.store.transaction() as conn:
+            unsubscribe.set_unsubscribed(conn, target, on, utcnow())
+        log.warning(
+            "%s %s from the digests of %s (their link)",
+            target.address,
+            "unsubscribed" if on else "resubscribed",
+            target.destination,
         )
 
     def _refresh_gauges(self) -> None:

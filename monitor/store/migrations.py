@@ -212,4 +212,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration("full-text search of articles", _article_search),
+    Migration(
+        "unsubscribe overrides of e-mail digest recipients",
+        """
+        CREATE TABLE unsubscribed (
+            destination TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (destination, address)
+        )
+        """,
+    ),
 )

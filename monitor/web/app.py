@@ -36,7 +36,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.models import OutgoingMessage, Target
 from monitor.store import dashboard as db
+from monitor.store import unsubscribe as unsub_store
 from monitor.web import lab, views
+from monitor.web import unsubscribe as unsub
 
 T = TypeVar("T")
 HERE = Path(__file__).parent
@@ -59,7 +61,9 @@ ONE_SHOT = {"Connection": "close"}
 """Scrapers ask once per interval: their connection is closed at once, never held idle."""
 LAB_LIMIT = 20_000
 """Articles a lab run replays at most (the newest ones)."""
-OPEN_PATHS = ("/healthz", "/metrics", "/login", "/static/")
+OPEN_PATHS = ("/healthz", "/metrics", "/login", "/static/", "/unsubscribe")
+"""Paths without the dashboard token: scrapers, the login itself, and digest recipients
+(their unsubscribe link is signed instead)."""
 
 
 def utcnow() -> datetime:
@@ -81,6 +85,10 @@ class Site:
     """The service's keywords.yaml: ``/lab`` compares a candidate with it (read only)."""
     digests: Callable[[], list[tuple[Target, list[OutgoingMessage]]]] = field(default=lambda: [])
     """Each target's next digest, rendered as it will be sent (nothing is sent)."""
+    secret: str | None = None
+    """``MONITOR_SECRET``: signs the unsubscribe links; without it /unsubscribe is off."""
+    set_unsubscribed: Callable[[Target, bool], None] | None = None
+    """Record or remove a recipient's unsubscribe (the service's own connection)."""
 
 
 class Reader:
@@ -365,7 +373,41 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
             }
             for target, messages in found
         ]
-        return "digests.html.j2", {"digests": data}, data
+        found_overrides = await reader.run(unsub_store.overrides)
+        return (
+            "digests.html.j2",
+            {"digests": data, "overrides": found_overrides},
+            {"digests": data, "unsubscribed": found_overrides},
+        )
+
+    async def unsubscribe(request: Request) -> Response:
+        """RFC 8058: a mail client POSTs ``List-Unsubscribe=One-Click`` to the link; a
+        person opens it (GET) and confirms, or resubscribes, with a button (POST)."""
+        if not site.secret or site.set_unsubscribed is None:
+            return PlainTextResponse("unsubscribe links are off (no MONITOR_SECRET)\n", 404)
+        fields: dict[str, list[str]] = {}
+        if request.method == "POST":
+            body = await request.body()
+            fields = parse_qs(body[:8192].decode("utf-8", "replace"))
+        token = request.query_params.get("t") or (fields.get("t") or [""])[0]
+        try:
+            target = unsub.read_token(site.secret, token)
+        except unsub.BadToken as exc:
+            return HTMLResponse(views.render("error.html.j2", message=str(exc)), 400)
+        done = None
+        if request.method == "POST":
+            one_click = (fields.get("List-Unsubscribe") or [""])[0] == "One-Click"
+            action = "unsubscribe" if one_click else (fields.get("action") or [""])[0]
+            if action not in ("unsubscribe", "resubscribe"):
+                return HTMLResponse(views.render("error.html.j2", message="no action"), 400)
+            site.set_unsubscribed(target, action == "unsubscribe")
+            done = action
+        off = await reader.run(unsub_store.is_unsubscribed, target)
+        return HTMLResponse(
+            views.render(
+                "unsubscribe.html.j2", target=target, token=token, unsubscribed=off, done=done
+            )
+        )
 
     async def digest_html(request: Request) -> Response:
         index = views.int_param(request.path_params, "n", 0, 0, 10_000)
@@ -427,6 +469,7 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
         )
     routes += [
         Route("/digests/{n}/email.html", digest_html, methods=["GET"]),
+        Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/lab", lab_form, methods=["GET"]),
         Route("/lab", lab_run, methods=["POST"]),
         Route("/login", login_form, methods=["GET"]),

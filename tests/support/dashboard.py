@@ -20,6 +20,7 @@ from monitor.store import Store
 from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import stories as st
+from monitor.store import unsubscribe
 from monitor.store.articles import add_articles
 from monitor.web.app import Site
 
@@ -28,6 +29,7 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 FEEDS = ("eu-parliament", "euractiv", "lemonde", "quiet")
 DIGEST = Target("policy", "email", "policy@example.org")
+SECRET = "a-secret-for-unsubscribe-links"
 KEYWORDS = """\
 destinations:
   newsroom:
@@ -227,6 +229,7 @@ def serve(
     now: datetime = NOW,
     address: str = "127.0.0.1:0",
     limits: HttpLimits | None = None,
+    secret: str | None = SECRET,
 ) -> Iterator[Served]:
     keywords = state / "keywords.yaml"
     if not keywords.exists():
@@ -243,7 +246,14 @@ def serve(
         environ={"MAIL_FROM": "watch@example.org"},
         clock=lambda: now,
     )
+
+    def set_unsubscribed(target: Target, on: bool) -> None:
+        with store.transaction() as conn:
+            unsubscribe.set_unsubscribed(conn, target, on, now)
+
     site = Site(
+        secret=secret,
+        set_unsubscribed=set_unsubscribed,
         digests=deliverer.preview_digests,
         database=state / "monitor.sqlite3",
         keywords=keywords,

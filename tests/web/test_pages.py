@@ -175,7 +175,7 @@ def test_stories_show_their_sources_on_a_timeline(client: httpx.Client):
 
 
 def test_digests_preview_each_recipient_as_it_will_be_sent(client: httpx.Client):
-    data = client.get("/api/digests").json()
+    data = client.get("/api/digests").json()["digests"]
     assert [(d["destination"], d["channel"], d["address"]) for d in data] == [
         ("policy", "email", "policy@example.org")
     ]
