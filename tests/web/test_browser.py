@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.dashboard import EVIL, seed, serve
+from monitor.web.unsubscribe import make_token
+from tests.support.dashboard import DIGEST, EVIL, SECRET, seed, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -163,3 +164,22 @@ def test_login_in_a_browser(browser: Any, shots: Path, tmp_path: Path) -> None:
         page.wait_for_url("**/login")
         # the 401 of the wrong token is the only error the console may show
         assert [e for e in console.errors if "401" not in e] == []
+
+
+def test_unsubscribe_and_resubscribe_in_a_browser(browser: Any, tmp_path: Path) -> None:
+    seed(tmp_path)
+    token = make_token(SECRET, DIGEST.destination, DIGEST.address)
+    with serve(tmp_path, token="the-dashboard-token") as served:
+        page = browser.new_page()
+        console = Console(page)
+        page.goto(f"{served.url}/unsubscribe?t={token}")  # no login: the link is signed
+        assert page.locator("#state").inner_text() == (
+            "policy@example.org receives the digests of policy."
+        )
+        page.click("text=Unsubscribe")
+        page.wait_for_selector("text=Resubscribe")
+        assert "is unsubscribed from" in page.locator("#state").inner_text()
+        page.click("text=Resubscribe")
+        page.wait_for_selector("button[value=unsubscribe]")
+        assert "receives the digests" in page.locator("#state").inner_text()
+        assert console.errors == []
