@@ -275,3 +275,21 @@ def test_the_dashboard_shares_the_connection_limits(state: Path):
         finally:
             for s in held:
                 s.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/overview", "/api/articles", "/api/feeds", "/api/stories", "/api/trends", "/api/digests"],
+)
+def test_every_api_answers_json(client: httpx.Client, path: str):
+    answer = client.get(path)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() is not None
+
+
+def test_pages_change_nothing_on_other_methods(client: httpx.Client):
+    assert client.head("/articles").status_code == 200
+    for path in ("/", "/articles", "/api/articles", "/feeds"):
+        assert client.post(path).status_code == 405
+        assert client.delete(path).status_code == 405
