@@ -382,9 +382,12 @@ def trends(conn: sqlite3.Connection, now: datetime, days: int, by: str = "watchl
     first = (now - timedelta(days=days - 1)).date()
     axis = tuple(first + timedelta(days=n) for n in range(days))
     series: dict[str, list[int]] = {}
+    # per watchlist, the index on matches (watchlist, matched_at) answers alone; language
+    # and feed need each article's row
+    join = "" if by == "watchlist" else " JOIN articles a ON a.id = m.article_id"
     for name, day, count in conn.execute(
-        f"SELECT {group}, substr(m.matched_at, 1, 10), COUNT(*) FROM matches m"
-        " JOIN articles a ON a.id = m.article_id WHERE m.matched_at >= ? GROUP BY 1, 2",
+        f"SELECT {group}, substr(m.matched_at, 1, 10), COUNT(*) FROM matches m{join}"
+        " WHERE m.matched_at >= ? GROUP BY 1, 2",
         (first.isoformat(),),
     ):
         offset = (date.fromisoformat(day) - first).days
