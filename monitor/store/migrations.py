@@ -43,7 +43,9 @@ def _article_search(conn: sqlite3.Connection) -> None:
         f" ON articles BEGIN {old} {new} END"
     )
     conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
-    conn.execute("CREATE INDEX matches_watchlist ON matches (watchlist, matched_at)")
+    conn.execute(
+        "CREATE INDEX matches_watchlist ON matches (watchlist, matched_at, article_id)"
+    )
     # the dashboard's filters and its list of the last alerts sent
     conn.execute("CREATE INDEX articles_language ON articles (language)")
     conn.execute("CREATE INDEX articles_seen_feed ON articles (first_seen, feed_id)")
