@@ -163,7 +163,9 @@ def overview(conn: sqlite3.Connection, now: datetime, recent: int = 20) -> Overv
         for kind in ("alert", "digest")
     }
     oldest = conn.execute(
-        "SELECT MIN(created) FROM outbox WHERE status = ? AND kind = 'alert'", (PENDING,)
+        # INDEXED BY: with statistics saying nearly every row is sent, SQLite scanned them all
+        "SELECT MIN(created) FROM outbox INDEXED BY outbox_due WHERE status = ? AND kind = 'alert'",
+        (PENDING,),
     ).fetchone()[0]
     alerts = conn.execute(
         "SELECT o.sent_at, o.destination, o.channel, o.article_id, o.watchlists, a.title, a.url"
