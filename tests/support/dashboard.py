@@ -16,11 +16,10 @@ from monitor.models import Article, FeedSpec, Hit, Match, Route, Snippet, Target
 from monitor.pipeline.build import load_configs
 from monitor.pipeline.runtime import build_deliverer
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
-from monitor.store import Store
+from monitor.store import Store, unsubscribe
 from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import stories as st
-from monitor.store import unsubscribe
 from monitor.store.articles import add_articles
 from monitor.web.app import Site
 
