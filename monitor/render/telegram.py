@@ -307,6 +307,7 @@ def _more_hits(matches: Sequence[Match]) -> int:
     """Hits found but not reported (a match keeps a few per field, ``Match.hit_count``)."""
     return max((m.more_hits for m in matches), default=0)
 
+
 def _hashtags(item: AlertItem) -> str:
     return " ".join(f"#{tag}" for tag in dict.fromkeys(item.hashtags))
 
