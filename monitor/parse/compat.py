@@ -7,6 +7,8 @@ fail on the first difference.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import re
 from html.entities import entitydefs
@@ -21,6 +23,8 @@ _CLOSE_TAG = re.compile(r"</(\w+)>")
 _ENTITY = re.compile(r"&#?\w+;")
 _TAG_NAME = re.compile(r"</?(\w+)")
 _ENTITY_NAME = re.compile(r"&(\w+);")
+# Control characters other than white space: a decoded value holding one is binary.
+_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # feedparser's own pattern for an e-mail address inside an RSS <author> string.
 _EMAIL = re.compile(
     r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"
@@ -43,6 +47,26 @@ def text_kind(mime: str) -> bool | None:
     if mime.startswith("text/"):
         return False
     return None
+
+
+def base64_text(value: str) -> str | None:
+    """The text inside a base64 field (an Atom text construct of a non-text type).
+
+    feedparser decodes such a field and shows it; it is kept here only when it decodes
+    to UTF-8 text, so an image or other binary payload never becomes "words".
+    """
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=False)
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    return printable(text)
+
+
+def printable(text: str) -> str | None:
+    """``text`` when it holds no control characters but white space, else None."""
+    text = text.strip()
+    return text if text and not _BINARY.search(text) else None
 
 
 def looks_like_html(text: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import feedparser
 
 from monitor.errors import ParseError
-from monitor.parse.compat import text_kind
+from monitor.parse.compat import content_type, printable, text_kind
 from monitor.parse.raw import RawEntry, RawFeed, RawText
 from monitor.parse.urls import is_web, resolve
 
@@ -84,16 +84,31 @@ def _text(d: dict[str, Any], key: str) -> RawText | None:
     value = dict.get(d, key)
     if value is None:
         return None
-    detail = dict.get(d, key + "_detail") or {}
-    html = text_kind(str(detail.get("type", "text/html")))
-    return None if html is None else RawText(str(value), html)
+    detail = dict.get(d, key + "_detail")
+    if detail is None and key == "summary":
+        # feedparser copies a text or HTML content into a missing summary without its
+        # type: the content's type holds (a literal "<blink>" in plain text stays).
+        for item in dict.get(d, "content", None) or []:
+            if item.get("value") == value:
+                detail = item
+                break
+    return _typed(str(value), str((detail or {}).get("type", "text/html")))
+
+
+def _typed(value: str, mime: str) -> RawText | None:
+    html = text_kind(content_type(mime, "text/plain"))
+    if html is None:
+        # A non-text Atom type: feedparser decoded the base64; keep it only if it is text.
+        text = printable(value)
+        return None if text is None else RawText(text, False)
+    return RawText(value, html)
 
 
 def _content(d: dict[str, Any]) -> RawText | None:
     for item in dict.get(d, "content", None) or []:
-        html = text_kind(str(item.get("type", "text/html")))
-        if html is not None:
-            return RawText(str(item.get("value", "")), html)
+        text = _typed(str(item.get("value", "")), str(item.get("type", "text/html")))
+        if text is not None:
+            return text
     return None
 
 

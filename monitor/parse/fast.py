@@ -10,10 +10,18 @@ on feedparser (docs/benchmarks.md, "Parser").
 from __future__ import annotations
 
 import threading
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from monitor.parse.compat import author_name, content_type, fix_text, looks_like_html, text_kind
+from monitor.parse.compat import (
+    author_name,
+    base64_text,
+    content_type,
+    fix_text,
+    looks_like_html,
+    text_kind,
+)
 from monitor.parse.raw import RawEntry, RawFeed, RawText
 from monitor.parse.urls import is_web, resolve
 
@@ -25,6 +33,12 @@ _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _RSS10 = "{http://purl.org/rss/1.0/}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _FEEDBURNER = "{http://rssnamespace.org/feedburner/ext/1.0}"
+_XHTML = "{http://www.w3.org/1999/xhtml}"
+_ITUNES = "{http://www.itunes.com/DTDs/PodCast-1.0.dtd}"
+_MEDIA = "{http://search.yahoo.com/mrss/}"
+# feedparser's names for the RSS versions it knows (feedparser/namespaces/_base.py).
+_QUOTE = {'"': "&quot;"}
+_RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 
 (
     TITLE,
@@ -41,7 +55,10 @@ _FEEDBURNER = "{http://rssnamespace.org/feedburner/ext/1.0}"
     ATOM_LINK,
     TTL,
     ORIG_LINK,
-) = range(14)
+    RSS_SUMMARY,
+    BODY,
+    FULLITEM,
+) = range(17)
 
 _COMMON = {
     _DC + "creator": AUTHOR,
@@ -57,6 +74,27 @@ _COMMON = {
     ATOM + "category": CATEGORY,
     _FEEDBURNER + "origLink": ORIG_LINK,
 }
+# Elements that feedparser reads in any RSS flavour (it ignores the namespace of
+# unknown prefixes and takes Atom-style names without one: issue 16).
+_RSS_EXTRA = {
+    _DC + "title": TITLE,
+    _DC + "description": SUMMARY,
+    "summary": RSS_SUMMARY,
+    "body": BODY,
+    _XHTML + "body": BODY,
+    "fullitem": FULLITEM,
+    _ITUNES + "summary": RSS_SUMMARY,
+    _ITUNES.lower() + "summary": RSS_SUMMARY,
+    _MEDIA + "title": TITLE,
+    _MEDIA + "description": SUMMARY,
+    _MEDIA.replace("/}", "}") + "title": TITLE,
+    _MEDIA.replace("/}", "}") + "description": SUMMARY,
+    "id": GUID,
+    "updated": UPDATED,
+    "modified": UPDATED,
+    "published": PUBLISHED,
+    "issued": PUBLISHED,
+}
 _RSS = {
     "title": TITLE,
     "link": LINK,
@@ -68,12 +106,14 @@ _RSS = {
     "language": LANGUAGE,
     "ttl": TTL,
     **_COMMON,
+    **_RSS_EXTRA,
 }
 _RDF_ITEM = {
     _RSS10 + "title": TITLE,
     _RSS10 + "link": LINK,
     _RSS10 + "description": SUMMARY,
     **_COMMON,
+    **_RSS_EXTRA,
 }
 _ATOM = {
     ATOM + "title": TITLE,
@@ -128,10 +168,13 @@ def read(data: bytes, base_url: str) -> RawFeed:
     if root is None:
         raise Unsupported("lxml: no root element")
     tag = root.tag
-    if tag == "rss" and (root.get("version") or "").strip() == "2.0":
-        channel = root.find("channel")
-        if channel is not None:
-            return _read_rss(root, channel)
+    if tag == "rss":
+        version = root.get("version") or ""
+        fmt = _RSS_VERSIONS.get(version) or ("rss20" if version.startswith("2.") else "rss")
+        if fmt != "rss20" and root.getroottree().docinfo.doctype:
+            # Netscape's RSS 0.91 DTD and its entities: feedparser knows them (rss091n).
+            raise Unsupported("rss with a DOCTYPE is left to feedparser")
+        return _read_rss(root, root.find("channel"), fmt)
     elif tag == ATOM + "feed":
         return _read_atom(root)
     elif tag == _RDF + "RDF":
@@ -142,10 +185,34 @@ def read(data: bytes, base_url: str) -> RawFeed:
 
 
 def _raw(el: etree._Element) -> str:
-    """The element's content as feedparser sees it: text, with child markup re-serialised."""
+    """The element's content as feedparser sees it in an HTML or text field: text nodes as
+    they are (unescaped), child elements as tags, so "&lt;b&gt;" in a child is markup."""
     if len(el) == 0:
         return el.text or ""
     parts = [el.text or ""]
+    for child in el:
+        _html(child, parts)
+    return "".join(parts)
+
+
+def _html(el: etree._Element, parts: list[str]) -> None:
+    tag = el.tag
+    if type(tag) is str:
+        name = tag.rpartition("}")[2]
+        attrs = "".join(
+            f' {str(k).rpartition("}")[2]}="{escape(str(v), _QUOTE)}"' for k, v in el.attrib.items()
+        )
+        parts.append(f"<{name}{attrs}>")
+        parts.append(el.text or "")
+        for child in el:
+            _html(child, parts)
+        parts.append(f"</{name}>")
+    parts.append(el.tail or "")
+
+
+def _xhtml(el: etree._Element) -> str:
+    """The content of an XHTML element: text escaped, so "&lt;blink&gt;" stays text."""
+    parts = [escape(el.text or "")]
     parts.extend(_markup(child, tail=True) for child in el)
     return "".join(parts)
 
@@ -154,13 +221,15 @@ def _text(el: etree._Element, default: str, guess: bool) -> RawText | None:
     """A text construct; ``guess``: RSS gives no type, so markup is guessed (compat)."""
     mime = content_type(el.get("type"), default)
     html = text_kind(mime)
-    if html is None or el.get("src") is not None:
+    if el.get("src") is not None:
         return None
+    if html is None:
+        # Atom: any other type is base64 (RFC 4287 4.1.3.3); text is kept when it is text.
+        text = base64_text(_simple(el)) if len(el) == 0 else None
+        return None if text is None else RawText(text, False)
     if mime == "application/xhtml+xml" and len(el):
-        value = "".join(
-            _raw(child)
-            if child.tag == "{http://www.w3.org/1999/xhtml}div"
-            else _markup(child, tail=False)
+        value = escape(el.text or "") + "".join(
+            _xhtml(child) if child.tag == _XHTML + "div" else _markup(child, tail=True)
             for child in el
         )
     else:
@@ -206,6 +275,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     # feedparser reports an entry's language from its own dc:language, else from the
     # xml:lang in force on its title, else on its summary; the same here.
     own_lang = title_lang = summary_lang = None
+    has_summary = has_content = False
     for child in item:
         tag = child.tag
         if type(tag) is not str:  # an unresolved entity reference node
@@ -220,14 +290,32 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             if e.title is None or not e.title.value:
                 e.title = _text(child, "text/plain", guess)
                 title_lang = _lang(child, item_lang) or ""
-        elif kind == SUMMARY:
-            e.summary = _text(child, "text/html" if guess else "text/plain", guess)
+        elif kind == SUMMARY or kind == RSS_SUMMARY:
+            if has_summary and not has_content and fmt != "atom10":
+                # feedparser: a second summary-like element (a <summary> after the
+                # <description>, or the reverse) is the entry's content.
+                e.content = _text(child, "text/plain", guess)
+                has_content = True
+                continue
+            default = "text/html" if guess and kind == SUMMARY else "text/plain"
+            e.summary = _text(child, default, guess)
             summary_lang = _lang(child, item_lang) or ""
-        elif kind == CONTENT:
+            has_summary = True
+        elif kind == CONTENT or kind == FULLITEM:
             # content:encoded is HTML by definition, even inside Atom.
-            html_default = guess or tag.endswith("encoded")
+            html_default = guess or tag.endswith("encoded") or kind == FULLITEM
             e.content = _text(child, "text/html" if html_default else "text/plain", guess)
+            has_content = True
+        elif kind == BODY:
+            # <body> / <xhtml:body>: the item's XHTML (feedparser copies it into the summary).
+            e.content = _text(child, "application/xhtml+xml", False)
+            has_summary = True
         elif kind == LINK:
+            if child.get("href") is not None:
+                href = _html_link(child)  # an Atom-style <link href> without a namespace
+                if href:
+                    e.link = href
+                continue
             e.link = _simple(child)
         elif kind == GUID:
             e.guid = _simple(child)
@@ -290,9 +378,11 @@ def _atom_person(el: etree._Element) -> str | None:
     return name or email
 
 
-def _read_rss(root: etree._Element, channel: etree._Element) -> RawFeed:
-    feed = RawFeed("rss20", [])
-    for child in channel:
+def _read_rss(root: etree._Element, channel: etree._Element | None, fmt: str) -> RawFeed:
+    # RSS 0.9x and version-less RSS read like RSS 2.0 (feedparser reads them alike);
+    # items may sit outside the channel, or there may be no channel at all.
+    feed = RawFeed(fmt, [])
+    for child in () if channel is None else channel:
         tag = child.tag
         if tag == "item" or type(tag) is not str:
             continue
@@ -308,7 +398,7 @@ def _read_rss(root: etree._Element, channel: etree._Element) -> RawFeed:
             feed.ttl = _simple(child)
     root_lang = _lang(root, None)
     feed.language = root_lang if feed.language is None else feed.language or None
-    lang = _lang(channel, root_lang)
+    lang = root_lang if channel is None else _lang(channel, root_lang)
     feed.entries = [_entry(item, _RSS, "rss20", lang) for item in root.iter("item")]
     return feed
 
