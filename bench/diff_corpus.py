@@ -50,6 +50,7 @@ from common import shown, write_section  # noqa: E402
 
 from monitor.models import Article, ParsedFeed  # noqa: E402
 from monitor.parse import Engine, parse_feed  # noqa: E402
+from monitor.parse.compat import content_type, printable  # noqa: E402
 from monitor.parse.urls import is_web, resolve  # noqa: E402
 from monitor.plaintext import collapse_space, html_to_text  # noqa: E402
 
@@ -132,10 +133,16 @@ def reference(case: Case) -> Any:
 
 
 def _plain(value: Any, detail: Any) -> str:
+    """Plain text by the field's type, as monitor's builder makes it: markup stripped for
+    HTML, white space collapsed for text, any other type kept only if it is text."""
     if not value:
         return ""
-    mime = str((detail or {}).get("type", "text/html"))
-    return html_to_text(str(value)) if mime in HTML_TYPES else collapse_space(str(value))
+    mime = content_type(str((detail or {}).get("type", "text/html")), "text/plain")
+    if mime in HTML_TYPES:
+        return html_to_text(str(value))
+    if mime.startswith("text/"):
+        return collapse_space(str(value))
+    return collapse_space(printable(str(value)) or "")
 
 
 @dataclass(slots=True)
@@ -154,12 +161,13 @@ def ref_entries(parsed: Any) -> list[RefEntry]:
     out = []
     for e in parsed.get("entries", []):
         title = _plain(e.get("title"), e.get("title_detail"))
-        summary = _plain(e.get("summary"), e.get("summary_detail"))
+        detail = e.get("summary_detail")
         content = ""
         for c in e.get("content") or []:
-            if str(c.get("type", "text/html")).startswith("text/") or c.get("type") in HTML_TYPES:
-                content = _plain(c.get("value"), c)
-                break
+            if detail is None and c.get("value") == e.get("summary"):
+                detail = c  # a content copied into the summary keeps its own type
+            content = content or _plain(c.get("value"), c)
+        summary = _plain(e.get("summary"), detail)
         summary = summary or content
         link = (e.get("link") or "").strip() or None
         guid = (e.get("id") or "").strip() or None
@@ -174,7 +182,9 @@ def ref_entries(parsed: Any) -> list[RefEntry]:
             name = (a.get("name") or a.get("email") or "").strip()
             if name:
                 names.append(collapse_space(name))
-        out.append(RefEntry(title, summary, content, link, guid, date, tuple(dict.fromkeys(names))))
+        entry = RefEntry(title, summary, content, link, guid, date, tuple(dict.fromkeys(names)))
+        if entry not in out:  # monitor keeps one of two identical entries (identity keys)
+            out.append(entry)
     return out
 
 

@@ -17,6 +17,13 @@ from feedparser.html import _cp1252
 from feedparser.sanitizer import _HTMLSanitizer
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Atom's short names, and Media RSS's "plain" (feedparser's map_content_type).
+_SHORT_TYPES = {
+    "text": "text/plain",
+    "plain": "text/plain",
+    "html": "text/html",
+    "xhtml": "application/xhtml+xml",
+}
 _ACCEPTABLE = frozenset(_HTMLSanitizer.acceptable_elements)
 _C1 = re.compile("[\x80-\x9f]")
 _CLOSE_TAG = re.compile(r"</(\w+)>")
@@ -35,9 +42,7 @@ _EMAIL = re.compile(
 def content_type(attr: str | None, default: str) -> str:
     """Map an Atom ``type`` attribute (``text``, ``html``, ``xhtml`` or a MIME type)."""
     value = (attr or default).strip().lower()
-    return {"text": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml"}.get(
-        value, value
-    )
+    return _SHORT_TYPES.get(value, value)
 
 
 def text_kind(mime: str) -> bool | None:

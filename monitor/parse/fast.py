@@ -58,7 +58,8 @@ _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": 
     RSS_SUMMARY,
     BODY,
     FULLITEM,
-) = range(17)
+    MEDIA_TITLE,
+) = range(18)
 
 _COMMON = {
     _DC + "creator": AUTHOR,
@@ -85,9 +86,9 @@ _RSS_EXTRA = {
     "fullitem": FULLITEM,
     _ITUNES + "summary": RSS_SUMMARY,
     _ITUNES.lower() + "summary": RSS_SUMMARY,
-    _MEDIA + "title": TITLE,
+    _MEDIA + "title": MEDIA_TITLE,
     _MEDIA + "description": SUMMARY,
-    _MEDIA.replace("/}", "}") + "title": TITLE,
+    _MEDIA.replace("/}", "}") + "title": MEDIA_TITLE,
     _MEDIA.replace("/}", "}") + "description": SUMMARY,
     "id": GUID,
     "updated": UPDATED,
@@ -275,7 +276,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     # feedparser reports an entry's language from its own dc:language, else from the
     # xml:lang in force on its title, else on its summary; the same here.
     own_lang = title_lang = summary_lang = None
-    has_summary = has_content = False
+    has_summary = has_content = media_title = False
     for child in item:
         tag = child.tag
         if type(tag) is not str:  # an unresolved entity reference node
@@ -285,11 +286,13 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             kind = table.get(tag.lower())
             if kind is None:
                 continue
-        if kind == TITLE:
-            # The first non-empty title counts (feedparser ignores later ones).
-            if e.title is None or not e.title.value:
+        if kind == TITLE or kind == MEDIA_TITLE:
+            # The first non-empty title counts (feedparser ignores later ones), but a
+            # <media:title> is only a fallback for a missing <title>.
+            if e.title is None or not e.title.value or (kind == TITLE and media_title):
                 e.title = _text(child, "text/plain", guess)
                 title_lang = _lang(child, item_lang) or ""
+                media_title = kind == MEDIA_TITLE
         elif kind == SUMMARY or kind == RSS_SUMMARY:
             if has_summary and not has_content and fmt != "atom10":
                 # feedparser: a second summary-like element (a <summary> after the
