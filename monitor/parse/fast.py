@@ -349,6 +349,11 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
         elif kind == ORIG_LINK:
             # feedparser keeps the last one, as it is (the builder decides if it is a URL).
             e.orig_link = _simple(child) or None
+    if not (e.link or e.guid or _has_text(e.title) or _has_text(e.summary) or _has_text(e.content)):
+        if len(item) and fmt != "atom10":
+            # Nothing this engine knows, yet the item has elements: let feedparser,
+            # which reads many more, decide (an entry is never dropped unread: issue 16).
+            raise Unsupported("an item with no element the fast engine reads")
     if fmt == "rss10":
         about = item.get(_RDF + "about")
         e.guid = about.strip() if about else e.guid
@@ -361,6 +366,10 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     e.link = e.link or None
     e.language = own_lang or (title_lang if title_lang is not None else summary_lang) or None
     return e
+
+
+def _has_text(text: RawText | None) -> bool:
+    return text is not None and bool(text.value)
 
 
 def _attr(el: etree._Element, lname: str, default: str) -> str:
