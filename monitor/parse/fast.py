@@ -10,6 +10,7 @@ on feedparser (docs/benchmarks.md, "Parser").
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -26,6 +27,7 @@ from monitor.parse.raw import RawEntry, RawFeed, RawText
 from monitor.parse.urls import is_web, resolve
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+ATOM03 = "{http://purl.org/atom/ns#}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _DCTERMS = "{http://purl.org/dc/terms/}"
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -37,6 +39,9 @@ _XHTML = "{http://www.w3.org/1999/xhtml}"
 _ITUNES = "{http://www.itunes.com/DTDs/PodCast-1.0.dtd}"
 _MEDIA = "{http://search.yahoo.com/mrss/}"
 # feedparser's names for the RSS versions it knows (feedparser/namespaces/_base.py).
+_MEDIA_GROUPS = frozenset(
+    m + name for m in (_MEDIA, _MEDIA.replace("/}", "}")) for name in ("group", "content")
+)
 _QUOTE = {'"': "&quot;"}
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 
@@ -72,8 +77,13 @@ _COMMON = {
     _CONTENT + "encoded": CONTENT,
     ATOM + "link": ATOM_LINK,
     ATOM + "author": ATOM_AUTHOR,
+    ATOM03 + "author": ATOM_AUTHOR,
     ATOM + "category": CATEGORY,
     _FEEDBURNER + "origLink": ORIG_LINK,
+    _MEDIA + "title": MEDIA_TITLE,
+    _MEDIA + "description": SUMMARY,
+    _MEDIA.replace("/}", "}") + "title": MEDIA_TITLE,
+    _MEDIA.replace("/}", "}") + "description": SUMMARY,
 }
 # Elements that feedparser reads in any RSS flavour (it ignores the namespace of
 # unknown prefixes and takes Atom-style names without one: issue 16).
@@ -86,10 +96,6 @@ _RSS_EXTRA = {
     "fullitem": FULLITEM,
     _ITUNES + "summary": RSS_SUMMARY,
     _ITUNES.lower() + "summary": RSS_SUMMARY,
-    _MEDIA + "title": MEDIA_TITLE,
-    _MEDIA + "description": SUMMARY,
-    _MEDIA.replace("/}", "}") + "title": MEDIA_TITLE,
-    _MEDIA.replace("/}", "}") + "description": SUMMARY,
     "id": GUID,
     "updated": UPDATED,
     "modified": UPDATED,
@@ -128,7 +134,13 @@ _ATOM = {
     **_COMMON,
 }
 # feedparser matches element names case-insensitively (<PubDate>, <Guid> occur in the wild).
-for _table in (_RSS, _RDF_ITEM, _ATOM):
+# Atom 0.3 has the same elements in its own namespace (and a ``mode`` attribute, _text).
+_ATOM03 = {
+    **{(ATOM03 + k[len(ATOM) :] if k.startswith(ATOM) else k): v for k, v in _ATOM.items()},
+    **_COMMON,
+}
+_ATOM_VERSIONS = {"0.1": "atom01", "0.2": "atom02", "0.3": "atom03"}
+for _table in (_RSS, _RDF_ITEM, _ATOM, _ATOM03):
     _table.update({key.lower(): value for key, value in list(_table.items())})
 
 _local = threading.local()
@@ -177,7 +189,9 @@ def read(data: bytes, base_url: str) -> RawFeed:
             raise Unsupported("rss with a DOCTYPE is left to feedparser")
         return _read_rss(root, root.find("channel"), fmt)
     elif tag == ATOM + "feed":
-        return _read_atom(root)
+        return _read_atom(root, ATOM, _ATOM, "atom10")
+    elif tag == ATOM03 + "feed":
+        return _read_atom(root, ATOM03, _ATOM03, _ATOM_VERSIONS.get(root.get("version") or "", "atom"))
     elif tag == _RDF + "RDF":
         channel = root.find(_RSS10 + "channel")
         if channel is not None:
@@ -224,6 +238,10 @@ def _text(el: etree._Element, default: str, guess: bool) -> RawText | None:
     html = text_kind(mime)
     if el.get("src") is not None:
         return None
+    if el.get("mode") == "base64" and len(el) == 0:
+        # Atom 0.3: the type says what the decoded text is.
+        text = base64_text(el.text or "")
+        return None if text is None or html is None else RawText(text, html)
     if html is None:
         # Atom: any other type is base64 (RFC 4287 4.1.3.3); text is kept when it is text.
         text = base64_text(_simple(el)) if len(el) == 0 else None
@@ -277,7 +295,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     # xml:lang in force on its title, else on its summary; the same here.
     own_lang = title_lang = summary_lang = None
     has_summary = has_content = media_title = False
-    for child in item:
+    for child in _flat(item):
         tag = child.tag
         if type(tag) is not str:  # an unresolved entity reference node
             continue
@@ -294,7 +312,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
                 title_lang = _lang(child, item_lang) or ""
                 media_title = kind == MEDIA_TITLE
         elif kind == SUMMARY or kind == RSS_SUMMARY:
-            if has_summary and not has_content and fmt != "atom10":
+            if has_summary and not has_content:
                 # feedparser: a second summary-like element (a <summary> after the
                 # <description>, or the reverse) is the entry's content.
                 e.content = _text(child, "text/plain", guess)
@@ -368,6 +386,16 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     return e
 
 
+def _flat(item: etree._Element) -> Iterator[etree._Element]:
+    """The item's children, with those of <media:group> and <media:content> in their place:
+    feedparser reads a <media:description> or <media:title> at any depth (YouTube's feeds
+    keep the text there)."""
+    for child in item:
+        yield child
+        if child.tag in _MEDIA_GROUPS:
+            yield from _flat(child)
+
+
 def _has_text(text: RawText | None) -> bool:
     return text is not None and bool(text.value)
 
@@ -383,9 +411,9 @@ def _atom_person(el: etree._Element) -> str | None:
     name = email = None
     for child in el:
         tag = child.tag
-        if tag == ATOM + "name" or tag == _DC + "creator":
+        if tag == ATOM + "name" or tag == _DC + "creator" or tag == ATOM03 + "name":
             name = _simple(child) or name
-        elif tag == ATOM + "email":
+        elif tag == ATOM + "email" or tag == ATOM03 + "email":
             email = _simple(child) or email
     return name or email
 
@@ -433,24 +461,24 @@ def _read_rdf(root: etree._Element, channel: etree._Element) -> RawFeed:
     return feed
 
 
-def _read_atom(root: etree._Element) -> RawFeed:
-    feed = RawFeed("atom10", [])
+def _read_atom(root: etree._Element, ns: str, table: dict[str, int], fmt: str) -> RawFeed:
+    feed = RawFeed(fmt, [])
     entries = []
     lang = _lang(root, None)
     first_id = None
     for child in root:
         tag = child.tag
-        if tag == ATOM + "entry":
-            entries.append(_entry(child, _ATOM, "atom10", lang))
-        elif tag == ATOM + "id":
+        if tag == ns + "entry":
+            entries.append(_entry(child, table, "atom10", lang))
+        elif tag == ns + "id":
             first_id = _simple(child) if first_id is None else first_id
-        elif tag == ATOM + "title":
+        elif tag == ns + "title":
             if feed.title is None or not feed.title.value:
                 feed.title = _text(child, "text/plain", False)
-        elif tag == ATOM + "link":
+        elif tag == ns + "link":
             feed.link = _html_link(child) or feed.link
-        elif tag == ATOM + "author" or tag == _DC + "creator":
-            name = _atom_person(child) if tag == ATOM + "author" else author_name(_simple(child))
+        elif tag == ns + "author" or tag == _DC + "creator":
+            name = _atom_person(child) if tag == ns + "author" else author_name(_simple(child))
             if name:
                 feed.authors.append(name)
         elif tag == _DC + "language":
