@@ -184,14 +184,16 @@ def read(data: bytes, base_url: str) -> RawFeed:
     if tag == "rss":
         version = root.get("version") or ""
         fmt = _RSS_VERSIONS.get(version) or ("rss20" if version.startswith("2.") else "rss")
-        if fmt != "rss20" and root.getroottree().docinfo.doctype:
+        if fmt != "rss20" and b"<!DOCTYPE" in data[:4096]:
             # Netscape's RSS 0.91 DTD and its entities: feedparser knows them (rss091n).
             raise Unsupported("rss with a DOCTYPE is left to feedparser")
         return _read_rss(root, root.find("channel"), fmt)
     elif tag == ATOM + "feed":
         return _read_atom(root, ATOM, _ATOM, "atom10")
     elif tag == ATOM03 + "feed":
-        return _read_atom(root, ATOM03, _ATOM03, _ATOM_VERSIONS.get(root.get("version") or "", "atom"))
+        return _read_atom(
+            root, ATOM03, _ATOM03, _ATOM_VERSIONS.get(root.get("version") or "", "atom")
+        )
     elif tag == _RDF + "RDF":
         channel = root.find(_RSS10 + "channel")
         if channel is not None:
@@ -304,14 +306,14 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             kind = table.get(tag.lower())
             if kind is None:
                 continue
-        if kind == TITLE or kind == MEDIA_TITLE:
+        if kind in (TITLE, MEDIA_TITLE):
             # The first non-empty title counts (feedparser ignores later ones), but a
             # <media:title> is only a fallback for a missing <title>.
             if e.title is None or not e.title.value or (kind == TITLE and media_title):
                 e.title = _text(child, "text/plain", guess)
                 title_lang = _lang(child, item_lang) or ""
                 media_title = kind == MEDIA_TITLE
-        elif kind == SUMMARY or kind == RSS_SUMMARY:
+        elif kind in (SUMMARY, RSS_SUMMARY):
             if has_summary and not has_content:
                 # feedparser: a second summary-like element (a <summary> after the
                 # <description>, or the reverse) is the entry's content.
@@ -322,7 +324,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             e.summary = _text(child, default, guess)
             summary_lang = _lang(child, item_lang) or ""
             has_summary = True
-        elif kind == CONTENT or kind == FULLITEM:
+        elif kind in (CONTENT, FULLITEM):
             # content:encoded is HTML by definition, even inside Atom.
             html_default = guess or tag.endswith("encoded") or kind == FULLITEM
             e.content = _text(child, "text/html" if html_default else "text/plain", guess)
@@ -367,11 +369,10 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
         elif kind == ORIG_LINK:
             # feedparser keeps the last one, as it is (the builder decides if it is a URL).
             e.orig_link = _simple(child) or None
-    if not (e.link or e.guid or _has_text(e.title) or _has_text(e.summary) or _has_text(e.content)):
-        if len(item) and fmt != "atom10":
-            # Nothing this engine knows, yet the item has elements: let feedparser,
-            # which reads many more, decide (an entry is never dropped unread: issue 16).
-            raise Unsupported("an item with no element the fast engine reads")
+    if fmt != "atom10" and len(item) and not _readable(e):
+        # Nothing this engine knows, yet the item has elements: let feedparser, which
+        # reads many more, decide (an entry is never dropped unread: issue 16).
+        raise Unsupported("an item with no element the fast engine reads")
     if fmt == "rss10":
         about = item.get(_RDF + "about")
         e.guid = about.strip() if about else e.guid
@@ -396,8 +397,15 @@ def _flat(item: etree._Element) -> Iterator[etree._Element]:
             yield from _flat(child)
 
 
-def _has_text(text: RawText | None) -> bool:
-    return text is not None and bool(text.value)
+def _readable(e: RawEntry) -> bool:
+    """The entry has a link, an id or some text: what the builder needs to keep it."""
+    return bool(
+        e.link
+        or e.guid
+        or (e.title and e.title.value)
+        or (e.summary and e.summary.value)
+        or (e.content and e.content.value)
+    )
 
 
 def _attr(el: etree._Element, lname: str, default: str) -> str:
