@@ -10,16 +10,18 @@ re-serialised copy, and resolves links itself.
 from __future__ import annotations
 
 import io
+import re
 import xml.sax
 from typing import Any
 
 import feedparser
 
 from monitor.errors import ParseError
-from monitor.parse.compat import content_type, printable, text_kind
+from monitor.parse.compat import base64_text, content_type, printable, text_kind
 from monitor.parse.raw import RawEntry, RawFeed, RawText
 from monitor.parse.urls import is_web, resolve
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}")
 _HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
 
@@ -98,8 +100,9 @@ def _text(d: dict[str, Any], key: str) -> RawText | None:
 def _typed(value: str, mime: str) -> RawText | None:
     html = text_kind(content_type(mime, "text/plain"))
     if html is None:
-        # A non-text Atom type: feedparser decoded the base64; keep it only if it is text.
-        text = printable(value)
+        # A non-text Atom type: feedparser decoded the base64 when it was UTF-8 text, and
+        # left it as it was when not (binary); keep only text, as the fast engine does.
+        text = base64_text(value) if _BASE64.fullmatch(value.strip()) else printable(value)
         return None if text is None else RawText(text, False)
     return RawText(value, html)
 
