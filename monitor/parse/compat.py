@@ -68,6 +68,14 @@ def base64_text(value: str) -> str | None:
     return printable(text)
 
 
+def base64_or_same(value: str) -> str:
+    """A base64 value decoded to UTF-8 text, or the value itself when it is not one."""
+    try:
+        return base64.decodebytes(value.encode("utf-8")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return value
+
+
 def printable(text: str) -> str | None:
     """``text`` when it holds no control characters but white space, else None."""
     text = text.strip()

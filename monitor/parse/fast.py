@@ -17,6 +17,7 @@ from lxml import etree
 
 from monitor.parse.compat import (
     author_name,
+    base64_or_same,
     base64_text,
     content_type,
     fix_text,
@@ -42,6 +43,8 @@ _MEDIA = "{http://search.yahoo.com/mrss/}"
 _MEDIA_GROUPS = frozenset(
     m + name for m in (_MEDIA, _MEDIA.replace("/}", "}")) for name in ("group", "content")
 )
+_DEEP = 1 << 30
+_COPIED = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
 _QUOTE = {'"': "&quot;"}
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 
@@ -240,10 +243,11 @@ def _text(el: etree._Element, default: str, guess: bool) -> RawText | None:
     html = text_kind(mime)
     if el.get("src") is not None:
         return None
-    if el.get("mode") == "base64" and len(el) == 0:
-        # Atom 0.3: the type says what the decoded text is.
-        text = base64_text(el.text or "")
-        return None if text is None or html is None else RawText(text, html)
+    if el.get("mode") == "base64" and len(el) == 0 and html is not None:
+        # Atom 0.3: the type says what the decoded text is; feedparser keeps a value
+        # that does not decode as it is.
+        value = fix_text(base64_or_same(el.text or "").strip())
+        return RawText(value, html or (guess and looks_like_html(value)))
     if html is None:
         # Atom: any other type is base64 (RFC 4287 4.1.3.3); text is kept when it is text.
         text = base64_text(_simple(el)) if len(el) == 0 else None
@@ -296,8 +300,10 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     # feedparser reports an entry's language from its own dc:language, else from the
     # xml:lang in force on its title, else on its summary; the same here.
     own_lang = title_lang = summary_lang = None
-    has_summary = has_content = media_title = False
-    for child in _flat(item):
+    has_summary = has_content = False
+    title_level = summary_level = _DEEP
+    title_block: int | None = None
+    for child, level in _flat(item, 0):
         tag = child.tag
         if type(tag) is not str:  # an unresolved entity reference node
             continue
@@ -307,32 +313,47 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             if kind is None:
                 continue
         if kind in (TITLE, MEDIA_TITLE):
-            # The first non-empty title counts (feedparser ignores later ones), but a
-            # <media:title> is only a fallback for a missing <title>.
-            if e.title is None or not e.title.value or (kind == TITLE and media_title):
-                e.title = _text(child, "text/plain", guess)
-                title_lang = _lang(child, item_lang) or ""
-                media_title = kind == MEDIA_TITLE
+            # feedparser: the first non-empty <title> counts, a <media:title> only stands
+            # in for a missing one, and a nested element never replaces a shallower one.
+            if level > title_level or (title_block is not None and title_block <= level):
+                continue
+            e.title = _text(child, "text/plain", guess)
+            title_lang = _lang(child, item_lang) or ""
+            title_level = level
+            if kind == TITLE and e.title is not None and e.title.value:
+                title_block = level
         elif kind in (SUMMARY, RSS_SUMMARY):
             if has_summary and not has_content:
                 # feedparser: a second summary-like element (a <summary> after the
                 # <description>, or the reverse) is the entry's content.
-                e.content = _text(child, "text/plain", guess)
+                text = _text(child, "text/plain", guess)
+                e.content = e.content or text
                 has_content = True
+                continue
+            has_summary = True
+            if level > summary_level:
                 continue
             default = "text/html" if guess and kind == SUMMARY else "text/plain"
             e.summary = _text(child, default, guess)
             summary_lang = _lang(child, item_lang) or ""
-            has_summary = True
-        elif kind in (CONTENT, FULLITEM):
-            # content:encoded is HTML by definition, even inside Atom.
-            html_default = guess or tag.endswith("encoded") or kind == FULLITEM
-            e.content = _text(child, "text/html" if html_default else "text/plain", guess)
-            has_content = True
-        elif kind == BODY:
-            # <body> / <xhtml:body>: the item's XHTML (feedparser copies it into the summary).
-            e.content = _text(child, "application/xhtml+xml", False)
-            has_summary = True
+            summary_level = level
+        elif kind in (CONTENT, FULLITEM, BODY):
+            # content:encoded is HTML by definition, even inside Atom; <body> and
+            # <xhtml:body> are XHTML.
+            if kind == BODY:
+                default = "application/xhtml+xml"
+            elif guess or kind == FULLITEM or tag.endswith("encoded"):
+                default = "text/html"
+            else:
+                default = "text/plain"
+            text = _text(child, default, guess and kind != BODY)
+            if e.content is None:
+                e.content = text  # feedparser lists every content; the first one counts
+            if e.summary is None and content_type(child.get("type"), default) in _COPIED:
+                # feedparser copies a text or HTML content into a missing summary.
+                e.summary = text
+                has_summary = True
+            has_content = has_content or kind != BODY
         elif kind == LINK:
             if child.get("href") is not None:
                 href = _html_link(child)  # an Atom-style <link href> without a namespace
@@ -341,6 +362,9 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
                 continue
             e.link = _simple(child)
         elif kind == GUID:
+            if e.guid is not None and fmt == "rss20":
+                # <guid> and <id>: feedparser makes the first a link and keeps the last.
+                raise Unsupported("an item with two ids")
             e.guid = _simple(child)
             if fmt == "rss20":
                 guid_is_link = _attr(child, "ispermalink", "true") == "true"
@@ -387,14 +411,14 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     return e
 
 
-def _flat(item: etree._Element) -> Iterator[etree._Element]:
-    """The item's children, with those of <media:group> and <media:content> in their place:
-    feedparser reads a <media:description> or <media:title> at any depth (YouTube's feeds
-    keep the text there)."""
-    for child in item:
-        yield child
+def _flat(el: etree._Element, level: int) -> Iterator[tuple[etree._Element, int]]:
+    """The item's children and their depth, with those of <media:group> and <media:content>
+    in their place: feedparser reads a <media:description> or <media:title> at any depth
+    (YouTube's feeds keep the text there)."""
+    for child in el:
+        yield child, level
         if child.tag in _MEDIA_GROUPS:
-            yield from _flat(child)
+            yield from _flat(child, level + 1)
 
 
 def _readable(e: RawEntry) -> bool:

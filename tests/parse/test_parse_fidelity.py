@@ -69,7 +69,7 @@ def test_items_outside_the_channel_are_read() -> None:
     "element",
     [
         "<body><p>Body <b>text</b></p></body>",
-        '<xhtml:body xmlns:xhtml="http://www.w3.org/1999/xhtml"><p>Body <b>text</b></p></xhtml:body>',
+        f'<xhtml:body xmlns:xhtml="{XHTML[7:-1]}"><p>Body <b>text</b></p></xhtml:body>',
         "<fullitem>&lt;p&gt;Body &lt;b&gt;text&lt;/b&gt;&lt;/p&gt;</fullitem>",
     ],
     ids=["body", "xhtml:body", "fullitem"],
