@@ -44,6 +44,7 @@ _MEDIA_GROUPS = frozenset(
     m + name for m in (_MEDIA, _MEDIA.replace("/}", "}")) for name in ("group", "content")
 )
 _DEEP = 1 << 30
+_BURIED = frozenset({"title", "link", "description", "summary", "content", "id", "guid"})
 _COPIED = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
 _QUOTE = {'"': "&quot;"}
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
@@ -393,9 +394,10 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
         elif kind == ORIG_LINK:
             # feedparser keeps the last one, as it is (the builder decides if it is a URL).
             e.orig_link = _simple(child) or None
-    if fmt != "atom10" and len(item) and not _readable(e):
-        # Nothing this engine knows, yet the item has elements: let feedparser, which
-        # reads many more, decide (an entry is never dropped unread: issue 16).
+    if not _readable(e) and _buried(item):
+        # Nothing this engine reads, but a title or link deeper down (an <image> inside
+        # a <category>): feedparser reads those at any depth, let it decide; an entry is
+        # never dropped unread (issue 16).
         raise Unsupported("an item with no element the fast engine reads")
     if fmt == "rss10":
         about = item.get(_RDF + "about")
@@ -419,6 +421,17 @@ def _flat(el: etree._Element, level: int) -> Iterator[tuple[etree._Element, int]
         yield child, level
         if child.tag in _MEDIA_GROUPS:
             yield from _flat(child, level + 1)
+
+
+def _buried(item: etree._Element) -> bool:
+    """A title, text, link or id below the item's children (feedparser reads them, but
+    keeps those of an Atom <source> apart)."""
+    return any(
+        type(el.tag) is str and el.tag.rpartition("}")[2].lower() in _BURIED
+        for child in item
+        if type(child.tag) is str and child.tag.rpartition("}")[2] != "source"
+        for el in child.iterdescendants()
+    )
 
 
 def _readable(e: RawEntry) -> bool:
