@@ -226,3 +226,25 @@ def test_an_item_the_fast_engine_cannot_read_goes_to_feedparser() -> None:
     )
     assert [a.title for a in parse(body).articles] == ["Savage Love"]
     assert parse(body) == parse(body, "feedparser")
+
+
+@pytest.mark.parametrize("codec", ["cp037", "cp500", "cp875"])
+def test_an_ebcdic_feed_is_decoded_by_its_declaration(codec: str) -> None:
+    text = "Ø" if codec != "cp875" else "΅"
+    body = (
+        f'<?xml version="1.0" encoding="{codec}"?>'
+        f'<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>{text}</title>'
+        "<entry><title>Entry</title><id>tag:ex,2026:1</id></entry></feed>"
+    ).encode(codec)
+    feed = parse_feed(body, feed_id="f", url=URL, now=NOW)
+    assert (feed.title, [a.title for a in feed.articles], feed.problems) == (text, ["Entry"], ())
+
+
+def test_an_xhtml_doctype_before_an_rss_root_is_still_a_feed() -> None:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><!DOCTYPE html PUBLIC '
+        '"-//W3C//DTD XHTML 1.0 Transitional//EN" "http://site.invalid/">'
+        "<rss><channel><title>found</title><item><title>Kept</title></item></channel></rss>"
+    )
+    feed = parse(body)
+    assert (feed.title, [a.title for a in feed.articles]) == ("found", ["Kept"])
