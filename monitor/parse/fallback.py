@@ -1,7 +1,7 @@
 """The fallback engine: feedparser, for everything the fast engine does not take.
 
-feedparser reads broken XML with its loose parser ("bozo" feeds), RSS 0.9x, Atom 0.3
-and CDF.  It gets the same normalised UTF-8 bytes as the fast engine, as a stream so
+feedparser reads broken XML with its loose parser ("bozo" feeds), CDF and the items the
+fast engine cannot read.  It gets the same normalised UTF-8 bytes as the fast engine, as a stream so
 that a body is never mistaken for a file name or a URL, and with sanitising and
 relative-URI rewriting off: the builder wants the publisher's markup, not a
 re-serialised copy, and resolves links itself.

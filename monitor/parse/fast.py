@@ -1,10 +1,12 @@
-"""The fast engine: lxml on well-formed RSS 2.0, RSS 1.0 and Atom 1.0.
+"""The fast engine: lxml on well-formed RSS (0.91 to 2.0, or no version), RSS 1.0 and Atom.
 
 It reads the elements that ``Article`` needs and nothing else, following feedparser's
-rules (``compat``) so that both engines agree; anything it does not handle (broken
-XML, RSS 0.9x, Atom 0.3, CDF, unknown roots) raises ``Unsupported`` and goes to
-feedparser.  The whole parse stage runs four to five times faster on this engine than
-on feedparser (docs/benchmarks.md, "Parser").
+rules (``compat``) so that both engines agree, including the odd constructs that
+feedparser reads (issue 16: ``<body>``, ``<fullitem>``, ``dc:title``, Atom 0.3 ``mode``,
+base64, Media RSS); anything it does not handle (broken XML, CDF, unknown roots, an item
+in which it reads nothing while a title or link sits deeper) raises ``Unsupported`` and
+goes to feedparser.  The parse stage runs several times faster on this engine than on
+feedparser (docs/benchmarks.md, "Parser" and "Parser fidelity").
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ _local = threading.local()
 
 
 class Unsupported(Exception):
-    """The body is not well-formed RSS 2.0, RSS 1.0 or Atom 1.0; use feedparser."""
+    """The body is not well-formed RSS, RSS 1.0 or Atom that this engine reads; use feedparser."""
 
 
 def _parser() -> etree.XMLParser:
