@@ -13,21 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from monitor.parse.compat import (
-    author_name,
-    base64_or_same,
-    base64_text,
-    content_type,
-    fix_text,
-    looks_like_html,
-    text_kind,
-)
-from monitor.parse.raw import RawEntry, RawFeed, RawText
+from monitor.parse.compat import author_name, content_type, fix_text
+from monitor.parse.raw import RawEntry, RawFeed
 from monitor.parse.urls import is_web, resolve
+from monitor.parse.xmltext import XHTML, simple_text, text_construct
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ATOM03 = "{http://purl.org/atom/ns#}"
@@ -38,7 +30,6 @@ _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _RSS10 = "{http://purl.org/rss/1.0/}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _FEEDBURNER = "{http://rssnamespace.org/feedburner/ext/1.0}"
-_XHTML = "{http://www.w3.org/1999/xhtml}"
 _ITUNES = "{http://www.itunes.com/DTDs/PodCast-1.0.dtd}"
 _MEDIA = "{http://search.yahoo.com/mrss/}"
 # feedparser's names for the RSS versions it knows (feedparser/namespaces/_base.py).
@@ -48,7 +39,6 @@ _MEDIA_GROUPS = frozenset(
 _DEEP = 1 << 30
 _BURIED = frozenset({"title", "link", "description", "summary", "content", "id", "guid"})
 _COPIED = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
-_QUOTE = {'"': "&quot;"}
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 
 (
@@ -98,7 +88,7 @@ _RSS_EXTRA = {
     _DC + "description": SUMMARY,
     "summary": RSS_SUMMARY,
     "body": BODY,
-    _XHTML + "body": BODY,
+    XHTML + "body": BODY,
     "fullitem": FULLITEM,
     _ITUNES + "summary": RSS_SUMMARY,
     _ITUNES.lower() + "summary": RSS_SUMMARY,
@@ -207,78 +197,6 @@ def read(data: bytes, base_url: str) -> RawFeed:
     raise Unsupported(f"root element {tag!r} is not handled by the fast engine")
 
 
-def _raw(el: etree._Element) -> str:
-    """The element's content as feedparser sees it in an HTML or text field: text nodes as
-    they are (unescaped), child elements as tags, so "&lt;b&gt;" in a child is markup."""
-    if len(el) == 0:
-        return el.text or ""
-    parts = [el.text or ""]
-    for child in el:
-        _html(child, parts)
-    return "".join(parts)
-
-
-def _html(el: etree._Element, parts: list[str]) -> None:
-    tag = el.tag
-    if type(tag) is str:
-        name = tag.rpartition("}")[2]
-        attrs = "".join(
-            f' {str(k).rpartition("}")[2]}="{escape(str(v), _QUOTE)}"' for k, v in el.attrib.items()
-        )
-        parts.append(f"<{name}{attrs}>")
-        parts.append(el.text or "")
-        for child in el:
-            _html(child, parts)
-        parts.append(f"</{name}>")
-    parts.append(el.tail or "")
-
-
-def _xhtml(el: etree._Element) -> str:
-    """The content of an XHTML element: text escaped, so "&lt;blink&gt;" stays text."""
-    parts = [escape(el.text or "")]
-    parts.extend(_markup(child, tail=True) for child in el)
-    return "".join(parts)
-
-
-def _text(el: etree._Element, default: str, guess: bool) -> RawText | None:
-    """A text construct; ``guess``: RSS gives no type, so markup is guessed (compat)."""
-    mime = content_type(el.get("type"), default)
-    html = text_kind(mime)
-    if el.get("src") is not None:
-        return None
-    if el.get("mode") == "base64" and len(el) == 0 and html is not None:
-        # Atom 0.3: the type says what the decoded text is; feedparser keeps a value
-        # that does not decode as it is.
-        value = fix_text(base64_or_same(el.text or "").strip())
-        return RawText(value, html or (guess and looks_like_html(value)))
-    if html is None:
-        # Atom: any other type is base64 (RFC 4287 4.1.3.3); text is kept when it is text.
-        text = base64_text(_simple(el)) if len(el) == 0 else None
-        return None if text is None else RawText(text, False)
-    if mime == "application/xhtml+xml" and len(el):
-        value = escape(el.text or "") + "".join(
-            _xhtml(child) if child.tag == _XHTML + "div" else _markup(child, tail=True)
-            for child in el
-        )
-    else:
-        value = _raw(el)
-        # Child elements in a text field: feedparser takes them as (X)HTML markup.
-        html = html or len(el) > 0
-    value = fix_text(value.strip())
-    if guess and not html and looks_like_html(value):
-        html = True
-    return RawText(value, html)
-
-
-def _markup(el: etree._Element, *, tail: bool) -> str:
-    return str(etree.tostring(el, encoding="unicode", with_tail=tail))
-
-
-def _simple(el: etree._Element) -> str:
-    text = el.text if len(el) == 0 else "".join(str(t) for t in el.itertext())
-    return fix_text(text.strip()) if text else ""
-
-
 def _html_link(el: etree._Element) -> str | None:
     rel = (el.get("rel") or "alternate").strip()
     mime = content_type(el.get("type"), "text/html")
@@ -320,7 +238,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             # in for a missing one, and a nested element never replaces a shallower one.
             if level > title_level or (title_block is not None and title_block <= level):
                 continue
-            e.title = _text(child, "text/plain", guess)
+            e.title = text_construct(child, "text/plain", guess)
             title_lang = _lang(child, item_lang) or ""
             title_level = level
             if kind == TITLE and e.title is not None and e.title.value:
@@ -329,7 +247,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             if has_summary and not has_content:
                 # feedparser: a second summary-like element (a <summary> after the
                 # <description>, or the reverse) is the entry's content.
-                text = _text(child, "text/plain", guess)
+                text = text_construct(child, "text/plain", guess)
                 e.content = e.content or text
                 has_content = True
                 continue
@@ -337,7 +255,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             if level > summary_level:
                 continue
             default = "text/html" if guess and kind == SUMMARY else "text/plain"
-            e.summary = _text(child, default, guess)
+            e.summary = text_construct(child, default, guess)
             summary_lang = _lang(child, item_lang) or ""
             summary_level = level
         elif kind in (CONTENT, FULLITEM, BODY):
@@ -349,7 +267,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
                 default = "text/html"
             else:
                 default = "text/plain"
-            text = _text(child, default, guess and kind != BODY)
+            text = text_construct(child, default, guess and kind != BODY)
             if e.content is None:
                 e.content = text  # feedparser lists every content; the first one counts
             if e.summary is None and content_type(child.get("type"), default) in _COPIED:
@@ -363,20 +281,20 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
                 if href:
                     e.link = href
                 continue
-            e.link = _simple(child)
+            e.link = simple_text(child)
         elif kind == GUID:
             if e.guid is not None and fmt == "rss20":
                 # <guid> and <id>: feedparser makes the first a link and keeps the last.
                 raise Unsupported("an item with two ids")
-            e.guid = _simple(child)
+            e.guid = simple_text(child)
             if fmt == "rss20":
                 guid_is_link = _attr(child, "ispermalink", "true") == "true"
         elif kind == PUBLISHED:
-            e.published = _simple(child)
+            e.published = simple_text(child)
         elif kind == UPDATED:
-            e.updated = _simple(child)
+            e.updated = simple_text(child)
         elif kind == AUTHOR:
-            name = author_name(_simple(child))
+            name = author_name(simple_text(child))
             if name:
                 e.authors.append(name)
         elif kind == ATOM_AUTHOR:
@@ -384,18 +302,18 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             if name:
                 e.authors.append(name)
         elif kind == CATEGORY:
-            term = (child.get("term") or "").strip() or _simple(child)
+            term = (child.get("term") or "").strip() or simple_text(child)
             if term:
                 e.tags.append(fix_text(term))
         elif kind == LANGUAGE:
-            own_lang = _simple(child)
+            own_lang = simple_text(child)
         elif kind == ATOM_LINK:
             href = _html_link(child)
             if href:
                 e.link = href
         elif kind == ORIG_LINK:
             # feedparser keeps the last one, as it is (the builder decides if it is a URL).
-            e.orig_link = _simple(child) or None
+            e.orig_link = simple_text(child) or None
     if not _readable(e) and _buried(item):
         # Nothing this engine reads, but a title or link deeper down (an <image> inside
         # a <category>): feedparser reads those at any depth, let it decide; an entry is
@@ -459,9 +377,9 @@ def _atom_person(el: etree._Element) -> str | None:
     for child in el:
         tag = child.tag
         if tag == ATOM + "name" or tag == _DC + "creator" or tag == ATOM03 + "name":
-            name = _simple(child) or name
+            name = simple_text(child) or name
         elif tag == ATOM + "email" or tag == ATOM03 + "email":
-            email = _simple(child) or email
+            email = simple_text(child) or email
     return name or email
 
 
@@ -476,13 +394,13 @@ def _read_rss(root: etree._Element, channel: etree._Element | None, fmt: str) ->
         kind = _RSS.get(tag) or _RSS.get(tag.lower())
         if kind == TITLE:
             if feed.title is None or not feed.title.value:
-                feed.title = _text(child, "text/plain", True)
+                feed.title = text_construct(child, "text/plain", True)
         elif kind == LINK:
-            feed.link = _simple(child) or feed.link
+            feed.link = simple_text(child) or feed.link
         elif kind == LANGUAGE:
-            feed.language = _simple(child) or ""
+            feed.language = simple_text(child) or ""
         elif kind == TTL:
-            feed.ttl = _simple(child)
+            feed.ttl = simple_text(child)
     root_lang = _lang(root, None)
     feed.language = root_lang if feed.language is None else feed.language or None
     lang = root_lang if channel is None else _lang(channel, root_lang)
@@ -496,11 +414,11 @@ def _read_rdf(root: etree._Element, channel: etree._Element) -> RawFeed:
         tag = child.tag
         if tag == _RSS10 + "title":
             if feed.title is None or not feed.title.value:
-                feed.title = _text(child, "text/plain", True)
+                feed.title = text_construct(child, "text/plain", True)
         elif tag == _RSS10 + "link":
-            feed.link = _simple(child) or feed.link
+            feed.link = simple_text(child) or feed.link
         elif tag == _DC + "language":
-            feed.language = _simple(child) or ""
+            feed.language = simple_text(child) or ""
     root_lang = _lang(root, None)
     feed.language = root_lang if feed.language is None else feed.language or None
     lang = _lang(channel, root_lang)
@@ -518,18 +436,18 @@ def _read_atom(root: etree._Element, ns: str, table: dict[str, int], fmt: str) -
         if tag == ns + "entry":
             entries.append(_entry(child, table, "atom10", lang))
         elif tag == ns + "id":
-            first_id = _simple(child) if first_id is None else first_id
+            first_id = simple_text(child) if first_id is None else first_id
         elif tag == ns + "title":
             if feed.title is None or not feed.title.value:
-                feed.title = _text(child, "text/plain", False)
+                feed.title = text_construct(child, "text/plain", False)
         elif tag == ns + "link":
             feed.link = _html_link(child) or feed.link
         elif tag == ns + "author" or tag == _DC + "creator":
-            name = _atom_person(child) if tag == ns + "author" else author_name(_simple(child))
+            name = _atom_person(child) if tag == ns + "author" else author_name(simple_text(child))
             if name:
                 feed.authors.append(name)
         elif tag == _DC + "language":
-            feed.language = _simple(child) or ""
+            feed.language = simple_text(child) or ""
     feed.language = lang if feed.language is None else feed.language or None
     if feed.link is None and first_id and is_web(first_id):
         # feedparser's rule: without an alternate link, the feed's id is its link (when
