@@ -407,7 +407,7 @@ def main() -> int:
     lines = [
         "## Parser fidelity",
         "",
-        "Command: `python3 bench/diff_corpus.py --runs 3 --write` (writes this section).",
+        "Command: `python3 bench/diff_corpus.py --runs 5 --write` (writes this section).",
         "",
         f"Corpus: {len(cases)} files in {', '.join(f'`{shown(r)}`' for r in roots)}. "
         "Each is parsed by `parse_feed` and compared with `feedparser.parse`, reduced to what "
