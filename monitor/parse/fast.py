@@ -60,7 +60,8 @@ _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": 
     BODY,
     FULLITEM,
     MEDIA_TITLE,
-) = range(18)
+    MEDIA_GROUP,
+) = range(19)
 
 _COMMON = {
     _DC + "creator": AUTHOR,
@@ -80,6 +81,7 @@ _COMMON = {
     _MEDIA + "description": SUMMARY,
     _MEDIA.replace("/}", "}") + "title": MEDIA_TITLE,
     _MEDIA.replace("/}", "}") + "description": SUMMARY,
+    **dict.fromkeys(_MEDIA_GROUPS, MEDIA_GROUP),
 }
 # Elements that feedparser reads in any RSS flavour (it ignores the namespace of
 # unknown prefixes and takes Atom-style names without one: issue 16).
@@ -213,7 +215,21 @@ def _lang(el: etree._Element, inherited: str | None) -> str | None:
     return inherited if value is None else (value or None)
 
 
+class _Nested(Exception):
+    """The item has a <media:group> or <media:content>: read it again, descending."""
+
+
 def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | None) -> RawEntry:
+    try:
+        return _read_entry(item, table, fmt, lang, nested=False)
+    except _Nested:
+        # Rare: walking the nested elements costs a generator step per element.
+        return _read_entry(item, table, fmt, lang, nested=True)
+
+
+def _read_entry(
+    item: etree._Element, table: dict[str, int], fmt: str, lang: str | None, *, nested: bool
+) -> RawEntry:
     e = RawEntry()
     guess = fmt != "atom10"
     guid_is_link = fmt != "rss10"
@@ -224,7 +240,9 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
     has_summary = has_content = False
     title_level = summary_level = _DEEP
     title_block: int | None = None
-    for child, level in _flat(item, 0):
+    # Depth below the item, only where <media:group>/<media:content> nest elements.
+    levels = dict(_flat(item, 0)) if nested else None
+    for child in item if levels is None else list(levels):
         tag = child.tag
         if type(tag) is not str:  # an unresolved entity reference node
             continue
@@ -236,6 +254,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
         if kind in (TITLE, MEDIA_TITLE):
             # feedparser: the first non-empty <title> counts, a <media:title> only stands
             # in for a missing one, and a nested element never replaces a shallower one.
+            level = 0 if levels is None else levels[child]
             if level > title_level or (title_block is not None and title_block <= level):
                 continue
             e.title = text_construct(child, "text/plain", guess)
@@ -252,6 +271,7 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
                 has_content = True
                 continue
             has_summary = True
+            level = 0 if levels is None else levels[child]
             if level > summary_level:
                 continue
             default = "text/html" if guess and kind == SUMMARY else "text/plain"
@@ -311,6 +331,9 @@ def _entry(item: etree._Element, table: dict[str, int], fmt: str, lang: str | No
             href = _html_link(child)
             if href:
                 e.link = href
+        elif kind == MEDIA_GROUP:
+            if not nested:
+                raise _Nested
         elif kind == ORIG_LINK:
             # feedparser keeps the last one, as it is (the builder decides if it is a URL).
             e.orig_link = simple_text(child) or None
