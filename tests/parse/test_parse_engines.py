@@ -85,7 +85,7 @@ EXTRAS = st.sampled_from(
         "<dc:title>TEXT</dc:title>", "<dc:description>TEXT</dc:description>",
         "<summary>TEXT</summary>", "<fullitem>TEXT</fullitem>", "<body><p>B <i>b</i></p> t</body>",
         '<xhtml:body xmlns:xhtml="http://www.w3.org/1999/xhtml">x &lt;y&gt; <b>z</b></xhtml:body>',
-        "<id>urn:x:TEXT</id>", "<updated>2026-11-27T09:15:00Z</updated>",
+        "<id>urn:x:1</id>", "<updated>2026-11-27T09:15:00Z</updated>",
         '<link href="https://ex.example/h"/>', '<link rel="enclosure" href="https://ex.example/e"/>',
         '<media:title type="plain">TEXT</media:title>',
         "<media:group><media:description>TEXT</media:description></media:group>",
