@@ -11,9 +11,10 @@ the first attempt, and mail clients that de-duplicate on it show it once.
 from __future__ import annotations
 
 import dataclasses
+import email.policy
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -33,10 +34,23 @@ from monitor.models import (
     Snippet,
     Target,
 )
+from monitor.render.cut import cut, shorten
 
 SUBJECT_PREFIX = "EU watch digest"
 MAX_SNIPPETS = 2
 """Snippets shown per item and watchlist: enough to see why it matched."""
+TITLE_CHARS = 300
+"""Titles are cut (with "…") to this many characters: a feed's title has no limit."""
+SNIPPET_CHARS = 300
+NAME_CHARS = 60
+"""Source names and watchlist titles."""
+NAMES_SHOWN = 5
+"""Sources in "Also reported by" and watchlists in "Also in"; the rest are counted."""
+URL_CHARS = 2000
+"""A longer link is junk: it is neither shown nor linked."""
+SUBJECT_CHARS = 200
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+"""The size a digest e-mail keeps under when the server advertises no SIZE (RFC 1870)."""
 TEXT_MARK = ("*", "*")
 HTML_MARK = Markup('<mark style="background-color:#fff1a8;font-weight:bold">')
 
@@ -77,11 +91,14 @@ class _Section:
         return f"{self.title} ({len(self.items)})"
 
 
-def render_digest_email(digest: Digest, *, mail_from: str) -> OutgoingMessage:
+def render_digest_email(
+    digest: Digest, *, mail_from: str, part: tuple[int, int] | None = None
+) -> OutgoingMessage:
     """Render ``digest`` as an e-mail to ``digest.target`` from ``mail_from``.
 
     The subject names the local date of ``digest.period_end`` in ``digest.timezone`` and
     the counts; sections follow ``digest.sections``; empty sections are left out.
+    ``part`` (n, of) numbers one message of a digest split by size: "(part 2 of 3)".
 
     Raises:
         zoneinfo.ZoneInfoNotFoundError: ``digest.timezone`` is not an IANA name.
@@ -91,10 +108,11 @@ def render_digest_email(digest: Digest, *, mail_from: str) -> OutgoingMessage:
     articles = count_articles(digest)
     day = digest.period_end.astimezone(zone).date()
     counts = _counts(articles, len(sections))
-    subject = f"{SUBJECT_PREFIX}, {format_day(day)}: {counts or 'nothing new'}"
+    numbering = f" (part {part[0]} of {part[1]})" if part else ""
+    subject = f"{SUBJECT_PREFIX}, {format_day(day)}{numbering}: {counts or 'nothing new'}"
     since = format_when(digest.period_start, zone) if digest.period_start else None
     context = {
-        "heading": f"{SUBJECT_PREFIX}, {format_day(day)}",
+        "heading": f"{SUBJECT_PREFIX}, {format_day(day)}{numbering}",
         "counts": counts,
         "since": since,
         "sections": sections,
@@ -119,6 +137,95 @@ def render_digest_email(digest: Digest, *, mail_from: str) -> OutgoingMessage:
         html=html,
         headers=tuple(headers),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEmails:
+    """A digest as e-mails that each fit the server's size limit."""
+
+    messages: tuple[OutgoingMessage, ...]
+    too_large: tuple[tuple[AlertItem, int], ...] = ()
+    """Items that do not fit even alone, with the size of their one-item message."""
+
+
+SIZE_MARGIN = 2048
+"""Bytes kept free under the limit: the Date header and the transport's own changes."""
+
+
+def render_digest_emails(
+    digest: Digest, *, mail_from: str, max_bytes: int = MAX_MESSAGE_BYTES
+) -> DigestEmails:
+    """Render ``digest`` as one e-mail, or as several ("part 1 of 3") when one would be
+    larger than ``max_bytes`` (the server's advertised SIZE, RFC 1870).
+
+    Items are never cut in two: a part holds whole items, in the digest's order, and an
+    item always travels with every section it is listed in.  An item too large to go
+    even alone is returned in ``too_large`` instead (a tiny server limit).
+
+    Raises:
+        zoneinfo.ZoneInfoNotFoundError: ``digest.timezone`` is not an IANA name.
+    """
+    ids = list(dict.fromkeys(i.outbox_id for s in digest.sections for i in s.items))
+    budget = max(max_bytes - SIZE_MARGIN, 1)
+    whole = render_digest_email(digest, mail_from=mail_from)
+    if not ids or message_size(whole) <= budget:
+        return DigestEmails((whole,))
+    chunks: list[list[int]] = []
+    too_large: list[tuple[AlertItem, int]] = []
+    _split(digest, ids, mail_from, budget, chunks, too_large)
+    if chunks == [ids]:
+        return DigestEmails((whole,))
+    parts = tuple(
+        render_digest_email(
+            digest_subset(digest, chunk), mail_from=mail_from, part=(n, len(chunks))
+        )
+        for n, chunk in enumerate(chunks, 1)
+    )
+    return DigestEmails(parts, tuple(too_large))
+
+
+def _split(
+    digest: Digest,
+    ids: list[int],
+    mail_from: str,
+    budget: int,
+    chunks: list[list[int]],
+    too_large: list[tuple[AlertItem, int]],
+) -> None:
+    """Append to ``chunks`` the runs of ``ids`` whose message fits ``budget``, in order."""
+    sub = digest_subset(digest, ids)
+    size = message_size(render_digest_email(sub, mail_from=mail_from))
+    if size <= budget:
+        chunks.append(ids)
+        return
+    if len(ids) == 1:
+        too_large.append((next(i for s in sub.sections for i in s.items), size))
+        return
+    # As many even runs as the size says, plus a tenth: one render per level, not a
+    # bisection per item; a run still too large is split again.
+    runs = min(len(ids), max(2, -(-size * 11 // (budget * 10))))
+    step = -(-len(ids) // runs)
+    for start in range(0, len(ids), step):
+        _split(digest, ids[start : start + step], mail_from, budget, chunks, too_large)
+
+
+def digest_subset(digest: Digest, ids: Collection[int]) -> Digest:
+    """``digest`` with only the items whose outbox row is in ``ids`` (empty sections go)."""
+    ids = set(ids)
+    sections = (
+        DigestSection(s.watchlist, s.title, tuple(i for i in s.items if i.outbox_id in ids))
+        for s in digest.sections
+    )
+    return dataclasses.replace(digest, sections=tuple(s for s in sections if s.items))
+
+
+_SIZE_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def message_size(message: OutgoingMessage) -> int:
+    """Bytes of ``message`` as SMTP carries it (CRLF line ends, encoded parts)."""
+    mime = build_email_message(message, date=_SIZE_DATE)
+    return len(mime.as_bytes(policy=email.policy.SMTP))
 
 
 def build_email_message(message: OutgoingMessage, *, date: datetime) -> EmailMessage:
@@ -214,14 +321,14 @@ def _plural(n: int, word: str) -> str:
 
 def _section(section: DigestSection, zone: ZoneInfo) -> _Section:
     return _Section(
-        title=section.title,
+        title=cut(section.title, NAME_CHARS) or section.watchlist,
         items=tuple(_item(item, section.watchlist, zone) for item in section.items),
     )
 
 
 def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
     article = item.article
-    url = article.canonical_url or article.url
+    url = (article.canonical_url or article.url or "").strip()
     snippets = _snippets(item, watchlist)
     others = tuple(
         title
@@ -229,16 +336,26 @@ def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
         if match.watchlist != watchlist
     )
     return _Item(
-        title=article.title or "(untitled)",
+        title=cut(" ".join(article.title.split()), TITLE_CHARS) or "(untitled)",
         # Feed links are untrusted: only web links become clickable.
-        url=url if url and url.lower().startswith(("https://", "http://")) else None,
-        source=item.source,
+        url=url if len(url) <= URL_CHARS and _WEB_URL.fullmatch(url) else None,
+        source=cut(item.source, NAME_CHARS),
         when=format_when(article.published, zone) if article.published else "",
         snippets=tuple(highlight_text(s) for s in snippets),
         snippets_html=tuple(highlight_html(s) for s in snippets),
-        also=item.also,
-        other_watchlists=others,
+        also=_names(item.also),
+        other_watchlists=_names(others),
     )
+
+
+_WEB_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """At most :data:`NAMES_SHOWN` names, each cut to :data:`NAME_CHARS`, then "N more"."""
+    shown = tuple(cut(n, NAME_CHARS) for n in names[:NAMES_SHOWN])
+    rest = len(names) - NAMES_SHOWN
+    return (*shown, f"and {rest} more") if rest > 0 else shown
 
 
 def _snippets(item: AlertItem, watchlist: str) -> list[Snippet]:
@@ -250,7 +367,11 @@ def _snippets(item: AlertItem, watchlist: str) -> list[Snippet]:
         for hit in match.hits:
             if hit.snippet.text.strip():
                 marks.setdefault(hit.snippet.text, []).extend(hit.snippet.marks)
-    return [Snippet(text, tuple(spans)) for text, spans in marks.items()][:MAX_SNIPPETS]
+    out = []
+    for text, spans in list(marks.items())[:MAX_SNIPPETS]:
+        short, kept = shorten(text, spans, SNIPPET_CHARS)
+        out.append(Snippet(short, tuple(kept)))
+    return out
 
 
 def _segments(snippet: Snippet) -> Iterable[tuple[str, bool]]:

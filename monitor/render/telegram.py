@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from monitor.models import (
     Snippet,
     Target,
 )
+from monitor.render.cut import shorten as _shorten
 
 MAX_LENGTH = 4096
 """Telegram's limit for a text message, in UTF-16 code units after entity parsing."""
@@ -43,7 +43,6 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 # each becomes one space so that hit offsets stay valid.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WEB_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$", re.IGNORECASE)
-_SPACE = re.compile(r"\s")
 
 
 def utf16_len(text: str) -> int:
@@ -115,51 +114,6 @@ def _marked(text: str, spans: Iterable[tuple[int, int]]) -> _Text:
         out = out + _t(text[pos:start]) + _tag("b", _t(text[start:end]))
         pos = end
     return out + _t(text[pos:])
-
-
-def _glued(char: str) -> bool:
-    """Characters that belong to the one before them (accents, ZWJ, variation selectors)."""
-    return bool(unicodedata.combining(char)) or unicodedata.category(char) in (
-        "Mn",
-        "Me",
-        "Cf",
-        "Sk",
-    )
-
-
-def _ideographic(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F") and char.isalpha()
-
-
-def _cut_point(text: str, limit: int) -> int:
-    """Where to cut ``text`` to keep at most ``limit`` characters: at white space, else
-    between two ideographs (scripts written without spaces), else at a character
-    boundary that does not split an accent or an emoji sequence."""
-    for i in range(limit, 0, -1):
-        if _SPACE.match(text[i]) or _SPACE.match(text[i - 1]):
-            if i >= limit // 2:
-                return i
-            break
-    for i in range(limit, 0, -1):
-        if _ideographic(text[i - 1]) and not _glued(text[i]):
-            return i
-    space = max((m.start() for m in _SPACE.finditer(text, 0, limit)), default=0)
-    if space:
-        return space
-    i = limit
-    while i > 1 and (_glued(text[i]) or text[i - 1] == "\u200d"):
-        i -= 1
-    return i
-
-
-def _shorten(
-    text: str, spans: Sequence[tuple[int, int]], limit: int
-) -> tuple[str, list[tuple[int, int]]]:
-    """At most ``limit`` characters, ending in "…" when cut; marks clipped to what is left."""
-    if len(text) <= limit:
-        return text, list(spans)
-    cut = len(text[: _cut_point(text, max(limit - 1, 1))].rstrip())
-    return text[:cut] + "…", [(s, min(e, cut)) for s, e in spans if s < cut]
 
 
 def _short(text: str, limit: int) -> str:

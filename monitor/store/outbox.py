@@ -181,6 +181,19 @@ def mark_retry(conn: sqlite3.Connection, ids: Sequence[int], due: datetime, erro
     )
 
 
+def release_unhealthy(conn: sqlite3.Connection, now: datetime) -> int:
+    """Make the pending rows of every unhealthy destination due at ``now``; returns how
+    many waited longer.  (New settings may have fixed what made them unhealthy.)"""
+    return int(
+        conn.execute(
+            "UPDATE outbox SET due = ? WHERE status = ? AND due > ? AND EXISTS ("
+            " SELECT 1 FROM destinations d WHERE d.healthy = 0"
+            " AND d.destination = outbox.destination AND d.address = outbox.address)",
+            (to_db(now), PENDING, to_db(now)),
+        ).rowcount
+    )
+
+
 def mark_failed(conn: sqlite3.Connection, ids: Sequence[int], error: str) -> None:
     conn.executemany(
         "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
