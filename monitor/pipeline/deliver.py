@@ -331,7 +331,9 @@ class Deliverer:
             message: OutgoingMessage, exc: MessageTooLargeError
         ) -> list[OutgoingMessage]:
             size = exc.size or render_email.message_size(message)
-            limit = exc.limit if exc.limit and exc.limit < size else size // 2
+            # Without a SIZE, anything smaller than what was refused: halves, then
+            # quarters if the server refuses again, down to single items.
+            limit = exc.limit if exc.limit and exc.limit < size else size - 1
             return await render(render_email.digest_subset(digest, message.outbox_ids), limit)
 
         messages = await render(digest, self._email_limit())

@@ -148,8 +148,8 @@ class DigestEmails:
     """Items that do not fit even alone, with the size of their one-item message."""
 
 
-SIZE_MARGIN = 2048
-"""Bytes kept free under the limit: the Date header and the transport's own changes."""
+SIZE_MARGIN = 0.01
+"""Share of the limit kept free for what the transport changes (dot-stuffing)."""
 
 
 def render_digest_emails(
@@ -166,7 +166,7 @@ def render_digest_emails(
         zoneinfo.ZoneInfoNotFoundError: ``digest.timezone`` is not an IANA name.
     """
     ids = list(dict.fromkeys(i.outbox_id for s in digest.sections for i in s.items))
-    budget = max(max_bytes - SIZE_MARGIN, 1)
+    budget = max(int(max_bytes * (1 - SIZE_MARGIN)), 1)
     whole = render_digest_email(digest, mail_from=mail_from)
     if not ids or message_size(whole) <= budget:
         return DigestEmails((whole,))
@@ -336,7 +336,7 @@ def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
         if match.watchlist != watchlist
     )
     return _Item(
-        title=cut(" ".join(article.title.split()), TITLE_CHARS) or "(untitled)",
+        title=cut(_one_line(article.title, TITLE_CHARS + 1), TITLE_CHARS) or "(untitled)",
         # Feed links are untrusted: only web links become clickable.
         url=url if len(url) <= URL_CHARS and _WEB_URL.fullmatch(url) else None,
         source=cut(item.source, NAME_CHARS),
@@ -349,6 +349,20 @@ def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
 
 
 _WEB_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_WORD = re.compile(r"\S+")
+
+
+def _one_line(text: str, limit: int) -> str:
+    """The words of ``text`` joined by single spaces, stopping past ``limit``
+    characters: a megabyte title is never split into a megabyte of words."""
+    out: list[str] = []
+    length = 0
+    for word in _WORD.finditer(text):
+        out.append(word.group())
+        length += len(out[-1]) + 1
+        if length > limit:
+            break
+    return " ".join(out)
 
 
 def _names(names: tuple[str, ...]) -> tuple[str, ...]:

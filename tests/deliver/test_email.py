@@ -169,7 +169,7 @@ async def test_connection_refused_is_a_settings_error() -> None:
 async def test_unknown_host_is_a_settings_error() -> None:
     # .invalid never resolves (RFC 2606), and no query leaves the machine for it.
     settings = SmtpSettings(host="smtp.invalid", port=25, mail_from=MAIL_FROM, security="none")
-    with pytest.raises(TransportSettingsError, match="smtp.invalid:25.*SMTP_HOST"):
+    with pytest.raises(TransportSettingsError, match=r"smtp\.invalid:25.*SMTP_HOST"):
         await SmtpSender(settings, local_hostname="localhost").send(digest_message())
 
 
@@ -202,7 +202,8 @@ async def test_a_message_over_the_advertised_size_is_not_sent(
     with pytest.raises(MessageTooLargeError, match="SIZE 4000") as err:
         await sender.send(digest_message())
     assert err.value.limit == sender.max_message_size == 4000
-    assert err.value.size is not None and err.value.size > 4000
+    assert err.value.size is not None
+    assert err.value.size > 4000
     assert server.attempts == 0
 
 
@@ -271,7 +272,7 @@ async def test_wrong_password_is_a_settings_error_and_not_shown(
     # Issue 10 item 5: a 535 is the settings' fault, not the rows': they must wait.
     server = smtp_server_factory(credentials={"bot": "s3cret-pass"})
     sender = sender_for(server, username="bot", password="wrong-pass")
-    with pytest.raises(TransportSettingsError, match="535.*SMTP_PASSWORD") as err:
+    with pytest.raises(TransportSettingsError, match=r"535.*SMTP_PASSWORD") as err:
         await sender.send(digest_message())
     assert "wrong-pass" not in str(err.value)
     assert "wrong-pass" not in repr(sender.settings)
