@@ -20,9 +20,16 @@ from tests.support.smtp_server import SmtpServer
 
 MakeServer = Callable[..., SmtpServer]
 TOPICS = [
-    "trilogue ends", "GPAI code published", "sandbox rules", "fines for providers",
-    "the AI Office hires", "biometric exemptions", "Council text", "standards mandate",
-    "national authorities", "open-source carve-out",
+    "trilogue ends",
+    "GPAI code published",
+    "sandbox rules",
+    "fines for providers",
+    "the AI Office hires",
+    "biometric exemptions",
+    "Council text",
+    "standards mandate",
+    "national authorities",
+    "open-source carve-out",
 ]
 ITEMS = [
     (f"g{n}", f"AI Act: {topic} ({'detail ' * 30}{n})", f"https://news.example.eu/{n}")
@@ -57,7 +64,7 @@ def whole_digest_size(app: App) -> int:
 
     with app.store() as store:
         d = build_deliverer(app.configs(), store, environ=env_for(None, None))
-        [(target, [message])] = d.preview_digests()
+        [(_target, [message])] = d.preview_digests()
     return message_size(message)
 
 
@@ -114,8 +121,10 @@ def test_only_an_item_too_large_alone_fails(app: App, smtp_server_factory: MakeS
     assert report.failed == len(ITEMS) - report.sent
     failed = [r for r in digest_rows(app) if r["status"] == "failed"]
     assert failed
-    assert all("alone is" in r["last_error"] and "over the server's limit" in r["last_error"]
-               for r in failed)
+    assert all(
+        "alone is" in r["last_error"] and "over the server's limit" in r["last_error"]
+        for r in failed
+    )
     assert email_destination(app)["healthy"] is True  # the destination is fine
 
 
@@ -136,7 +145,11 @@ def test_a_rejected_login_keeps_the_rows_and_they_go_out_once_fixed(
     server = smtp_server_factory(credentials={"bot": "right"})
     told: list[str] = []
     report = deliver(
-        app, smtp_env(server, "wrong"), digests=True, alerts_first=True, clock=lambda: DUE,
+        app,
+        smtp_env(server, "wrong"),
+        digests=True,
+        alerts_first=True,
+        clock=lambda: DUE,
         on_unhealthy=lambda target, error: told.append(error),
     )
     assert (report.failed, report.digests) == (0, 0)
@@ -150,15 +163,22 @@ def test_a_rejected_login_keeps_the_rows_and_they_go_out_once_fixed(
     assert len(told) == 1
     # Still wrong: the rows still wait, and the admins are not told again.
     later = DUE + timedelta(hours=2)
-    again = deliver(app, smtp_env(server, "wrong"), digests=True, alerts_first=True,
-                    clock=lambda: later, on_unhealthy=lambda target, error: told.append(error))
+    again = deliver(
+        app,
+        smtp_env(server, "wrong"),
+        digests=True,
+        alerts_first=True,
+        clock=lambda: later,
+        on_unhealthy=lambda target, error: told.append(error),
+    )
     assert again.retried == len(ITEMS)
     assert len(told) == 1
     assert {r["status"] for r in digest_rows(app)} == {"pending"}
     # Fixed: the next worker sends the digest at once (as `monitor deliver` does), not
     # after the back-off of the errors, and not "sent 0 digests".
-    report = deliver(app, smtp_env(server, "right"), digests=True, alerts_first=True,
-                     clock=lambda: later)
+    report = deliver(
+        app, smtp_env(server, "right"), digests=True, alerts_first=True, clock=lambda: later
+    )
     assert report.digests == 1
     assert report.sent == len(ITEMS)
     assert len(server.messages) == 1
@@ -172,8 +192,9 @@ def test_a_server_without_starttls_keeps_the_rows(app: App, smtp_server: SmtpSer
     assert report.failed == 0
     assert {r["status"] for r in digest_rows(app)} == {"pending"}
     assert "SMTP_SECURITY" in email_destination(app)["last_error"]
-    report = deliver(app, env_for(None, smtp_server), digests=True, alerts_first=True,
-                     clock=lambda: DUE)
+    report = deliver(
+        app, env_for(None, smtp_server), digests=True, alerts_first=True, clock=lambda: DUE
+    )
     assert report.digests == 1
     assert {r["status"] for r in digest_rows(app)} == {"sent"}
 
@@ -189,8 +210,9 @@ def test_a_refused_connection_keeps_the_rows(app: App, smtp_server: SmtpServer) 
     assert report.failed == 0
     assert {r["status"] for r in digest_rows(app)} == {"pending"}
     assert email_destination(app)["healthy"] is False
-    fixed = deliver(app, env_for(None, smtp_server), digests=True, alerts_first=True,
-                    clock=lambda: DUE)
+    fixed = deliver(
+        app, env_for(None, smtp_server), digests=True, alerts_first=True, clock=lambda: DUE
+    )
     assert fixed.digests == 1
 
 

@@ -30,8 +30,9 @@ HUGE = "Brussels " * 120_000  # ~1 MB, words and spaces like a real (broken) fee
 def huge_item(n: int) -> AlertItem:
     text = f"AI Act {n} " + HUGE
     hit = Hit("AI Act", "AI Act", "summary", 0, 6, snippet=snippet(text, "AI Act"))
-    article = replace(GPAI, key=f"guid:{n}", title=f"Title {n} " + HUGE,
-                      url="https://example.eu/" + "a" * 5000)
+    article = replace(
+        GPAI, key=f"guid:{n}", title=f"Title {n} " + HUGE, url="https://example.eu/" + "a" * 5000
+    )
     return AlertItem(
         outbox_id=n,
         article=article,
