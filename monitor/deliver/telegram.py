@@ -34,7 +34,12 @@ from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitor.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    TransportSettingsError,
+)
 from monitor.models import Channel, OutgoingMessage, SendReceipt, Target
 from monitor.render.telegram import render_test_message
 
@@ -290,7 +295,7 @@ class TelegramSender:
         if isinstance(exc, InvalidToken):
             # Not permanent: every queued message would fail for a configuration error
             # that the operator fixes by setting TELEGRAM_BOT_TOKEN; they wait instead.
-            return TransientDeliveryError(
+            return TransportSettingsError(
                 "telegram: the bot token was rejected (check TELEGRAM_BOT_TOKEN)",
                 destination=destination,
             )

@@ -113,7 +113,7 @@ class Deliverer:
     the admins); not again for the same reason while it stays unhealthy."""
     _released: bool = field(default=False, init=False)
 
-    def _release_waiting(self) -> None:
+    def release_waiting(self) -> None:
         """Once per worker: rows waiting on an unhealthy destination are due now.
 
         A new worker means new settings may be in force (a restart with a fixed
@@ -137,7 +137,7 @@ class Deliverer:
     async def deliver_alerts(self) -> DeliveryReport:
         """Send every due alert row, grouped per target; then edit alerts whose story
         gained sources ("also: ...")."""
-        self._release_waiting()
+        self.release_waiting()
         now = self.clock()
         due = ob.due_entries(self.store.conn, "alert", now, limit=5000)
         groups: dict[Target, list[OutboxEntry]] = {}
@@ -202,7 +202,7 @@ class Deliverer:
     ) -> DeliveryReport:
         """Send the digests that are due now (every configured one with ``force``);
         ``only``: just the target with this address."""
-        self._release_waiting()
+        self.release_waiting()
         report = DeliveryReport()
         jobs = []
         for name, dest in self.destinations.items():
