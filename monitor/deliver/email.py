@@ -290,6 +290,8 @@ class EmlFileSender:
     def __init__(self, directory: Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self.directory = Path(directory)
         self._clock = clock
+        self.via = f".eml files in {self.directory} (no SMTP_HOST)"
+        """What ``monitor status`` says of a destination this sender stood in for."""
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         """Raises:

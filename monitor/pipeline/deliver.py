@@ -466,7 +466,7 @@ class Deliverer:
             now = self.clock()
             with self.store.transaction() as conn:
                 ob.mark_sent(conn, ids, now, receipt.remote_id)
-                ob.record_delivery(conn, target, now, None)
+                ob.record_delivery(conn, target, now, None, via=getattr(sender, "via", None))
             if self.on_sent is not None:
                 created = {r.id: r.created for r in rows}
                 self.on_sent(target, [created[i] for i in ids if i in created], now)

@@ -53,10 +53,8 @@ def build_senders(
 def describe_senders(senders: Mapping[str, Sender]) -> dict[str, str]:
     out = {}
     for channel, sender in senders.items():
-        if isinstance(sender, ConsoleSender):
-            out[channel] = "console (no TELEGRAM_BOT_TOKEN)"
-        elif isinstance(sender, EmlFileSender):
-            out[channel] = f".eml files in {sender.directory} (no SMTP_HOST)"
+        if isinstance(sender, ConsoleSender | EmlFileSender):
+            out[channel] = sender.via
         else:
             out[channel] = type(sender).__name__
     return out

@@ -182,4 +182,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX outbox_story ON outbox (story_id, kind)
         """,
     ),
+    Migration(
+        "destinations know the stand-in that delivered (console without a token)",
+        """
+        ALTER TABLE destinations ADD COLUMN via TEXT
+        """,
+    ),
 )

@@ -229,13 +229,16 @@ def record_delivery(
     now: datetime,
     error: str | None,
     permanent: bool = False,
+    via: str | None = None,
 ) -> None:
+    """Record one attempt for ``target``; ``via`` names the stand-in that took a
+    successful send ("console (no TELEGRAM_BOT_TOKEN)"), None for the real transport."""
     touch_destination(conn, target, now)
     if error is None:
         conn.execute(
-            "UPDATE destinations SET healthy = 1, last_success = ? WHERE destination = ?"
-            " AND address = ?",
-            (to_db(now), target.destination, target.address),
+            "UPDATE destinations SET healthy = 1, last_success = ?, via = ?"
+            " WHERE destination = ? AND address = ?",
+            (to_db(now), via, target.destination, target.address),
         )
     else:
         conn.execute(
