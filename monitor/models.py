@@ -268,6 +268,9 @@ class Alert:
     timezone: str = "Europe/Brussels"
 
 
+DigestLayout = Literal["stories", "watchlists"]
+
+
 @dataclass(frozen=True, slots=True)
 class DigestSection:
     watchlist: str
@@ -286,6 +289,13 @@ class Digest:
     period_start: datetime | None = None
     unsubscribe: str | None = None
     """A ``mailto:`` or ``https:`` URI for the List-Unsubscribe header."""
+    layout: DigestLayout = "watchlists"
+    """``stories``: each story once, "Top stories" then by main watchlist, with tags;
+    ``watchlists``: one section per watchlist, a story met again says "see above"."""
+    stories: int = 0
+    """Stories in the edition, those past ``max_items`` included (0: count the items)."""
+    more: int = 0
+    """Stories past the destination's ``max_items``: counted, not shown."""
 
     @property
     def count(self) -> int:

@@ -36,11 +36,13 @@ from monitor.config.source import PathPart, Source, format_path
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match.syntax import RuleReader, scalar_text, suggest
 from monitor.match.terms import Rule, Term, primary_language
-from monitor.models import FIELDS, Field
+from monitor.models import FIELDS, DigestLayout, Field
 
 Priority = Literal["instant", "digest"]
 DEFAULT_DIGEST_TIME = time(8, 0)
 DEFAULT_TIMEZONE = "Europe/Brussels"
+DEFAULT_MAX_ITEMS = 40
+"""Stories shown in one digest (issue 17); the rest are counted."""
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.I)
@@ -68,6 +70,8 @@ class DestinationModel(_Strict):
     digest_time: Text = "08:00"
     timezone: Text = DEFAULT_TIMEZONE
     digest_empty: bool = False
+    layout: Literal["stories", "watchlists"] = "stories"
+    max_items: int = DEFAULT_MAX_ITEMS
 
 
 class WatchlistModel(_Strict):
@@ -111,6 +115,10 @@ class DestinationSpec:
     digest_time: time = DEFAULT_DIGEST_TIME
     timezone: str = DEFAULT_TIMEZONE
     digest_empty: bool = False
+    layout: DigestLayout = "stories"
+    """``stories``: each story once, most important first; ``watchlists``: by watchlist."""
+    max_items: int = DEFAULT_MAX_ITEMS
+    """Stories shown in one digest; the rest are counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +340,8 @@ class _Loader:
             self.error(
                 (*path, "digest_time"), f'{model.digest_time!r} is not a time of day like "08:00"'
             )
+        if model.max_items < 1:
+            self.error((*path, "max_items"), f"must be 1 or more, not {model.max_items}")
         try:
             ZoneInfo(model.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -346,6 +356,8 @@ class _Loader:
             digest_time=time(int(clock[1]), int(clock[2])) if clock else DEFAULT_DIGEST_TIME,
             timezone=model.timezone,
             digest_empty=model.digest_empty,
+            layout=model.layout,
+            max_items=model.max_items,
         )
 
     # -- watchlists ---------------------------------------------------------------------

@@ -43,6 +43,7 @@ from monitor.models import (
     OutgoingMessage,
     Target,
 )
+from monitor.render import edition as render_edition
 from monitor.render import email as render_email
 from monitor.render import telegram as render_telegram
 from monitor.render.schedule import digest_due
@@ -82,6 +83,8 @@ class SubscriberDigest:
     digest_time: time = time(8, 0)
     timezone: str = DEFAULT_TZ
     digest_empty: bool = False
+    layout: str = "stories"
+    max_items: int = 40
 
 
 SUBSCRIBER_DIGEST = SubscriberDigest()
@@ -103,6 +106,8 @@ class Deliverer:
     watchlist_titles: Mapping[str, str]
     destinations: Mapping[str, Any]
     mail_from: str = "monitor@localhost"
+    watchlist_priorities: Mapping[str, str] = field(default_factory=dict)
+    """Watchlist id -> ``instant`` or ``digest``: part of a story's importance."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     rng: random.Random = field(default_factory=random.Random)
     on_sent: Callable[[Target, Sequence[datetime], datetime], None] | None = None
@@ -225,8 +230,16 @@ class Deliverer:
             for target in targets(name, dest):
                 digest = self.build_digest(target)
                 if digest is not None:
-                    out.append((target, self._render_digest(digest)))
+                    out.append((target, self._render_digest(self.edition(digest, dest)[0])))
         return out
+
+    def edition(self, digest: Digest, dest: Any) -> tuple[Digest, list[AlertItem]]:
+        """``digest`` laid out as the destination asks (``layout``, ``max_items``); and
+        the stories past ``max_items``, counted in the digest, not shown."""
+        max_items = int(getattr(dest, "max_items", 40) or 40)
+        if getattr(dest, "layout", "stories") == "watchlists":
+            return render_edition.watchlists_edition(digest, max_items)
+        return render_edition.stories_edition(digest, self.watchlist_priorities, max_items)
 
     def build_digest(
         self,
@@ -284,13 +297,21 @@ class Deliverer:
                 with self.store.transaction() as conn:
                     ob.record_digest(conn, target, now)
                 return DeliveryReport()
+        digest, left_out = self.edition(digest, dest)
         if target.channel == "email":
             report = await self._send_email_digest(digest, rows, companions)
         else:
             messages = render_telegram.render_digest(digest)
             report = await self._send_all(target, messages, rows, companions=companions)
         if not report.retried:  # nothing waits: this digest is done (items may have failed)
+            # Stories past max_items were counted in it ("N more"): they are delivered.
+            ids = [
+                i
+                for item in left_out
+                for i in (item.outbox_id, *companions.get(item.outbox_id, ()))
+            ]
             with self.store.transaction() as conn:
+                ob.mark_sent(conn, ids, now, None)
                 ob.record_digest(conn, target, now)
             if report.messages:
                 report.digests += 1

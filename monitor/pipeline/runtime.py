@@ -75,6 +75,7 @@ def build_deliverer(
         senders=build_senders(store.state_dir, env, console, limiter),
         feed_names=feed_names(cfg.feeds),
         watchlist_titles=watchlist_titles(cfg.keywords),
+        watchlist_priorities={k: w.priority for k, w in cfg.keywords.watchlists.items()},
         destinations=cfg.keywords.destinations,
         mail_from=mail_from_env(env),
         **kwargs,

@@ -34,6 +34,7 @@ from monitor.models import (
     Snippet,
     Target,
 )
+from monitor.render import edition
 from monitor.render.cut import cut, shorten
 
 SUBJECT_PREFIX = "EU watch digest"
@@ -79,6 +80,12 @@ class _Item:
     snippets_html: tuple[Markup, ...]
     also: tuple[str, ...]
     other_watchlists: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    """``stories`` layout: the story's watchlists."""
+    sources: str = ""
+    """``stories`` layout: "POLITICO Europe, Euractiv and 3 more"."""
+    see_above: bool = False
+    """``watchlists`` layout: the story was listed in an earlier section."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +111,17 @@ def render_digest_email(
         zoneinfo.ZoneInfoNotFoundError: ``digest.timezone`` is not an IANA name.
     """
     zone = ZoneInfo(digest.timezone)
-    sections = tuple(_section(s, zone) for s in digest.sections if s.items)
-    articles = count_articles(digest)
+    seen: set[int] = set()
+    sections = tuple(_section(s, zone, digest.layout, seen) for s in digest.sections if s.items)
     day = digest.period_end.astimezone(zone).date()
-    counts = _counts(articles, len(sections))
+    counts = edition.counts_line(digest)
     numbering = f" (part {part[0]} of {part[1]})" if part else ""
-    subject = f"{SUBJECT_PREFIX}, {format_day(day)}{numbering}: {counts or 'nothing new'}"
+    fallback = f"{SUBJECT_PREFIX}, {format_day(day)}: nothing new"
+    subject = edition.subject(
+        digest, fallback, edition.SUBJECT_CHARS - (len(numbering) if part else 0)
+    )
+    if part:
+        subject = f"({part[0]}/{part[1]}) {subject}"
     since = format_when(digest.period_start, zone) if digest.period_start else None
     context = {
         "heading": f"{SUBJECT_PREFIX}, {format_day(day)}{numbering}",
@@ -120,6 +132,8 @@ def render_digest_email(
         "address": digest.target.address,
         "timezone": digest.timezone,
         "unsubscribe": _unsubscribe_uri(digest.unsubscribe),
+        "layout": digest.layout,
+        "more": digest.more,
     }
     text = _ENV.get_template("digest.txt.j2").render(context)
     html = _ENV.get_template("digest.html.j2").render(context)
@@ -319,23 +333,41 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _section(section: DigestSection, zone: ZoneInfo) -> _Section:
-    return _Section(
-        title=cut(section.title, NAME_CHARS) or section.watchlist,
-        items=tuple(_item(item, section.watchlist, zone) for item in section.items),
-    )
+def _section(
+    section: DigestSection, zone: ZoneInfo, layout: str = "watchlists", seen: set[int] | None = None
+) -> _Section:
+    seen = set() if seen is None else seen
+    items = []
+    for item in section.items:
+        items.append(_item(item, section.watchlist, zone, layout, item.outbox_id in seen))
+        seen.add(item.outbox_id)
+    return _Section(title=cut(section.title, NAME_CHARS) or section.watchlist, items=tuple(items))
 
 
-def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
+def _item(
+    item: AlertItem,
+    watchlist: str,
+    zone: ZoneInfo,
+    layout: str = "watchlists",
+    see_above: bool = False,
+) -> _Item:
     article = item.article
     url = (article.canonical_url or article.url or "").strip()
-    snippets = _snippets(item, watchlist)
+    stories = layout == "stories"
+    if stories:
+        best = edition.best_snippet(item, SNIPPET_CHARS)
+        snippets = [best] if best is not None else []
+    else:
+        snippets = [] if see_above else _snippets(item, watchlist)
     others = tuple(
         title
         for match, title in zip(item.matches, item.watchlist_titles, strict=False)
         if match.watchlist != watchlist
     )
     return _Item(
+        tags=edition.tags(item) if stories else (),
+        sources=edition.sources_line(item) if stories else "",
+        see_above=see_above,
         title=cut(_one_line(article.title, TITLE_CHARS + 1), TITLE_CHARS) or "(untitled)",
         # Feed links are untrusted: only web links become clickable.
         url=url if len(url) <= URL_CHARS and _WEB_URL.fullmatch(url) else None,
@@ -343,8 +375,8 @@ def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
         when=format_when(article.published, zone) if article.published else "",
         snippets=tuple(highlight_text(s) for s in snippets),
         snippets_html=tuple(highlight_html(s) for s in snippets),
-        also=_names(item.also),
-        other_watchlists=_names(others),
+        also=() if stories else _names(item.also),
+        other_watchlists=() if stories else _names(others),
     )
 
 
@@ -379,8 +411,9 @@ def _snippets(item: AlertItem, watchlist: str) -> list[Snippet]:
     marks: dict[str, list[tuple[int, int]]] = {}
     for match in matches:
         for hit in match.hits:
-            if hit.snippet.text.strip():
-                marks.setdefault(hit.snippet.text, []).extend(hit.snippet.marks)
+            text = hit.snippet.text
+            if text.strip() and not edition.repeats_title(text, item.article.title):
+                marks.setdefault(text, []).extend(hit.snippet.marks)
     out = []
     for text, spans in list(marks.items())[:MAX_SNIPPETS]:
         short, kept = shorten(text, spans, SNIPPET_CHARS)

@@ -10,6 +10,7 @@ own loses snippet text at a word boundary, never a tag.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,7 @@ from monitor.models import (
     Snippet,
     Target,
 )
+from monitor.render import edition
 from monitor.render.cut import shorten as _shorten
 
 MAX_LENGTH = 4096
@@ -157,6 +159,8 @@ _ALERT = _Style(snippets=2, snippet_chars=300, watchlists=True)
 _BURST = _Style(snippets=1, snippet_chars=160, watchlists=True)
 """A burst of more than ``BURST`` items is shown compactly: a few messages, not a flood."""
 _DIGEST = _Style(snippets=1, snippet_chars=200, watchlists=False)
+_STORIES = _Style(snippets=1, snippet_chars=200, watchlists=True)
+"""The ``stories`` layout: sections are not watchlists, so each entry names its own."""
 BURST = 3
 
 
@@ -165,7 +169,8 @@ def _alert_style(alert: Alert) -> _Style:
 
 
 def _link_url(item: AlertItem) -> str | None:
-    for url in (item.article.url, item.article.canonical_url):
+    # The cleaned canonical link first (issue 17): the digest shows it too.
+    for url in (item.article.canonical_url, item.article.url):
         if url and len(url) <= URL_CHARS and _WEB_URL.match(url.strip()):
             return url.strip()
     return None
@@ -369,6 +374,8 @@ def _digest_header(
     if not articles:
         return head + _t("\nNo new matches.")
     counts = f"{_plural(len(articles), 'article')} in {_plural(sections, 'watchlist')}"
+    if digest.stories:  # an edition (issue 17): stories and the busiest watchlists
+        counts = edition.counts_line(digest)
     return head + _t("\n" + counts)
 
 
@@ -413,9 +420,16 @@ def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[Outgoing
     room = (MAX_LENGTH - reserve[0] - widest[0] - 2, MAX_LENGTH - reserve[1] - widest[1] - 2)
     parts: list[list[_Entry]] = [[]]
     used = reserve
+    style = _STORIES if digest.layout == "stories" else _DIGEST
+    seen: set[int] = set()
     for si, section in enumerate(sections):
         for ii, item in enumerate(section.items):
-            entry = _Entry(si, ii == 0, item, _fitted(item, _DIGEST, zone, ref, room))
+            if item.outbox_id in seen:  # ``watchlists`` layout: listed in a section above
+                block = _t(f"{_short(item.article.title, 80) or '(untitled)'} (see above)")
+            else:
+                block = _fitted(item, style, zone, ref, room)
+            seen.add(item.outbox_id)
+            entry = _Entry(si, ii == 0, item, block)
             new_run = not parts[-1] or parts[-1][-1].section != si
             cost = _add(entry.block.sizes, _add((2, 2), heads[si] if new_run else (0, 0)))
             if parts[-1] and not _fits(used, cost):
@@ -424,7 +438,14 @@ def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[Outgoing
                 cost = _add(entry.block.sizes, _add((2, 2), heads[si]))
             parts[-1].append(entry)
             used = _add(used, cost)
-    return [
+    if digest.more:
+        more = _t(f"\n\n{digest.more} more {'story' if digest.more == 1 else 'stories'} not shown.")
+        if not _fits(used, more.sizes):
+            parts.append([])
+        more_text = more
+    else:
+        more_text = _Text()
+    messages = [
         _message(
             digest.target,
             _digest_part(digest, zone, n + 1, len(parts), part, sections, title),
@@ -432,6 +453,12 @@ def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[Outgoing
         )
         for n, part in enumerate(parts)
     ]
+    if more_text.html:
+        last = messages[-1]
+        messages[-1] = dataclasses.replace(
+            last, text=last.text + more_text.html, plain=last.plain + more_text.plain
+        )
+    return messages
 
 
 def _digest_part(

@@ -35,6 +35,7 @@ from tests.support.digest_sample import sample_digest
 from tests.support.smtp_server import SmtpServer
 
 MAIL_FROM = "EU Watch <watch@example.org>"
+SUBJECT = "Dragoș Tudorache: the AI Act's… — 4 stories, AI Act 2, Digital Services Act 2"
 SENT_AT = datetime(2026, 11, 30, 7, 0, 5, tzinfo=UTC)
 MakeServer = Callable[..., SmtpServer]
 
@@ -86,7 +87,7 @@ async def test_plain_smtp_delivers_both_parts_and_headers(smtp_server: SmtpServe
     assert received.rcpt_tos == ("policy@example.org",)
     assert not received.tls
     mime = only_message(smtp_server)
-    assert mime["Subject"] == "EU watch digest, Mon 30 Nov 2026: 4 articles in 3 watchlists"
+    assert mime["Subject"] == SUBJECT
     assert mime["From"] == MAIL_FROM
     assert mime["To"] == "policy@example.org"
     assert mime["Date"] == "Mon, 30 Nov 2026 07:00:05 +0000"
@@ -388,6 +389,6 @@ async def test_console_prints_subject_and_plain_text() -> None:
     await ConsoleSender(out).send(digest_message())
     printed = out.getvalue()
     assert printed.startswith("--- email to policy-team (policy@example.org) ---")
-    assert "Subject: EU watch digest, Mon 30 Nov 2026: 4 articles in 3 watchlists" in printed
+    assert f"Subject: {SUBJECT}" in printed
     assert "Dragoș Tudorache" in printed
     assert "<mark" not in printed

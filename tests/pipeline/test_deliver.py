@@ -180,7 +180,7 @@ def test_digest_by_smtp_due_at_local_time_once(app: App, smtp_server: SmtpServer
     assert report.digests == 1
     [received] = smtp_server.messages
     msg = received.message
-    assert "2 articles" in msg["Subject"]
+    assert "2 stories" in msg["Subject"]
     assert msg["List-Unsubscribe"]
     assert msg.get_body(("html",)) is not None
     # The same day again: nothing new, nothing sent.

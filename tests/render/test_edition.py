@@ -1,0 +1,179 @@
+"""The daily digest as one edition (issue 17): each story once, the most important
+first, the cap, a subject that says what happened, never a snippet that repeats the
+title; golden files for both layouts of a fixed day.
+
+``UPDATE_GOLDEN=1 pytest tests/render`` rewrites the golden files after a deliberate
+change (review the diff).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.models import AlertItem, Digest, DigestSection
+from monitor.render import edition
+from monitor.render.email import render_digest_email
+from monitor.render.telegram import MAX_LENGTH, render_digest, utf16_len
+from tests.support.digest_sample import sample_digest
+from tests.support.telegram_html import parse_html
+from tests.support.telegram_samples import item, target
+
+GOLDEN = Path(__file__).parent.parent / "data" / "render"
+MAIL_FROM = "EU Watch <watch@example.org>"
+END = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+PRIORITIES = {"ai-act": "instant", "dsa": "digest", "data": "digest"}
+
+
+def check_golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(actual, encoding="utf-8")
+    assert actual == path.read_text(encoding="utf-8"), f"{name} differs (UPDATE_GOLDEN=1)"
+
+
+def day() -> Digest:
+    """A fixed day: several stories, several sources, overlapping watchlists; capped at 3
+    stories so that one is over the cap."""
+    return edition.stories_edition(sample_digest(), PRIORITIES, max_items=3)[0]
+
+
+def test_stories_text_and_html_golden() -> None:
+    message = render_digest_email(day(), mail_from=MAIL_FROM)
+    check_golden("email_digest_stories.txt", message.text)
+    assert message.html is not None
+    check_golden("email_digest_stories.html", message.html)
+    # The top story's title, cut so that the counts stay within what clients show.
+    assert message.subject == (
+        "GPAI <draft> code & the DSA:… — 4 stories, AI Act 2, Digital Services Act 2"
+    )
+    assert len(message.subject) <= edition.SUBJECT_CHARS
+
+
+def test_each_story_once_with_tags_sources_and_the_cap() -> None:
+    text = render_digest_email(day(), mail_from=MAIL_FROM).text
+    # GPAI matched two watchlists and has three sources: the top story, listed once.
+    assert text.count("GPAI <draft> code") == 1
+    assert "Euractiv, Politico Europe and 1 more" in text
+    assert "Watchlists: AI Act, Digital Services Act" in text
+    assert "Top stories (3)" in text
+    assert "1 more story matched and is not shown here." in text
+
+
+def test_watchlists_layout_says_see_above() -> None:
+    digest = edition.watchlists_edition(sample_digest(), max_items=40)[0]
+    text = render_digest_email(digest, mail_from=MAIL_FROM).text
+    assert text.count("GPAI <draft> code & the DSA: what changes 🚀 (see above)") == 1
+    assert text.count("https://example.eu/gpai") == 1
+
+
+def test_subject_is_cut_to_what_mail_clients_show() -> None:
+    long = sample_digest()
+    first = long.sections[0].items[0]
+    article = replace(first.article, title="Trilogue " * 40)
+    digest = replace(
+        long, sections=(DigestSection("ai-act", "AI Act", (replace(first, article=article),)),)
+    )
+    subject = edition.subject(digest, "fallback")
+    assert len(subject) <= edition.SUBJECT_CHARS
+    assert subject.endswith("— 1 story, AI Act 1")
+    assert "Trilogue Trilogue" in subject
+
+
+def test_the_snippet_never_repeats_the_title() -> None:
+    story = item(1, "Commission opens DSA probe", snippets=("Commission opens [[DSA]] probe",))
+    assert edition.best_snippet(story) is None
+    story = item(
+        2,
+        "Commission opens DSA probe",
+        snippets=("Commission opens [[DSA]] probe",),
+        summary="The Commission opened formal proceedings against a marketplace.",
+    )
+    best = edition.best_snippet(story)
+    assert best is not None
+    assert best.text.startswith("The Commission opened formal proceedings")
+
+
+# --- properties ------------------------------------------------------------------------
+
+_names = st.text(st.characters(codec="ascii", categories=["L", "Zs"]), min_size=1, max_size=12)
+
+
+@st.composite
+def stories(draw: st.DrawFn, count: int) -> list[AlertItem]:
+    out = []
+    for n in range(1, count + 1):
+        title = draw(_names)
+        out.append(
+            item(
+                n,
+                title,
+                watchlists=tuple(
+                    draw(
+                        st.lists(
+                            st.sampled_from(["AI Act", "DSA", "EDPB"]),
+                            min_size=1,
+                            max_size=3,
+                            unique=True,
+                        )
+                    )
+                ),
+                also=tuple(draw(st.lists(_names, max_size=6))),
+                published=END - timedelta(hours=draw(st.integers(0, 48))),
+                snippets=tuple(draw(st.lists(st.one_of(st.just(title), _names), max_size=2))),
+                summary=draw(st.one_of(st.just(title), _names)),
+            )
+        )
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_every_story_once_in_score_order_and_no_snippet_is_the_title(data: st.DataObject) -> None:
+    count = data.draw(st.integers(1, 30))
+    items = data.draw(stories(count))
+    max_items = data.draw(st.integers(1, 40))
+    # The outbox lists a story under every watchlist it matched.
+    sections = {}
+    for story in items:
+        for match in story.matches:
+            sections.setdefault(match.watchlist, []).append(story)
+    digest = Digest(
+        target(),
+        "Europe/Brussels",
+        END,
+        tuple(DigestSection(k, k, tuple(v)) for k, v in sections.items()),
+    )
+    priorities = {"ai-act": "instant"}
+    ed, left = edition.stories_edition(digest, priorities, max_items)
+    shown = [i for s in ed.sections for i in s.items]
+    ids = [i.outbox_id for i in shown] + [i.outbox_id for i in left]
+    assert sorted(ids) == list(range(1, count + 1))  # every story exactly once
+    assert len(shown) == min(count, max_items)
+    assert ed.more == len(left)
+
+    def score(i: AlertItem) -> float:
+        return edition.importance(i, priorities, END)
+
+    top = ed.sections[0].items
+    assert len(top) <= edition.TOP_STORIES
+    assert [score(i) for i in top] == sorted((score(i) for i in top), reverse=True)
+    rest = [i for s in ed.sections[1:] for i in s.items]
+    assert all(score(t) >= score(r) for t in top for r in rest)
+    assert all(score(s) >= score(o) for s in shown for o in left)
+    for section in ed.sections[1:]:
+        scores = [score(i) for i in section.items]
+        assert scores == sorted(scores, reverse=True)
+    for story in shown:
+        best = edition.best_snippet(story)
+        assert best is None or not edition.repeats_title(best.text, story.article.title)
+    # Telegram: the same edition, split between entries, each entry whole and once.
+    parts = render_digest(ed)
+    for part in parts:
+        assert utf16_len(parse_html(part.text, strict_entities=True).text) <= MAX_LENGTH
+    assert sorted(i for p in parts for i in p.outbox_ids) == sorted(i.outbox_id for i in shown)
