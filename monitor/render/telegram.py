@@ -180,13 +180,16 @@ def _snippets(item: AlertItem) -> list[Snippet]:
     """Distinct snippets of the item's hits outside the title (shown already), marks
     merged; the start of the summary when no hit has one."""
     by_text: dict[str, list[tuple[int, int]]] = {}
+    title = item.article.title
     for match in item.matches:
         for hit in match.hits:
             text = _clean(hit.snippet.text)
-            if hit.field != "title" and text.strip():
+            # A summary that only repeats the headline says nothing (issue 17).
+            if hit.field != "title" and text.strip() and not edition.repeats_title(text, title):
                 by_text.setdefault(text, []).extend(hit.snippet.marks)
-    if not by_text and item.article.summary.strip():
-        by_text[_clean(item.article.summary).strip()] = []
+    summary = _clean(item.article.summary[:4000]).strip()
+    if not by_text and summary and not edition.repeats_title(summary, title):
+        by_text[summary] = []
     return [Snippet(text, tuple(marks)) for text, marks in by_text.items()]
 
 
