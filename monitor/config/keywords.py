@@ -153,18 +153,7 @@ def load_keywords(path: str) -> KeywordsConfig:
     Raises:
         ConfigError: with file, line and key path (``ConfigErrors`` when there are several).
     """
-    try:
-        source = Source.load(path)
-    except ConfigError as exc:
-        if "undefined alias" in exc.message:
-            raise ConfigError(
-                exc.message + " (a term that starts with '*' must be quoted: \"*word\")",
-                file=exc.file,
-                line=exc.line,
-                path=exc.path,
-            ) from None
-        raise
-    return keywords_from_source(source)
+    return keywords_from_source(Source.load(path))
 
 
 def keywords_from_source(source: Source) -> KeywordsConfig:
@@ -173,13 +162,19 @@ def keywords_from_source(source: Source) -> KeywordsConfig:
     Raises:
         ConfigError: with file, line and key path (``ConfigErrors`` when there are several).
     """
-    return _Loader(source).load()
+    loader = _Loader(source)
+    try:
+        return loader.load()
+    finally:
+        # The loader and its RuleReader refer to each other (bound methods): break the
+        # cycle, so the parsed document is freed at once, not by a garbage collection.
+        del loader.rules
 
 
 class _Loader:
     def __init__(self, source: Source) -> None:
         self.source = source
-        self.errors: list[ConfigError] = []
+        self.errors: list[ConfigError] = list(source.problems)
         self.warnings: list[str] = []
         self.actors: dict[str, ActorSpec] = {}
         self.destinations: dict[str, DestinationSpec] = {}
