@@ -20,14 +20,14 @@ from monitor.models import AlertItem, Digest, DigestSection
 from monitor.render import edition
 from monitor.render.email import render_digest_email
 from monitor.render.telegram import MAX_LENGTH, render_digest, utf16_len
-from tests.support.digest_sample import sample_digest
+from tests.render.test_telegram_render import dump
+from tests.support.digest_sample import DAY_PRIORITIES, edition_day, sample_digest
 from tests.support.telegram_html import parse_html
 from tests.support.telegram_samples import item, target
 
 GOLDEN = Path(__file__).parent.parent / "data" / "render"
 MAIL_FROM = "EU Watch <watch@example.org>"
 END = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
-PRIORITIES = {"ai-act": "instant", "dsa": "digest", "data": "digest"}
 
 
 def check_golden(name: str, actual: str) -> None:
@@ -37,32 +37,42 @@ def check_golden(name: str, actual: str) -> None:
     assert actual == path.read_text(encoding="utf-8"), f"{name} differs (UPDATE_GOLDEN=1)"
 
 
-def day() -> Digest:
-    """A fixed day: several stories, several sources, overlapping watchlists; capped at 3
-    stories so that one is over the cap."""
-    return edition.stories_edition(sample_digest(), PRIORITIES, max_items=3)[0]
+def day(max_items: int = 8) -> Digest:
+    """A fixed day: nine stories, several sources, overlapping watchlists; capped at 8 so
+    that one story is over the cap."""
+    return edition.stories_edition(edition_day(), DAY_PRIORITIES, max_items=max_items)[0]
 
 
-def test_stories_text_and_html_golden() -> None:
+def test_stories_golden_text_html_and_telegram() -> None:
     message = render_digest_email(day(), mail_from=MAIL_FROM)
-    check_golden("email_digest_stories.txt", message.text)
+    check_golden("email_digest_day_stories.txt", message.text)
     assert message.html is not None
-    check_golden("email_digest_stories.html", message.html)
+    check_golden("email_digest_day_stories.html", message.html)
+    check_golden("telegram/digest_day_stories.txt", dump(render_digest(day())))
     # The top story's title, cut so that the counts stay within what clients show.
-    assert message.subject == (
-        "GPAI <draft> code & the DSA:… — 4 stories, AI Act 2, Digital Services Act 2"
-    )
+    assert message.subject == "AI Act: trilogue ends with a deal on… — 9 stories, AI Act 5, EDPB 4"
     assert len(message.subject) <= edition.SUBJECT_CHARS
+
+
+def test_watchlists_golden_text_and_html() -> None:
+    digest = edition.watchlists_edition(edition_day(), max_items=40)[0]
+    message = render_digest_email(digest, mail_from=MAIL_FROM)
+    check_golden("email_digest_day_watchlists.txt", message.text)
+    assert message.html is not None
+    check_golden("email_digest_day_watchlists.html", message.html)
 
 
 def test_each_story_once_with_tags_sources_and_the_cap() -> None:
     text = render_digest_email(day(), mail_from=MAIL_FROM).text
-    # GPAI matched two watchlists and has three sources: the top story, listed once.
-    assert text.count("GPAI <draft> code") == 1
-    assert "Euractiv, Politico Europe and 1 more" in text
-    assert "Watchlists: AI Act, Digital Services Act" in text
-    assert "Top stories (3)" in text
+    # The trilogue story: five outlets, two watchlists, an instant one: the top story.
+    assert text.count("AI Act: trilogue ends") == 1
+    assert text.index("AI Act: trilogue ends") < text.index("Top stories (5)") + 40
+    assert "POLITICO Europe, Euractiv and 3 more" in text
+    assert "Watchlists: AI Act, EDPB" in text
     assert "1 more story matched and is not shown here." in text
+    # A summary that only repeats the headline is not shown as a snippet.
+    cnil = text[text.index("CNIL fines") :].split("\n\n")[0]
+    assert ">" not in cnil
 
 
 def test_watchlists_layout_says_see_above() -> None:
