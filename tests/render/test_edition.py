@@ -187,3 +187,15 @@ def test_every_story_once_in_score_order_and_no_snippet_is_the_title(data: st.Da
     for part in parts:
         assert utf16_len(parse_html(part.text, strict_entities=True).text) <= MAX_LENGTH
     assert sorted(i for p in parts for i in p.outbox_ids) == sorted(i.outbox_id for i in shown)
+
+
+def test_telegram_watchlists_layout_says_see_above_and_stories_layout_tags() -> None:
+    by_watchlist = edition.watchlists_edition(edition_day(), max_items=40)[0]
+    text = "\n".join(m.plain for m in render_digest(by_watchlist))
+    trilogue = "AI Act: trilogue ends with a deal on general-purpose models"
+    assert text.count(trilogue) == 2
+    assert text.count(f"{trilogue} (see above)") == 1
+    stories_text = "\n".join(m.plain for m in render_digest(day()))
+    assert stories_text.count(trilogue) == 1
+    assert "POLITICO Europe · Mon 30 Nov, 23:10 CET · AI Act, EDPB" in stories_text
+    assert stories_text.rstrip().endswith("1 more story not shown.")
