@@ -355,7 +355,11 @@ class Deliverer:
             # Without a SIZE, anything smaller than what was refused: halves, then
             # quarters if the server refuses again, down to single items.
             limit = exc.limit if exc.limit and exc.limit < size else size - 1
-            return await render(render_email.digest_subset(digest, message.outbox_ids), limit)
+            part = render_email.digest_subset(digest, message.outbox_ids)
+            order = [i.outbox_id for i in render_edition.stories(digest)]
+            if order and order[-1] not in message.outbox_ids:
+                part = dataclasses.replace(part, more=0)  # said once, in the last part
+            return await render(part, limit)
 
         messages = await render(digest, self._email_limit())
         sent = await self._send_all(target, messages, rows, companions=companions, resplit=resplit)

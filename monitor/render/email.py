@@ -189,9 +189,14 @@ def render_digest_emails(
     _split(digest, ids, mail_from, budget, chunks, too_large)
     if chunks == [ids]:
         return DigestEmails((whole,))
+    # "N more stories" once, at the end of the last part.
     parts = tuple(
         render_digest_email(
-            digest_subset(digest, chunk), mail_from=mail_from, part=(n, len(chunks))
+            dataclasses.replace(
+                digest_subset(digest, chunk), more=digest.more if n == len(chunks) else 0
+            ),
+            mail_from=mail_from,
+            part=(n, len(chunks)),
         )
         for n, chunk in enumerate(chunks, 1)
     )

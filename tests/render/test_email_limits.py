@@ -142,3 +142,12 @@ def test_parts_fit_and_hold_every_item_once(count: int, limit: int) -> None:
     aside = [item.outbox_id for item, _ in out.too_large]
     assert sorted(sent + aside) == list(range(1, count + 1))
     assert sent == sorted(sent)
+
+
+def test_the_count_of_stories_left_out_is_said_once_in_the_last_part() -> None:
+    digest = replace(sample_digest(), more=7)
+    whole = message_size(render_digest_email(digest, mail_from=MAIL_FROM))
+    out = render_digest_emails(digest, mail_from=MAIL_FROM, max_bytes=whole * 2 // 3)
+    assert len(out.messages) >= 2
+    said = ["7 more stories" in m.text for m in out.messages]
+    assert said == [False] * (len(said) - 1) + [True]
