@@ -188,8 +188,8 @@ def _bounded(text: str, marks: Sequence[tuple[int, int]], limit: int) -> Snippet
     return Snippet(short, tuple(dict.fromkeys(kept)))
 
 
-def counts_line(digest: Digest, limit: int = 3) -> str:
-    """ "12 stories, AI Act 5, EDPB 3": the stories and the busiest watchlists."""
+def counts_line(digest: Digest, limit: int = 3, name_chars: int = 60) -> str:
+    """"12 stories, AI Act 5, EDPB 3": the stories and the busiest watchlists."""
     items = stories(digest)
     total = digest.stories or len(items)
     if not total:
@@ -200,7 +200,11 @@ def counts_line(digest: Digest, limit: int = 3) -> str:
             per[tag] = per.get(tag, 0) + 1
     busiest = sorted(per.items(), key=lambda kv: -kv[1])[:limit]
     word = "story" if total == 1 else "stories"
-    return ", ".join([f"{total} {word}", *(f"{t} {n}" for t, n in busiest)])
+    return ", ".join([f"{total} {word}", *(f"{cut(t, name_chars)} {n}" for t, n in busiest)])
+
+
+SUBJECT_TITLE_CHARS = 30
+"""The least of the top story's title a subject keeps: counts give way first."""
 
 
 def subject(digest: Digest, fallback: str, chars: int = SUBJECT_CHARS) -> str:
@@ -209,9 +213,11 @@ def subject(digest: Digest, fallback: str, chars: int = SUBJECT_CHARS) -> str:
     items = stories(digest)
     if not items:
         return cut(fallback, chars)
-    counts = counts_line(digest, limit=2)
     title = " ".join(items[0].article.title[:2000].split()) or "(untitled)"
-    room = chars - len(counts) - 3
-    if room < 20:
-        return cut(f"{title} — {counts}", chars)
-    return f"{cut(title, room)} — {counts}"
+    # Two watchlists, then one, then none, until the title keeps enough room.
+    for limit in (2, 1, 0):
+        counts = counts_line(digest, limit=limit, name_chars=24)
+        room = chars - len(counts) - 3
+        if room >= min(SUBJECT_TITLE_CHARS, len(title)):
+            break
+    return f"{cut(title, max(room, 1))} — {counts}"

@@ -182,6 +182,9 @@ def test_every_story_once_in_score_order_and_no_snippet_is_the_title(data: st.Da
     for story in shown:
         best = edition.best_snippet(story)
         assert best is None or not edition.repeats_title(best.text, story.article.title)
+    subject = edition.subject(ed, "fallback")
+    assert len(subject) <= edition.SUBJECT_CHARS
+    assert f"— {count} stor" in subject  # the counts never give way to the title
     # Telegram: the same edition, split between entries, each entry whole and once.
     parts = render_digest(ed)
     for part in parts:
