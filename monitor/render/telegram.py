@@ -153,13 +153,15 @@ class _Style:
     snippet_chars: int
     watchlists: bool
     """Digest sections already name the watchlist; alerts list them per item."""
+    sources: bool = False
+    """``stories`` layout: "POLITICO Europe, Euractiv and 3 more" instead of "also:"."""
 
 
 _ALERT = _Style(snippets=2, snippet_chars=300, watchlists=True)
 _BURST = _Style(snippets=1, snippet_chars=160, watchlists=True)
 """A burst of more than ``BURST`` items is shown compactly: a few messages, not a flood."""
 _DIGEST = _Style(snippets=1, snippet_chars=200, watchlists=False)
-_STORIES = _Style(snippets=1, snippet_chars=200, watchlists=True)
+_STORIES = _Style(snippets=1, snippet_chars=200, watchlists=True, sources=True)
 """The ``stories`` layout: sections are not watchlists, so each entry names its own."""
 BURST = 3
 
@@ -225,7 +227,10 @@ def _item(
             heading.shown,
             heading.plain + "\n" + url,
         )
-    meta = [_short(item.source, NAME_CHARS) or article.feed_id]
+    if style.sources:
+        meta = [_clean(edition.sources_line(item)) or article.feed_id]
+    else:
+        meta = [_short(item.source, NAME_CHARS) or article.feed_id]
     if article.published is not None:
         meta.append(_when(article.published, zone, ref))
     if style.watchlists and item.watchlist_titles:
@@ -236,7 +241,7 @@ def _item(
         for snippet in _snippets(item)[: style.snippets]:
             text, marks = _shorten(snippet.text.strip(), _strip_marks(snippet), snippet_chars)
             lines.append(_marked(text, marks))
-    if item.also:
+    if item.also and not style.sources:
         lines.append(_tag("i", _t(f"also: {_names(item.also)}")))
     return _join(lines, "\n")
 
