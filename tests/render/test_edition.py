@@ -200,5 +200,6 @@ def test_telegram_watchlists_layout_says_see_above_and_stories_layout_tags() -> 
     assert text.count(f"{trilogue} (see above)") == 1
     stories_text = "\n".join(m.plain for m in render_digest(day()))
     assert stories_text.count(trilogue) == 1
-    assert "POLITICO Europe, Euractiv and 3 more · Mon 30 Nov, 23:10 CET · AI Act, EDPB" in stories_text
+    meta = "POLITICO Europe, Euractiv and 3 more · Mon 30 Nov, 23:10 CET · AI Act, EDPB"
+    assert meta in stories_text
     assert stories_text.rstrip().endswith("1 more story not shown.")
