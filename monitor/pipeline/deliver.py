@@ -311,7 +311,10 @@ class Deliverer:
                 for i in (item.outbox_id, *companions.get(item.outbox_id, ()))
             ]
             with self.store.transaction() as conn:
-                ob.mark_sent(conn, ids, now, None)
+                if report.messages:
+                    ob.mark_sent(conn, ids, now, None)
+                elif ids and report.errors:  # the digest that counted them failed for good
+                    ob.mark_failed(conn, ids, report.errors[0])
                 ob.record_digest(conn, target, now)
             if report.messages:
                 report.digests += 1
