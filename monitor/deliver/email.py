@@ -187,7 +187,11 @@ class SmtpSender:
         try:
             async with client:
                 if client.is_ehlo_or_helo_needed:
-                    await client.ehlo()  # connect() greets only for STARTTLS or a login
+                    # connect() greets only for STARTTLS or a login; SIZE comes with EHLO.
+                    try:
+                        await client.ehlo()
+                    except aiosmtplib.SMTPHeloError:
+                        await client.helo()  # an old server: no extensions, no SIZE
                 self.max_message_size = _advertised_size(client)
                 limit = self.max_message_size
                 if limit is not None and len(data) > limit:
