@@ -125,7 +125,13 @@ class PermanentDeliveryError(DeliveryError):
     """Retrying will not help (400, 403, SMTP 5xx): the row is marked failed."""
 
 
-class TransportSettingsError(TransientDeliveryError):
+class HeldDeliveryError(TransientDeliveryError):
+    """The destination cannot take messages until someone fixes it (a forum topic was
+    deleted or closed): the rows wait, retried with back-off, and the destination is
+    shown unhealthy (``/status``, ``monitor status``) instead of losing them."""
+
+
+class TransportSettingsError(HeldDeliveryError):
     """The transport cannot be used as configured: a rejected login or bot token, a
     server without the STARTTLS it must offer, an untrusted certificate, a host that
     refuses connections or does not resolve.

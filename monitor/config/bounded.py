@@ -200,13 +200,22 @@ def syntax_error(exc: MarkedYAMLError, text: str, name: str) -> ConfigError:
     lines = text.split("\n")
     mark = exc.problem_mark or exc.context_mark
     problem = str(exc.problem or exc.context or "invalid YAML")
+    if exc.context and problem.startswith("but "):
+        problem = f"{exc.context}, {problem}"  # "expected a single document ..., but found"
     if mark is None:
         return ConfigError(f"invalid YAML: {problem}", file=name)
     line, column = mark.line, mark.column
-    if line >= len(lines) or (not lines[line].strip() and exc.context_mark is not None):
-        # At the end of the file: point at where the unfinished thing began.
-        start = exc.context_mark or mark
-        line, column = min(start.line, len(lines) - 1), start.column
+    if line >= len(lines) or not lines[line].strip():
+        # At the end of the file: point at where the unfinished thing began, else at the
+        # end of the last line that says something.
+        start = exc.context_mark
+        if start is not None and start.line < len(lines) and lines[start.line].strip():
+            line, column = start.line, start.column
+        else:
+            line = min(line, len(lines) - 1)
+            while line > 0 and not lines[line].strip():
+                line -= 1
+            column = len(lines[line].rstrip())
     hint = _hint(problem, exc, lines, line, column)
     where = excerpt(lines, line, column)
     if hint:
@@ -216,23 +225,36 @@ def syntax_error(exc: MarkedYAMLError, text: str, name: str) -> ConfigError:
 
 def _hint(problem: str, exc: MarkedYAMLError, lines: list[str], line: int, column: int) -> str:
     here = lines[line] if 0 <= line < len(lines) else ""
+    opened = exc.context_mark.line + 1 if exc.context_mark is not None else None
+    context = str(exc.context or "")
     if "'\\t'" in problem:
         return "indent with spaces: YAML does not allow tabs for indentation"
+    if "another document" in problem:
+        return "a line '---' starts a second document: a configuration file has one"
+    if "flow sequence" in context or "flow mapping" in context:
+        bracket = "[" if "sequence" in context else "{"
+        return f"the '{bracket}' on line {opened} is not closed where it should be"
     if problem.startswith("mapping values are not allowed"):
         before = here[:column].strip()
         before = before[1:].strip() if before.startswith("-") else before
         if ":" in before:
             return "a value that contains ': ' must be quoted, e.g. title: \"EU: AI Act\""
         return f"{_INDENT_HINT} (is a ':' missing at the end of the line above?)"
+    if "could not find expected ':'" in problem:
+        stripped = here.strip()
+        if stripped.startswith("-") and not stripped.startswith(("- ", "---")):
+            return "a list item needs a space after its '-'"
+        return f"{_INDENT_HINT} (is a ':' missing at the end of the line above?)"
     if (
         problem.startswith("expected <block end>")
         or "did not find expected key" in problem
         or "did not find expected '-'" in problem
-        or "could not find expected ':'" in problem
     ):
         return _INDENT_HINT + " (items of one list, and keys of one mapping, line up)"
-    if "end of stream" in problem and exc.context_mark is not None:
-        return f"something opened on line {exc.context_mark.line + 1} is never closed"
+    if "end of stream" in problem or "<stream end>" in problem:
+        if opened is not None and opened - 1 <= line:
+            return f"something opened on line {opened} is never closed"
+        return "the file ends inside an unfinished value: is a ']', '}' or a quote missing?"
     return ""
 
 

@@ -315,6 +315,7 @@ class Service:
             on_sent=self._sent,
             on_failed=self._failed,
             on_unhealthy=self._unhealthy,
+            on_held=self._held,
         )
         # New settings may fix what made a destination unhealthy: its rows are due now,
         # and the outbox loop (which may be sleeping until their old retry) runs at once.
@@ -664,6 +665,12 @@ class Service:
             ),
             "notify",
         )
+
+    def _held(self, target: Target, count: int, error: str) -> None:
+        # A deleted or closed forum topic: the rows wait for an admin's fix, so tell them.
+        waiting = "1 alert is" if count == 1 else f"{count} alerts are"
+        text = f"⚠️ monitor: {waiting} waiting for {target.destination}: {error}"
+        self._spawn(self.notify_admins(text), "notify")
 
     # -- housekeeping --------------------------------------------------------------------
 

@@ -100,9 +100,7 @@ def test_a_dash_inside_a_one_line_term_or_a_quoted_one_is_fine(tmp_path: Path):
         encoding="utf-8",
     )
     keywords = load_keywords(str(path))
-    assert [t.text for t in keywords.watchlists["chat-control"].rule.any] == [
-        "chat control - EU"
-    ]
+    assert [t.text for t in keywords.watchlists["chat-control"].rule.any] == ["chat control - EU"]
 
 
 SYNTAX = [
@@ -153,6 +151,53 @@ SYNTAX = [
         "  2 | \tx: 1\n"
         "    | ^\n"
         "  hint: indent with spaces: YAML does not allow tabs for indentation",
+    ),
+    (
+        "key without a colon",
+        "watchlists:\n  x:\n    any: [a]\n    alert\n    digest: [b]\n",
+        "k.yaml:5: invalid YAML: could not find expected ':'\n"
+        "  4 |     alert\n"
+        "  5 |     digest: [b]\n"
+        "    |     ^\n"
+        "  hint: check the indentation of the line above and of this one (is a ':' missing "
+        "at the end of the line above?)",
+    ),
+    (
+        "no space after the dash",
+        "watchlists:\n  x:\n    any:\n    - a\n    -b\n",
+        "k.yaml:5: invalid YAML: could not find expected ':'\n"
+        "  4 |     - a\n"
+        "  5 |     -b\n"
+        "    |     ^\n"
+        "  hint: a list item needs a space after its '-'",
+    ),
+    (
+        "unclosed bracket",
+        "watchlists:\n  x:\n    any: [a, b\n    alert: [c]\n",
+        "k.yaml:4: invalid YAML: expected ',' or ']', but got ':'\n"
+        "  3 |     any: [a, b\n"
+        "  4 |     alert: [c]\n"
+        "    |          ^\n"
+        "  hint: the '[' on line 3 is not closed where it should be",
+    ),
+    (
+        "bracket open at the end",
+        "watchlists:\n  x:\n    any: [\n\n",
+        "k.yaml:3: invalid YAML: expected the node content, but found '<stream end>'\n"
+        "  2 |   x:\n"
+        "  3 |     any: [\n"
+        "    |           ^\n"
+        "  hint: the file ends inside an unfinished value: is a ']', '}' or a quote missing?",
+    ),
+    (
+        "two documents",
+        "watchlists: {}\n---\nactors: {}\n",
+        "k.yaml:2: invalid YAML: expected a single document in the stream, but found another "
+        "document\n"
+        "  1 | watchlists: {}\n"
+        "  2 | ---\n"
+        "    | ^\n"
+        "  hint: a line '---' starts a second document: a configuration file has one",
     ),
     (
         "unclosed quote",
