@@ -305,6 +305,9 @@ class Digest:
     """Stories in the edition, those past ``max_items`` included (0: count the items)."""
     more: int = 0
     """Stories past the destination's ``max_items``: counted, not shown."""
+    more_url: str | None = None
+    """The dashboard's list of the period's articles (``MONITOR_PUBLIC_URL``), linked
+    after "N more stories"."""
 
     @property
     def count(self) -> int:

@@ -22,7 +22,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from monitor.config.keywords import default_hashtag
@@ -132,6 +132,8 @@ class Deliverer:
     """Watchlist specs by id: their ``hashtag`` and ``silent`` for Telegram alerts."""
     watchlist_priorities: Mapping[str, str] = field(default_factory=dict)
     """Watchlist id -> ``instant`` or ``digest``: part of a story's importance."""
+    public_url: str | None = None
+    """``MONITOR_PUBLIC_URL``: a digest over its ``max_items`` links to the dashboard."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     rng: random.Random = field(default_factory=random.Random)
     on_sent: Callable[[Target, Sequence[datetime], datetime], None] | None = None
@@ -314,8 +316,17 @@ class Deliverer:
         the stories past ``max_items``, counted in the digest, not shown."""
         max_items = int(getattr(dest, "max_items", 40) or 40)
         if getattr(dest, "layout", "stories") == "watchlists":
-            return render_edition.watchlists_edition(digest, max_items)
-        return render_edition.stories_edition(digest, self.watchlist_priorities, max_items)
+            edition, left = render_edition.watchlists_edition(digest, max_items)
+        else:
+            edition, left = render_edition.stories_edition(
+                digest, self.watchlist_priorities, max_items
+            )
+        if left and self.public_url:
+            end = digest.period_end.astimezone(UTC).date()
+            start = (digest.period_start or digest.period_end - timedelta(days=1)).astimezone(UTC)
+            url = f"{self.public_url.rstrip('/')}/articles?since={start.date()}&until={end}"
+            edition = dataclasses.replace(edition, more_url=url)
+        return edition, left
 
     def build_digest(
         self,

@@ -134,6 +134,7 @@ def render_digest_email(
         "unsubscribe": _unsubscribe_uri(digest.unsubscribe),
         "layout": digest.layout,
         "more": digest.more,
+        "more_url": _more_url(digest.more_url),
     }
     text = _ENV.get_template("digest.txt.j2").render(context)
     html = _ENV.get_template("digest.html.j2").render(context)
@@ -387,6 +388,10 @@ def _item(
 
 _WEB_URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
+
+
+def _more_url(url: str | None) -> str | None:
+    return url if url and len(url) <= URL_CHARS and _WEB_URL.fullmatch(url) else None
 
 
 def _one_line(text: str, limit: int) -> str:

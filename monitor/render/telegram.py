@@ -542,7 +542,14 @@ def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[Outgoing
             parts[-1].append(entry)
             used = _add(used, cost)
     if digest.more:
-        more = _t(f"\n\n{digest.more} more {'story' if digest.more == 1 else 'stories'} not shown.")
+        word = "story" if digest.more == 1 else "stories"
+        more = _t(f"\n\n{digest.more} more {word} not shown.")
+        url = digest.more_url
+        if url and len(url) <= URL_CHARS and _WEB_URL.match(url):
+            link = _Text(
+                f'<a href="{html.escape(url, quote=True)}">see them all</a>', "see them all", url
+            )
+            more = _t(f"\n\n{digest.more} more {word} not shown: ") + link
         if not _fits(used, more.sizes):
             parts.append([])
         more_text = more

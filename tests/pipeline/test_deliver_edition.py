@@ -3,6 +3,7 @@ delivered, the layout comes from keywords.yaml, and alerts link to the cleaned U
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.pipeline.test_deliver import deliver, env_for, outbox_rows
@@ -59,12 +60,18 @@ def test_cap_layout_and_clean_links(
     assert "utm_source" not in alert.source  # the cleaned canonical link, as in the digest
     assert alert.text.count("AI Act: trilogue ends") == 1  # no snippet repeating the title
 
+    env["MONITOR_PUBLIC_URL"] = "https://watch.example.org/"
     report = deliver(app, env, digests=True, force=True)
     assert report.digests == 2
     mails = {m.rcpt_tos[0]: m.message for m in smtp_server.messages}
     capped = mails["policy@example.org"].get_body(("plain",)).get_content()
     assert "Top stories (3)" in capped
-    assert "2 more stories matched and are not shown here." in capped
+    # Past the cap: counted, with a link to the period's list on the dashboard.
+    assert "2 more stories matched and are not shown here: " in capped
+    assert re.search(
+        r"https://watch\.example\.org/articles\?since=\d{4}-\d\d-\d\d&until=\d{4}-\d\d-\d\d\.",
+        capped,
+    )
     assert sum(f"AI Act: {t}" in capped for t in TOPICS) == 3
     # GPAI matched two watchlists: the top story.
     assert capped.index("GPAI code published") < capped.index("Top stories (3)") + 200

@@ -203,3 +203,18 @@ def test_telegram_watchlists_layout_says_see_above_and_stories_layout_tags() -> 
     meta = "POLITICO Europe, Euractiv and 3 more · Mon 30 Nov, 23:10 CET · AI Act, EDPB"
     assert meta in stories_text
     assert stories_text.rstrip().endswith("1 more story not shown.")
+
+
+def test_the_count_past_the_cap_links_to_the_dashboard_when_it_has_a_public_url() -> None:
+    url = "https://watch.example.org/articles?since=2026-11-30&until=2026-12-01"
+    linked = replace(day(), more_url=url)
+    message = render_digest_email(linked, mail_from=MAIL_FROM)
+    assert f"1 more story matched and is not shown here: {url}." in message.text
+    assert message.html is not None
+    assert f'<a href="{url.replace("&", "&amp;")}"' in message.html
+    [part] = render_digest(linked)
+    assert f'not shown: <a href="{url.replace("&", "&amp;")}">see them all</a>' in part.text
+    assert part.plain.rstrip().endswith(f"not shown: {url}")
+    # A link that is not a web link is left out.
+    odd = render_digest_email(replace(day(), more_url="javascript:alert(1)"), mail_from=MAIL_FROM)
+    assert "javascript" not in odd.text
