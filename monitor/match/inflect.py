@@ -1,0 +1,183 @@
+"""Inflected forms of a term, from simplemma's dictionaries, computed when the matcher compiles.
+
+A term written in a language (``by_language:`` of an actor or a watchlist, or
+``{term: ..., language: pl}``) also matches the other forms of its words:
+``rozpoznawanie twarzy`` matches ``rozpoznawaniem twarzy`` (issue 14).  simplemma stores
+one ``form -> lemma`` dictionary per language; the forms of a word are every entry whose
+lemma is the word's lemma.  Articles are never lemmatised: the forms become more keys of
+the one automaton, so matching costs what it cost before.
+
+Loading a dictionary takes seconds (Polish: 3.7 million forms), so the forms of each word
+are cached: a cache shipped in the package for the words of the default keywords.yaml
+(``inflections.json``, written by ``tools/inflections.py``) and one per user
+(``$XDG_CACHE_HOME/monitor/inflections-<simplemma version>.json``).  A dictionary is
+loaded only for a word in neither, once per language per compilation.
+
+Bounds: a word has at most ``MAX_WORD_FORMS`` forms (its own first); a phrase has the
+cross product of its words' forms, at most ``MAX_FORMS``: while the product is larger the
+last word still varied is kept as written (the complements of a name, such as
+``Ochrony Danych``, come last in most languages).  Maltese has no dictionary in
+simplemma: its terms match as written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+
+from monitor.match.normalize import fold
+
+log = logging.getLogger(__name__)
+
+MAX_WORD_FORMS = 48
+MAX_FORMS = 400
+SHIPPED = "inflections.json"
+SIMPLEMMA_CODES: Mapping[str, str] = {"hr": "hbs"}
+"""simplemma names Croatian with Serbian and Bosnian: ``hbs``."""
+_PLAIN_WORD = re.compile(r"^[^\W\d_]+$")
+"""Only plain words inflect: ``KI-Verordnung``, ``l'IA`` and ``2024`` stay as written."""
+
+WordForms = dict[str, dict[str, list[str]]]
+"""language -> lower-case word -> its forms (the word first)."""
+
+
+def simplemma_version() -> str:
+    import simplemma
+
+    return str(simplemma.__version__)
+
+
+def dictionary_code(language: str) -> str | None:
+    """simplemma's code for ``language``, or None when it has no dictionary (Maltese)."""
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    code = SIMPLEMMA_CODES.get(language, language)
+    return code if code in SUPPORTED_LANGUAGES else None
+
+
+def compute_forms(language: str, words: Iterable[str]) -> dict[str, list[str]]:
+    """The forms of each of ``words`` (lower case) in ``language``: one dictionary pass."""
+    wanted = sorted(set(words))
+    code = dictionary_code(language)
+    if code is None or not wanted:
+        return {w: [w] for w in wanted}
+    import simplemma
+    from simplemma.strategies.dictionaries.dictionary_factory import (
+        _load_dictionary_from_disk,
+    )
+
+    lemmas = {w: simplemma.lemmatize(w, lang=code).lower() for w in wanted}
+    by_lemma: dict[bytes, set[str]] = {lemma.encode(): {lemma} for lemma in lemmas.values()}
+    for form, of in _load_dictionary_from_disk(code).items():
+        found = by_lemma.get(of)
+        if found is None and of[:1].isupper():
+            found = by_lemma.get(of.decode().lower().encode())
+        if found is not None:
+            found.add(form.decode().lower())
+    out = {}
+    for word, lemma in lemmas.items():
+        others = sorted(by_lemma[lemma.encode()] - {word}, key=lambda f: (len(f), f))
+        out[word] = [word, *others[: MAX_WORD_FORMS - 1]]
+    return out
+
+
+class Inflector:
+    """The forms of terms' words, from the caches and, for a missing word, simplemma.
+
+    ``cache``: the user cache file to read and extend (None: none); ``shipped``: read the
+    package's cache; ``compute``: False to use only the caches (a missing word then
+    matches as written).
+    """
+
+    def __init__(
+        self, cache: Path | None = None, *, shipped: bool = True, compute: bool = True
+    ) -> None:
+        self.cache = cache
+        self.compute = compute
+        self.forms: WordForms = {}
+        if shipped:
+            self._merge(_read(resources.files("monitor.match").joinpath(SHIPPED)))
+        if cache is not None and cache.exists():
+            self._merge(_read(cache))
+
+    def _merge(self, data: WordForms) -> None:
+        for language, words in data.items():
+            self.forms.setdefault(language, {}).update(words)
+
+    def prepare(self, terms: Iterable[tuple[str, str]]) -> None:
+        """Make sure the forms of every word of these ``(language, text)`` are known."""
+        missing: dict[str, set[str]] = {}
+        for language, text in terms:
+            known = self.forms.get(language, {})
+            for word in words_of(text):
+                if word not in known and _PLAIN_WORD.match(word):
+                    missing.setdefault(language, set()).add(word)
+        if not missing or not self.compute:
+            return
+        added: WordForms = {}
+        for language, words in sorted(missing.items()):
+            added[language] = compute_forms(language, words)
+        self._merge(added)
+        if self.cache is not None:
+            try:
+                self.cache.parent.mkdir(parents=True, exist_ok=True)
+                old = _read(self.cache) if self.cache.exists() else {}
+                for language, found in added.items():
+                    old.setdefault(language, {}).update(found)
+                tmp = self.cache.with_suffix(".tmp")
+                tmp.write_text(dump(old), "utf-8")
+                tmp.replace(self.cache)
+            except OSError as exc:  # a read-only home: the forms are only not kept
+                log.warning("inflection cache %s not written: %s", self.cache, exc)
+
+    def expand(self, language: str, text: str) -> tuple[str, ...]:
+        """The folded keys of ``text``'s forms in ``language``, its own first (pure)."""
+        words = words_of(text)
+        known = self.forms.get(language, {})
+        per_word = [known.get(w, [w]) if _PLAIN_WORD.match(w) else [w] for w in words]
+        varied = len(per_word)
+        while varied > 0 and _product(per_word[:varied]) > MAX_FORMS:
+            varied -= 1
+            per_word[varied] = [words[varied]]
+        keys = dict.fromkeys(fold(" ".join(combo)) for combo in itertools.product(*per_word))
+        keys.pop("", None)
+        return tuple(keys)
+
+
+def dump(forms: WordForms) -> str:
+    """A cache file's text (the version says which dictionaries the forms came from)."""
+    data = {"simplemma": simplemma_version(), "forms": forms}
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=0)
+
+
+def words_of(text: str) -> list[str]:
+    return text.lower().split()
+
+
+def default_cache() -> Path:
+    """``$XDG_CACHE_HOME/monitor/inflections-<simplemma version>.json`` (or ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "monitor" / f"inflections-{simplemma_version()}.json"
+
+
+def _product(lists: list[list[str]]) -> int:
+    total = 1
+    for forms in lists:
+        total *= len(forms)
+    return total
+
+
+def _read(path: object) -> WordForms:
+    try:
+        data = json.loads(path.read_text("utf-8"))  # type: ignore[attr-defined]
+    except (OSError, ValueError) as exc:
+        log.warning("inflection cache %s not read: %s", path, exc)
+        return {}
+    forms = data.get("forms", data) if isinstance(data, dict) else {}
+    return forms if isinstance(forms, dict) else {}
