@@ -287,7 +287,8 @@ class _Loader:
                 )
                 continue
             found = [
-                self.rules.term_value(a, (*path, "by_language", lang, i), lang)
+                # The language is the key's: the matcher gives it to each term.
+                self.rules.term_value(a, (*path, "by_language", lang, i))
                 for i, a in enumerate(aliases)
             ]
             local.append((primary_language(lang), tuple(t for t in found if t)))

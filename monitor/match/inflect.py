@@ -13,11 +13,11 @@ are cached: a cache shipped in the package for the words of the default keywords
 (``$XDG_CACHE_HOME/monitor/inflections-<simplemma version>.json``).  A dictionary is
 loaded only for a word in neither, once per language per compilation.
 
-Bounds: a word has at most ``MAX_WORD_FORMS`` forms (its own first); a phrase has the
-cross product of its words' forms, at most ``MAX_FORMS``: while the product is larger the
-last word still varied is kept as written (the complements of a name, such as
-``Ochrony Danych``, come last in most languages).  Maltese has no dictionary in
-simplemma: its terms match as written.
+Bounds: a word has at most ``MAX_WORD_FORMS`` forms (its own first, then the closest); a
+phrase has the cross product of its words' forms, at most ``MAX_FORMS``: while the product
+is larger, the words on the complements' side (see ``HEAD_LAST``) keep only their closer
+half of forms, down to the form as written.  Maltese has no dictionary in simplemma: its
+terms match as written.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 
 MAX_WORD_FORMS = 48
 MAX_FORMS = 400
+MIN_COMPOUND_PART = 3
+HEAD_LAST = frozenset({"da", "de", "en", "et", "fi", "hu", "lt", "lv", "nl", "sv"})
+"""Languages whose noun phrases end with the noun that inflects (``Euroopan
+tietosuojaneuvosto``, ``Eiropas Datu aizsardzības kolēģija``): their first words give up
+forms first when a phrase has too many; elsewhere the last words do (``Europejska Rada
+Ochrony Danych``)."""
 SHIPPED = "inflections.json"
 SIMPLEMMA_CODES: Mapping[str, str] = {"hr": "hbs"}
 """simplemma names Croatian with Serbian and Bosnian: ``hbs``."""
@@ -62,7 +68,14 @@ def dictionary_code(language: str) -> str | None:
 
 
 def compute_forms(language: str, words: Iterable[str]) -> dict[str, list[str]]:
-    """The forms of each of ``words`` (lower case) in ``language``: one dictionary pass."""
+    """The forms of each of ``words`` (lower case) in ``language``: one dictionary pass.
+
+    A word's forms are the dictionary's forms of its lemma and of the word itself taken as a
+    lemma (simplemma sometimes picks another lemma: Latvian ``kolēģija`` -> ``kolēģis``).
+    A word the dictionary does not know is taken as a compound: the longest known tail
+    inflects and the head stays (``kasvojen|tunnistus`` -> ``kasvojentunnistuksen``).
+    Forms are ordered by closeness to the word (longest common prefix first).
+    """
     wanted = sorted(set(words))
     code = dictionary_code(language)
     if code is None or not wanted:
@@ -72,19 +85,46 @@ def compute_forms(language: str, words: Iterable[str]) -> dict[str, list[str]]:
         _load_dictionary_from_disk,
     )
 
-    lemmas = {w: simplemma.lemmatize(w, lang=code).lower() for w in wanted}
-    by_lemma: dict[bytes, set[str]] = {lemma.encode(): {lemma} for lemma in lemmas.values()}
-    for form, of in _load_dictionary_from_disk(code).items():
+    dictionary = _load_dictionary_from_disk(code)
+
+    def known(word: str) -> bool:
+        return word.encode() in dictionary or word.capitalize().encode() in dictionary
+
+    parts: dict[str, tuple[str, str, str]] = {}
+    for word in wanted:
+        head, tail = "", word
+        if not known(word):
+            for cut in range(MIN_COMPOUND_PART, len(word) - MIN_COMPOUND_PART + 1):
+                if known(word[cut:]):
+                    head, tail = word[:cut], word[cut:]
+                    break
+        parts[word] = (head, tail, simplemma.lemmatize(tail, lang=code).lower())
+    by_lemma: dict[bytes, set[str]] = {}
+    for _, tail, lemma in parts.values():
+        by_lemma.setdefault(lemma.encode(), {lemma})
+        by_lemma.setdefault(tail.encode(), {tail})
+    for form, of in dictionary.items():
         found = by_lemma.get(of)
         if found is None and of[:1].isupper():
             found = by_lemma.get(of.decode().lower().encode())
         if found is not None:
             found.add(form.decode().lower())
     out = {}
-    for word, lemma in lemmas.items():
-        others = sorted(by_lemma[lemma.encode()] - {word}, key=lambda f: (len(f), f))
-        out[word] = [word, *others[: MAX_WORD_FORMS - 1]]
+    for word, (head, tail, lemma) in parts.items():
+        tails = by_lemma[lemma.encode()] | by_lemma[tail.encode()]
+        others = {head + t for t in tails} - {word}
+        ordered = sorted(others, key=lambda f: (-_common_prefix(f, word), len(f), f))
+        out[word] = [word, *ordered[: MAX_WORD_FORMS - 1]]
     return out
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class Inflector:
@@ -141,10 +181,11 @@ class Inflector:
         words = words_of(text)
         known = self.forms.get(language, {})
         per_word = [known.get(w, [w]) if _PLAIN_WORD.match(w) else [w] for w in words]
-        varied = len(per_word)
-        while varied > 0 and _product(per_word[:varied]) > MAX_FORMS:
-            varied -= 1
-            per_word[varied] = [words[varied]]
+        order = range(len(words)) if language in HEAD_LAST else range(len(words) - 1, -1, -1)
+        while _product(per_word) > MAX_FORMS:
+            # The complements' side first, halving (closest forms kept): see HEAD_LAST.
+            index = next(i for i in order if len(per_word[i]) > 1)
+            per_word[index] = per_word[index][: len(per_word[index]) // 2]
         keys = dict.fromkeys(fold(" ".join(combo)) for combo in itertools.product(*per_word))
         keys.pop("", None)
         return tuple(keys)

@@ -43,7 +43,7 @@ class Matcher:
         self._inflector = inflector if inflector is not None else Inflector(default_cache())
         self._inflector.prepare(
             (language, term.text)
-            for term, languages in _terms(cfg)
+            for term, languages in inflected_terms(cfg)
             for language in _inflected_in(term, languages)
         )
         self._spec_languages: tuple[str, ...] = ()
@@ -296,7 +296,7 @@ def _inflected_in(term: Term, languages: tuple[str, ...]) -> tuple[str, ...]:
     return (term.language,) if term.language else languages
 
 
-def _terms(cfg: KeywordsConfig) -> Iterator[tuple[Term, tuple[str, ...]]]:
+def inflected_terms(cfg: KeywordsConfig) -> Iterator[tuple[Term, tuple[str, ...]]]:
     """Every term that a watchlist uses, with the watchlist's languages."""
 
     def words(item: object) -> Iterator[Term]:
