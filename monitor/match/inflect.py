@@ -141,6 +141,7 @@ class Inflector:
         self.cache = cache
         self.compute = compute
         self.forms: WordForms = {}
+        self._expanded: dict[tuple[str, str], tuple[str, ...]] = {}
         if shipped:
             self._merge(_read(resources.files("monitor.match").joinpath(SHIPPED)))
         if cache is not None and cache.exists():
@@ -164,6 +165,7 @@ class Inflector:
         for language, words in sorted(missing.items()):
             added[language] = compute_forms(language, words)
         self._merge(added)
+        self._expanded.clear()
         if self.cache is not None:
             try:
                 self.cache.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +179,13 @@ class Inflector:
                 log.warning("inflection cache %s not written: %s", self.cache, exc)
 
     def expand(self, language: str, text: str) -> tuple[str, ...]:
-        """The folded keys of ``text``'s forms in ``language``, its own first (pure)."""
+        """The folded keys of ``text``'s forms in ``language``, its own first."""
+        found = self._expanded.get((language, text))
+        if found is None:
+            found = self._expanded[(language, text)] = self._expand(language, text)
+        return found
+
+    def _expand(self, language: str, text: str) -> tuple[str, ...]:
         words = words_of(text)
         known = self.forms.get(language, {})
         per_word = [known.get(w, [w]) if _PLAIN_WORD.match(w) else [w] for w in words]
@@ -186,7 +194,8 @@ class Inflector:
             # The complements' side first, halving (closest forms kept): see HEAD_LAST.
             index = next(i for i in order if len(per_word[i]) > 1)
             per_word[index] = per_word[index][: len(per_word[index]) // 2]
-        keys = dict.fromkeys(fold(" ".join(combo)) for combo in itertools.product(*per_word))
+        folded = [list(dict.fromkeys(f for f in map(fold, forms) if f)) for forms in per_word]
+        keys = dict.fromkeys(" ".join(c) for c in itertools.product(*(f for f in folded if f)))
         keys.pop("", None)
         return tuple(keys)
 
