@@ -123,3 +123,9 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help (400, 403, SMTP 5xx): the row is marked failed."""
+
+
+class HeldDeliveryError(TransientDeliveryError):
+    """The destination cannot take messages until someone fixes it (a forum topic was
+    deleted or closed): the rows wait, retried with back-off, and the destination is
+    shown unhealthy (``/status``, ``monitor status``) instead of losing them."""

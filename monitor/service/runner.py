@@ -314,6 +314,7 @@ class Service:
             limiter=self.flood,
             on_sent=self._sent,
             on_failed=self._failed,
+            on_held=self._held,
         )
         if old is not None:
             self._spawn(old.aclose(), "close-old-senders")
@@ -647,6 +648,12 @@ class Service:
         self.metrics.delivery_failed.labels(target.channel).inc(count)
         # A subscriber who blocked the bot (or is gone) is unsubscribed.
         unsubscribe_if_gone(self.store, target, error, utcnow())
+
+    def _held(self, target: Target, count: int, error: str) -> None:
+        # A deleted or closed forum topic: the rows wait for an admin's fix, so tell them.
+        waiting = "1 alert is" if count == 1 else f"{count} alerts are"
+        text = f"⚠️ monitor: {waiting} waiting for {target.destination}: {error}"
+        self._spawn(self.notify_admins(text), "notify")
 
     # -- housekeeping --------------------------------------------------------------------
 
