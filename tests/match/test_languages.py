@@ -3,17 +3,21 @@
 Each sentence was written for this test: two per language that must match through a form
 nobody listed (English and Maltese: as listed, since English plain terms are not expanded
 and simplemma has no Maltese; the Dutch ``gezichtsherkenning*`` is a listed prefix), and one
-near miss that must not.  The matcher uses only the forms shipped in the package (``compute=False``), so the
-test loads no simplemma dictionary and also proves the shipped cache is complete.
+near miss that must not.  The matcher uses only the forms shipped in the package
+(``compute=False``): the table loads no simplemma dictionary.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from monitor.config.keywords import load_keywords
+from monitor.errors import ConfigError
 from monitor.match import Matcher, compile_matcher
-from monitor.match.inflect import MAX_FORMS, Inflector, compute_forms, words_of
+from monitor.match.inflect import MAX_FORMS, Inflector, simplemma_version, words_of
 from monitor.match.matcher import inflected_terms
 from monitor.match.report import explanation_text
 from tests.match.helpers import DEFAULT_KEYWORDS, article, config
@@ -138,12 +142,16 @@ def test_default_terms_are_all_in_the_shipped_cache() -> None:
     assert not missing
 
 
-def test_shipped_cache_agrees_with_simplemma_for_a_sample() -> None:
-    # Czech: the quickest dictionary to load (under a second).
+def test_shipped_cache_agrees_with_simplemma_and_computed_forms_are_kept(tmp_path: Path) -> None:
+    # Czech: the quickest dictionary to load (under a second on a quiet machine).
     shipped = Inflector(compute=False).forms["cs"]
     sample = sorted(shipped)[:: max(1, len(shipped) // 6)]
     assert sample
-    assert compute_forms("cs", sample) == {w: shipped[w] for w in sample}
+    cache = tmp_path / "cache" / "inflections.json"
+    Inflector(cache, shipped=False).prepare(("cs", word) for word in sample)
+    assert json.loads(cache.read_text("utf-8"))["simplemma"] == simplemma_version()
+    kept = Inflector(cache, shipped=False, compute=False).forms["cs"]
+    assert {w: kept[w] for w in sample} == {w: shipped[w] for w in sample}
 
 
 def test_explain_names_the_form_that_matched() -> None:
@@ -193,3 +201,40 @@ def test_phrase_forms_are_capped() -> None:
 def test_maltese_terms_match_as_written() -> None:
     inflector = Inflector(compute=False)
     assert inflector.expand("mt", "rikonoxximent tal-wiċċ") == ("rikonoxximent tal wicc",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "watchlists:\n  w:\n    any: [{term: face, exact: yes please}]\n",
+            "keywords.yaml:3: watchlists.w.any[0].exact: exact must be true or false",
+        ),
+        (
+            "watchlists:\n  w:\n    any: [{term: face, lang: pl}]\n",
+            "keywords.yaml:3: watchlists.w.any[0].lang: unknown key 'lang' in a term",
+        ),
+        (
+            "watchlists:\n  w:\n    by_language:\n      polish: [twarz]\n",
+            "keywords.yaml:4: watchlists.w.by_language.polish: 'polish' is not a language code",
+        ),
+        (
+            "watchlists:\n  w:\n    any: [{term: face, language: 12}]\n",
+            "keywords.yaml:3: watchlists.w.any[0].language: 12 is not a language code",
+        ),
+    ],
+)
+def test_term_options_are_checked_with_their_place(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config(text)
+    assert message in str(caught.value)
+
+
+def test_hit_form_survives_the_outbox() -> None:
+    from monitor.store.outbox import _hit_from_json, _hit_to_json
+
+    m = compile_matcher(load_keywords(str(DEFAULT_KEYWORDS)), Inflector(compute=False))
+    (match,) = m.match(article("Poliisi käyttää kasvojentunnistusta.", language="fi"))
+    (hit,) = match.hits
+    assert hit.form == "fi: kasvojentunnistusta"
+    assert _hit_from_json(json.loads(json.dumps(_hit_to_json(hit)))) == hit
