@@ -404,4 +404,3 @@ def prune(conn: sqlite3.Connection, before: datetime) -> int:
     ).rowcount
     conn.execute("DELETE FROM matches WHERE article_id NOT IN (SELECT id FROM articles)")
     return int(gone)
-
