@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
 from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
+from monitor.match.inflect import Inflector, default_cache
 from monitor.match.prominence import Prominence, is_roundup, prominence
 from monitor.match.snippets import make_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
@@ -50,8 +53,15 @@ class Matcher:
     Immutable after construction and safe to share; ``match`` is pure and deterministic.
     """
 
-    def __init__(self, cfg: KeywordsConfig) -> None:
+    def __init__(self, cfg: KeywordsConfig, inflector: Inflector | None = None) -> None:
         self.config = cfg
+        self._inflector = inflector if inflector is not None else Inflector(default_cache())
+        self._inflector.prepare(
+            (language, term.text)
+            for term, languages in inflected_terms(cfg)
+            for language in _inflected_in(term, languages)
+        )
+        self._spec_languages: tuple[str, ...] = ()
         self._atom_ids: dict[Atom, int] = {}
         self._atom_watchlists: list[set[int]] = []
         self._context: dict[int, tuple[frozenset[int], int]] = {}
@@ -250,6 +260,7 @@ class Matcher:
                     end=end,
                     snippet=make_snippet(text, start, end),
                     actor=atom.actor,
+                    form=atom.form,
                 ),
             ), 1
         # Sorted by field, start, longest first, term; ties keep the given order.  Folded
@@ -292,6 +303,7 @@ class Matcher:
                     end=end,
                     snippet=make_snippet(text, start, end, marks[field_index]),
                     actor=atom.actor,
+                    form=atom.form,
                 )
             )
         return tuple(out), sum(counts)
@@ -300,6 +312,7 @@ class Matcher:
 
     def _compile(self, index: int, spec: WatchlistSpec) -> CompiledWatchlist:
         rule = spec.rule
+        self._spec_languages = spec.languages
 
         def items(source: tuple[Item, ...], positive: bool) -> tuple[CItem, ...]:
             return tuple(self._item(index, item, positive) for item in source)
@@ -320,7 +333,7 @@ class Matcher:
             all=items(rule.all, True),
             none=items(rule.none, False),
             near=items(rule.near, True),
-            ignore=frozenset(self._atom(index, Atom(t), False) for t in rule.ignore),
+            ignore=frozenset().union(*(self._term(index, t, None, False) for t in rule.ignore)),
             weights=tuple((self._item(index, w, True), weight) for w, weight in rule.weights),
             threshold=rule.threshold,
             any_atoms=frozenset(atom_items) if simple else frozenset(),
@@ -345,18 +358,41 @@ class Matcher:
 
     def _word(self, index: int, word: Word, positive: bool) -> frozenset[int]:
         if isinstance(word, Term):
-            return frozenset({self._atom(index, Atom(word), positive)})
+            return self._term(index, word, None, positive)
         actor = self.config.actors[word.actor]
-        atoms = [Atom(t, actor=actor.id) for t in actor.aliases]
-        for language, terms in actor.by_language:
-            atoms.extend(Atom(t, actor.id, frozenset({language})) for t in terms)
-        ids = set()
-        for atom in atoms:
-            atom_id = self._atom(index, atom, positive)
-            ids.add(atom_id)
-            if atom.term.text in actor.ambiguous and atom_id not in self._context:
-                confirm = frozenset(self._atom(index, Atom(t), False) for t in actor.context)
-                self._context[atom_id] = (confirm, actor.within)
+        terms = [*actor.aliases]
+        for language, written in actor.by_language:
+            terms.extend(dataclasses.replace(t, language=language) for t in written)
+        # Context terms match as written (``*`` for endings), not inflected: their atoms
+        # are shared by every watchlist, so they cannot take one watchlist's languages.
+        confirm = (
+            frozenset(self._atom(index, Atom(t), False) for t in actor.context)
+            if actor.ambiguous
+            else frozenset()
+        )
+        ids: set[int] = set()
+        for term in terms:
+            found = self._term(index, term, actor.id, positive)
+            ids |= found
+            if term.text in actor.ambiguous:
+                # Every atom of the alias, its inflected forms too, needs the context.
+                for atom_id in found - self._context.keys():
+                    self._context[atom_id] = (confirm, actor.within)
+        return frozenset(ids)
+
+    def _term(self, index: int, term: Term, actor: str | None, positive: bool) -> frozenset[int]:
+        """The atom of ``term`` and one per inflected form of it (issue 14)."""
+        languages = frozenset({term.language}) if term.language else None
+        ids = {self._atom(index, Atom(term, actor, languages), positive)}
+        text, lang, exact = term.text, term.language, term.exact
+        for language in _inflected_in(term, self._spec_languages):
+            for key in self._inflector.expand(language, text):
+                if key != term.key:
+                    # Term(...) rather than dataclasses.replace: three times as fast, and
+                    # the default keywords.yaml has 20,000 forms.
+                    form = Term(text, key, "", False, False, False, lang, exact)
+                    atom = Atom(form, actor, languages, f"{language}: {key}")
+                    ids.add(self._atom(index, atom, positive))
         return frozenset(ids)
 
     def _label(self, word: Word) -> str:
@@ -372,6 +408,37 @@ class Matcher:
         if positive:
             self._atom_watchlists[atom_id].add(index)
         return atom_id
+
+
+def _inflected_in(term: Term, languages: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages whose forms of ``term`` count: its own, else its watchlist's."""
+    if not term.inflects:
+        return ()
+    return (term.language,) if term.language else languages
+
+
+def inflected_terms(cfg: KeywordsConfig) -> Iterator[tuple[Term, tuple[str, ...]]]:
+    """Every term that a watchlist uses, with the watchlist's languages."""
+
+    def words(item: object) -> Iterator[Term]:
+        if isinstance(item, Term):
+            yield item
+        elif isinstance(item, ActorRef):
+            actor = cfg.actors[item.actor]
+            yield from actor.aliases
+            for language, terms in actor.by_language:
+                yield from (dataclasses.replace(t, language=language) for t in terms)
+        elif isinstance(item, Near):
+            for slot in item.slots:
+                for word in slot:
+                    yield from words(word)
+
+    for spec in cfg.watchlists.values():
+        rule = spec.rule
+        items = (*rule.any, *rule.all, *rule.none, *rule.near, *rule.ignore)
+        for item in (*items, *(w for w, _ in rule.weights)):
+            for term in words(item):
+                yield term, spec.languages
 
 
 def _by_atom(scan: Scan) -> dict[int, list[AtomHit]]:
@@ -390,6 +457,10 @@ def _alternatives(labels: list[str], shown: int = 3) -> str:
     return " | ".join(labels if more == "" else labels[:shown]) + more
 
 
-def compile_matcher(cfg: KeywordsConfig) -> Matcher:
-    """Compile every watchlist of ``cfg`` into one matcher."""
-    return Matcher(cfg)
+def compile_matcher(cfg: KeywordsConfig, inflector: Inflector | None = None) -> Matcher:
+    """Compile every watchlist of ``cfg`` into one matcher.
+
+    ``inflector``: where the inflected forms of terms come from; by default the package's
+    cache, the user's cache and simplemma (see :mod:`monitor.match.inflect`).
+    """
+    return Matcher(cfg, inflector)

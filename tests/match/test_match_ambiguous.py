@@ -63,7 +63,7 @@ def test_many_ambiguous_hits_cost_no_more_than_the_text() -> None:
 )
 def test_ambiguous_aliases_are_checked_at_load(extra: str, message: str) -> None:
     text = (
-        "actors:\n  edpb:\n    name: EDPB\n    by_language:\n      es: [\"=CEPD\"]\n"
+        'actors:\n  edpb:\n    name: EDPB\n    by_language:\n      es: ["=CEPD"]\n'
         + extra
         + "watchlists:\n  w: {any: [{actor: edpb}]}\n"
     )
@@ -93,3 +93,50 @@ def test_explain_shows_an_ambiguous_alias_that_was_not_confirmed() -> None:
     assert explanation_json(item, [explained])["watchlists"][0]["unconfirmed"][0]["text"] == "CEPD"
     (confirmed,) = m.explain(article(content="El CEPD y los datos", language="es"))
     assert (confirmed.matched, confirmed.unconfirmed) == (True, ())
+
+
+INFLECTED = """
+actors:
+  cameras:
+    name: Facial recognition
+    by_language:
+      pl: [rozpoznawanie twarzy, {term: "=RT", exact: true}]
+    ambiguous: [rozpoznawanie twarzy, "=RT"]
+    context: [kamer*]
+    within: 5
+watchlists:
+  cameras: {any: [{actor: cameras}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "forms"),
+    [
+        ("Policja testuje rozpoznawanie twarzy na dworcach", []),
+        ("Policja nie chce rozpoznawania twarzy na dworcach", []),  # inflected: no context
+        ("Kamery z rozpoznawaniem twarzy na dworcach", ["pl: rozpoznawaniem twarzy"]),
+        ("Kamery z rozpoznawanie twarzy na dworcach", [None]),
+        ("Kamery RT na dworcach", [None]),
+    ],
+)
+def test_inflected_forms_of_an_ambiguous_alias_need_context_too(
+    text: str, forms: list[str | None]
+) -> None:
+    """Issue 14 with issue 18: each atom of an ambiguous alias, one per form, is checked."""
+    found = matcher(INFLECTED).match(article(content=text, language="pl"))
+    assert [h.form for m in found for h in m.hits] == forms
+
+
+def test_an_ambiguous_alias_written_as_a_term_mapping_is_one_of_the_aliases() -> None:
+    cfg = config(INFLECTED)
+    assert cfg.actors["cameras"].ambiguous == {"rozpoznawanie twarzy", "=RT"}
+    with pytest.raises(ConfigError, match="'=XY' is not one of"):
+        config(INFLECTED.replace('"=RT"]\n    context', '"=XY"]\n    context'))
+
+
+def test_the_shipped_context_has_words_of_the_new_languages() -> None:
+    m = default_matcher()
+    # German EDSA, Danish context word ("databeskyttelse*") in an article of unknown language.
+    found = m.match(article(content="EDSA og databeskyttelsesreglerne", language=None))
+    assert [h.text for x in found for h in x.hits] == ["EDSA"]
+    assert m.match(article(content="EDSA und die Autobahn", language=None)) == []

@@ -282,3 +282,16 @@ def test_an_item_with_more_hits_than_reported_says_how_many_more() -> None:
     assert "and 24,998 more hits" in parsed.text
     (plain,) = render_alert(Alert(target(), (item(1, "The [[AI Act]]"),)), now=NOW)
     assert "more hits" not in plain.text
+
+
+def test_a_template_gets_the_more_hits_line() -> None:
+    """Issue 10 with the templates: ``more_hits`` is the same line, empty when all shown."""
+    template = "{{ title }}{% if more_hits %} ({{ more_hits }}){% endif %}"
+    a = item(1, "The [[AI Act]]", published=NOW)
+    many = dataclasses.replace(
+        a, matches=tuple(dataclasses.replace(m, hit_count=25_000) for m in a.matches)
+    )
+    (message,) = render_alert(Alert(target(), (many,), template=template), now=NOW)
+    assert message.text == "🔔 The AI Act (and 24,999 more hits)"
+    (plain,) = render_alert(Alert(target(), (a,), template=template), now=NOW)
+    assert plain.text == "🔔 The AI Act"
