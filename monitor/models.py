@@ -172,6 +172,8 @@ class Hit:
     """Offsets into the article's plain-text field: ``article.text(field)[start:end] == text``."""
     snippet: Snippet = dataclasses.field(default_factory=lambda: Snippet(""))
     actor: str | None = None
+    form: str | None = None
+    """When an inflected form of the term matched (issue 14): ``"pl: rozpoznawaniem twarzy"``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,20 @@ class Match:
     watchlist: str
     score: float
     hits: tuple[Hit, ...]
+    """At most ``MAX_HITS_PER_FIELD`` (``monitor.match.matcher``) per field, in text order."""
+    hit_count: int = 0
+    """Every hit found, those left out of ``hits`` included (never less than ``len(hits)``)."""
+    prominence: float = 1.0
+    """0 to 1: a passing mention (low) or the article's main topic (``match.prominence``)."""
+
+    def __post_init__(self) -> None:
+        if self.hit_count < len(self.hits):
+            object.__setattr__(self, "hit_count", len(self.hits))
+
+    @property
+    def more_hits(self) -> int:
+        """Hits found but left out of ``hits``."""
+        return self.hit_count - len(self.hits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +293,9 @@ class Alert:
     """Jinja2 source for each item (``monitor.render.telegram_template``)."""
 
 
+DigestLayout = Literal["stories", "watchlists"]
+
+
 @dataclass(frozen=True, slots=True)
 class DigestSection:
     watchlist: str
@@ -295,6 +314,16 @@ class Digest:
     period_start: datetime | None = None
     unsubscribe: str | None = None
     """A ``mailto:`` or ``https:`` URI for the List-Unsubscribe header."""
+    layout: DigestLayout = "watchlists"
+    """``stories``: each story once, "Top stories" then by main watchlist, with tags;
+    ``watchlists``: one section per watchlist, a story met again says "see above"."""
+    stories: int = 0
+    """Stories in the edition, those past ``max_items`` included (0: count the items)."""
+    more: int = 0
+    """Stories past the destination's ``max_items``: counted, not shown."""
+    more_url: str | None = None
+    """The dashboard's list of the period's articles (``MONITOR_PUBLIC_URL``), linked
+    after "N more stories"."""
 
     @property
     def count(self) -> int:

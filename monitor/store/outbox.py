@@ -38,8 +38,27 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
         start=data["start"],
         end=data["end"],
         actor=data.get("actor"),
+        form=data.get("form"),
         snippet=Snippet(snip["text"], tuple(tuple(m) for m in snip["marks"])),
     )
+
+
+def _hits_to_json(match: Match) -> str:
+    # A list of hits; with hits left out (``Match.hit_count``) or a prominence below 1,
+    # {"hits": [...], "count": n, "prominence": p}.
+    hits = [_hit_to_json(h) for h in match.hits]
+    if match.more_hits or match.prominence != 1.0:
+        data = {"hits": hits, "count": match.hit_count, "prominence": match.prominence}
+        return json.dumps(data, ensure_ascii=False)
+    return json.dumps(hits, ensure_ascii=False)
+
+
+def _hits_from_json(text: str) -> tuple[tuple[Hit, ...], int, float]:
+    data = json.loads(text)
+    if isinstance(data, dict):
+        hits = tuple(_hit_from_json(h) for h in data["hits"])
+        return hits, int(data["count"]), float(data.get("prominence", 1.0))
+    return tuple(_hit_from_json(h) for h in data), len(data), 1.0
 
 
 def record_matches(
@@ -53,7 +72,7 @@ def record_matches(
                 article_id,
                 m.watchlist,
                 m.score,
-                json.dumps([_hit_to_json(h) for h in m.hits], ensure_ascii=False),
+                _hits_to_json(m),
                 to_db(now),
             )
             for m in matches
@@ -72,9 +91,15 @@ def matches_for(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[in
             " ORDER BY article_id, watchlist",
             chunk,
         ):
-            hits = tuple(_hit_from_json(h) for h in json.loads(row["hits"]))
+            hits, count, weight = _hits_from_json(row["hits"])
             out.setdefault(row["article_id"], []).append(
-                Match(watchlist=row["watchlist"], score=row["score"], hits=hits)
+                Match(
+                    watchlist=row["watchlist"],
+                    score=row["score"],
+                    hits=hits,
+                    hit_count=count,
+                    prominence=weight,
+                )
             )
     return out
 
@@ -187,6 +212,19 @@ def mark_retry(conn: sqlite3.Connection, ids: Sequence[int], due: datetime, erro
     )
 
 
+def release_unhealthy(conn: sqlite3.Connection, now: datetime) -> int:
+    """Make the pending rows of every unhealthy destination due at ``now``; returns how
+    many waited longer.  (New settings may have fixed what made them unhealthy.)"""
+    return int(
+        conn.execute(
+            "UPDATE outbox SET due = ? WHERE status = ? AND due > ? AND EXISTS ("
+            " SELECT 1 FROM destinations d WHERE d.healthy = 0"
+            " AND d.destination = outbox.destination AND d.address = outbox.address)",
+            (to_db(now), PENDING, to_db(now)),
+        ).rowcount
+    )
+
+
 def mark_failed(conn: sqlite3.Connection, ids: Sequence[int], error: str) -> None:
     conn.executemany(
         "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
@@ -222,13 +260,16 @@ def record_delivery(
     now: datetime,
     error: str | None,
     permanent: bool = False,
+    via: str | None = None,
 ) -> None:
+    """Record one attempt for ``target``; ``via`` names the stand-in that took a
+    successful send ("console (no TELEGRAM_BOT_TOKEN)"), None for the real transport."""
     touch_destination(conn, target, now)
     if error is None:
         conn.execute(
-            "UPDATE destinations SET healthy = 1, last_success = ? WHERE destination = ?"
-            " AND address = ?",
-            (to_db(now), target.destination, target.address),
+            "UPDATE destinations SET healthy = 1, last_success = ?, via = ?"
+            " WHERE destination = ? AND address = ?",
+            (to_db(now), via, target.destination, target.address),
         )
     else:
         conn.execute(
@@ -403,4 +444,3 @@ def prune(conn: sqlite3.Connection, before: datetime) -> int:
     ).rowcount
     conn.execute("DELETE FROM matches WHERE article_id NOT IN (SELECT id FROM articles)")
     return int(gone)
-
