@@ -34,6 +34,7 @@ class Wl:
     priority: str = "instant"
     alert: tuple[str, ...] = ()
     digest: tuple[str, ...] = ()
+    min_prominence: float = 0.0
 
 
 DESTS = {
@@ -125,3 +126,14 @@ def test_a_topic_address_splits_back_into_chat_and_topic() -> None:
     assert split_topic("-100123/") == ("-100123/", None)
     assert split_topic(" -100123/x ") == ("-100123/x", None)
     assert split_topic("-100123/4/2") == ("-100123/4/2", None)
+
+
+def test_an_alert_needs_at_least_the_watchlists_prominence() -> None:
+    wls = {"ai-act": Wl(alert=("both",), digest=("team",), min_prominence=0.5)}
+
+    def kinds(prominence: float) -> list[str]:
+        match = Match("ai-act", 1.0, (), prominence=prominence)
+        return [r.kind for r in route(1, [match], watchlists=wls, destinations=DESTS, now=NOW)]
+
+    assert kinds(0.5) == ["alert", "alert", "digest"]
+    assert kinds(0.49) == ["digest"]  # a passing mention: the digest only
