@@ -25,7 +25,7 @@ from monitor.match.normalize import (
     fold_for_automaton,
     fold_for_scan,
 )
-from monitor.match.offsets import FoldedText
+from monitor.match.offsets import DIRECT_LOOKUPS, FoldedText
 
 
 def plain(text: str) -> FoldedText:
@@ -185,3 +185,37 @@ def test_every_run_of_words_over_collapsed_spaces_is_exact(
         for j in range(i, len(folded)):
             span = mapped.span(folded[i].start(), folded[j].end())
             assert span == (original[i].start(), original[j].end()), (i, j)
+
+
+@BUILDS
+@pytest.mark.parametrize("words_first", [True, False])
+def test_word_numbers_and_spans_stay_exact_past_the_direct_lookups(
+    build: Callable[[str], FoldedText], words_first: bool
+) -> None:
+    # More look-ups than DIRECT_LOOKUPS: the later ones go through the word index, built
+    # by whichever of words() and span() comes first.
+    text = "  ".join(f"Straße{i}   AI" for i in range(20))
+    mapped = build(text)
+    folded = list(re.finditer(r"\S+", mapped.folded))
+    original = list(re.finditer(r"\S+", text))
+    assert len(folded) == len(original) > 2 * DIRECT_LOOKUPS
+
+    def numbers() -> None:
+        for n, m in enumerate(folded):
+            assert mapped.words(m.start(), m.end()) == (n, n + 1)
+        assert mapped.words(folded[3].start(), folded[7].end()) == (3, 8)
+
+    def spans() -> None:
+        for m, o in zip(folded, original, strict=True):
+            assert mapped.span(m.start(), m.end()) == (o.start(), o.end())
+        assert mapped.span(folded[3].start(), folded[7].end()) == (
+            original[3].start(),
+            original[7].end(),
+        )
+
+    if words_first:
+        numbers()
+        spans()
+    else:
+        spans()
+        numbers()
