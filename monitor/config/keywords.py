@@ -37,11 +37,13 @@ from monitor.config.source import PathPart, Source, format_path
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match.syntax import RuleReader, scalar_text, suggest
 from monitor.match.terms import Rule, Term, primary_language
-from monitor.models import FIELDS, Explain, Field, LinkPreview
+from monitor.models import FIELDS, DigestLayout, Explain, Field, LinkPreview
 
 Priority = Literal["instant", "digest"]
 DEFAULT_DIGEST_TIME = time(8, 0)
 DEFAULT_TIMEZONE = "Europe/Brussels"
+DEFAULT_MAX_ITEMS = 40
+"""Stories shown in one digest (issue 17); the rest are counted."""
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.I)
@@ -90,6 +92,8 @@ class DestinationModel(_Strict):
     hashtags: bool = False
     explain: Explain = "inline"
     template: str | None = None
+    layout: Literal["stories", "watchlists"] = "stories"
+    max_items: int = DEFAULT_MAX_ITEMS
 
 
 class WatchlistModel(_Strict):
@@ -145,6 +149,10 @@ class DestinationSpec:
     explain: Explain = "inline"
     template: str | None = None
     """Jinja2 source for each article of an alert (checked at load)."""
+    layout: DigestLayout = "stories"
+    """``stories``: each story once, most important first; ``watchlists``: by watchlist."""
+    max_items: int = DEFAULT_MAX_ITEMS
+    """Stories shown in one digest; the rest are counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +376,8 @@ class _Loader:
             self.error(
                 (*path, "digest_time"), f'{model.digest_time!r} is not a time of day like "08:00"'
             )
+        if model.max_items < 1:
+            self.error((*path, "max_items"), f"must be 1 or more, not {model.max_items}")
         try:
             ZoneInfo(model.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -383,6 +393,8 @@ class _Loader:
             timezone=model.timezone,
             digest_empty=model.digest_empty,
             **self.telegram_options(path, model, telegram),
+            layout=model.layout,
+            max_items=model.max_items,
         )
 
     def telegram_options(

@@ -322,8 +322,13 @@ class Service:
             limiter=self.flood,
             on_sent=self._sent,
             on_failed=self._failed,
+            on_unhealthy=self._unhealthy,
             on_held=self._held,
         )
+        # New settings may fix what made a destination unhealthy: its rows are due now,
+        # and the outbox loop (which may be sleeping until their old retry) runs at once.
+        self._deliverer.release_waiting()
+        self._wake.set()
         if old is not None:
             self._spawn(old.aclose(), "close-old-senders")
         # A big matcher is ~200k long-lived objects: move them out of the collector's
@@ -660,6 +665,18 @@ class Service:
         # A subscriber who blocked the bot (or is gone) is unsubscribed.
         unsubscribe_if_gone(self.store, target, error, utcnow())
 
+    def _unhealthy(self, target: Target, error: str) -> None:
+        # Told once: the outbox calls this when the destination turns unhealthy, not at
+        # every retry (issue 10 item 5).
+        self._spawn(
+            self.notify_admins(
+                f"⚠️ monitor: cannot deliver to {target.destination} ({target.channel} "
+                f"{target.address}): {error}\nIts messages wait and go out once this is fixed "
+                f"(restart monitor after changing the environment)."
+            ),
+            "notify",
+        )
+
     def _held(self, target: Target, count: int, error: str) -> None:
         # A deleted or closed forum topic: the rows wait for an admin's fix, so tell them.
         waiting = "1 alert is" if count == 1 else f"{count} alerts are"
@@ -754,6 +771,11 @@ class Service:
             "outbox": stats["counts"],
             "oldest_pending_alert": oldest.isoformat() if oldest else None,
             "paused": self.paused(),
+            "destinations_unhealthy": [
+                f"{d['destination']} ({d['channel']} {d['address']}): {d['last_error']}"
+                for d in ob.destination_rows(self.store.conn)
+                if not d["healthy"]
+            ],
         }
 
     def _site(self) -> Site:

@@ -243,4 +243,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
     ),
+    Migration(
+        "destinations know the stand-in that delivered (console without a token)",
+        """
+        ALTER TABLE destinations ADD COLUMN via TEXT
+        """,
+    ),
 )
