@@ -102,7 +102,7 @@ class TreeMemory:
         self._thread.start()
 
     def _run(self) -> None:
-        import psutil  # type: ignore[import-untyped]
+        import psutil
 
         while not self._stop.is_set():
             rss = pss = 0
