@@ -535,7 +535,7 @@ def peer_lines(
     lines = [
         "",
         "Peers, against the same farm in the same run, by the fair method of issue 15: "
-        f"reader's `workers` swept over {', '.join(str(w) for w in sorted(readers))} and its "
+        f"reader's `workers` swept over {', '.join(str(w) for w in sorted(readers))}, its "
         "fastest per phase (median wall) compared; ratios by wall **and** by CPU time; memory "
         "as the summed RSS and the summed PSS of each contender's process and its children "
         "(the peak of a phase, sampled every 50 ms; the higher of COLD and WARM); the "
