@@ -172,6 +172,8 @@ class Hit:
     """Offsets into the article's plain-text field: ``article.text(field)[start:end] == text``."""
     snippet: Snippet = dataclasses.field(default_factory=lambda: Snippet(""))
     actor: str | None = None
+    form: str | None = None
+    """When an inflected form of the term matched (issue 14): ``"pl: rozpoznawaniem twarzy"``."""
 
 
 @dataclass(frozen=True, slots=True)

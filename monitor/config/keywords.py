@@ -75,8 +75,8 @@ class _Strict(BaseModel):
 
 class ActorModel(_Strict):
     name: Text
-    aliases: list[Text] = []
-    by_language: dict[str, list[Text]] = {}
+    aliases: list[Any] = []
+    by_language: dict[str, list[Any]] = {}
 
 
 class DestinationModel(_Strict):
@@ -99,6 +99,7 @@ class DestinationModel(_Strict):
 class WatchlistModel(_Strict):
     title: Text | None = None
     any: list[Any] | None = None
+    by_language: dict[str, list[Any]] | None = None
     all: list[Any] | None = None
     none: list[Any] | None = None
     near: list[Any] | None = None
@@ -320,7 +321,9 @@ class _Loader:
             self.actors[actor_id] = ActorSpec(actor_id, actor_id, ())
             return
         terms = [self.rules.term(model.name, (*path, "name"))]
-        terms += [self.rules.term(a, (*path, "aliases", i)) for i, a in enumerate(model.aliases)]
+        terms += [
+            self.rules.term_value(a, (*path, "aliases", i)) for i, a in enumerate(model.aliases)
+        ]
         local = []
         for lang, aliases in model.by_language.items():
             if not _LANGUAGE.match(lang):
@@ -330,7 +333,9 @@ class _Loader:
                 )
                 continue
             found = [
-                self.rules.term(a, (*path, "by_language", lang, i)) for i, a in enumerate(aliases)
+                # The language is the key's: the matcher gives it to each term.
+                self.rules.term_value(a, (*path, "by_language", lang, i))
+                for i, a in enumerate(aliases)
             ]
             local.append((primary_language(lang), tuple(t for t in found if t)))
         self.actors[actor_id] = ActorSpec(
@@ -466,6 +471,23 @@ class _Loader:
 
     # -- watchlists ---------------------------------------------------------------------
 
+    def local_terms(self, model: WatchlistModel, path: tuple[PathPart, ...]) -> tuple[Term, ...]:
+        """``by_language:`` of a watchlist: more ``any:`` terms, each in its language."""
+        out = []
+        for lang, terms in (model.by_language or {}).items():
+            where = (*path, "by_language", lang)
+            if not _LANGUAGE.match(lang):
+                self.error(where, f"{lang!r} is not a language code such as de or pt-BR")
+                continue
+            if not terms:
+                self.error(where, "empty list; remove it or give at least one term")
+            for i, raw in enumerate(terms):
+                if isinstance(raw, dict) and "term" not in raw:
+                    self.error((*where, i), "expected a term or {term: TEXT, exact: true}")
+                elif term := self.rules.term_value(raw, (*where, i), lang):
+                    out.append(term)
+        return tuple(out)
+
     def watchlist(self, wl_id: str, raw: Any) -> WatchlistSpec | None:
         path: tuple[PathPart, ...] = ("watchlists", wl_id)
         model = self.validate(WatchlistModel, raw, path)
@@ -473,7 +495,7 @@ class _Loader:
             return None
         before = len(self.errors)
         rule = Rule(
-            any=self.rules.items(model.any, (*path, "any")),
+            any=self.rules.items(model.any, (*path, "any")) + self.local_terms(model, path),
             all=self.rules.items(model.all, (*path, "all")),
             none=self.rules.items(model.none, (*path, "none")),
             near=self.rules.near_groups(model.near, (*path, "near")),

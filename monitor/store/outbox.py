@@ -38,6 +38,7 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
         start=data["start"],
         end=data["end"],
         actor=data.get("actor"),
+        form=data.get("form"),
         snippet=Snippet(snip["text"], tuple(tuple(m) for m in snip["marks"])),
     )
 
