@@ -4,10 +4,10 @@ An entry is *known* when any of these was seen before:
 
 * its identity key in the same feed (``seen_keys``: survives the entry dropping out of
   the feed and coming back, a re-dated entry, a title edit);
-* its canonical URL, without scheme and ``www.``, in any feed (the same story syndicated
-  or linked with other tracking parameters, http vs https);
-* the hash of its normalised title and summary in the same feed (a publisher that
-  regenerated both GUID and URL).
+* its URL key (``monitor.identity.url_key``) in any feed (the same story syndicated or
+  linked with other tracking parameters, http vs https, the AMP page);
+* its text hash (``monitor.identity.text_hash`` of title and summary) in the same feed
+  (a publisher that regenerated both GUID and URL).
 
 Every key that maps to a known article is recorded too, so the next poll answers from
 ``seen_keys`` alone.
@@ -15,37 +15,15 @@ Every key that maps to a known article is recorded too, so the next poll answers
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.identity import text_hash, url_key
 from monitor.models import Article, NewArticle
 from monitor.store.db import from_db, to_db
-
-_SCHEME_WWW = re.compile(r"^[a-z][a-z0-9+.-]*://(?:www\.)?", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
-
-
-def url_key(canonical_url: str | None) -> str | None:
-    """The canonical URL without scheme and leading ``www.``: http/https and www variants agree."""
-    if not canonical_url:
-        return None
-    return _SCHEME_WWW.sub("", canonical_url).rstrip("/")
-
-
-def content_hash(article: Article) -> str:
-    """SHA-1 of the casefolded words of title and summary, joined by single spaces.
-
-    Stored in ``articles.content_hash``: changing what it computes would make known
-    articles look new.  (The words are found with ``\\w+`` rather than by replacing each
-    ``\\W+`` run with a space and stripping: the same string, 20 % less CPU.)
-    """
-    text = f"{article.title}\n{article.summary}".casefold()
-    return hashlib.sha1(" ".join(_WORD.findall(text)).encode()).hexdigest()
 
 
 def _json_list(values: Sequence[str]) -> str:
@@ -90,7 +68,7 @@ def add_articles(
     if not fresh:
         return []
     ukeys = {a.key: url_key(a.canonical_url) for a in fresh}
-    hashes = {a.key: content_hash(a) for a in fresh}
+    hashes = {a.key: text_hash(a.title, a.summary) for a in fresh}
     by_url: dict[str, int] = {}
     wanted = sorted({u for u in ukeys.values() if u})
     for chunk in _chunks(wanted):

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor import identity
 from monitor.errors import StorageError
 from monitor.store.migrations import MIGRATIONS, Migration
 
@@ -76,9 +77,23 @@ def connect(path: str | Path, *, check: bool = True) -> sqlite3.Connection:
                     f"(quick_check: {'; '.join(problems[:3])}); {RESTORE_HINT}"
                 )
         migrate(conn)
+        stored = identity_version(conn)
     except sqlite3.DatabaseError as exc:
         raise storage_error(exc, path) from exc
+    if stored != identity.VERSION:
+        conn.close()
+        raise StorageError(
+            f"storage: {path}: the articles were keyed by identity version {stored}, this "
+            f"program computes version {identity.VERSION}; run the monitor that wrote the "
+            "database, or one whose migrations re-key it"
+        )
     return conn
+
+
+def identity_version(conn: sqlite3.Connection) -> int | None:
+    """The ``monitor.identity`` version the stored keys were computed with (None: unknown)."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'identity_version'").fetchone()
+    return None if row is None else int(row[0])
 
 
 def _open(path: Path) -> sqlite3.Connection:
