@@ -9,21 +9,50 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from monitor.errors import StorageError
-from monitor.models import FeedSpec, FeedState
+from monitor.models import Article, FeedSpec, FeedState, NewArticle
 from monitor.store import articles as _articles
 from monitor.store import feeds as _feeds
 from monitor.store import outbox as _outbox
 from monitor.store.articles import StoredArticle
 from monitor.store.db import DB_NAME, connect, transaction
 from monitor.store.lock import StateLock
+from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot
 
-__all__ = ["StateLock", "Store", "StoredArticle", "ensure_state_dir", "state_dir_from_env"]
+__all__ = [
+    "StateLock",
+    "Store",
+    "StoredArticle",
+    "StoryAssigner",
+    "ensure_state_dir",
+    "state_dir_from_env",
+]
+
+
+class StoryAssignmentLike(Protocol):
+    @property
+    def story_id(self) -> int: ...
+    @property
+    def relation(self) -> str: ...
+    @property
+    def merged_story_ids(self) -> tuple[int, ...]: ...
+
+
+class StoryAssigner(Protocol):
+    """What ``Store.apply`` needs from ``monitor.dedupe.StoryIndex``."""
+
+    def assign(
+        self, conn: sqlite3.Connection, article_id: int, article: Article, now: datetime
+    ) -> StoryAssignmentLike: ...
+
+    def discard(self, article_ids: Iterable[int]) -> None: ...
 
 
 def state_dir_from_env(value: str | None = None) -> Path:
@@ -90,6 +119,52 @@ class Store:
             _feeds.save_feed_state(conn, state)
 
     # articles
+    def snapshot(self, feed_id: str, identities: Sequence[EntryIdentity]) -> FeedSnapshot:
+        """What the database knows about one poll's entries (``monitor.update``)."""
+        return _articles.snapshot(self.conn, feed_id, identities)
+
+    def apply(
+        self, intent: FeedIntent, stories: StoryAssigner | None = None
+    ) -> tuple[NewArticle, ...]:
+        """Write what ``monitor.update.decide`` decided, in one transaction: articles and
+        keys, each new article's story (``stories`` decides it; skipped when None), its
+        matches and outbox rows (with the new article and story ids), the feed's state.
+        Returns the new articles with their ids.
+
+        Raises:
+            StorageError: the disk is full or the database unreadable; nothing is written.
+        """
+        now = intent.now
+        assigned: list[int] = []
+        try:
+            with self.transaction() as conn:
+                new = _articles.write_articles(conn, intent)
+                for entry, item in zip(intent.new, new, strict=True):
+                    story_id = None
+                    if stories is not None and entry.story:
+                        story = stories.assign(conn, item.id, item.article, now)
+                        assigned.append(item.id)
+                        story_id = story.story_id
+                        if story.merged_story_ids:
+                            _outbox.merge_story_rows(conn, story_id, story.merged_story_ids)
+                        if story.relation != "first":
+                            # A later source of a story already alerted: edit those alerts.
+                            _outbox.enqueue_story_updates(conn, story_id, item.id, now)
+                    if not entry.matches:
+                        continue
+                    _outbox.record_matches(conn, item.id, entry.matches, now)
+                    routes = [
+                        replace(r, article_id=item.id, story_id=story_id) for r in entry.routes
+                    ]
+                    _outbox.enqueue(conn, routes, now)
+                if intent.state is not None:
+                    _feeds.save_feed_state(conn, intent.state)
+        except BaseException:
+            if stories is not None and assigned:
+                stories.discard(assigned)  # the transaction rolled back
+            raise
+        return tuple(new)
+
     def iter_articles(
         self, since: datetime | None = None, feed_id: str | None = None
     ) -> Iterator[StoredArticle]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from monitor.models import Article
 from monitor.store import Store
-from monitor.store import articles as arts
+from tests.support.records import record
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -27,8 +27,7 @@ def art(
 
 
 def add(store: Store, feed: str, items: list[Article], now: datetime = NOW) -> list[int]:
-    with store.transaction() as conn:
-        return [n.id for n in arts.add_articles(conn, feed, items, now)]
+    return [n.id for n in record(store, items, now, feed_id=feed)]
 
 
 def test_identity_within_a_feed(tmp_path: Path):
