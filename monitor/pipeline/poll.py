@@ -18,6 +18,7 @@ from typing import Any
 
 from monitor.config.feeds import FeedsConfig
 from monitor.dedupe import StoryIndex
+from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.schedule import next_poll
 from monitor.models import (
@@ -176,6 +177,9 @@ class Poller:
     async def poll_safely(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
         try:
             report = await self.poll(spec, state)
+        except MonitorError as exc:  # the database said no: its message says what to do
+            log.error("poll of feed %s failed: %s", spec.id, exc)
+            report = PollReport(feed_id=spec.id, status="error", error=str(exc))
         except Exception as exc:  # a bug in one feed's processing must not stop the cycle
             log.exception("poll of feed %s failed", spec.id)
             report = PollReport(

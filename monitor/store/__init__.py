@@ -22,7 +22,7 @@ from monitor.store import articles as _articles
 from monitor.store import feeds as _feeds
 from monitor.store import outbox as _outbox
 from monitor.store.articles import StoredArticle
-from monitor.store.db import DB_NAME, connect, transaction
+from monitor.store.db import BUSY_TIMEOUT, DB_NAME, connect, storage_error, transaction
 from monitor.store.lock import StateLock
 from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot
 
@@ -84,10 +84,12 @@ def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
 class Store:
     """The state database.  Not thread-safe: one per thread or task group."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, state_dir: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
         self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
-        self.conn: sqlite3.Connection = connect(self.path)
+        self.conn: sqlite3.Connection = connect(self.path, busy_timeout=busy_timeout)
 
     def close(self) -> None:
         self.conn.close()
@@ -100,8 +102,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``), rolled back on any exception.
+
+        Raises:
+            StorageError: a database error, said in words an admin can act on.
+        """
         with transaction(self.conn) as conn:
             yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        # A read outside a transaction: the driver's errors become StorageError too.
+        try:
+            yield self.conn
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
 
     # feeds
     def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> None:
@@ -109,10 +124,12 @@ class Store:
             _feeds.sync_feeds(conn, specs, now)
 
     def feed_states(self) -> dict[str, FeedState]:
-        return _feeds.feed_states(self.conn)
+        with self._reading() as conn:
+            return _feeds.feed_states(conn)
 
     def feed_state(self, feed_id: str) -> FeedState | None:
-        return _feeds.feed_state(self.conn, feed_id)
+        with self._reading() as conn:
+            return _feeds.feed_state(conn, feed_id)
 
     def save_feed_state(self, state: FeedState) -> None:
         with self.transaction() as conn:
@@ -121,7 +138,8 @@ class Store:
     # articles
     def snapshot(self, feed_id: str, identities: Sequence[EntryIdentity]) -> FeedSnapshot:
         """What the database knows about one poll's entries (``monitor.update``)."""
-        return _articles.snapshot(self.conn, feed_id, identities)
+        with self._reading() as conn:
+            return _articles.snapshot(conn, feed_id, identities)
 
     def apply(
         self, intent: FeedIntent, stories: StoryAssigner | None = None
@@ -168,13 +186,16 @@ class Store:
     def iter_articles(
         self, since: datetime | None = None, feed_id: str | None = None
     ) -> Iterator[StoredArticle]:
-        return _articles.iter_articles(self.conn, since, feed_id)
+        with self._reading() as conn:
+            yield from _articles.iter_articles(conn, since, feed_id)
 
     def get_articles(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
-        return _articles.get_articles(self.conn, ids)
+        with self._reading() as conn:
+            return _articles.get_articles(conn, ids)
 
     def count_articles(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        with self._reading() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
     def prune(
         self, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
