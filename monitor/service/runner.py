@@ -47,9 +47,6 @@ from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
 from monitor.store import StateLock, Store, ensure_state_dir
-from monitor.store import feeds as store_feeds
-from monitor.store import outbox as ob
-from monitor.store import subscribers as subs
 from monitor.store.db import RESTORE_HINT, check_file
 
 log = logging.getLogger(__name__)
@@ -292,7 +289,7 @@ class Service:
         self._cfg = cfg
         self.store.sync_feeds(cfg.feeds.feeds, utcnow())
         route = routing(cfg.keywords)
-        route.subscriptions = lambda: subs.subscriptions(self.store.conn)
+        route.subscriptions = self.store.subscriptions
         self._poller = Poller(
             feeds=cfg.feeds,
             store=self.store,
@@ -520,7 +517,7 @@ class Service:
                 await asyncio.sleep(1)
 
     def _idle(self) -> float:
-        due = ob.next_due(self.store.conn, ("alert", "update"))
+        due = self.store.next_due(("alert", "update"))
         if due is None:
             return self.opt.outbox_idle
         return min(self.opt.outbox_idle, max(0.05, (due - utcnow()).total_seconds()))
@@ -649,9 +646,9 @@ class Service:
         report = health_report(
             self.config.feeds.feeds,
             self.store.feed_states(),
-            ob.destination_rows(self.store.conn),
+            self.store.destination_rows(),
             utcnow(),
-            created=store_feeds.created_times(self.store.conn),
+            created=self.store.feeds_created(),
         )
         return report.text()
 
@@ -689,7 +686,7 @@ class Service:
         enabled = self.config.feeds.enabled()
         failing = sum(1 for f in enabled if (st := states.get(f.id)) and st.consecutive_failures)
         last_ok = max((st.last_success for st in states.values() if st.last_success), default=None)
-        stats = ob.outbox_stats(self.store.conn)
+        stats = self.store.outbox_stats()
         oldest = stats["oldest_pending_alert"]
         stuck = oldest is not None and utcnow() - oldest > timedelta(minutes=30)
         return {
@@ -704,7 +701,7 @@ class Service:
         }
 
     def _refresh_gauges(self) -> None:
-        stats = ob.outbox_stats(self.store.conn)
+        stats = self.store.outbox_stats()
         for kind in ("alert", "digest"):
             self.metrics.outbox_depth.labels(kind).set(stats["counts"].get(f"{kind}:pending", 0))
         oldest = stats["oldest_pending_alert"]

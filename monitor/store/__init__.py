@@ -14,16 +14,20 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from monitor.errors import StorageError
 from monitor.models import Article, FeedSpec, FeedState, NewArticle
+from monitor.route import Subscription
 from monitor.store import articles as _articles
 from monitor.store import feeds as _feeds
 from monitor.store import outbox as _outbox
+from monitor.store import stories as _stories
+from monitor.store import subscribers as _subscribers
 from monitor.store.articles import StoredArticle
 from monitor.store.db import BUSY_TIMEOUT, DB_NAME, connect, storage_error, transaction
 from monitor.store.lock import StateLock
+from monitor.store.stories import StoryRow, StoryRows
 from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot
 
 __all__ = [
@@ -49,7 +53,7 @@ class StoryAssigner(Protocol):
     """What ``Store.apply`` needs from ``monitor.dedupe.StoryIndex``."""
 
     def assign(
-        self, conn: sqlite3.Connection, article_id: int, article: Article, now: datetime
+        self, rows: StoryRows, article_id: int, article: Article, now: datetime
     ) -> StoryAssignmentLike: ...
 
     def discard(self, article_ids: Iterable[int]) -> None: ...
@@ -111,6 +115,16 @@ class Store:
             yield conn
 
     @contextmanager
+    def story_rows(self) -> Iterator[StoryRows]:
+        """The story tables in one write transaction (``monitor.dedupe`` outside a poll).
+
+        Raises:
+            StorageError: a database error, said in words an admin can act on.
+        """
+        with self.transaction() as conn:
+            yield StoryRows(conn)
+
+    @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         # A read outside a transaction: the driver's errors become StorageError too.
         try:
@@ -157,10 +171,11 @@ class Store:
         try:
             with self.transaction() as conn:
                 new = _articles.write_articles(conn, intent)
+                rows = StoryRows(conn)
                 for entry, item in zip(intent.new, new, strict=True):
                     story_id = None
                     if stories is not None and entry.story:
-                        story = stories.assign(conn, item.id, item.article, now)
+                        story = stories.assign(rows, item.id, item.article, now)
                         assigned.append(item.id)
                         story_id = story.story_id
                         if story.merged_story_ids:
@@ -196,6 +211,41 @@ class Store:
     def count_articles(self) -> int:
         with self._reading() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    # stories
+    def stories_since(self, since: datetime) -> list[StoryRow]:
+        """Stories with an article seen at or after ``since``, newest first."""
+        with self._reading() as conn:
+            return _stories.stories_since(conn, since)
+
+    # outbox and destinations (rows as ``monitor.store.outbox`` gives them)
+    def outbox_stats(self) -> dict[str, Any]:
+        """``counts`` ("kind:status" -> rows) and ``oldest_pending_alert`` (or None)."""
+        with self._reading() as conn:
+            return _outbox.outbox_stats(conn)
+
+    def destination_rows(self) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            return _outbox.destination_rows(conn)
+
+    def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            return _outbox.recent_failures(conn, limit)
+
+    def next_due(self, kinds: Sequence[str]) -> datetime | None:
+        """When the earliest pending outbox row of these kinds falls due (None: none)."""
+        with self._reading() as conn:
+            return _outbox.next_due(conn, kinds)
+
+    def feeds_created(self) -> dict[str, datetime]:
+        """When each feed was first configured."""
+        with self._reading() as conn:
+            return _feeds.created_times(conn)
+
+    def subscriptions(self, chat_id: str | None = None) -> list[Subscription]:
+        """Telegram subscriptions (of one chat, or everyone's)."""
+        with self._reading() as conn:
+            return _subscribers.subscriptions(conn, chat_id)
 
     def prune(
         self, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
