@@ -164,7 +164,8 @@ class Store:
         Returns the new articles with their ids.
 
         Raises:
-            StorageError: the disk is full or the database unreadable; nothing is written.
+            StorageError: a database error (disk full, unreadable, locked); nothing is
+                written, and ``stories`` forgets what it filed.
         """
         now = intent.now
         assigned: list[int] = []
