@@ -16,7 +16,8 @@ class MonitorError(Exception):
 class ConfigError(MonitorError):
     """A configuration file is invalid.
 
-    ``str(err)`` is ``"<file>:<line>: <key path>: <message>"``; the parts are also
+    ``str(err)`` is ``"<file>:<line>: <key path>: <message>"``, followed by ``excerpt``
+    (lines of the file with a caret, and a hint) when there is one; the parts are also
     available as attributes so that tools can point at the place.
     """
 
@@ -27,11 +28,13 @@ class ConfigError(MonitorError):
         file: str | None = None,
         line: int | None = None,
         path: str | None = None,
+        excerpt: str | None = None,
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
         self.path = path
+        self.excerpt = excerpt
         super().__init__(self._format())
 
     def _format(self) -> str:
@@ -40,7 +43,8 @@ class ConfigError(MonitorError):
             place = self.file if self.line is None else f"{self.file}:{self.line}"
             place += ": "
         key = f"{self.path}: " if self.path else ""
-        return f"{place}{key}{self.message}"
+        tail = f"\n{self.excerpt}" if self.excerpt else ""
+        return f"{place}{key}{self.message}{tail}"
 
 
 class ConfigErrors(ConfigError):
@@ -119,3 +123,9 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help (400, 403, SMTP 5xx): the row is marked failed."""
+
+
+class HeldDeliveryError(TransientDeliveryError):
+    """The destination cannot take messages until someone fixes it (a forum topic was
+    deleted or closed): the rows wait, retried with back-off, and the destination is
+    shown unhealthy (``/status``, ``monitor status``) instead of losing them."""

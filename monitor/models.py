@@ -257,6 +257,12 @@ class AlertItem:
     """Titles of ``matches``' watchlists, in the same order."""
     also: tuple[str, ...] = ()
     """Other sources that reported the same story."""
+    hashtags: tuple[str, ...] = ()
+    """Telegram hashtags (without "#") of the matched watchlists, when the target wants them."""
+
+
+Explain = Literal["inline", "button", "none"]
+"""Where an alert says why it matched: in the text (snippets), behind a "Why?" button, or not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +272,9 @@ class Alert:
     target: Target
     items: tuple[AlertItem, ...]
     timezone: str = "Europe/Brussels"
+    explain: Explain = "inline"
+    template: str | None = None
+    """Jinja2 source for each item (``monitor.render.telegram_template``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +301,18 @@ class Digest:
         return len({i.outbox_id for s in self.sections for i in s.items})
 
 
+LinkPreview = Literal["off", "on", "above", "small"]
+"""Telegram link previews: none, the default one, large above the text, small."""
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline keyboard button that sends ``data`` (at most 64 bytes) back to the bot."""
+
+    text: str
+    data: str
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A rendered message, ready for a transport; ``outbox_ids`` are the rows it delivers."""
@@ -307,6 +328,13 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()
     edit_of: str | None = None
     """Telegram message id to edit instead of sending a new message."""
+    thread: int | None = None
+    """Telegram forum topic (``message_thread_id``) to post in."""
+    silent: bool = False
+    """Telegram: deliver without a notification sound (``disable_notification``)."""
+    link_preview: LinkPreview = "off"
+    buttons: tuple[Button, ...] = ()
+    """Telegram: an inline keyboard, one button per row."""
 
 
 @dataclass(frozen=True, slots=True)

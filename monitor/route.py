@@ -34,10 +34,27 @@ class WatchlistLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A Telegram user who subscribed to a watchlist in a private chat with the bot."""
+    """A Telegram chat that subscribed to a watchlist: a user in a private chat with the
+    bot, or a group (``topic``: the forum topic it was asked in)."""
 
     chat_id: str
     watchlist: str
+    topic: int | None = None
+
+    @property
+    def address(self) -> str:
+        return topic_address(self.chat_id, self.topic)
+
+
+def topic_address(chat_id: str, topic: int | None) -> str:
+    """A subscriber's address: the chat id, and ``/<topic>`` for a forum topic."""
+    return chat_id if topic is None else f"{chat_id}/{topic}"
+
+
+def split_topic(address: str) -> tuple[str, int | None]:
+    """``"-100123/42"`` -> ``("-100123", 42)``; an address without a topic -> ``(it, None)``."""
+    chat, sep, topic = address.strip().partition("/")
+    return (chat, int(topic)) if sep and topic.isdigit() else (address.strip(), None)
 
 
 SUBSCRIBER_PREFIX = "sub:"
@@ -79,7 +96,7 @@ def route(
 
     subs: dict[str, list[str]] = {}
     for sub in subscriptions:
-        subs.setdefault(sub.watchlist, []).append(sub.chat_id)
+        subs.setdefault(sub.watchlist, []).append(sub.address)
     recent = published is None or now - published <= BASELINE_DIGEST_WINDOW
     for match in matches:
         wl = watchlists.get(match.watchlist)

@@ -65,6 +65,8 @@ def cmd_telegram_chats(args: argparse.Namespace) -> int:
     for c in report.chats:
         name = c.title + (f" (@{c.username})" if c.username else "")
         print(f"{c.id:<{width}}  {c.type:<10}  {c.bot_status or '-':<13}  {name}")
+        for topic, topic_name in c.topics:
+            print(f"{'':<{width}}  topic: {topic:<6}  {topic_name or '(name not seen)'}")
     print(
         f"{len(report.chats)} chats in {report.updates} pending updates of @{report.bot_username}. "
         'In keywords.yaml, quote a chat id: telegram: "-1001234567890". A private chat\'s '

@@ -15,7 +15,6 @@ feeds:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -172,29 +171,44 @@ def load_feeds(path: str) -> FeedsConfig:
     return feeds_from_source(Source.load(path))
 
 
+def _duplicate_ids(source: Source, entries: Any) -> list[ConfigError]:
+    """A feed id used a second time, found in the raw entries (valid or not)."""
+    if not isinstance(entries, list):
+        return []
+    first: dict[str, int] = {}
+    errors = []
+    for i, entry in enumerate(entries):
+        feed_id = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(feed_id, str):
+            continue
+        if feed_id in first:
+            first_line = source.line(("feeds", first[feed_id], "id"))
+            errors.append(
+                source.error(
+                    ("feeds", i, "id"),
+                    f"duplicate feed id {feed_id!r} (first used at line {first_line})",
+                )
+            )
+        else:
+            first[feed_id] = i
+    return errors
+
+
 def feeds_from_source(source: Source) -> FeedsConfig:
     data: Any = source.plain()
     if not isinstance(data, dict):
         raise ConfigError(
             "the top level must be a mapping with a 'feeds:' list", file=source.name, line=1
         )
-    parsed = source.validate(FeedsFile, data)
-    errors: list[ConfigError] = []
-    counts = Counter(f.id for f in parsed.feeds)
-    seen: set[str] = set()
-    for i, entry in enumerate(parsed.feeds):
-        if counts[entry.id] > 1 and entry.id in seen:
-            first = next(j for j, e in enumerate(parsed.feeds) if e.id == entry.id)
-            first_line = source.line(("feeds", first, "id"))
-            errors.append(
-                source.error(
-                    ("feeds", i, "id"),
-                    f"duplicate feed id {entry.id!r} (first used at line {first_line})",
-                )
-            )
-        seen.add(entry.id)
+    # Every problem in one pass (issue 10 item 9): a duplicate id used to be hidden
+    # while any other error existed.
+    errors = [*source.problems, *_duplicate_ids(source, data.get("feeds"))]
+    try:
+        parsed = source.validate(FeedsFile, data)
+    except ConfigErrors as exc:
+        errors += exc.errors
     if errors:
-        raise ConfigErrors(errors)
+        raise ConfigErrors(sorted(errors, key=lambda e: e.line or 0))
     d = parsed.defaults
     warnings: list[str] = []
     specs: list[FeedSpec] = []

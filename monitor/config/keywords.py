@@ -22,6 +22,7 @@ naming the file, the line and the key, and all of them are reported together.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
@@ -31,12 +32,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from monitor.config.source import PathPart, Source, format_path
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match.syntax import RuleReader, scalar_text, suggest
 from monitor.match.terms import Rule, Term, primary_language
-from monitor.models import FIELDS, Field
+from monitor.models import FIELDS, Explain, Field, LinkPreview
+from monitor.render.telegram_template import check_template
 
 Priority = Literal["instant", "digest"]
 DEFAULT_DIGEST_TIME = time(8, 0)
@@ -47,6 +50,20 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.I)
 _TELEGRAM_NAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
 _TELEGRAM_ID = re.compile(r"^-?[0-9]{5,20}$")
 _CLOCK = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+_HOURS = re.compile(
+    r"^\s*([01]?[0-9]|2[0-3]):([0-5][0-9])\s*-\s*([01]?[0-9]|2[0-3]):([0-5][0-9])\s*$"
+)
+# Telegram makes a hashtag of letters (any script, accents kept), digits and "_".
+_HASHTAG = re.compile(r"^\w{1,64}$")
+_TELEGRAM_ONLY = (
+    "topic",
+    "silent",
+    "quiet_hours",
+    "link_preview",
+    "hashtags",
+    "explain",
+    "template",
+)
 
 
 Text = Annotated[str, BeforeValidator(scalar_text)]
@@ -68,6 +85,13 @@ class DestinationModel(_Strict):
     digest_time: Text = "08:00"
     timezone: Text = DEFAULT_TIMEZONE
     digest_empty: bool = False
+    topic: int | None = None
+    silent: bool = False
+    quiet_hours: Text | None = None
+    link_preview: bool | str = False
+    hashtags: bool = False
+    explain: Explain = "inline"
+    template: str | None = None
 
 
 class WatchlistModel(_Strict):
@@ -84,6 +108,8 @@ class WatchlistModel(_Strict):
     priority: Priority = "instant"
     alert: list[Text] = []
     digest: list[Text] = []
+    hashtag: Text | None = None
+    silent: bool | None = None
 
 
 _TOP_KEYS = ("actors", "destinations", "watchlists")
@@ -111,6 +137,16 @@ class DestinationSpec:
     digest_time: time = DEFAULT_DIGEST_TIME
     timezone: str = DEFAULT_TIMEZONE
     digest_empty: bool = False
+    topic: int | None = None
+    """Telegram forum topic (``message_thread_id``) of the chat to post in."""
+    silent: bool = False
+    quiet_hours: tuple[time, time] | None = None
+    """Alerts from the first time of day to the second (local, ``timezone``) are silent."""
+    link_preview: LinkPreview = "off"
+    hashtags: bool = False
+    explain: Explain = "inline"
+    template: str | None = None
+    """Jinja2 source for each article of an alert (checked at load)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +162,10 @@ class WatchlistSpec:
     fields: tuple[Field, ...] = FIELDS
     languages: tuple[str, ...] = ()
     """Primary language subtags; empty: every language.  Unknown article language passes."""
+    hashtag: str = ""
+    """Without the "#": ``hashtag:`` or one made from the id (``ai-act`` -> ``AIAct``)."""
+    silent: bool | None = None
+    """Overrides the destinations' ``silent:``/``quiet_hours:`` for this watchlist's alerts."""
 
 
 @dataclass(frozen=True)
@@ -145,18 +185,7 @@ def load_keywords(path: str) -> KeywordsConfig:
     Raises:
         ConfigError: with file, line and key path (``ConfigErrors`` when there are several).
     """
-    try:
-        source = Source.load(path)
-    except ConfigError as exc:
-        if "undefined alias" in exc.message:
-            raise ConfigError(
-                exc.message + " (a term that starts with '*' must be quoted: \"*word\")",
-                file=exc.file,
-                line=exc.line,
-                path=exc.path,
-            ) from None
-        raise
-    return keywords_from_source(source)
+    return keywords_from_source(Source.load(path))
 
 
 def keywords_from_source(source: Source) -> KeywordsConfig:
@@ -165,13 +194,19 @@ def keywords_from_source(source: Source) -> KeywordsConfig:
     Raises:
         ConfigError: with file, line and key path (``ConfigErrors`` when there are several).
     """
-    return _Loader(source).load()
+    loader = _Loader(source)
+    try:
+        return loader.load()
+    finally:
+        # The loader and its RuleReader refer to each other (bound methods): break the
+        # cycle, so the parsed document is freed at once, not by a garbage collection.
+        del loader.rules
 
 
 class _Loader:
     def __init__(self, source: Source) -> None:
         self.source = source
-        self.errors: list[ConfigError] = []
+        self.errors: list[ConfigError] = list(source.problems)
         self.warnings: list[str] = []
         self.actors: dict[str, ActorSpec] = {}
         self.destinations: dict[str, DestinationSpec] = {}
@@ -346,7 +381,72 @@ class _Loader:
             digest_time=time(int(clock[1]), int(clock[2])) if clock else DEFAULT_DIGEST_TIME,
             timezone=model.timezone,
             digest_empty=model.digest_empty,
+            **self.telegram_options(path, model, telegram),
         )
+
+    def telegram_options(
+        self, path: tuple[PathPart, ...], model: DestinationModel, telegram: str | None
+    ) -> dict[str, Any]:
+        if telegram is None:
+            for key in _TELEGRAM_ONLY:
+                if key in model.model_fields_set:
+                    self.error((*path, key), f"{key}: applies to Telegram only: add telegram:")
+        if model.topic is not None and model.topic <= 0:
+            self.error((*path, "topic"), f"{model.topic} is not a forum topic id (positive)")
+        hours = None
+        if model.quiet_hours is not None:
+            found = _HOURS.match(model.quiet_hours)
+            if found is None:
+                self.error(
+                    (*path, "quiet_hours"),
+                    f'{model.quiet_hours!r} is not a range of times of day like "22:00-07:00"',
+                )
+            else:
+                start = time(int(found[1]), int(found[2]))
+                end = time(int(found[3]), int(found[4]))
+                if start == end:
+                    self.error((*path, "quiet_hours"), "quiet_hours starts and ends at one time")
+                hours = (start, end)
+        if model.template is not None:
+            self.template((*path, "template"), model.template)
+        preview: LinkPreview = "off"
+        if model.link_preview is True:
+            preview = "on"
+        elif model.link_preview in ("above", "small"):
+            preview = "above" if model.link_preview == "above" else "small"
+        elif model.link_preview is not False:
+            self.error(
+                (*path, "link_preview"),
+                f"{model.link_preview!r} is not one of true, false, above or small",
+            )
+        return {
+            "topic": model.topic,
+            "silent": model.silent,
+            "quiet_hours": hours,
+            "link_preview": preview,
+            "hashtags": model.hashtags,
+            "explain": model.explain,
+            "template": model.template,
+        }
+
+    def template(self, path: tuple[PathPart, ...], source: str) -> None:
+        """Report each template problem at its own line of the configuration file."""
+        node: Any = self.source.root
+        for part in path:
+            node = node[part]
+        first = self.source.line(path) or 1
+        if isinstance(node, LiteralScalarString | FoldedScalarString):
+            first += 1  # a block scalar ("template: |") starts on the next line
+        for problem in check_template(source):
+            line = first + problem.line - 1
+            self.errors.append(
+                ConfigError(
+                    f"template line {problem.line}: {problem.message}",
+                    file=self.source.name,
+                    line=line,
+                    path=format_path(path),
+                )
+            )
 
     # -- watchlists ---------------------------------------------------------------------
 
@@ -401,6 +501,17 @@ class _Loader:
                 f"{self.source.name}:{self.source.line((*path, 'alert'))}: watchlists.{wl_id}: "
                 "priority is digest, so the alert: destinations get no instant alerts"
             )
+        hashtag = default_hashtag(wl_id)
+        if model.hashtag is not None:
+            hashtag = unicodedata.normalize("NFC", model.hashtag.strip().removeprefix("#"))
+            if not _HASHTAG.match(hashtag) or hashtag.isdigit():
+                self.error(
+                    (*path, "hashtag"),
+                    f"{model.hashtag!r} is not a Telegram hashtag (letters, digits and _, "
+                    "at most 64, not only digits)",
+                )
+        if model.silent is not None and model.priority != "instant":
+            self.warn((*path, "silent"), "silent: applies to instant alerts, and there are none")
         return WatchlistSpec(
             id=wl_id,
             title=model.title or wl_id,
@@ -410,7 +521,19 @@ class _Loader:
             digest=tuple(model.digest),
             fields=tuple(dict.fromkeys(fields)),
             languages=tuple(dict.fromkeys(languages)),
+            hashtag=hashtag,
+            silent=model.silent,
         )
+
+
+def default_hashtag(watchlist_id: str) -> str:
+    """A hashtag from a watchlist id: its words joined, each capitalised, words of one
+    or two letters upper-cased (``ai-act`` -> ``AIAct``, ``eu.dsa_fines`` -> ``EUDsaFines``);
+    ``Watchlist`` in front of an id without letters (Telegram needs one); at most 64."""
+    words = [w for w in re.split(r"[^0-9a-z]+", watchlist_id) if w]
+    tag = "".join(w.upper() if len(w) <= 2 else w.capitalize() for w in words)
+    tag = tag if any(c.isalpha() for c in tag) else "Watchlist" + tag
+    return tag[:64]
 
 
 def _lower(text: str) -> str:

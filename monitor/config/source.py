@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from monitor.config.bounded import MergedItem, excerpt, parse_yaml, read_text
 from monitor.errors import ConfigError, ConfigErrors
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,51 +42,50 @@ class Source:
     """The file name shown in messages (as given by the user)."""
     root: Any
 
+    problems: tuple[ConfigError, ...] = ()
+    """Errors found while parsing that do not stop validation (a merged list item):
+    the loaders report them together with their own."""
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Source:
-        """Read and parse one YAML file.
+        """Read and parse one YAML file (at most ``bounded.MAX_BYTES``).
 
         Raises:
-            ConfigError: the file is missing, unreadable or not valid YAML.
+            ConfigError: the file is missing, unreadable, too large or not valid YAML,
+                or uses an anchor, alias or merge key.
         """
-        name = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError("file not found", file=name) from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name
-            ) from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot read: {exc.strerror}", file=name) from exc
-        return cls.parse(text, name)
+        return cls.parse(read_text(path), str(path))
 
     @classmethod
     def parse(cls, text: str, name: str) -> Source:
         """Parse YAML text; ``name`` is used in messages.
 
         Raises:
-            ConfigError: syntax error or duplicate key, with its line.
+            ConfigError: syntax error (with the line, a caret and a hint), duplicate key,
+                anchor, alias, merge key or too deep nesting, with its line.
         """
-        yaml = YAML(typ="rt")
-        yaml.allow_duplicate_keys = False
-        try:
-            root = yaml.load(text)
-        except DuplicateKeyError as exc:
-            line = exc.problem_mark.line + 1 if exc.problem_mark else None
-            key = _duplicate_key_name(exc)
-            raise ConfigError(f"duplicate key {key}", file=name, line=line) from None
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else None
-            problem = exc.problem or exc.context or "invalid YAML"
-            raise ConfigError(f"invalid YAML: {problem}", file=name, line=line) from None
-        except YAMLError as exc:
-            raise ConfigError(f"invalid YAML: {exc}", file=name) from None
+        root, merged = parse_yaml(text, name)
         if root is None:
             root = CommentedMap()
-        return cls(name=name, root=root)
+        source = cls(name=name, root=root)
+        if not merged:
+            return source
+        lines = text.split("\n")
+        return replace(source, problems=tuple(source._merged_error(m, lines) for m in merged))
+
+    def _merged_error(self, item: MergedItem, lines: list[str]) -> ConfigError:
+        parts = _path_at(self.root, item.line, item.column)
+        what = "item" if parts and isinstance(parts[-1], int) else "value"
+        return ConfigError(
+            f"{item.value!r} reads as one {what}: this line starts with '- ' but is "
+            "indented more than the line above, so YAML joined the two lines",
+            file=self.name,
+            line=item.dash_line + 1,
+            path=format_path(parts) or None,
+            excerpt=excerpt(lines, item.dash_line, item.dash_column)
+            + "\n  hint: to make two list items, line up this '-' with the one above "
+            "(quote the text if the dash belongs to it)",
+        )
 
     def line(self, parts: Sequence[PathPart]) -> int | None:
         """1-based line of the node at ``parts``; for a missing key, its parent's line."""
@@ -298,12 +294,23 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _duplicate_key_name(exc: DuplicateKeyError) -> str:
-    problem = exc.problem or ""
-    # ruamel: 'found duplicate key "x" with value "y" (original value: "z")'
-    if '"' in problem:
-        return repr(problem.split('"')[1])
-    return "in mapping"
+def _path_at(node: Any, line: int, column: int) -> list[PathPart]:
+    """The key path of the scalar that starts at ``line``/``column`` (0-based)."""
+    places: list[tuple[Any, Any, Any]]
+    if isinstance(node, CommentedMap):
+        places = [(k, node.lc.value(k), v) for k, v in node.items()]
+    elif isinstance(node, CommentedSeq):
+        places = [(i, node.lc.item(i), v) for i, v in enumerate(node)]
+    else:
+        return []
+    for part, (at_line, at_column), child in places:
+        if (at_line, at_column) == (line, column):
+            return [part if isinstance(part, int) else str(part)]
+        if isinstance(child, CommentedMap | CommentedSeq):
+            found = _path_at(child, line, column)
+            if found:
+                return [part if isinstance(part, int) else str(part), *found]
+    return []
 
 
 def merge_errors(groups: Iterable[list[ConfigError]]) -> list[ConfigError]:

@@ -9,6 +9,7 @@ the outbox's business: nothing here sleeps on a 429.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import warnings
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from telegram import LinkPreviewOptions, Message
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -34,14 +35,28 @@ from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from monitor.models import Channel, OutgoingMessage, SendReceipt, Target
+from monitor.errors import (
+    DeliveryError,
+    HeldDeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from monitor.models import Channel, LinkPreview, OutgoingMessage, SendReceipt, Target
 from monitor.render.telegram import render_test_message
+from monitor.route import split_topic
 
 DEFAULT_API_URL = "https://api.telegram.org"
 log = logging.getLogger(__name__)
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_PREVIEWS: dict[LinkPreview, LinkPreviewOptions] = {
+    "off": _NO_PREVIEW,
+    "on": LinkPreviewOptions(is_disabled=False),
+    "above": LinkPreviewOptions(show_above_text=True),
+    "small": LinkPreviewOptions(prefer_small_media=True),
+}
+# Telegram's words for a forum topic that cannot take messages (deleted or closed).
+TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted", "topic_id_invalid")
 # Loggers that print request URLs, and python-telegram-bot puts the token in the URL.
 URL_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.ext.ExtBot")
 _JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
@@ -159,8 +174,9 @@ class RedactToken(logging.Filter):
 
 
 def chat_id(address: str) -> int | str:
-    """A destination's ``telegram:`` value as the Bot API wants it: ``@name`` or an int."""
-    text = address.strip()
+    """A destination's ``telegram:`` value as the Bot API wants it: ``@name`` or an int
+    (a subscribed forum topic's ``chat/topic`` address gives its chat)."""
+    text = split_topic(address)[0]
     try:
         return int(text)
     except ValueError:
@@ -221,11 +237,13 @@ class TelegramSender:
                 (bot kicked from the channel, blocked by the user).
         """
         chat = chat_id(message.target.address)
+        if message.thread is None and split_topic(message.target.address)[1] is not None:
+            message = dataclasses.replace(message, thread=split_topic(message.target.address)[1])
         try:
             return await self._post(chat, message, html=True)
         except BadRequest as exc:
             if "can't parse entities" not in exc.message.lower() or not message.plain.strip():
-                raise self._error(exc, message.target) from exc
+                raise self._error(exc, message.target, message.thread) from exc
             # The renderer escapes everything, so this is a bug; the reader still
             # gets the alert, without formatting, rather than nothing.
             log.warning(
@@ -234,18 +252,26 @@ class TelegramSender:
                 exc.message,
             )
         except TelegramError as exc:
-            raise self._error(exc, message.target) from exc
+            raise self._error(exc, message.target, message.thread) from exc
         try:
             return await self._post(chat, message, html=False)
         except TelegramError as exc:
-            raise self._error(exc, message.target) from exc
+            raise self._error(exc, message.target, message.thread) from exc
 
     async def _post(self, chat: int | str, message: OutgoingMessage, *, html: bool) -> SendReceipt:
         text = message.text if html else message.plain
         mode = ParseMode.HTML if html else None
+        preview = _PREVIEWS[message.link_preview]
+        markup = _keyboard(message)
         if message.edit_of is None:
             sent = await self.bot.send_message(
-                chat, text, parse_mode=mode, link_preview_options=_NO_PREVIEW
+                chat,
+                text,
+                parse_mode=mode,
+                link_preview_options=preview,
+                message_thread_id=message.thread,
+                disable_notification=True if message.silent else None,
+                reply_markup=markup,
             )
             return SendReceipt(remote_id=str(sent.message_id))
         try:
@@ -261,7 +287,8 @@ class TelegramSender:
                 chat_id=chat,
                 message_id=message_id,
                 parse_mode=mode,
-                link_preview_options=_NO_PREVIEW,
+                link_preview_options=preview,
+                reply_markup=markup,
             )
         except BadRequest as exc:
             # Sending the same edit twice (a retry after a lost answer) is success.
@@ -271,10 +298,21 @@ class TelegramSender:
         remote = edited.message_id if isinstance(edited, Message) else message_id
         return SendReceipt(remote_id=str(remote))
 
-    def _error(self, exc: TelegramError, target: Target) -> DeliveryError:
+    def _error(
+        self, exc: TelegramError, target: Target, thread: int | None = None
+    ) -> DeliveryError:
         text = self._redact(exc.message)
         text = f"telegram: {text[:1].lower()}{text[1:]}"
         destination = target.destination
+        if thread is not None and any(t in text.lower() for t in TOPIC_GONE):
+            # Not permanent: the rows wait (and the destination shows unhealthy) until
+            # an admin reopens the topic or points topic: at another one.
+            return HeldDeliveryError(
+                f"telegram: forum topic {thread} of {target.address} is deleted or closed "
+                f"({text.removeprefix('telegram: ')}); alerts wait until it is reopened "
+                "or topic: names another one",
+                destination=destination,
+            )
         if isinstance(exc, RetryAfter):
             return TransientDeliveryError(
                 text, destination=destination, retry_after=retry_after_seconds(exc)
@@ -325,6 +363,14 @@ class TelegramSender:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _keyboard(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data)] for b in message.buttons]
+    )
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:

@@ -40,6 +40,8 @@ class SeenChat:
     username: str | None
     bot_status: str | None
     last_seen: datetime | None
+    topics: tuple[tuple[int, str], ...] = ()
+    """Forum topics seen in the updates: ``(message_thread_id, name)`` (for ``topic:``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class SeenChat:
             "username": self.username,
             "bot_status": self.bot_status,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "topics": [{"id": t, "name": n} for t, n in self.topics],
         }
 
 
@@ -125,6 +128,10 @@ def chats_of(updates: Sequence[Update]) -> tuple[SeenChat, ...]:
         previous = found.get(chat.id)
         if status is None and previous is not None:
             status = previous.bot_status
+        topics = dict(previous.topics) if previous is not None else {}
+        topic = _topic(update)
+        if topic is not None:
+            topics[topic[0]] = topic[1] or topics.get(topic[0], "")
         found[chat.id] = SeenChat(
             id=chat.id,
             type=str(chat.type),
@@ -132,8 +139,21 @@ def chats_of(updates: Sequence[Update]) -> tuple[SeenChat, ...]:
             username=chat.username,
             bot_status=status,
             last_seen=_date(update),
+            topics=tuple(sorted(topics.items())),
         )
     return tuple(sorted(found.values(), key=lambda c: (_TYPE_ORDER.get(c.type, 9), c.title)))
+
+
+def _topic(update: Update) -> tuple[int, str] | None:
+    """The forum topic a message was posted in, and its name when the update tells it
+    (the topic's "created" service message, or the one a topic message replies to)."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message or message.message_thread_id is None:
+        return None
+    created = message.forum_topic_created
+    if created is None and message.reply_to_message is not None:
+        created = message.reply_to_message.forum_topic_created
+    return message.message_thread_id, created.name if created is not None else ""
 
 
 def _safe(exc: TelegramError, token: str) -> str:

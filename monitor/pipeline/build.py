@@ -21,7 +21,8 @@ class Configs:
 
 
 def load_configs(feeds_path: str, keywords_path: str) -> Configs:
-    """Load and validate both files, reporting the errors of both at once.
+    """Load and validate both files, reporting the errors of both at once, sorted by
+    file and line.
 
     Raises:
         ConfigErrors: every error found, each with file, line and key path.
@@ -42,7 +43,7 @@ def load_configs(feeds_path: str, keywords_path: str) -> Configs:
         else:
             keywords = value
     if errors:
-        raise ConfigErrors(errors)
+        raise ConfigErrors(sorted(errors, key=lambda e: (e.file or "", e.line or 0)))
     assert isinstance(feeds, FeedsConfig)
     assert isinstance(keywords, KeywordsConfig)
     return Configs(feeds=feeds, keywords=keywords)

@@ -17,13 +17,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from monitor.config.keywords import default_hashtag
 from monitor.deliver.base import Sender
-from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitor.errors import (
+    DeliveryError,
+    HeldDeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from monitor.models import (
     Alert,
     AlertItem,
     Digest,
     DigestSection,
+    Explain,
     Match,
     OutboxEntry,
     OutgoingMessage,
@@ -31,7 +38,7 @@ from monitor.models import (
 )
 from monitor.render import email as render_email
 from monitor.render import telegram as render_telegram
-from monitor.render.schedule import digest_due
+from monitor.render.schedule import digest_due, in_quiet_hours
 from monitor.route import SUBSCRIBER_PREFIX, targets
 from monitor.store import Store
 from monitor.store import outbox as ob
@@ -73,6 +80,25 @@ class SubscriberDigest:
 SUBSCRIBER_DIGEST = SubscriberDigest()
 
 
+def alert_silent(dest: Any, overrides: Sequence[Sequence[bool | None]], now: datetime) -> bool:
+    """Whether a Telegram message goes without a notification sound.
+
+    ``overrides`` holds, per item of the message, the ``silent:`` of each watchlist that
+    sent it (None: not set).  An item is loud if one of its watchlists says
+    ``silent: false``, silent if one says ``silent: true``, and otherwise as the
+    destination says: ``silent: true``, or ``now`` inside its ``quiet_hours``.  The
+    message is silent only when every item is.
+    """
+    quiet = bool(getattr(dest, "silent", False))
+    hours = getattr(dest, "quiet_hours", None)
+    if not quiet and hours is not None:
+        quiet = in_quiet_hours(now, hours[0], hours[1], dest.timezone)
+    items = [False if False in said else True if True in said else quiet for said in overrides] or [
+        quiet
+    ]
+    return all(items)
+
+
 def retry_delay(attempts: int, rng: random.Random) -> timedelta:
     """Exponential back-off for a transient failure without a ``retry_after``."""
     base = RETRY_BASE.total_seconds() * (2 ** min(attempts, 10))
@@ -89,11 +115,16 @@ class Deliverer:
     watchlist_titles: Mapping[str, str]
     destinations: Mapping[str, Any]
     mail_from: str = "monitor@localhost"
+    watchlists: Mapping[str, Any] = field(default_factory=dict)
+    """Watchlist specs by id: their ``hashtag`` and ``silent`` for Telegram alerts."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     rng: random.Random = field(default_factory=random.Random)
     on_sent: Callable[[Target, Sequence[datetime], datetime], None] | None = None
     """Called after each successful send with the rows' creation times (for metrics)."""
     on_failed: Callable[[Target, int, str], None] | None = None
+    on_held: Callable[[Target, int, str], None] | None = None
+    """Called when a destination starts holding rows (a deleted or closed forum topic):
+    once, when it was healthy before, so that admins hear of it without a flood."""
 
     async def aclose(self) -> None:
         for sender in {id(s): s for s in self.senders.values()}.values():
@@ -131,7 +162,7 @@ class Deliverer:
             with self.store.transaction() as conn:  # nothing left to edit: done
                 ob.mark_sent(conn, [r.id for r in rows], self.clock(), None)
             return DeliveryReport()
-        alert = Alert(target, tuple(items), self._timezone(target))
+        alert = self._alert(target, items)
         try:
             message = render_telegram.render_story_update(
                 alert, now=self.clock(), edit_of=message_id
@@ -139,7 +170,10 @@ class Deliverer:
         except ValueError as exc:
             self._fail(target, [r.id for r in rows], str(exc), DeliveryReport())
             return DeliveryReport(failed=len(rows))
-        message = dataclasses.replace(message, outbox_ids=tuple(r.id for r in rows))
+        message = dataclasses.replace(
+            self._telegram_options(target, message, sent),
+            outbox_ids=tuple(r.id for r in rows),
+        )
         return await self._send_all(target, [message], rows)
 
     async def _alerts_for(self, target: Target, rows: list[OutboxEntry]) -> DeliveryReport:
@@ -156,10 +190,56 @@ class Deliverer:
                 )
             ]
         else:
-            messages = render_telegram.render_alert(
-                Alert(target, tuple(items), tz), now=self.clock()
-            )
+            messages = [
+                self._telegram_options(target, m, rows)
+                for m in render_telegram.render_alert(self._alert(target, items), now=self.clock())
+            ]
         return await self._send_all(target, messages, rows)
+
+    def _alert(self, target: Target, items: Sequence[AlertItem]) -> Alert:
+        """A Telegram alert as the destination wants it: explanation, template, hashtags."""
+        tz = self._timezone(target)
+        dest = self._destination(target)
+        if dest is None:
+            return Alert(target, tuple(items), tz)
+        if getattr(dest, "hashtags", False):
+            items = [dataclasses.replace(i, hashtags=self._hashtags(i)) for i in items]
+        explain: Explain = getattr(dest, "explain", "inline")
+        template: str | None = getattr(dest, "template", None)
+        return Alert(target, tuple(items), tz, explain=explain, template=template)
+
+    def _hashtags(self, item: AlertItem) -> tuple[str, ...]:
+        tags = []
+        for match in item.matches:
+            spec = self.watchlists.get(match.watchlist)
+            tags.append(str(getattr(spec, "hashtag", "") or default_hashtag(match.watchlist)))
+        return tuple(tags)
+
+    def _destination(self, target: Target) -> Any:
+        """The configured destination of a Telegram target (None: a subscriber)."""
+        if target.channel != "telegram" or target.destination.startswith(SUBSCRIBER_PREFIX):
+            return None
+        return self.destinations.get(target.destination)
+
+    def _telegram_options(
+        self, target: Target, message: OutgoingMessage, rows: Sequence[OutboxEntry]
+    ) -> OutgoingMessage:
+        """The destination's topic, link previews and notification for one message."""
+        dest = self._destination(target)
+        if dest is None:
+            return message
+        ids = set(message.outbox_ids)
+        wanted = [
+            [getattr(self.watchlists.get(w), "silent", None) for w in r.watchlists]
+            for r in rows
+            if r.id in ids
+        ]
+        return dataclasses.replace(
+            message,
+            thread=getattr(dest, "topic", None),
+            link_preview=getattr(dest, "link_preview", "off"),
+            silent=alert_silent(dest, wanted, self.clock()),
+        )
 
     # -- digests -------------------------------------------------------------------------
 
@@ -259,7 +339,13 @@ class Deliverer:
     def _render_digest(self, digest: Digest) -> list[OutgoingMessage]:
         if digest.target.channel == "email":
             return [render_email.render_digest_email(digest, mail_from=self.mail_from)]
-        return render_telegram.render_digest(digest)
+        dest = self._destination(digest.target)
+        messages = render_telegram.render_digest(digest)
+        if dest is None:
+            return messages
+        silent = alert_silent(dest, [], self.clock())
+        thread = getattr(dest, "topic", None)
+        return [dataclasses.replace(m, thread=thread, silent=silent) for m in messages]
 
     async def send_test(self, destination: str) -> list[str]:
         """Send a test message to every address of ``destination``; one line per address."""
@@ -274,6 +360,7 @@ class Deliverer:
                 )
             else:
                 message = render_telegram.render_test_message(target, now=now, timezone=tz)
+                message = dataclasses.replace(message, thread=getattr(dest, "topic", None))
             sender = self.senders.get(target.channel)
             try:
                 if sender is None:
@@ -308,6 +395,26 @@ class Deliverer:
                 continue
             try:
                 receipt = await sender.send(message)
+            except HeldDeliveryError as exc:
+                if target.destination.startswith(SUBSCRIBER_PREFIX) and "not found" in str(exc):
+                    # A subscribed topic that was deleted will not come back: its rows
+                    # fail, and the failure hook unsubscribes the topic.
+                    self._fail(target, ids, str(exc), report)
+                    continue
+                # A deleted or closed forum topic: nothing is lost, the rows wait with
+                # back-off, and the destination shows unhealthy until it works again.
+                wait = retry_delay(max((attempts.get(i, 0) for i in ids), default=0), self.rng)
+                now = self.clock()
+                row = ob.destination_row(self.store.conn, target)
+                with self.store.transaction() as conn:
+                    ob.mark_retry(conn, ids, now + wait, str(exc))
+                    ob.record_delivery(conn, target, now, str(exc), permanent=True)
+                log.error("%s (%d rows held)", exc, len(ids))
+                if self.on_held is not None and (row is None or row["healthy"]):
+                    self.on_held(target, len(ids), str(exc))
+                report.retried += len(ids)
+                report.errors.append(str(exc))
+                break
             except TransientDeliveryError as exc:
                 wait = (
                     timedelta(seconds=exc.retry_after)

@@ -78,6 +78,7 @@ def build_deliverer(
         feed_names=feed_names(cfg.feeds),
         watchlist_titles=watchlist_titles(cfg.keywords),
         destinations=cfg.keywords.destinations,
+        watchlists=cfg.keywords.watchlists,
         mail_from=mail_from_env(env),
         **kwargs,
     )

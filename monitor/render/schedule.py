@@ -94,3 +94,16 @@ def digest_due(
         zoneinfo.ZoneInfoNotFoundError: ``timezone`` is not an IANA name.
     """
     return plan_digest(digest_time, timezone, last=last, now=now).due_for
+
+
+def in_quiet_hours(now: datetime, start: time, end: time, timezone: str) -> bool:
+    """Whether ``now`` falls in the daily window ``[start, end)`` of local wall-clock
+    time in ``timezone`` (a window such as 22:00-07:00 runs over midnight).
+
+    Read on the wall clock, so the window follows daylight saving time: 07:00 is 06:00
+    UTC in winter and 05:00 UTC in summer in Europe/Brussels.
+    """
+    local = now.astimezone(ZoneInfo(timezone)).time().replace(tzinfo=None)
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end

@@ -10,7 +10,9 @@ own loses snippet text at a word boundary, never a tag.
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -18,15 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from jinja2 import TemplateError
+
 from monitor.models import (
     Alert,
     AlertItem,
+    Button,
     Digest,
     DigestSection,
     OutgoingMessage,
     Snippet,
     Target,
 )
+from monitor.render import telegram_template
+from monitor.render.telegram_explain import MAX_BUTTONS, why_button
 
 MAX_LENGTH = 4096
 """Telegram's limit for a text message, in UTF-16 code units after entity parsing."""
@@ -44,6 +51,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WEB_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$", re.IGNORECASE)
 _SPACE = re.compile(r"\s")
+log = logging.getLogger(__name__)
 
 
 def utf16_len(text: str) -> int:
@@ -207,7 +215,17 @@ BURST = 3
 
 
 def _alert_style(alert: Alert) -> _Style:
-    return _ALERT if len(alert.items) <= BURST else _BURST
+    style = _ALERT if len(alert.items) <= BURST else _BURST
+    # The snippets are the explanation; "button" moves it behind the "Why?" button.
+    return style if alert.explain == "inline" else dataclasses.replace(style, snippets=0)
+
+
+def _buttons(alert: Alert, items: Sequence[AlertItem]) -> tuple[Button, ...]:
+    if alert.explain != "button":
+        return ()
+    if len(items) == 1:
+        return (why_button(items[0].outbox_id),)
+    return tuple(why_button(i.outbox_id, _clean(i.article.title)) for i in items)
 
 
 def _link_url(item: AlertItem) -> str | None:
@@ -276,7 +294,61 @@ def _item(
             lines.append(_marked(text, marks))
     if item.also:
         lines.append(_tag("i", _t(f"also: {_names(item.also)}")))
+    if item.hashtags:
+        lines.append(_t(_hashtags(item)))
     return _join(lines, "\n")
+
+
+def _hashtags(item: AlertItem) -> str:
+    return " ".join(f"#{tag}" for tag in dict.fromkeys(item.hashtags))
+
+
+def _templated(
+    item: AlertItem,
+    template: str,
+    style: _Style,
+    zone: ZoneInfo,
+    ref: datetime,
+    snippet_chars: int,
+    title_chars: int,
+) -> _Text:
+    """The item laid out by the destination's template (variables: docs/keywords.md)."""
+    article = item.article
+    title = _clean(article.title)
+    lead = len(title) - len(title.lstrip())
+    spans = [(s - lead, e - lead) for s, e in _title_spans(item, title)]
+    title = title.strip() or "(untitled)"
+    title, spans = _shorten(title, spans, title_chars)
+    snippets = []
+    if snippet_chars > 0:
+        for snippet in _snippets(item)[: style.snippets]:
+            text, marks = _shorten(snippet.text.strip(), _strip_marks(snippet), snippet_chars)
+            snippets.append(telegram_template.markup(text, _merge(marks, len(text))))
+    url = _link_url(item)
+    summary = _short(article.summary, snippet_chars) if snippet_chars > 0 else ""
+    variables = {
+        "title": title,
+        "title_html": telegram_template.markup(title, _merge(spans, len(title))),
+        "url": url or "",
+        "source": _short(item.source, NAME_CHARS) or article.feed_id,
+        "published": _when(article.published, zone, ref) if article.published else "",
+        "watchlists": [_short(t, NAME_CHARS) for t in item.watchlist_titles],
+        "snippets": snippets,
+        "summary": summary,
+        "also": [_short(a, NAME_CHARS) for a in item.also],
+        "hashtags": _hashtags(item),
+        "terms": list(dict.fromkeys(h.term for m in item.matches for h in m.hits)),
+    }
+    try:
+        out = telegram_template.render(template, variables)
+    except TemplateError as exc:
+        # Checked at load on sample values; a value of another shape must not lose
+        # the alert: the standard layout goes instead.
+        log.warning("telegram: template failed (%s); standard layout used", exc)
+        return _item(item, style, zone, ref, snippet_chars, title_chars)
+    shown = telegram_template.shown_text(out)
+    plain = shown if url is None or url in shown else f"{shown}\n{url}"
+    return _Text(out, shown, plain)
 
 
 def _title_spans(item: AlertItem, title: str) -> list[tuple[int, int]]:
@@ -302,12 +374,16 @@ def _fitted(
     ref: datetime,
     room: tuple[int, int],
     snippet_chars: int | None = None,
+    template: str | None = None,
 ) -> _Text:
     """The item, its snippets (then its title) shortened until it fits in ``room``."""
     chars = style.snippet_chars if snippet_chars is None else snippet_chars
     title = TITLE_CHARS
     while True:
-        block = _item(item, style, zone, ref, chars, title)
+        if template is None:
+            block = _item(item, style, zone, ref, chars, title)
+        else:
+            block = _templated(item, template, style, zone, ref, chars, title)
         over = max(block.sizes[0] - room[0], block.sizes[1] - room[1])
         if over <= 0:
             return block
@@ -335,11 +411,20 @@ def _alert_text(blocks: Sequence[_Text]) -> _Text:
 
 
 def _message(
-    target: Target, text: _Text, items: Iterable[AlertItem], edit_of: str | None = None
+    target: Target,
+    text: _Text,
+    items: Iterable[AlertItem],
+    edit_of: str | None = None,
+    buttons: tuple[Button, ...] = (),
 ) -> OutgoingMessage:
     ids = tuple(dict.fromkeys(i.outbox_id for i in items))
     return OutgoingMessage(
-        target=target, text=text.html, plain=text.plain, outbox_ids=ids, edit_of=edit_of
+        target=target,
+        text=text.html,
+        plain=text.plain,
+        outbox_ids=ids,
+        edit_of=edit_of,
+        buttons=buttons,
     )
 
 
@@ -347,7 +432,9 @@ def render_alert(alert: Alert, *, now: datetime) -> list[OutgoingMessage]:
     """The alert's items as few messages as the limit allows: one item is one message,
     a burst is grouped under "🔔 N new matches" and split between items.
 
-    Times are shown in ``alert.timezone`` ("14:05 CET" when on ``now``'s day).
+    Times are shown in ``alert.timezone`` ("14:05 CET" when on ``now``'s day).  With
+    ``alert.explain == "button"`` each item gets a "Why?" button (at most
+    ``MAX_BUTTONS`` items, so buttons, per message); ``alert.template`` lays items out.
 
     Raises:
         zoneinfo.ZoneInfoNotFoundError: ``alert.timezone`` is not an IANA name.
@@ -359,16 +446,23 @@ def render_alert(alert: Alert, *, now: datetime) -> list[OutgoingMessage]:
     room = (MAX_LENGTH - reserve[0] - 2, MAX_LENGTH - reserve[1] - 2)
     groups: list[list[tuple[AlertItem, _Text]]] = []
     used = reserve
+    full = MAX_BUTTONS if alert.explain == "button" else len(alert.items)
     for item in alert.items:
-        block = _fitted(item, style, zone, ref, room)
+        block = _fitted(item, style, zone, ref, room, template=alert.template)
         cost = _add(block.sizes, (2, 2))
-        if not groups or not _fits(used, cost):
+        if not groups or not _fits(used, cost) or len(groups[-1]) >= full:
             groups.append([])
             used = reserve
         groups[-1].append((item, block))
         used = _add(used, cost)
     return [
-        _message(alert.target, _alert_text([b for _, b in g]), [i for i, _ in g]) for g in groups
+        _message(
+            alert.target,
+            _alert_text([b for _, b in g]),
+            [i for i, _ in g],
+            buttons=_buttons(alert, [i for i, _ in g]),
+        )
+        for g in groups
     ]
 
 
@@ -388,10 +482,12 @@ def render_story_update(alert: Alert, *, now: datetime, edit_of: str) -> Outgoin
     chars = style.snippet_chars
     room = (MAX_LENGTH, MAX_LENGTH)
     while True:
-        blocks = [_fitted(i, style, zone, ref, room, chars) for i in alert.items]
+        blocks = [_fitted(i, style, zone, ref, room, chars, alert.template) for i in alert.items]
         text = _alert_text(blocks)
         if _fits(text.sizes, (0, 0)):
-            return _message(alert.target, text, alert.items, edit_of=edit_of)
+            # An edit without reply_markup would take the "Why?" buttons away.
+            buttons = _buttons(alert, alert.items)
+            return _message(alert.target, text, alert.items, edit_of=edit_of, buttons=buttons)
         if chars == 0:
             raise ValueError(
                 f"{alert.target.destination}: story update does not fit in one telegram message"

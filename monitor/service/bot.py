@@ -94,7 +94,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-ALLOWED_UPDATES = (Update.MESSAGE, Update.MY_CHAT_MEMBER)
+ALLOWED_UPDATES = (Update.MESSAGE, Update.MY_CHAT_MEMBER, Update.CALLBACK_QUERY)
 POLL_TIMEOUT = 10.0
 """Long-polling timeout in seconds (stopping cancels the poll in flight at once)."""
 RETRY_FIRST = 5.0

@@ -19,7 +19,8 @@ from monitor.config.feeds import FeedsConfig
 from monitor.config.keywords import DEFAULT_TIMEZONE, KeywordsConfig
 from monitor.models import AlertItem, Digest, DigestSection, PollReport, Target
 from monitor.render import telegram as render_telegram
-from monitor.route import BASELINE_DIGEST_WINDOW, SUBSCRIBER_PREFIX
+from monitor.render.telegram_explain import explanation, popup
+from monitor.route import BASELINE_DIGEST_WINDOW, SUBSCRIBER_PREFIX, split_topic
 from monitor.service import bot_text as text
 from monitor.service.bot_flags import pause_state, set_paused
 from monitor.service.bot_limits import CommandRate
@@ -77,6 +78,10 @@ class Caller:
     private: bool
     username: str | None = None
     first_name: str | None = None
+    thread: int | None = None
+    """The forum topic the command was sent in (None: the chat itself)."""
+    chat_admin: bool = False
+    """An administrator of the group the command was sent in (asked only when needed)."""
 
     @property
     def label(self) -> str:
@@ -88,8 +93,11 @@ GONE = (
     "user is deactivated",
     "bot can't initiate conversation",
     "chat not found",
+    "bot was kicked from the",
 )
-"""Telegram's words for a private chat that will never accept a message again."""
+"""Telegram's words for a chat (private, or a subscribed group) that will never accept a
+message again."""
+TOPIC_DELETED = "message thread not found"
 
 
 def user_gone(error: str) -> bool:
@@ -101,10 +109,23 @@ def unsubscribe_if_gone(store: Store, target: Target, error: str, now: datetime)
     """For the outbox worker's failure hook: when sending to a subscriber failed because
     they blocked the bot (or deleted their account), unsubscribe them.  Returns how many
     subscriptions were removed."""
-    if not target.destination.startswith(SUBSCRIBER_PREFIX) or not user_gone(error):
+    if not target.destination.startswith(SUBSCRIBER_PREFIX):
+        return 0
+    chat, topic = split_topic(target.address)
+    if topic is not None and TOPIC_DELETED in error.lower():
+        # The subscribed forum topic was deleted: that topic's subscriptions go.
+        with store.transaction() as conn:
+            removed = subs.unsubscribe(conn, chat, topic=topic)
+        log.warning(
+            "bot: forum topic %s is gone: unsubscribed it from %d watchlists",
+            target.address,
+            removed,
+        )
+        return removed
+    if not user_gone(error):
         return 0
     with store.transaction() as conn:
-        removed = subs.mark_blocked(conn, target.address, now)
+        removed = subs.mark_blocked(conn, chat, now)
     log.warning(
         "bot: subscriber %s is gone (%s): unsubscribed from %d watchlists",
         target.address,
@@ -162,7 +183,30 @@ class Commands:
             return replies(text.admin_only(name))
         if spec.private and not caller.private:
             return replies(text.private_only(name))
+        group = name in GROUP_ADMIN_COMMANDS and not caller.private
+        if group and not (caller.chat_admin or self.is_admin(caller)):
+            return replies(text.group_admins_only(name))
         return None
+
+    def why(self, outbox_id: int, chat_id: int, chat_username: str | None) -> tuple[str, str]:
+        """The "Why?" button of the alert row ``outbox_id``, pressed in ``chat_id``:
+        ``(popup text, reply text)``; the reply is empty when the popup says it all."""
+        conn = self.ctx.store.conn
+        entry = ob.entry(conn, outbox_id)
+        if entry is None or not _same_chat(entry.target.address, chat_id, chat_username):
+            return text.explanation_gone(), ""
+        matches = [
+            m
+            for m in ob.matches_for(conn, [entry.article_id]).get(entry.article_id, [])
+            if m.watchlist in entry.watchlists
+        ]
+        if not matches:
+            return text.explanation_gone(), ""
+        titles = _titles(self.ctx.keywords())
+        short = popup(matches, titles)
+        if short is not None:
+            return short, ""
+        return text.explanation_below(), explanation(matches, titles)
 
     def unknown(self, caller: Caller, message: str) -> list[Reply]:
         return replies(text.unknown_command(message, self.is_admin(caller)))
@@ -225,11 +269,12 @@ class Commands:
         if found.found:
             now = self.ctx.clock()
             chat = str(caller.chat_id)
+            topic = None if caller.private else caller.thread
             with self.ctx.store.transaction() as conn:
                 added = [
                     wl
                     for wl in found.found
-                    if subs.subscribe(conn, chat, wl, now, username=caller.username)
+                    if subs.subscribe(conn, chat, wl, now, username=caller.username, topic=topic)
                 ]
             already = [wl for wl in found.found if wl not in added]
             lines += text.subscribed_text(added, already, cfg.watchlists)
@@ -250,16 +295,19 @@ class Commands:
                 if mine
                 else text.mysubs_text([], {})
             )
+        topic = None if caller.private else caller.thread
         if [a.casefold() for a in args] == ["all"]:
             with self.ctx.store.transaction() as conn:
-                removed = subs.unsubscribe(conn, chat)
+                removed = subs.unsubscribe(conn, chat, topic=topic)
             if not removed:
                 return replies(text.mysubs_text([], {}))
             return replies(f"Unsubscribed from {_count(removed, 'watchlist')}.")
         lines: list[str] = []
         if found.found:
             with self.ctx.store.transaction() as conn:
-                removed_wls = [wl for wl in found.found if subs.unsubscribe(conn, chat, wl)]
+                removed_wls = [
+                    wl for wl in found.found if subs.unsubscribe(conn, chat, wl, topic=topic)
+                ]
             absent = [wl for wl in found.found if wl not in removed_wls]
             lines += text.unsubscribed_text(removed_wls, absent)
         if found.unknown:
@@ -267,7 +315,12 @@ class Commands:
         return replies("\n".join(lines))
 
     def mysubs(self, caller: Caller, args: Sequence[str]) -> list[Reply]:
-        return replies(text.mysubs_text(self._mine(caller), self.ctx.keywords().watchlists))
+        watchlists = self.ctx.keywords().watchlists
+        if not caller.private:
+            everything = subs.subscriptions(self.ctx.store.conn, str(caller.chat_id))
+            found = [(s.topic, s.watchlist) for s in everything]
+            return replies(text.group_subs_text(found, watchlists, caller.thread))
+        return replies(text.mysubs_text(self._mine(caller), watchlists))
 
     def digest(self, caller: Caller, args: Sequence[str]) -> list[Reply]:
         cfg = self.ctx.keywords()
@@ -372,7 +425,10 @@ class Commands:
     # -- helpers -------------------------------------------------------------------------
 
     def _mine(self, caller: Caller) -> list[str]:
-        return [s.watchlist for s in subs.subscriptions(self.ctx.store.conn, str(caller.chat_id))]
+        """The watchlists of the caller's chat (in a group: of the topic it is in)."""
+        topic = None if caller.private else caller.thread
+        found = subs.subscriptions(self.ctx.store.conn, str(caller.chat_id), topic=topic)
+        return [s.watchlist for s in found]
 
     def _digest(
         self,
@@ -439,6 +495,19 @@ class Commands:
         if total > shown:
             out += replies(text.truncated(shown, total, narrower))
         return out
+
+
+GROUP_ADMIN_COMMANDS = frozenset({"subscribe", "unsubscribe"})
+"""In a group these change what the whole group (topic) receives: its admins only."""
+
+
+def _same_chat(address: str, chat_id: int, username: str | None) -> bool:
+    """Whether an outbox row's address is this chat (a button is answered only where
+    its alert was sent, so a forged callback cannot read another chat's alerts)."""
+    chat = split_topic(address)[0]
+    if chat.startswith("@"):
+        return username is not None and chat[1:].casefold() == username.casefold()
+    return chat == str(chat_id)
 
 
 def _titles(cfg: KeywordsConfig) -> dict[str, str]:

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions, ReplyParameters, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     BaseUpdateProcessor,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
@@ -29,9 +31,10 @@ from telegram.ext import (
     filters,
 )
 
-from monitor.service.bot_commands import Caller, Commands, user_gone
+from monitor.render.telegram_explain import outbox_id_of
+from monitor.service.bot_commands import GROUP_ADMIN_COMMANDS, Caller, Commands, user_gone
 from monitor.service.bot_limits import CommandLimiter
-from monitor.service.bot_text import COMMANDS, Reply, replies, slow_down
+from monitor.service.bot_text import COMMANDS, Reply, explanation_gone, replies, slow_down
 
 log = logging.getLogger("monitor.service.bot")
 BotApp = Application[Any, Any, Any, Any, Any, Any]
@@ -98,6 +101,7 @@ class Handlers:
         app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, self.unknown))
         app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, self.chatter))
         app.add_handler(ChatMemberHandler(self.member, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(CallbackQueryHandler(self.why))
         app.add_error_handler(self.error)
 
     async def gate(self, update: Update, context: Context) -> None:
@@ -113,7 +117,10 @@ class Handlers:
         if verdict == "warn":
             log.warning("bot: user %s is flooding; ignoring commands for a while", caller.label)
             await self.send(
-                context.bot, caller.chat_id, replies(slow_down(self.limiter.wait(caller.user_id)))
+                context.bot,
+                caller.chat_id,
+                replies(slow_down(self.limiter.wait(caller.user_id))),
+                caller.thread,
             )
         raise ApplicationHandlerStop
 
@@ -121,8 +128,12 @@ class Handlers:
         async def handle(update: Update, context: Context) -> None:
             caller = caller_of(update)
             if caller is not None:
+                if name in GROUP_ADMIN_COMMANDS and not caller.private:
+                    caller = dataclasses.replace(
+                        caller, chat_admin=await _chat_admin(context.bot, caller)
+                    )
                 answer = await self.commands.arun(name, caller, context.args or ())
-                await self.send(context.bot, caller.chat_id, answer)
+                await self.send(context.bot, caller.chat_id, answer, caller.thread)
 
         return handle
 
@@ -130,18 +141,48 @@ class Handlers:
         caller = caller_of(update)
         if caller is not None and update.message is not None:
             answer = self.commands.unknown(caller, update.message.text or "")
-            await self.send(context.bot, caller.chat_id, answer)
+            await self.send(context.bot, caller.chat_id, answer, caller.thread)
 
     async def chatter(self, update: Update, context: Context) -> None:
         caller = caller_of(update)
         if caller is not None:
             await self.send(context.bot, caller.chat_id, self.commands.chatter(caller))
 
+    async def why(self, update: Update, context: Context) -> None:
+        """A "Why?" button: the explanation in a popup, or in a reply when it is long."""
+        query = update.callback_query
+        if query is None:
+            return
+        outbox_id = outbox_id_of(query.data or "")
+        message = query.message
+        if outbox_id is None or message is None:
+            # A malformed or foreign button (the data comes from the client): a polite no.
+            await query.answer(explanation_gone())
+            return
+        if self.limiter.check(query.from_user.id) != "answer":
+            # The same budget as commands: a long explanation is a message in the chat.
+            await query.answer(slow_down(self.limiter.wait(query.from_user.id)))
+            return
+        chat = message.chat
+        short, full = self.commands.why(outbox_id, chat.id, chat.username)
+        await query.answer(short, show_alert=bool(not full))
+        if full:
+            thread = getattr(message, "message_thread_id", None)
+            for part in replies(full):
+                await context.bot.send_message(
+                    chat.id,
+                    part.text,
+                    message_thread_id=thread,
+                    reply_parameters=ReplyParameters(message.message_id),
+                    link_preview_options=NO_PREVIEW,
+                )
+
     async def member(self, update: Update, context: Context) -> None:
         change = update.my_chat_member
-        if change is None or change.chat.type != ChatType.PRIVATE:
-            return  # a channel or group: the outbox marks that destination unhealthy
+        if change is None or change.chat.type == ChatType.CHANNEL:
+            return  # a configured channel: the outbox marks that destination unhealthy
         if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+            # A user who blocked the bot, or a group that removed it: no more alerts.
             self.commands.blocked(change.chat.id)
 
     async def error(self, update: object, context: Context) -> None:
@@ -160,7 +201,14 @@ class Handlers:
             with contextlib.suppress(TelegramError):
                 await self.send(context.bot, chat.id, replies(sorry))
 
-    async def send(self, bot: ExtBot[Any], chat_id: int, answer: Sequence[Reply]) -> None:
+    async def send(
+        self,
+        bot: ExtBot[Any],
+        chat_id: int,
+        answer: Sequence[Reply],
+        thread: int | None = None,
+    ) -> None:
+        """Send the replies (in the forum topic ``thread`` the command came from)."""
         for reply in answer:
             if reply.html is not None:
                 try:
@@ -169,6 +217,7 @@ class Handlers:
                         reply.html,
                         parse_mode=ParseMode.HTML,
                         link_preview_options=NO_PREVIEW,
+                        message_thread_id=thread,
                     )
                     continue
                 except BadRequest as exc:
@@ -177,17 +226,32 @@ class Handlers:
                     # The renderer escapes everything, so this is a bug; the user still
                     # gets the text, without formatting.
                     log.warning("bot: html rejected (%s); sending plain text", exc.message)
-            await bot.send_message(chat_id, reply.text, link_preview_options=NO_PREVIEW)
+            await bot.send_message(
+                chat_id, reply.text, link_preview_options=NO_PREVIEW, message_thread_id=thread
+            )
 
 
 def caller_of(update: Update) -> Caller | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or user.is_bot:
         return None
+    message = update.effective_message
+    topic = message is not None and bool(getattr(message, "is_topic_message", False))
     return Caller(
         user_id=user.id,
         chat_id=chat.id,
         private=chat.type == ChatType.PRIVATE,
         username=user.username,
         first_name=user.first_name,
+        thread=message.message_thread_id if topic and message is not None else None,
     )
+
+
+async def _chat_admin(bot: ExtBot[Any], caller: Caller) -> bool:
+    """Whether the caller administers the group (a failed lookup counts as no)."""
+    try:
+        member = await bot.get_chat_member(caller.chat_id, caller.user_id)
+    except TelegramError as exc:
+        log.warning("bot: cannot check %s in chat %s: %s", caller.label, caller.chat_id, exc)
+        return False
+    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)

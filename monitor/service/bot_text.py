@@ -45,11 +45,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("start", "/start", "what this bot does"),
     CommandSpec("help", "/help", "the commands"),
     CommandSpec("watchlists", "/watchlists", "the watchlists you can follow"),
-    CommandSpec("subscribe", "/subscribe WATCHLIST", "get its new matches here", private=True),
-    CommandSpec(
-        "unsubscribe", "/unsubscribe WATCHLIST", "stop them (/unsubscribe all)", private=True
-    ),
-    CommandSpec("mysubs", "/mysubs", "the watchlists you follow", private=True),
+    CommandSpec("subscribe", "/subscribe WATCHLIST", "get its new matches here"),
+    CommandSpec("unsubscribe", "/unsubscribe WATCHLIST", "stop them (/unsubscribe all)"),
+    CommandSpec("mysubs", "/mysubs", "the watchlists you follow"),
     CommandSpec("latest", "/latest [WATCHLIST]", "the most recent matches"),
     CommandSpec("digest", "/digest", "today's matches so far", private=True),
     CommandSpec("status", "/status", "feeds, outbox and recent errors", admin=True),
@@ -265,6 +263,38 @@ def mysubs_text(subscribed: Sequence[str], watchlists: Mapping[str, WatchlistSpe
             lines.append(f"• {wl}{shown_title(spec.title, wl)}{_alerts_note(spec)}")
     lines += ["", "Stop one with /unsubscribe WATCHLIST."]
     return "\n".join(lines)
+
+
+def group_subs_text(
+    subscribed: Sequence[tuple[int | None, str]],
+    watchlists: Mapping[str, WatchlistSpec],
+    here: int | None,
+) -> str:
+    """``/mysubs`` in a group: every subscription of the chat, by forum topic."""
+    if not subscribed:
+        return "This group follows no watchlist yet. /watchlists shows what it can follow."
+    lines = [f"This group follows {_plural(len(subscribed), 'watchlist')}:"]
+    for topic, wl in subscribed:
+        spec = watchlists.get(wl)
+        where = "the whole group" if topic is None else f"topic {topic}"
+        if topic == here:
+            where += ", here"
+        title = shown_title(spec.title, wl) if spec is not None else " (no longer available)"
+        lines.append(f"• {wl}{title} ({where})")
+    lines += ["", "Stop one with /unsubscribe WATCHLIST in its topic."]
+    return "\n".join(lines)
+
+
+def group_admins_only(command: str) -> str:
+    return f"In a group, only its administrators can use /{command}."
+
+
+def explanation_gone() -> str:
+    return "This alert is too old: why it matched is no longer stored."
+
+
+def explanation_below() -> str:
+    return "Why it matched is in the reply below."
 
 
 def unknown_command(text: str, is_admin: bool) -> str:

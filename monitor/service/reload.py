@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from monitor.config.bounded import MAX_BYTES
 
 
 def fingerprint(path: str) -> str | None:
@@ -13,10 +17,17 @@ def fingerprint(path: str) -> str | None:
     None is "no news", not an edit: out of file descriptors (``EMFILE``) every file is
     unreadable for a moment, and reporting that as an edit sent the admins a false
     "configuration edit rejected ... cannot read" notice (issue 10 item 4).
+
+    A file too large to load, or not a regular file, is not read at all: its size and
+    modification time stand for its content (then loading it is refused at once).
     """
     try:
+        info = os.stat(path)
+        special = not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode))
+        if special or info.st_size > MAX_BYTES:  # a FIFO would block the open
+            return f"unreadable:{info.st_mode}:{info.st_size}:{info.st_mtime_ns}"
         with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+            return hashlib.sha256(fh.read(MAX_BYTES + 1)).hexdigest()
     except FileNotFoundError:
         return ""
     except OSError:

@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.config.feeds import FeedsConfig, load_feeds
-from monitor.config.keywords import load_keywords
+from monitor.config.keywords import KeywordsConfig, load_keywords
 from monitor.dedupe import StoryIndex
 from monitor.deliver.telegram import FloodLimiter
 from monitor.errors import ConfigError, MonitorError, ServiceError
@@ -282,8 +282,9 @@ class Service:
         assert self._cfg is not None
         return self._cfg
 
-    def _apply(self, cfg: Configs) -> None:
-        """Build the poller and the outbox worker for ``cfg`` (at start and on reload)."""
+    def _apply(self, cfg: Configs, compiled: object | None = None) -> None:
+        """Build the poller and the outbox worker for ``cfg`` (at start and on reload);
+        ``compiled``: the matcher of ``cfg.keywords`` when already built."""
         assert self._fetcher is not None
         old = self._deliverer
         self._cfg = cfg
@@ -294,7 +295,7 @@ class Service:
             feeds=cfg.feeds,
             store=self.store,
             fetcher=self._fetcher,
-            matcher=matcher(cfg.keywords),
+            matcher=compiled if compiled is not None else matcher(cfg.keywords),
             routing=route,
             rng=self.rng,
             on_report=self._observe,
@@ -310,6 +311,7 @@ class Service:
             limiter=self.flood,
             on_sent=self._sent,
             on_failed=self._failed,
+            on_held=self._held,
         )
         if old is not None:
             self._spawn(old.aclose(), "close-old-senders")
@@ -319,22 +321,18 @@ class Service:
         gc.freeze()
 
     async def _reload(self) -> None:
-        """Apply edited files; an invalid file keeps its last good version (per file)."""
+        """Apply edited files; an invalid file keeps its last good version (per file).
+
+        Reading, parsing, validating and compiling run in a worker thread: they take
+        hundreds of milliseconds for a real ``keywords.yaml``, and the loop must keep
+        answering /healthz and Telegram meanwhile (issue 10 item 1).
+        """
         assert self._watch is not None
-        edited = self._watch.changed()
+        edited = await asyncio.to_thread(self._watch.changed)
         if not edited:
             return
         old = self.config
-        feeds, keywords = old.feeds, old.keywords
-        errors = []
-        for path in edited:
-            try:
-                if path == self.opt.feeds_path:
-                    feeds = load_feeds(path)
-                else:
-                    keywords = load_keywords(path)
-            except ConfigError as exc:
-                errors.append(str(exc))
+        feeds, keywords, compiled, errors = await asyncio.to_thread(self._load_edited, edited, old)
         if errors:
             self.metrics.config_reloads.labels("rejected").inc()
             text = "\n".join(errors)
@@ -354,7 +352,9 @@ class Service:
         cfg = Configs(feeds=feeds, keywords=keywords)
         if cfg.feeds.settings != old.feeds.settings:
             self._swap_fetcher(cfg)
-        self._apply(cfg)
+        if compiled is None and self._poller is not None:
+            compiled = self._poller.matcher  # keywords.yaml unchanged
+        self._apply(cfg, compiled)
         self._schedule_all(previous=old.feeds)
         self.metrics.config_reloads.labels("applied").inc()
         log.warning(
@@ -362,6 +362,42 @@ class Service:
             len(cfg.feeds.enabled()),
             len(cfg.keywords.watchlists),
         )
+
+    def _load_edited(
+        self, edited: Sequence[str], old: Configs
+    ) -> tuple[FeedsConfig, KeywordsConfig, object | None, list[str]]:
+        """Load the edited files (in a worker thread: no loop state is touched).
+
+        The thread holds the GIL only in turns, but a garbage collection holds it
+        throughout, and parsing 1 MiB of YAML builds millions of objects: the collections
+        they trigger stalled the loop for up to 0.7 s.  So no collection runs meanwhile,
+        and what the load built is frozen (like the configuration at start, see _apply)
+        rather than left for a collection to walk afterwards.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load_files(edited, old)
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+
+    def _load_files(
+        self, edited: Sequence[str], old: Configs
+    ) -> tuple[FeedsConfig, KeywordsConfig, object | None, list[str]]:
+        feeds, keywords = old.feeds, old.keywords
+        errors = []
+        for path in edited:
+            try:
+                if path == self.opt.feeds_path:
+                    feeds = load_feeds(path)
+                else:
+                    keywords = load_keywords(path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        compiled = matcher(keywords) if keywords is not old.keywords else None
+        return feeds, keywords, compiled, errors
 
     def _swap_fetcher(self, cfg: Configs) -> None:
         old = self._fetcher
@@ -609,6 +645,12 @@ class Service:
         self.metrics.delivery_failed.labels(target.channel).inc(count)
         # A subscriber who blocked the bot (or is gone) is unsubscribed.
         unsubscribe_if_gone(self.store, target, error, utcnow())
+
+    def _held(self, target: Target, count: int, error: str) -> None:
+        # A deleted or closed forum topic: the rows wait for an admin's fix, so tell them.
+        waiting = "1 alert is" if count == 1 else f"{count} alerts are"
+        text = f"⚠️ monitor: {waiting} waiting for {target.destination}: {error}"
+        self._spawn(self.notify_admins(text), "notify")
 
     # -- housekeeping --------------------------------------------------------------------
 

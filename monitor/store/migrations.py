@@ -221,5 +221,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX outbox_story ON outbox (story_id, kind)
         """,
     ),
+    Migration(
+        "subscriptions of forum topics: a group's topic subscribes on its own",
+        # topic 0 is the chat itself (a private chat, a group without topics); the key
+        # grows a column, so the table is rebuilt (portable: no ALTER of a key).
+        """
+        CREATE TABLE subscriptions_new (
+            chat_id TEXT NOT NULL,
+            topic INTEGER NOT NULL DEFAULT 0,
+            watchlist TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, topic, watchlist)
+        );
+        INSERT INTO subscriptions_new (chat_id, topic, watchlist, created)
+            SELECT chat_id, 0, watchlist, created FROM subscriptions;
+        DROP TABLE subscriptions;
+        ALTER TABLE subscriptions_new RENAME TO subscriptions
+        """,
+    ),
     Migration("identity version 2: one URL key and one text hash (issue 11)", _identity_v2),
 )

@@ -128,6 +128,12 @@ def _entry(row: sqlite3.Row) -> OutboxEntry:
     )
 
 
+def entry(conn: sqlite3.Connection, outbox_id: int) -> OutboxEntry | None:
+    """One row by id (None: never existed, or pruned)."""
+    row = conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+    return None if row is None else _entry(row)
+
+
 def due_entries(
     conn: sqlite3.Connection, kind: str, now: datetime, limit: int = 1000
 ) -> list[OutboxEntry]:

@@ -1,9 +1,11 @@
-"""Telegram subscribers (private chats with the bot) and service flags such as pause."""
+"""Telegram subscribers (private chats with the bot, groups and their forum topics) and
+service flags such as pause.  ``topic`` None (stored as 0) is the chat itself."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from typing import Literal
 
 from monitor.route import Subscription
 from monitor.store.db import to_db
@@ -15,8 +17,9 @@ def subscribe(
     watchlist: str,
     now: datetime,
     username: str | None = None,
+    topic: int | None = None,
 ) -> bool:
-    """Returns False when the chat was already subscribed to the watchlist."""
+    """Returns False when the chat (topic) was already subscribed to the watchlist."""
     conn.execute(
         "INSERT INTO subscribers (chat_id, username, first_seen) VALUES (?,?,?)"
         " ON CONFLICT (chat_id) DO UPDATE SET blocked = 0, blocked_at = NULL,"
@@ -24,19 +27,30 @@ def subscribe(
         (chat_id, username, to_db(now)),
     )
     cur = conn.execute(
-        "INSERT INTO subscriptions (chat_id, watchlist, created) VALUES (?,?,?)"
-        " ON CONFLICT (chat_id, watchlist) DO NOTHING",
-        (chat_id, watchlist, to_db(now)),
+        "INSERT INTO subscriptions (chat_id, topic, watchlist, created) VALUES (?,?,?,?)"
+        " ON CONFLICT (chat_id, topic, watchlist) DO NOTHING",
+        (chat_id, topic or 0, watchlist, to_db(now)),
     )
     return cur.rowcount > 0
 
 
-def unsubscribe(conn: sqlite3.Connection, chat_id: str, watchlist: str | None = None) -> int:
-    if watchlist is None:
-        return conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)).rowcount
-    return conn.execute(
-        "DELETE FROM subscriptions WHERE chat_id = ? AND watchlist = ?", (chat_id, watchlist)
-    ).rowcount
+def unsubscribe(
+    conn: sqlite3.Connection,
+    chat_id: str,
+    watchlist: str | None = None,
+    topic: int | Literal["all"] | None = "all",
+) -> int:
+    """Remove the chat's subscriptions (one ``watchlist``, or all; in one ``topic``, or
+    in every topic of the chat); returns how many."""
+    sql = "DELETE FROM subscriptions WHERE chat_id = ?"
+    params: list[object] = [chat_id]
+    if watchlist is not None:
+        sql += " AND watchlist = ?"
+        params.append(watchlist)
+    if topic != "all":
+        sql += " AND topic = ?"
+        params.append(topic or 0)
+    return conn.execute(sql, params).rowcount
 
 
 def mark_blocked(conn: sqlite3.Connection, chat_id: str, now: datetime) -> int:
@@ -48,13 +62,24 @@ def mark_blocked(conn: sqlite3.Connection, chat_id: str, now: datetime) -> int:
     return unsubscribe(conn, chat_id)
 
 
-def subscriptions(conn: sqlite3.Connection, chat_id: str | None = None) -> list[Subscription]:
-    sql = "SELECT chat_id, watchlist FROM subscriptions"
-    params: tuple[str, ...] = ()
+def subscriptions(
+    conn: sqlite3.Connection,
+    chat_id: str | None = None,
+    topic: int | Literal["all"] | None = "all",
+) -> list[Subscription]:
+    """Subscriptions of every chat, or of ``chat_id`` (in one ``topic``, or in all)."""
+    sql = "SELECT chat_id, watchlist, topic FROM subscriptions"
+    params: list[object] = []
     if chat_id is not None:
         sql += " WHERE chat_id = ?"
-        params = (chat_id,)
-    return [Subscription(r[0], r[1]) for r in conn.execute(sql + " ORDER BY 1, 2", params)]
+        params.append(chat_id)
+        if topic != "all":
+            sql += " AND topic = ?"
+            params.append(topic or 0)
+    return [
+        Subscription(r[0], r[1], int(r[2]) or None)
+        for r in conn.execute(sql + " ORDER BY chat_id, topic, watchlist", params)
+    ]
 
 
 def set_flag(conn: sqlite3.Connection, name: str, value: str, now: datetime) -> None:

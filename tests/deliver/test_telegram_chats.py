@@ -102,3 +102,25 @@ def test_help_warns_against_running_beside_the_service(capsys: pytest.CaptureFix
     text = " ".join(capsys.readouterr().out.split())
     assert "Do not run it while `monitor run`" in text
     assert "409 Conflict" in text
+
+
+def test_lists_the_forum_topics_seen_for_topic(
+    bot_env: TelegramServer, capsys: pytest.CaptureFixture[str]
+):
+    # Issue 13: a destination's topic: is the message_thread_id of a forum topic.
+    server = bot_env
+    forum = server.add_forum(title="Policy forum")
+    ai = server.add_topic(forum, "AI Act")
+    faces = server.add_topic(forum, "Biometrics")
+    ada = server.add_user("Ada")
+    server.user_message(ada, "hello", chat=forum, thread=ai)
+    server.user_message(ada, "hi", chat=forum, thread=faces)
+    server.user_message(ada, "general", chat=forum)
+
+    assert main(["telegram-chats", "--json"]) == 0
+    [chat] = [c for c in json.loads(capsys.readouterr().out)["chats"] if c["id"] == forum.id]
+    assert chat["topics"] == [{"id": ai, "name": "AI Act"}, {"id": faces, "name": "Biometrics"}]
+    assert main(["telegram-chats"]) == 0
+    text = capsys.readouterr().out
+    assert f"topic: {ai:<6}  AI Act" in text
+    assert f"topic: {faces:<6}  Biometrics" in text

@@ -280,7 +280,7 @@ async def test_bad_arguments_and_unknown_commands_get_help(bot: Bot, ada: Chat) 
     assert len(answer) < 500
 
 
-async def test_commands_about_one_person_need_a_private_chat(bot: Bot, ada: Chat) -> None:
+async def test_a_group_member_who_is_not_its_admin_cannot_subscribe_it(bot: Bot, ada: Chat) -> None:
     group = bot.server.add_channel(title="Policy <team>", type="group")
     command = "/subscribe@monitor_test_bot"
     bot.server.push_update({"message": {
@@ -294,7 +294,7 @@ async def test_commands_about_one_person_need_a_private_chat(bot: Bot, ada: Chat
         await asyncio.sleep(0.02)
     await bot.idle()
     [answer] = bot.server.messages(group)
-    assert answer.text == "/subscribe works in a private chat: message me directly."
+    assert answer.text == "In a group, only its administrators can use /subscribe."
     assert subs.subscriptions(bot.store.conn) == []
 
 

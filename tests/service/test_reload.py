@@ -4,6 +4,14 @@ reported to the admins, and the service keeps running on the last good configura
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,8 +19,11 @@ from monitor.service.reload import FileWatch, fingerprint
 from monitor.service.runner import Service, ServiceOptions
 from tests.support.app import make_app, write_feeds
 from tests.support.feedserver import FeedServer, rss_feed
+from tests.support.hostile import alias_bomb
 from tests.support.telegram_server import TelegramServer
-from tests.support.wait import until
+from tests.support.wait import until, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 KEYWORDS = """\
 destinations:
@@ -181,3 +192,61 @@ def test_a_file_unreadable_for_a_moment_is_no_edit(tmp_path: Path):
     path.unlink()  # a deleted file is an edit (it is then rejected as unreadable)
     assert watch.changed() == []
     assert watch.changed() == [str(path)]
+
+
+def test_healthz_answers_while_hostile_edits_are_rejected(feed_server: FeedServer, tmp_path: Path):
+    # Issue 10 item 1: a 500-byte alias bomb in keywords.yaml froze `monitor run` (no
+    # /healthz for 150 s, 6 GB, SIGTERM ignored).  Now it is refused at its first anchor,
+    # a file over 1 MiB is refused unread, and loading runs off the event loop.
+    feed_server.feed("/eu.xml", rss_feed("EU", [("q", "Weather", "https://n.example/q")]))
+    app = make_app(
+        tmp_path, {"eu": feed_server.url("/eu.xml")}, keywords=KEYWORDS, defaults="interval: 1h"
+    )
+    log = tmp_path / "run.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SMTP_"))}
+    command = [sys.executable, "-m", "monitor", "run", "--no-bot", "--http", "127.0.0.1:0"]
+    command += ["--feeds", str(app.feeds_path), "--keywords", str(app.keywords_path)]
+    command += ["--state", str(app.state)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def healthz(address: str) -> int:
+        with urllib.request.urlopen(f"http://{address}/healthz", timeout=5) as answer:
+            return int(answer.status)
+
+    try:
+        assert wait_until(lambda: "monitor running" in log.read_text(), 30), log.read_text()
+        found = re.search(r"metrics on http://(\S+)/metrics", log.read_text())
+        assert found, log.read_text()
+        address = found[1]
+        huge = KEYWORDS + "# padding\n" * (2 * 1024 * 1024 // 10)
+        for rejected, text in enumerate((alias_bomb(), huge), start=1):
+            app.keywords_path.write_text(text, encoding="utf-8")
+            deadline = time.monotonic() + 30
+            while log.read_text().count("configuration edit rejected") < rejected:
+                assert healthz(address) == 200  # answers all along the reload
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        assert healthz(address) == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert f"{app.keywords_path}:1: YAML anchor '&a0' refused" in text
+    assert f"{app.keywords_path}: the file is 2,097," in text
+    assert "configuration reloaded" not in text
+
+
+def test_the_watch_does_not_open_a_fifo(tmp_path: Path):
+    # A FIFO in place of a configuration file would block open() (on the event loop).
+    path = tmp_path / "keywords.yaml"
+    os.mkfifo(path)
+    seen: list[str | None] = []
+    worker = threading.Thread(target=lambda: seen.append(fingerprint(str(path))), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert seen != [None]  # an edit: loading it is then refused as "not a regular file"

@@ -11,11 +11,14 @@ from pathlib import Path
 from monitor import identity
 from monitor.parse import parse_feed
 from monitor.store.db import DB_NAME, identity_version, migrate
+from monitor.store.migrations import MIGRATIONS
 from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
 
 BEFORE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-VERSION_1_MIGRATIONS = 5
+VERSION_1_MIGRATIONS = next(
+    i for i, m in enumerate(MIGRATIONS) if m.name.startswith("identity version 2")
+)
 """Migrations before identity version 2: the schema the old code wrote."""
 
 OLD_ITEMS = [

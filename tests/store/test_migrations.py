@@ -84,3 +84,36 @@ def test_not_a_database_is_a_storage_error(tmp_path: Path):
 def test_wal_mode(tmp_path: Path):
     with Store(tmp_path) as store:
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_subscriptions_keep_their_rows_when_topics_arrive(tmp_path: Path):
+    """Issue 13: the subscriptions table gains a topic (part of its key)."""
+    from monitor.store import subscribers as subs
+
+    names = [m.name for m in MIGRATIONS]
+    before = names.index("subscriptions of forum topics: a group's topic subscribes on its own")
+    conn = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    migrate(conn, target=before)
+    conn.execute(
+        "INSERT INTO subscriptions (chat_id, watchlist, created) VALUES"
+        " ('1001', 'ai-act', '2026-11-01T00:00:00+00:00'),"
+        " ('-1009', 'dsa', '2026-11-02T00:00:00+00:00')"
+    )
+    conn.close()
+    with Store(tmp_path) as store:
+        old = subs.subscriptions(store.conn)
+        assert [(s.chat_id, s.watchlist, s.topic) for s in old] == [
+            ("-1009", "dsa", None),
+            ("1001", "ai-act", None),
+        ]
+        with store.transaction() as c:
+            # One group, the same watchlist in two topics and in the group itself.
+            assert subs.subscribe(c, "-1009", "ai-act", NOW, topic=7)
+            assert subs.subscribe(c, "-1009", "ai-act", NOW, topic=9)
+            assert subs.subscribe(c, "-1009", "ai-act", NOW)
+            assert not subs.subscribe(c, "-1009", "ai-act", NOW, topic=7)
+        assert [s.address for s in subs.subscriptions(store.conn, "-1009", topic=7)] == ["-1009/7"]
+        assert len(subs.subscriptions(store.conn, "-1009")) == 4
+        with store.transaction() as c:
+            assert subs.unsubscribe(c, "-1009", topic=9) == 1
+            assert subs.unsubscribe(c, "-1009") == 3

@@ -21,6 +21,7 @@ from tests.support.telegram_html import (
     utf16_len,
 )
 from tests.support.telegram_types import (
+    ADMIN_RIGHTS,
     MAX_TEXT,
     NOT_MODIFIED,
     ApiCall,
@@ -53,6 +54,8 @@ class BotApiMethods:
     _all_sends: deque[float]
     _updates: list[dict[str, Any]]
     _poller: int
+    callback_answers: dict[str, dict[str, Any]]
+    _queries: dict[str, dict[str, Any]]
 
     def _resolve(self, ref: Any) -> Chat | None:
         text = str(ref).strip()
@@ -186,7 +189,47 @@ class BotApiMethods:
             out["edit_date"] = m.edit_date
         if m.link_preview_disabled:
             out["link_preview_options"] = {"is_disabled": True}
+        if m.thread is not None:
+            out["message_thread_id"] = m.thread
+            out["is_topic_message"] = True
+        if m.reply_markup:
+            out["reply_markup"] = m.reply_markup
         return out
+
+    def _topic_of(self, chat: Chat, params: dict[str, Any]) -> int | None:
+        """The forum topic a message goes to, checked as Telegram does."""
+        raw = params.get("message_thread_id")
+        if raw in (None, ""):
+            return None
+        try:
+            thread = int(raw)
+        except (TypeError, ValueError):
+            raise ApiError(400, "Bad Request: message thread not found") from None
+        topic = chat.topics.get(thread)
+        if not chat.is_forum or topic is None or topic.deleted:
+            raise ApiError(400, "Bad Request: message thread not found")
+        if topic.closed:
+            raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+        return thread
+
+    def _markup(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """An inline keyboard, checked against the Bot API's rules."""
+        markup = params.get("reply_markup")
+        if markup in (None, ""):
+            return None
+        rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        buttons = [b for row in rows for b in row]
+        if len(buttons) > 100:
+            raise ApiError(400, "Bad Request: reply markup is too long")
+        for button in buttons:
+            if not str(button.get("text") or "").strip():
+                raise ApiError(400, "Bad Request: inline keyboard button text is empty")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return dict(markup)
 
     # -- Bot API methods -------------------------------------------------------------
     def _api_getme(self, params: dict[str, Any]) -> Any:
@@ -195,6 +238,8 @@ class BotApiMethods:
     def _api_sendmessage(self, params: dict[str, Any]) -> Any:
         chat = self._target(params)
         parsed, mode = self._parse_text(params)
+        thread = self._topic_of(chat, params)
+        markup = self._markup(params)
         preview = params.get("link_preview_options") or {}
         disabled = bool(preview.get("is_disabled") if isinstance(preview, dict) else False)
         disabled = disabled or params.get("disable_web_page_preview") in (True, "true")
@@ -213,6 +258,10 @@ class BotApiMethods:
                 mode,
                 int(time.time()),
                 disabled,
+                thread=thread,
+                silent=params.get("disable_notification") in (True, "true"),
+                reply_markup=markup,
+                link_preview=preview if isinstance(preview, dict) else None,
             )
             history.append(m)
             return self._message_json(chat, m)
@@ -232,8 +281,10 @@ class BotApiMethods:
         with self._lock:
             m = self._find(chat, params, "message to edit not found")
             parsed, mode = self._parse_text(params)
-            if (parsed.text, parsed.entities) == (m.text, m.entities):
+            markup = self._markup(params)
+            if (parsed.text, parsed.entities, markup) == (m.text, m.entities, m.reply_markup):
                 raise ApiError(400, NOT_MODIFIED)
+            m.reply_markup = markup  # an edit without reply_markup removes the keyboard
             m.text, m.entities, m.source, m.parse_mode = (
                 parsed.text,
                 parsed.entities,
@@ -301,6 +352,37 @@ class BotApiMethods:
                 if ready or left <= 0 or self._stop.is_set():
                     return [dict(u) for u in ready[:limit]]
                 self._updates_changed.wait(left)
+
+    def _api_answercallbackquery(self, params: dict[str, Any]) -> Any:
+        query_id = str(params.get("callback_query_id") or "")
+        text = str(params.get("text") or "")
+        if len(text) > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        with self._lock:
+            if query_id not in self._queries or query_id in self.callback_answers:
+                raise ApiError(
+                    400,
+                    "Bad Request: query is too old and response timeout expired or "
+                    "query ID is invalid",
+                )
+            self.callback_answers[query_id] = dict(params)
+        return True
+
+    def _api_getchatmember(self, params: dict[str, Any]) -> Any:
+        chat = self._target(params)
+        try:
+            user_id = int(params.get("user_id") or 0)
+        except (TypeError, ValueError):
+            raise ApiError(400, "Bad Request: invalid user_id specified") from None
+        with self._lock:
+            user = self._chats.get(user_id)
+            if user is None or user.type != "private":
+                raise ApiError(400, "Bad Request: user not found")
+            status = "administrator" if user_id in chat.admins else "member"
+            out: dict[str, Any] = {"status": status, "user": user.user_json()}
+            if status == "administrator":
+                out.update(ADMIN_RIGHTS)
+            return out
 
     def _api_deletewebhook(self, params: dict[str, Any]) -> Any:
         with self._lock:

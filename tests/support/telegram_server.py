@@ -57,6 +57,7 @@ from tests.support.telegram_types import (
     Fault,
     FloodLimits,
     SentMessage,
+    Topic,
     decode_params,
     max_in_window,
 )
@@ -101,6 +102,9 @@ class TelegramServer(BotApiMethods):
         self._sends: dict[int, deque[float]] = {}
         self._all_sends: deque[float] = deque()
         self._updates: list[dict[str, Any]] = []
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        """``answerCallbackQuery`` parameters by callback query id."""
+        self._queries: dict[str, dict[str, Any]] = {}
         self._next_update = 1
         self._poller = 0
         self._next_id = {"private": 1000, "group": 4000, "channel": 1_001_000_000_000}
@@ -186,6 +190,36 @@ class TelegramServer(BotApiMethods):
             chat = Chat(id, "private", username=username, first_name=first_name, status="member")
             self._chats[id] = chat
         return chat
+
+    def add_forum(self, username: str | None = None, *, title: str | None = None) -> Chat:
+        """A supergroup with forum topics (add them with :meth:`add_topic`)."""
+        chat = self.add_channel(username, title=title, type="supergroup")
+        with self._lock:
+            chat.is_forum = True
+        return chat
+
+    def add_topic(self, chat: Chat | int | str, name: str) -> int:
+        """A new forum topic; returns its ``message_thread_id``."""
+        forum = self.chat(chat)
+        with self._lock:
+            history = self._history.setdefault(forum.id, [])
+            # Like Telegram: the topic's id is the id of its "topic created" message.
+            thread = len(history) + 1
+            history.append(SentMessage(thread, forum.id, "", (), "", None, 0, False, deleted=True))
+            forum.topics[thread] = Topic(thread, name)
+        return thread
+
+    def close_topic(self, chat: Chat | int | str, thread: int) -> None:
+        with self._lock:
+            self.chat(chat).topics[thread].closed = True
+
+    def reopen_topic(self, chat: Chat | int | str, thread: int) -> None:
+        with self._lock:
+            self.chat(chat).topics[thread].closed = False
+
+    def delete_topic(self, chat: Chat | int | str, thread: int) -> None:
+        with self._lock:
+            self.chat(chat).topics[thread].deleted = True
 
     def remove_chat(self, chat: Chat | int | str) -> None:
         """Forget a chat: the Bot API answers "chat not found" from now on."""
@@ -304,28 +338,79 @@ class TelegramServer(BotApiMethods):
             self._updates_changed.notify_all()
         return update_id
 
-    def user_message(self, user: Chat | int | str, text: str) -> int:
-        """The user writes ``text`` to the bot in their private chat (commands get entities)."""
-        chat = self.chat(user)
+    def user_message(
+        self,
+        user: Chat | int | str,
+        text: str,
+        *,
+        chat: Chat | int | str | None = None,
+        thread: int | None = None,
+    ) -> int:
+        """The user writes ``text`` to the bot in their private chat, or in a group
+        ``chat`` (in its forum topic ``thread``); commands get entities."""
+        author = self.chat(user)
+        where = author if chat is None else self.chat(chat)
         with self._lock:
-            history = self._history.setdefault(chat.id, [])
+            history = self._history.setdefault(where.id, [])
             message_id = len(history) + 1
             history.append(
-                SentMessage(message_id, chat.id, text, (), text, None, int(time.time()), False)
+                SentMessage(
+                    message_id,
+                    where.id,
+                    text,
+                    (),
+                    text,
+                    None,
+                    int(time.time()),
+                    False,
+                    thread=thread,
+                    from_user=author.id,
+                )
             )
+            topic = where.topics.get(thread) if thread is not None else None
         message: dict[str, Any] = {
             "message_id": message_id,
-            "from": chat.user_json(),
-            "chat": chat.to_json(),
+            "from": author.user_json(),
+            "chat": where.to_json(),
             "date": int(time.time()),
             "text": text,
         }
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
+            message["reply_to_message"] = {
+                "message_id": thread,
+                "chat": where.to_json(),
+                "date": int(time.time()),
+                "message_thread_id": thread,
+                "forum_topic_created": {
+                    "name": topic.name if topic else "topic",
+                    "icon_color": 7322096,
+                },
+            }
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
             ]
         return self.push_update({"message": message})
+
+    def press(self, user: Chat | int | str, message: SentMessage, data: str) -> str:
+        """The user taps an inline button of ``message``; returns the callback query id."""
+        author = self.chat(user)
+        chat = self.chat(message.chat_id)
+        with self._lock:
+            query_id = str(len(self._queries) + 1)
+            query = {
+                "id": query_id,
+                "from": author.user_json(),
+                "message": self._message_json(chat, message),
+                "chat_instance": str(chat.id),
+                "data": data,
+            }
+            self._queries[query_id] = query
+        self.push_update({"callback_query": query})
+        return query_id
 
     @property
     def pending_updates(self) -> list[dict[str, Any]]:

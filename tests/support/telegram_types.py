@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -57,12 +57,19 @@ class Chat:
     username: str | None = None
     first_name: str | None = None
     status: Literal["member", "administrator", "kicked", "left", "blocked"] = "administrator"
+    is_forum: bool = False
+    topics: dict[int, Topic] = field(default_factory=dict)
+    """Forum topics by ``message_thread_id``."""
+    admins: set[int] = field(default_factory=set)
+    """User ids that ``getChatMember`` reports as administrators."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.type}
         for key in ("title", "username", "first_name"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.is_forum:
+            out["is_forum"] = True
         return out
 
     def user_json(self) -> dict[str, Any]:
@@ -75,6 +82,16 @@ class Chat:
         if self.username:
             out["username"] = self.username
         return out
+
+
+@dataclass
+class Topic:
+    """A forum topic of a supergroup."""
+
+    id: int
+    name: str
+    closed: bool = False
+    deleted: bool = False
 
 
 @dataclass
@@ -94,6 +111,20 @@ class SentMessage:
     edit_date: int | None = None
     edits: int = 0
     deleted: bool = False
+    thread: int | None = None
+    """The forum topic (``message_thread_id``) it was posted in."""
+    silent: bool = False
+    """Sent with ``disable_notification``."""
+    reply_markup: dict[str, Any] | None = None
+    link_preview: dict[str, Any] | None = None
+    """``link_preview_options`` as sent."""
+    from_user: int | None = None
+    """For a message a user wrote: their id."""
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """The inline keyboard as ``(text, callback_data)`` pairs, row by row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
     def bold(self) -> list[str]:
         """The bold passages, decoded (a convenience for assertions)."""
