@@ -1,11 +1,12 @@
 """Assign each new article to a story, inside the store's transaction.
 
-``StoryIndex`` is the stage's one stateful object.  It reads and writes the story tables
-through the ``StoryRows`` the store hands it (``Store.apply``, ``Store.story_rows``); its
-SQL is in ``monitor.store.stories`` and it never holds a connection.  Per article: compute its fingerprint; look its keys up in
-the in-memory :class:`~monitor.dedupe.keyindex.KeyIndex` (which also gives the
-document frequencies of its terms); read the best candidates' fingerprints from
-SQLite; :func:`~monitor.dedupe.decide.decide`; store the article's story row with its
+``StoryIndex`` is the stage's one stateful object. It reads and writes the story tables
+through the ``StoryRows`` the store hands it (``Store.apply``, ``Store.story_rows``);
+its SQL is in ``monitor.store.stories`` and it never holds a connection. Per article:
+compute its fingerprint; look its keys up in the in-memory
+:class:`~monitor.dedupe.keyindex.KeyIndex` (which also gives the document frequencies of
+its terms); read the best candidates' fingerprints from SQLite;
+:func:`~monitor.dedupe.decide.decide`; store the article's story row with its
 fingerprint and keys; file its keys in memory.
 
 SQLite holds everything the index needs, committed with the article: after a restart
