@@ -3,8 +3,9 @@
 As lemon24/reader splits its update (parse -> make intents -> store), a poll here is
 
 1. ``prepare`` (the parser process, or inline for small cycles): parse, compute each
-   entry's identity (``monitor.identity``) and match every entry.  The only matching
-   path: whichever process runs it, the same function does.
+   entry's identity (``monitor.identity``) and match the entries (inline: those whose
+   key the store does not know).  The only matching path: whichever process runs it,
+   the same function does.
 2. ``Store.snapshot``: what the database knows about these entries (their keys in this
    feed, their URL keys in any feed, their text hashes in this feed).
 3. ``decide`` (this module, pure: no I/O, no clock; ``now`` is a parameter): each entry
@@ -25,7 +26,7 @@ earlier in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -66,8 +67,15 @@ class PreparedFeed:
     """Matches by entry key; entries that matched nothing are absent."""
 
 
-def prepare(parsed: ParsedFeed, matcher: MatcherLike | None) -> PreparedFeed:
-    """Identify and match every entry of a parsed feed (pure; runs in the parser process)."""
+def prepare(
+    parsed: ParsedFeed, matcher: MatcherLike | None, known: Collection[str] = frozenset()
+) -> PreparedFeed:
+    """Identify and match the entries of a parsed feed (pure; runs in the parser process).
+
+    ``known``: keys already seen in this feed (a hint from ``Store.known_keys``), whose
+    entries are not matched, since only a new entry's matches are used.  The parser
+    process has no hint and matches every entry.
+    """
     identities = tuple(
         EntryIdentity(
             a.key,
@@ -80,6 +88,8 @@ def prepare(parsed: ParsedFeed, matcher: MatcherLike | None) -> PreparedFeed:
     matches: dict[str, tuple[Match, ...]] = {}
     if matcher is not None:
         for article in parsed.articles:
+            if article.key in known:
+                continue
             found = matcher.match(article)
             if found:
                 matches[article.key] = tuple(found)

@@ -151,3 +151,19 @@ def test_every_entry_is_decided_once(
     new_urls = [n.url_key for n in intent.new]
     assert len(new_urls) == len(set(new_urls))  # one new article per page
     assert decide(prepared, snap, NOW) == intent  # deterministic: no clock, no I/O
+
+
+def test_prepare_leaves_known_entries_unmatched() -> None:
+    articles = (
+        art("guid:1", "AI old", "https://e.eu/1"),
+        art("guid:2", "AI new", "https://e.eu/2"),
+    )
+    everything = prepare(ParsedFeed("f", articles), Matcher())
+    assert set(everything.matches) == {"guid:1", "guid:2"}
+    hinted = prepare(ParsedFeed("f", articles), Matcher(), known={"guid:1"})
+    assert set(hinted.matches) == {"guid:2"}
+    assert hinted.identities == everything.identities
+    snap = snapshot(keys={"guid:1": StoredEntry(1, None)})
+    assert decide(hinted, snap, NOW, routing=ROUTING) == decide(
+        everything, snap, NOW, routing=ROUTING
+    )

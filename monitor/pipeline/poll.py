@@ -256,7 +256,15 @@ class Poller:
                 self._pool, _prepare_in_worker, parse
             )
         else:
-            prepared = prepare(parse(), self.matcher)  # type: ignore[arg-type]
+            parsed = parse()
+            # Entries already seen need no matching; the parser process, without the
+            # store, matches them all (in a big cycle most are new).
+            known = (
+                self.store.known_keys(spec.id, [a.key for a in parsed.articles])
+                if self.matcher is not None and parsed.articles
+                else frozenset()
+            )
+            prepared = prepare(parsed, self.matcher, known)  # type: ignore[arg-type]
         parsed = prepared.parsed
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A

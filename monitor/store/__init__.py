@@ -150,6 +150,11 @@ class Store:
             _feeds.save_feed_state(conn, state)
 
     # articles
+    def known_keys(self, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
+        """Which of these entry keys were seen in this feed before."""
+        with self._reading() as conn:
+            return _articles.known_keys(conn, feed_id, keys)
+
     def snapshot(self, feed_id: str, identities: Sequence[EntryIdentity]) -> FeedSnapshot:
         """What the database knows about one poll's entries (``monitor.update``)."""
         with self._reading() as conn:

@@ -38,6 +38,21 @@ def _chunks(items: Sequence[str], size: int = 400) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
+def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
+    """Which of ``keys`` were seen in this feed before."""
+    known: set[str] = set()
+    for chunk in _chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        known.update(
+            row[0]
+            for row in conn.execute(
+                f"SELECT key FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
+                (feed_id, *chunk),
+            )
+        )
+    return frozenset(known)
+
+
 def snapshot(
     conn: sqlite3.Connection, feed_id: str, identities: Sequence[EntryIdentity]
 ) -> FeedSnapshot:
