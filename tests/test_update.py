@@ -167,3 +167,25 @@ def test_prepare_leaves_known_entries_unmatched() -> None:
     assert decide(hinted, snap, NOW, routing=ROUTING) == decide(
         everything, snap, NOW, routing=ROUTING
     )
+
+
+def test_prepare_fingerprints_the_entries_that_join_a_story() -> None:
+    from monitor.dedupe import StoryIndex
+
+    index = StoryIndex()
+    articles = (
+        art("guid:1", "AI seen before", "https://e.eu/1"),
+        art("guid:2", "AI new", "https://e.eu/2"),
+        art("guid:3", "Weather", "https://e.eu/3"),
+    )
+    prepared = prepare(
+        ParsedFeed("f", articles), Matcher(), {"guid:1"}, fingerprint=index.fingerprint
+    )
+    assert set(prepared.fingerprints) == {"guid:2"}  # matched and not known
+    known = snapshot(keys={"guid:1": StoredEntry(1, None)})
+    [new, _] = decide(prepared, known, NOW, routing=ROUTING).new
+    assert new.fingerprint is prepared.fingerprints["guid:2"]
+    everything = prepare(
+        ParsedFeed("f", articles), Matcher(), fingerprint=index.fingerprint, stories=lambda _: True
+    )
+    assert set(everything.fingerprints) == {"guid:1", "guid:2", "guid:3"}

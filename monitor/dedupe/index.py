@@ -100,8 +100,18 @@ class StoryIndex:
         self._loaded = True
         return len(ids)
 
+    def fingerprint(self, article: Article) -> Fingerprint:
+        """The article's fingerprint under these settings (pure: the parser process
+        computes it for ``assign``)."""
+        return Fingerprint.of(article, keys=self.settings.keys, max_terms=self.settings.max_terms)
+
     def assign(
-        self, rows: StoryRows, article_id: int, article: Article, now: datetime
+        self,
+        rows: StoryRows,
+        article_id: int,
+        article: Article,
+        now: datetime,
+        fingerprint: Fingerprint | None = None,
     ) -> StoryAssignment:
         """Find the story of a newly stored article, record it, and return it.
 
@@ -127,7 +137,7 @@ class StoryIndex:
         if not self._loaded:
             self.load(rows, now)
         self.expire(rows, now)
-        fp = Fingerprint.of(article, keys=s.keys, max_terms=s.max_terms)
+        fp = fingerprint if fingerprint is not None else self.fingerprint(article)
         kinds = fp.keys()
         found = self.keys.lookup(list(kinds), s.posting_limit)
         counts = {

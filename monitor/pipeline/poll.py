@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.config.feeds import FeedsConfig
-from monitor.dedupe import StoryIndex
+from monitor.dedupe import Fingerprint, StoryIndex
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.schedule import next_poll
 from monitor.models import (
+    Article,
     CycleReport,
     FeedSpec,
     FeedState,
@@ -43,18 +44,33 @@ Clock = Callable[[], datetime]
 PARSE_POOL_MIN_FEEDS = 64
 MAX_BACKLOG = 64
 _WORKER_MATCHER: Any = None
+_WORKER_FINGERPRINT: Callable[[Article], Fingerprint] | None = None
+_WORKER_STORIES: Callable[[tuple[Match, ...]], bool] = bool
 
 
-def _init_worker(matcher: Any) -> None:
-    global _WORKER_MATCHER
+def _init_worker(
+    matcher: Any,
+    fingerprint: Callable[[Article], Fingerprint] | None = None,
+    stories: Callable[[tuple[Match, ...]], bool] = bool,
+) -> None:
+    global _WORKER_MATCHER, _WORKER_FINGERPRINT, _WORKER_STORIES
     _WORKER_MATCHER = matcher
+    _WORKER_FINGERPRINT = fingerprint
+    _WORKER_STORIES = stories
 
 
 def _prepare_in_worker(parse: Callable[[], ParsedFeed]) -> PreparedFeed:
-    """In the parser process: parse, identify and match every entry (``update.prepare``,
-    the one matching path; in a big cycle most entries are new), so the main process
-    only reads the snapshot, decides and writes."""
-    return prepare(parse(), _WORKER_MATCHER)
+    """In the parser process: parse, identify, match and fingerprint every entry
+    (``update.prepare``, the one matching path; in a big cycle most entries are new), so
+    the main process only reads the snapshot, decides and writes."""
+    return prepare(
+        parse(), _WORKER_MATCHER, fingerprint=_WORKER_FINGERPRINT, stories=_WORKER_STORIES
+    )
+
+
+def _joins_story(enabled: bool, everything: bool, matches: Sequence[Match]) -> bool:
+    """Whether a new entry with these matches is grouped into a story."""
+    return enabled and (bool(matches) or everything)
 
 
 def default_parse_workers() -> int:
@@ -171,7 +187,11 @@ class Poller:
             max_workers=self.parse_workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self.matcher,),
+            initargs=(
+                self.matcher,
+                self._fingerprint(),
+                functools.partial(_joins_story, self.stories is not None, self.stories_for_all),
+            ),
         )
 
     async def poll_safely(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
@@ -264,7 +284,13 @@ class Poller:
                 if self.matcher is not None and parsed.articles
                 else frozenset()
             )
-            prepared = prepare(parsed, self.matcher, known)  # type: ignore[arg-type]
+            prepared = prepare(
+                parsed,
+                self.matcher,  # type: ignore[arg-type]
+                known,
+                fingerprint=self._fingerprint(),
+                stories=self._joins_story,
+            )
         parsed = prepared.parsed
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
@@ -427,4 +453,7 @@ class Poller:
         )
 
     def _joins_story(self, matches: Sequence[Match]) -> bool:
-        return self.stories is not None and (bool(matches) or self.stories_for_all)
+        return _joins_story(self.stories is not None, self.stories_for_all, matches)
+
+    def _fingerprint(self) -> Callable[[Article], Fingerprint] | None:
+        return self.stories.fingerprint if self.stories is not None else None

@@ -53,7 +53,12 @@ class StoryAssigner(Protocol):
     """What ``Store.apply`` needs from ``monitor.dedupe.StoryIndex``."""
 
     def assign(
-        self, rows: StoryRows, article_id: int, article: Article, now: datetime
+        self,
+        rows: StoryRows,
+        article_id: int,
+        article: Article,
+        now: datetime,
+        fingerprint: Any = None,
     ) -> StoryAssignmentLike: ...
 
     def discard(self, article_ids: Iterable[int]) -> None: ...
@@ -181,7 +186,7 @@ class Store:
                 for entry, item in zip(intent.new, new, strict=True):
                     story_id = None
                     if stories is not None and entry.story:
-                        story = stories.assign(rows, item.id, item.article, now)
+                        story = stories.assign(rows, item.id, item.article, now, entry.fingerprint)
                         assigned.append(item.id)
                         story_id = story.story_id
                         if story.merged_story_ids:

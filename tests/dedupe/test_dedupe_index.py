@@ -195,3 +195,15 @@ def test_an_empty_article_starts_its_own_story(tmp_path: Path):
         first = s.add(article("", "", "x"))
         second = s.add(article("", "", "y"))
     assert (first.relation, second.relation) == ("first", "first")
+
+
+def test_a_fingerprint_made_in_the_parser_process_gives_the_same_story(tmp_path: Path):
+    # The parser process fingerprints entries with StoryIndex.fingerprint (update.prepare).
+    with stories(tmp_path) as a, stories(tmp_path / "b") as b:
+        for s, given_fp in ((a, False), (b, True)):
+            s.add(article(TITLE, TEXT, "politico-eu"))
+            copy = article(TITLE, COPY, "farm")
+            with s.store.story_rows() as rows:
+                fp = s.index.fingerprint(copy) if given_fp else None
+                got = s.index.assign(rows, 2, copy, NOW, fp)
+            assert (got.relation, got.story_id, got.related_article_id) == ("copy", 1, 1)
