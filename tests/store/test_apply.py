@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.dedupe import StoryIndex
+from monitor.dedupe import Fingerprint, StoryIndex
 from monitor.models import Article, FeedSpec, Match, ParsedFeed
 from monitor.store import Store
 from monitor.store.stories import StoryRows
@@ -44,11 +44,18 @@ class FailingStories:
         self.calls = 0
         self.discarded: list[int] = []
 
-    def assign(self, rows: StoryRows, article_id: int, article: Article, now: datetime):  # type: ignore[no-untyped-def]
+    def assign(  # type: ignore[no-untyped-def]
+        self,
+        rows: StoryRows,
+        article_id: int,
+        article: Article,
+        now: datetime,
+        fingerprint: Fingerprint | None = None,
+    ):
         self.calls += 1
         if self.calls == 2:
             raise RuntimeError("dedupe failed")
-        return self.index.assign(rows, article_id, article, now)
+        return self.index.assign(rows, article_id, article, now, fingerprint)
 
     def discard(self, article_ids: Iterable[int]) -> None:
         self.discarded.extend(article_ids)
