@@ -1,7 +1,8 @@
 """Articles and their identity keys: an article is new exactly once.
 
 This module reads what is known (``snapshot``) and writes what ``monitor.update.decide``
-decided (``write_articles``); the decision itself is not made in SQL.  An entry is
+decided (``write_articles``; ``add_articles`` does both for tools and tests); the
+decision itself is not made in SQL.  An entry is
 *known* when any of these was seen before:
 
 * its identity key in the same feed (``seen_keys``: survives the entry dropping out of
@@ -23,9 +24,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.models import Article, NewArticle
+from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store.db import from_db, to_db
-from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot, StoredEntry
+from monitor.update import (
+    EntryIdentity,
+    FeedIntent,
+    FeedSnapshot,
+    StoredEntry,
+    decide,
+    prepare,
+)
 
 
 def _json_list(values: Sequence[str]) -> str:
@@ -155,6 +163,19 @@ def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArti
             ],
         )
     return new
+
+
+def add_articles(
+    conn: sqlite3.Connection, feed_id: str, articles: Sequence[Article], now: datetime
+) -> list[NewArticle]:
+    """Record a feed's entries without matching or routing (tools and tests); return the
+    new ones in feed order.  The decision is the update decider's, as in a poll.
+
+    Must run inside a transaction.
+    """
+    prepared = prepare(ParsedFeed(feed_id, tuple(articles)), None)
+    known = snapshot(conn, feed_id, prepared.identities)
+    return write_articles(conn, decide(prepared, known, now))
 
 
 @dataclass(frozen=True, slots=True)
