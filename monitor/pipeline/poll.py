@@ -276,15 +276,18 @@ class Poller:
                 self._pool, _prepare_in_worker, parse
             )
         else:
-            parsed = parse()
-            # Entries already seen need no matching; the parser process, without the
-            # store, matches them all (in a big cycle most are new).
+            # Parsing and matching one body can take longer than the event loop may wait
+            # (an item repeating a watched word 25,000 times: ~0.1 s to match, issue 10):
+            # both run in a thread.  Entries already seen need no matching; the parser
+            # process, without the store, matches them all (in a big cycle most are new).
+            parsed = await asyncio.to_thread(parse)
             known = (
                 self.store.known_keys(spec.id, [a.key for a in parsed.articles])
                 if self.matcher is not None and parsed.articles
                 else frozenset()
             )
-            prepared = prepare(
+            prepared = await asyncio.to_thread(
+                prepare,
                 parsed,
                 self.matcher,  # type: ignore[arg-type]
                 known,
