@@ -28,6 +28,7 @@ class Watchlist:
     priority: str = "instant"
     alert: tuple[str, ...] = ("chan",)
     digest: tuple[str, ...] = ()
+    min_prominence: float = 0.0
 
 
 @dataclass(frozen=True)
