@@ -77,8 +77,11 @@ class _Strict(BaseModel):
 
 class ActorModel(_Strict):
     name: Text
-    aliases: list[Text] = []
-    by_language: dict[str, list[Text]] = {}
+    aliases: list[Any] = []
+    by_language: dict[str, list[Any]] = {}
+    ambiguous: list[Text] = []
+    context: list[Text] = []
+    within: int = 20
 
 
 class DestinationModel(_Strict):
@@ -101,6 +104,7 @@ class DestinationModel(_Strict):
 class WatchlistModel(_Strict):
     title: Text | None = None
     any: list[Any] | None = None
+    by_language: dict[str, list[Any]] | None = None
     all: list[Any] | None = None
     none: list[Any] | None = None
     near: list[Any] | None = None
@@ -110,6 +114,7 @@ class WatchlistModel(_Strict):
     fields: list[Field] | None = None
     languages: list[Text] | None = None
     priority: Priority = "instant"
+    min_prominence: float = 0.0
     alert: list[Text] = []
     digest: list[Text] = []
     hashtag: Text | None = None
@@ -129,6 +134,11 @@ class ActorSpec:
     """The name and the aliases that apply in every language."""
     by_language: tuple[tuple[str, tuple[Term, ...]], ...] = ()
     """Aliases that count only in articles of that language (or of unknown language)."""
+    ambiguous: frozenset[str] = frozenset()
+    """Aliases (as written) that name other bodies too: they count only with one of the
+    ``context`` terms at most ``within`` words away in the same field (issue 18)."""
+    context: tuple[Term, ...] = ()
+    within: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +180,8 @@ class WatchlistSpec:
     fields: tuple[Field, ...] = FIELDS
     languages: tuple[str, ...] = ()
     """Primary language subtags; empty: every language.  Unknown article language passes."""
+    min_prominence: float = 0.0
+    """Matches less prominent than this (``Match.prominence``) go to digests only."""
     hashtag: str = ""
     """Without the "#": ``hashtag:`` or one made from the id (``ai-act`` -> ``AIAct``)."""
     silent: bool | None = None
@@ -322,7 +334,9 @@ class _Loader:
             self.actors[actor_id] = ActorSpec(actor_id, actor_id, ())
             return
         terms = [self.rules.term(model.name, (*path, "name"))]
-        terms += [self.rules.term(a, (*path, "aliases", i)) for i, a in enumerate(model.aliases)]
+        terms += [
+            self.rules.term_value(a, (*path, "aliases", i)) for i, a in enumerate(model.aliases)
+        ]
         local = []
         for lang, aliases in model.by_language.items():
             if not _LANGUAGE.match(lang):
@@ -332,14 +346,33 @@ class _Loader:
                 )
                 continue
             found = [
-                self.rules.term(a, (*path, "by_language", lang, i)) for i, a in enumerate(aliases)
+                # The language is the key's: the matcher gives it to each term.
+                self.rules.term_value(a, (*path, "by_language", lang, i))
+                for i, a in enumerate(aliases)
             ]
             local.append((primary_language(lang), tuple(t for t in found if t)))
+        written = {t.text for t in terms if t} | {t.text for _, ts in local for t in ts}
+        for i, alias in enumerate(model.ambiguous):
+            if alias.strip() not in written:
+                self.error(
+                    (*path, "ambiguous", i),
+                    f"{alias!r} is not one of this actor's names or aliases",
+                )
+        if model.ambiguous and not model.context:
+            self.error(
+                (*path, "ambiguous"), "ambiguous aliases need context: terms that confirm them"
+            )
+        if model.within < 0:
+            self.error((*path, "within"), "within must be 0 or more")
+        context = [self.rules.term(c, (*path, "context", i)) for i, c in enumerate(model.context)]
         self.actors[actor_id] = ActorSpec(
             id=actor_id,
             name=model.name,
             aliases=tuple(t for t in terms if t),
             by_language=tuple(local),
+            ambiguous=frozenset(a.strip() for a in model.ambiguous),
+            context=tuple(t for t in context if t),
+            within=model.within,
         )
 
     # -- destinations -------------------------------------------------------------------
@@ -462,6 +495,23 @@ class _Loader:
 
     # -- watchlists ---------------------------------------------------------------------
 
+    def local_terms(self, model: WatchlistModel, path: tuple[PathPart, ...]) -> tuple[Term, ...]:
+        """``by_language:`` of a watchlist: more ``any:`` terms, each in its language."""
+        out = []
+        for lang, terms in (model.by_language or {}).items():
+            where = (*path, "by_language", lang)
+            if not _LANGUAGE.match(lang):
+                self.error(where, f"{lang!r} is not a language code such as de or pt-BR")
+                continue
+            if not terms:
+                self.error(where, "empty list; remove it or give at least one term")
+            for i, raw in enumerate(terms):
+                if isinstance(raw, dict) and "term" not in raw:
+                    self.error((*where, i), "expected a term or {term: TEXT, exact: true}")
+                elif term := self.rules.term_value(raw, (*where, i), lang):
+                    out.append(term)
+        return tuple(out)
+
     def watchlist(self, wl_id: str, raw: Any) -> WatchlistSpec | None:
         path: tuple[PathPart, ...] = ("watchlists", wl_id)
         model = self.validate(WatchlistModel, raw, path)
@@ -469,7 +519,7 @@ class _Loader:
             return None
         before = len(self.errors)
         rule = Rule(
-            any=self.rules.items(model.any, (*path, "any")),
+            any=self.rules.items(model.any, (*path, "any")) + self.local_terms(model, path),
             all=self.rules.items(model.all, (*path, "all")),
             none=self.rules.items(model.none, (*path, "none")),
             near=self.rules.near_groups(model.near, (*path, "near")),
@@ -508,6 +558,8 @@ class _Loader:
                         (*path, kind, i),
                         f"unknown destination {name!r}" + suggest(name, self.destinations),
                     )
+        if not 0.0 <= model.min_prominence <= 1.0:
+            self.error((*path, "min_prominence"), "min_prominence must be between 0 and 1")
         if model.priority == "digest" and model.alert:
             self.warnings.append(
                 f"{self.source.name}:{self.source.line((*path, 'alert'))}: watchlists.{wl_id}: "
@@ -533,6 +585,7 @@ class _Loader:
             digest=tuple(model.digest),
             fields=tuple(dict.fromkeys(fields)),
             languages=tuple(dict.fromkeys(languages)),
+            min_prominence=model.min_prominence,
             hashtag=hashtag,
             silent=model.silent,
         )
