@@ -95,7 +95,12 @@ def test_one_click_from_a_digest_then_resubscribe(tmp_path: Path, smtp_server: S
         )
         assert one_click.status_code == 200
         assert 'value="resubscribe"' in one_click.text
-        assert "policy@example.org" in client.get("/digests").text  # the override is listed
+        listed = client.get("/api/digests").json()
+        assert [(o["destination"], o["address"]) for o in listed["unsubscribed"]] == [
+            ("policy", "policy@example.org")
+        ]
+        assert "policy@example.org" not in [d["address"] for d in listed["digests"]]
+        assert 'id="overrides"' in client.get("/digests").text
 
         assert digest_round(tmp_path, smtp_server, briefings[2:4]) == ["other@example.org"]
 
