@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 
+from monitor.match.prominence import MAIN_TOPIC
 from monitor.models import (
     Alert,
     AlertItem,
     Button,
     Digest,
     DigestSection,
+    Match,
     OutgoingMessage,
     Snippet,
     Target,
@@ -252,17 +254,34 @@ def _item(
         meta.append(_when(article.published, zone, ref))
     if style.watchlists and item.watchlist_titles:
         meta.append(_names(item.watchlist_titles))
+    if _prominence_label(item.matches) == "mentioned":
+        # A passing mention (issue 18): the main topic is the norm and goes unsaid.
+        meta.append("mentioned")
     line = " · ".join(m for m in meta if m)
     lines = [heading, _t(line)] if line else [heading]
     if snippet_chars > 0:
         for snippet in _snippets(item)[: style.snippets]:
             text, marks = _shorten(snippet.text.strip(), _strip_marks(snippet), snippet_chars)
             lines.append(_marked(text, marks))
+    more = _more_hits(item.matches)
+    if more:
+        lines.append(_tag("i", _t(f"and {more:,} more hits")))
     if item.also and not style.sources:
         lines.append(_tag("i", _t(f"also: {_names(item.also)}")))
     if item.hashtags:
         lines.append(_t(_hashtags(item)))
     return _join(lines, "\n")
+
+
+def _prominence_label(matches: Sequence[Match]) -> str:
+    """``main topic`` when any watchlist's match is prominent, else ``mentioned``."""
+    best = max((m.prominence for m in matches), default=1.0)
+    return "main topic" if best >= MAIN_TOPIC else "mentioned"
+
+
+def _more_hits(matches: Sequence[Match]) -> int:
+    """Hits found but not reported (a match keeps a few per field, ``Match.hit_count``)."""
+    return max((m.more_hits for m in matches), default=0)
 
 
 def _hashtags(item: AlertItem) -> str:
@@ -304,6 +323,8 @@ def _templated(
         "also": [_short(a, NAME_CHARS) for a in item.also],
         "hashtags": _hashtags(item),
         "terms": list(dict.fromkeys(h.term for m in item.matches for h in m.hits)),
+        "more_hits": f"and {more:,} more hits" if (more := _more_hits(item.matches)) else "",
+        "prominence": _prominence_label(item.matches),
     }
     try:
         out = telegram_template.render(template, variables)
