@@ -36,6 +36,7 @@ HEAVY = {
     "httpx",
     "lxml",
     "feedparser",
+    "courlan",
     "asyncio",
     "monitor.fetch",
     "monitor.parse",
