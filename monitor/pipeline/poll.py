@@ -32,6 +32,7 @@ from monitor.models import (
     PollReport,
 )
 from monitor.parse import parse_feed
+from monitor.pipeline.due import due_feeds
 from monitor.route import Subscription
 from monitor.store import Store
 from monitor.update import PreparedFeed, decide, prepare
@@ -139,14 +140,7 @@ class Poller:
         everything: bool = False,
         only: Sequence[str] = (),
     ) -> list[FeedSpec]:
-        out = []
-        for spec in self.feeds.enabled():
-            if only and spec.id not in only:
-                continue
-            st = states.get(spec.id)
-            if everything or only or st is None or st.next_poll is None or st.next_poll <= now:
-                out.append(spec)
-        return out
+        return due_feeds(self.feeds, states, now, everything=everything, only=only)
 
     async def cycle(
         self, specs: Sequence[FeedSpec] | None = None, *, everything: bool = False
