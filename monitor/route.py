@@ -97,10 +97,12 @@ def route(
         if wl not in names:
             names.append(wl)
 
+    if baseline and published is not None and now - published > BASELINE_DIGEST_WINDOW:
+        # No alert (baseline) and no digest (too old): nothing at all.
+        return []
     subs: dict[str, list[str]] = {}
     for sub in subscriptions:
         subs.setdefault(sub.watchlist, []).append(sub.address)
-    recent = published is None or now - published <= BASELINE_DIGEST_WINDOW
     for match in matches:
         wl = watchlists.get(match.watchlist)
         if wl is None:
@@ -115,8 +117,6 @@ def route(
                         add("alert", t, match.watchlist)
             for chat in subs.get(match.watchlist, ()):
                 add("alert", Target(SUBSCRIBER_PREFIX + chat, "telegram", chat), match.watchlist)
-        if baseline and not recent:
-            continue
         if wl.priority != "instant":
             # Subscribers of a digest-only watchlist get it in their own daily digest.
             for chat in subs.get(match.watchlist, ()):

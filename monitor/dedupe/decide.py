@@ -122,9 +122,10 @@ def story_score(a: Fingerprint, b: Fingerprint, idf: Mapping[int, float], s: Set
     dot = 0.0
     for i, term in enumerate(a.terms):
         if term in b_terms:
-            wa = idf.get(term, 0.0) * (s.title_weight if i < a.title_terms else 1.0)
-            wb = idf.get(term, 0.0) * (s.title_weight if term in b_title else 1.0)
-            dot += wa * wb
+            w = idf.get(term, 0.0)
+            wa = s.title_weight if i < a.title_terms else 1.0
+            wb = s.title_weight if term in b_title else 1.0
+            dot += w * w * wa * wb
     return dot / (a.norm * b.norm)
 
 

@@ -117,7 +117,7 @@ def next_poll(
     due = now + backoff_delay(
         failures, interval, rng, min_backoff=min_backoff, max_backoff=max_backoff
     )
-    if ttl is not None and ttl > timedelta(0):
+    if ttl is not None:
         due = max(due, min(now + ttl, ceiling))
     if not_before is not None:
         due = max(due, min(not_before, ceiling))
