@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support.fixtures import feed_server  # noqa: F401
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401
@@ -13,6 +14,11 @@ from tests.support.telegram_fixtures import telegram_server  # noqa: F401
 pytest_plugins = ["tests.support.smtp_server"]
 
 DATA = Path(__file__).parent / "data"
+
+# Speed is measured in bench/, never asserted in a test: hypothesis's per-example deadline
+# (200 ms) is a timed assertion that fails on a loaded machine, so it is off everywhere.
+settings.register_profile("monitor", deadline=None)
+settings.load_profile("monitor")
 
 
 @pytest.fixture
