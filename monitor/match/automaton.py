@@ -14,6 +14,7 @@ a fold and that one call.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -56,7 +57,10 @@ class Scan:
     ) -> None:
         self.language = language
         self.texts = texts
-        self.offsets = (0, len(texts[0]) + 3, len(texts[0]) + len(texts[1]) + 6)
+        offsets = [0]
+        for text in texts[:-1]:
+            offsets.append(offsets[-1] + len(text) + 3)  # " \x01 " between fields
+        self.offsets = tuple(offsets)
         """Where each field starts in the joined original text."""
         self.hits: list[AtomHit] = []
         self._mapped = mapped
@@ -119,25 +123,23 @@ class Scanner:
         return len(self._patterns)
 
     def scan(self, article: Article, language: str | None) -> Scan | None:
-        """Find every atom in the title, summary and content of ``article`` (pure).
+        """Find every atom in the title, summary, content and body of ``article`` (pure).
 
         Returns None when nothing was found.
         """
         automaton = self._automaton
         if automaton is None:
             return None
-        title, summary, content = article.title, article.summary, article.content
-        joined = f"{title} \x01 {summary} \x01 {content}"  # FIELD_BREAK
+        texts = (article.title, article.summary, article.content, article.body)
+        joined = " \x01 ".join(texts)  # FIELD_BREAK between fields
         data, translated = fold_for_automaton(joined)
-        if data.count(b"\x01") != 2:  # FIELD_BREAK folds to itself, nothing else does
+        if data.count(b"\x01") != len(texts) - 1:  # FIELD_BREAK folds to itself only
             # Only a JSON input could carry U+0001; keep it from faking a field boundary.
-            a, b, c = (t.replace(FIELD_BREAK, " ") for t in (title, summary, content))
-            joined = f"{a} {FIELD_BREAK} {b} {FIELD_BREAK} {c}"
+            joined = f" {FIELD_BREAK} ".join(t.replace(FIELD_BREAK, " ") for t in texts)
             data, translated = fold_for_automaton(joined)
         found = automaton.find_matches_as_indexes(data, True)  # overlapping: every match
         if not found:
             return None  # most articles: nothing more to do
-        texts = (title, summary, content)
         shapes = self._shapes
         # (start, -stop, pattern): sorted, by position and the longest first.
         raw: set[tuple[int, int, int]] = set()
@@ -155,13 +157,14 @@ class Scanner:
             folded = data.decode("utf-8")
             if len(folded) != len(data):
                 raw = _char_offsets(data, raw)
-        first = folded.find(FIELD_BREAK)
-        second = folded.find(FIELD_BREAK, first + 1)
+        breaks = [folded.find(FIELD_BREAK)]
+        for _ in texts[2:]:
+            breaks.append(folded.find(FIELD_BREAK, breaks[-1] + 1))
         scan = Scan(language, FoldedText(joined, folded, translated), texts)
-        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), first, second)
+        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), breaks)
         return scan if scan.hits else None
 
-    def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], first: int, second: int) -> None:
+    def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], breaks: list[int]) -> None:
         atoms = self.atoms
         language = scan.language
         hits = scan.hits
@@ -169,7 +172,7 @@ class Scanner:
         checked = self._checked
         for start, stop, pid in raw:
             stop = -stop
-            field_index = 0 if start < first else 1 if start < second else 2
+            field_index = bisect_left(breaks, start)
             if not checked[pid]:
                 ids = patterns[pid]
                 if len(ids) == 1:

@@ -18,6 +18,7 @@ from typing import Any
 from monitor.config.feeds import FeedsConfig
 from monitor.dedupe import StoryIndex
 from monitor.fetch import Fetcher
+from monitor.fetch.pages import PageFetcher
 from monitor.fetch.schedule import next_poll
 from monitor.models import (
     CycleReport,
@@ -30,6 +31,7 @@ from monitor.models import (
     PollReport,
 )
 from monitor.parse import parse_feed
+from monitor.pipeline import fulltext
 from monitor.route import Subscription, route
 from monitor.store import Store
 from monitor.store import articles as store_articles
@@ -120,6 +122,7 @@ class Poller:
         default=None, init=False, repr=False
     )
     _waiting: int = field(default=0, init=False, repr=False)
+    _pages: PageFetcher | None = field(default=None, init=False, repr=False)
     stories_for_all: bool = False
     """Group every new article into stories, not only those that matched a watchlist.
     Off by default: story assignment costs ~0.6 ms per article (bench/bench_dedupe.py), and
@@ -275,7 +278,37 @@ class Poller:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
             return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
+        if spec.fulltext != "never" and parsed.articles:
+            parsed, prematched, state = await self._fulltext(spec, state, parsed, prematched, now)
         return self._record(spec, state, result, parsed, digest, prematched)
+
+    async def _fulltext(
+        self,
+        spec: FeedSpec,
+        state: FeedState,
+        parsed: ParsedFeed,
+        prematched: dict[str, list[Match]] | None,
+        now: datetime,
+    ) -> tuple[ParsedFeed, dict[str, list[Match]] | None, FeedState]:
+        """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); the
+        articles that got one are matched again, and the page counts go to the state."""
+        if self._pages is None or self._pages.fetcher is not self.fetcher:
+            self._pages = PageFetcher(self.fetcher, self.feeds.settings)
+        known = self.store.known_keys(spec.id, parsed.articles)
+        got = await fulltext.enrich(self._pages, spec, parsed.articles, known, now)
+        if not got.fetched and not got.failures:
+            return parsed, prematched, state
+        if got.changed and prematched is not None and self.matcher is not None:
+            prematched = dict(prematched)
+            for article in got.articles:
+                if article.key in got.changed:
+                    prematched[article.key] = self.matcher.match(article)  # type: ignore[attr-defined]
+        state = replace(
+            state,
+            pages_fetched=state.pages_fetched + got.fetched,
+            page_failures=state.page_failures + got.failures,
+        )
+        return replace(parsed, articles=got.articles), prematched, state
 
     # -- outcomes ------------------------------------------------------------------------
 

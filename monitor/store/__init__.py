@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.errors import StorageError
-from monitor.models import FeedSpec, FeedState
+from monitor.models import Article, FeedSpec, FeedState
 from monitor.store import articles as _articles
 from monitor.store import feeds as _feeds
 from monitor.store import outbox as _outbox
@@ -97,6 +97,10 @@ class Store:
 
     def get_articles(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
         return _articles.get_articles(self.conn, ids)
+
+    def known_keys(self, feed_id: str, articles: Sequence[Article]) -> set[str]:
+        """Keys of ``articles`` that are not new: seen in this feed, or their URL stored."""
+        return _articles.known_keys(self.conn, feed_id, articles)
 
     def count_articles(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])

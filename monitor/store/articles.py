@@ -125,7 +125,7 @@ def add_articles(
         cur = conn.execute(
             "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
             " title, summary, content, published, date_from_feed, language, authors, tags,"
-            " first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " first_seen, last_seen, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 feed_id,
                 a.key,
@@ -143,6 +143,7 @@ def add_articles(
                 _json_list(a.tags),
                 stamp,
                 stamp,
+                a.body or None,
             ),
         )
         article_id = int(cur.lastrowid or 0)
@@ -182,6 +183,7 @@ def row_to_article(row: sqlite3.Row) -> StoredArticle:
         language=row["language"],
         authors=tuple(json.loads(row["authors"] or "[]")),
         tags=tuple(json.loads(row["tags"] or "[]")),
+        body=row["body"] or "",
     )
     first = from_db(row["first_seen"])
     last = from_db(row["last_seen"])
@@ -228,7 +230,7 @@ def prune(
     """
     del now
     texts = conn.execute(
-        "UPDATE articles SET summary = NULL, content = NULL, pruned = 1"
+        "UPDATE articles SET summary = NULL, content = NULL, body = NULL, pruned = 1"
         " WHERE pruned = 0 AND last_seen < ?",
         (to_db(keep_text_before),),
     ).rowcount
@@ -240,3 +242,32 @@ def prune(
         (cutoff,),
     ).rowcount
     return texts, gone
+
+
+def known_keys(conn: sqlite3.Connection, feed_id: str, articles: Sequence[Article]) -> set[str]:
+    """Keys of ``articles`` that :func:`add_articles` would not record as new: their key
+    was seen in this feed, or an article with their canonical URL is stored (full text
+    fetches only the pages of new articles)."""
+    keys = [a.key for a in articles]
+    known: set[str] = set()
+    for chunk in _chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        known.update(
+            row[0]
+            for row in conn.execute(
+                f"SELECT key FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
+                (feed_id, *chunk),
+            )
+        )
+    by_url: dict[str, list[str]] = {}
+    for a in articles:
+        ukey = url_key(a.canonical_url)
+        if ukey and a.key not in known:
+            by_url.setdefault(ukey, []).append(a.key)
+    for chunk in _chunks(sorted(by_url)):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT DISTINCT url_key FROM articles WHERE url_key IN ({marks})", tuple(chunk)
+        ):
+            known.update(by_url[row[0]])
+    return known

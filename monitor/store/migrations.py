@@ -200,4 +200,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE subscriptions_new RENAME TO subscriptions
         """,
     ),
+    Migration(
+        "full text: the article page's body and per-feed page counters",
+        """
+        ALTER TABLE articles ADD COLUMN body TEXT;
+        ALTER TABLE feeds ADD COLUMN pages_fetched INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE feeds ADD COLUMN page_failures INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 )
