@@ -219,6 +219,10 @@ class PollReport:
     next_poll: datetime | None = None
     matches: int = 0
     moved_to: str | None = None
+    pages_fetched: int = 0
+    """Article pages fetched for full text in this poll."""
+    page_failures: int = 0
+    """Article pages that could not be had (their articles kept the feed text)."""
 
 
 @dataclass(frozen=True, slots=True)

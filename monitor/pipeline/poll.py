@@ -21,6 +21,7 @@ from monitor.fetch import Fetcher
 from monitor.fetch.pages import PageFetcher
 from monitor.fetch.schedule import next_poll
 from monitor.models import (
+    Article,
     CycleReport,
     FeedSpec,
     FeedState,
@@ -82,6 +83,14 @@ class MatcherLike:
 
     def match(self, article: object) -> list[Match]:  # pragma: no cover - protocol
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class _WithBodies:
+    articles: tuple[Article, ...]
+    prematched: dict[str, list[Match]] | None
+    fetched: int
+    failures: int
 
 
 @dataclass
@@ -278,37 +287,39 @@ class Poller:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
             return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
-        if spec.fulltext != "never" and parsed.articles:
-            parsed, prematched, state = await self._fulltext(spec, state, parsed, prematched, now)
-        return self._record(spec, state, result, parsed, digest, prematched)
-
-    async def _fulltext(
-        self,
-        spec: FeedSpec,
-        state: FeedState,
-        parsed: ParsedFeed,
-        prematched: dict[str, list[Match]] | None,
-        now: datetime,
-    ) -> tuple[ParsedFeed, dict[str, list[Match]] | None, FeedState]:
-        """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); the
-        articles that got one are matched again, and the page counts go to the state."""
-        if self._pages is None or self._pages.fetcher is not self.fetcher:
-            self._pages = PageFetcher(self.fetcher, self.feeds.settings)
-        known = self.store.known_keys(spec.id, parsed.articles)
-        got = await fulltext.enrich(self._pages, spec, parsed.articles, known, now)
+        if spec.fulltext == "never" or not parsed.articles:
+            return self._record(spec, state, result, parsed, digest, prematched)
+        got = await self._fulltext(spec, parsed, prematched, now)
         if not got.fetched and not got.failures:
-            return parsed, prematched, state
-        if got.changed and prematched is not None and self.matcher is not None:
-            prematched = dict(prematched)
-            for article in got.articles:
-                if article.key in got.changed:
-                    prematched[article.key] = self.matcher.match(article)  # type: ignore[attr-defined]
+            return self._record(spec, state, result, parsed, digest, prematched)
         state = replace(
             state,
             pages_fetched=state.pages_fetched + got.fetched,
             page_failures=state.page_failures + got.failures,
         )
-        return replace(parsed, articles=got.articles), prematched, state
+        parsed = replace(parsed, articles=got.articles)
+        report = self._record(spec, state, result, parsed, digest, got.prematched)
+        return replace(report, pages_fetched=got.fetched, page_failures=got.failures)
+
+    async def _fulltext(
+        self,
+        spec: FeedSpec,
+        parsed: ParsedFeed,
+        prematched: dict[str, list[Match]] | None,
+        now: datetime,
+    ) -> _WithBodies:
+        """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); the
+        articles that got one are matched again if the parser process matched them."""
+        if self._pages is None or self._pages.fetcher is not self.fetcher:
+            self._pages = PageFetcher(self.fetcher, self.feeds.settings)
+        known = self.store.known_keys(spec.id, parsed.articles)
+        got = await fulltext.enrich(self._pages, spec, parsed.articles, known, now)
+        if got.changed and prematched is not None and self.matcher is not None:
+            prematched = dict(prematched)
+            for article in got.articles:
+                if article.key in got.changed:
+                    prematched[article.key] = self.matcher.match(article)  # type: ignore[attr-defined]
+        return _WithBodies(got.articles, prematched, got.fetched, got.failures)
 
     # -- outcomes ------------------------------------------------------------------------
 
