@@ -270,6 +270,7 @@ def _json_article(line: str, label: str, number: int) -> Article:
         url=record.get("url"),
         summary=html_to_text(str(record.get("summary") or "")),
         content=html_to_text(str(record.get("content") or "")),
+        body=html_to_text(str(record.get("body") or "")),
         published=_when(record.get("published"), label, number),
         language=record.get("language"),
     )

@@ -1,0 +1,56 @@
+"""Which new articles need their page (pure: no network, no storage)."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.models import Article, FeedSpec, FullText
+from monitor.pipeline.fulltext import TEASER_CHARS, is_teaser, usual_length, wanted
+
+LONG = "The committee adopted its report on the data act by a large majority. " * 8
+
+
+def art(key: str, summary: str, url: str | None = "https://x.eu/a") -> Article:
+    return Article(
+        feed_id="f", key=key, title=f"Title {key}", url=url and f"{url}/{key}", summary=summary
+    )
+
+
+@pytest.mark.parametrize(
+    ("summary", "teaser"),
+    [
+        ("Short line.", True),
+        ("x" * (TEASER_CHARS - 1), True),
+        (LONG, False),
+        (LONG + " and then …", True),
+        (LONG + " [...]", True),
+        (LONG + " Read more »", True),
+        (LONG + " Continue reading", True),
+        (LONG + " Czytaj więcej", True),
+    ],
+)
+def test_short_or_cut_texts_are_teasers(summary: str, teaser: bool) -> None:
+    assert is_teaser(art("a", summary), None) is teaser
+
+
+def test_much_shorter_than_the_feeds_usual_is_a_teaser() -> None:
+    full = [art(str(i), LONG * 5) for i in range(5)]
+    usual = usual_length([*full, art("t", LONG)])
+    assert usual is not None
+    assert is_teaser(art("t", LONG), usual)
+    assert not is_teaser(art("t", LONG), None)
+    assert usual_length(full[:3]) is None  # too few entries to say what is usual
+
+
+@pytest.mark.parametrize(("mode", "keys"), [("always", ["1", "2"]), ("auto", ["1"]), ("never", [])])
+def test_wanted_by_mode(mode: FullText, keys: list[str]) -> None:
+    spec = FeedSpec(id="f", url="https://x.eu/feed", fulltext=mode)
+    articles = [art("1", "A teaser …"), art("2", LONG)]
+    assert [a.key for a in wanted(spec, articles, known=set())] == keys
+
+
+def test_only_new_articles_with_a_url_each_url_once() -> None:
+    spec = FeedSpec(id="f", url="https://x.eu/feed", fulltext="always")
+    twin = Article(feed_id="f", key="twin", title="t", url="https://x.eu/a/1", summary="s")
+    articles = [art("1", "s"), art("2", "s"), art("3", "s", url=None), twin]
+    assert [a.key for a in wanted(spec, articles, known={"2"})] == ["1"]
