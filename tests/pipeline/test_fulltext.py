@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from monitor.cli import main
 from monitor.match import compile_matcher
+from monitor.service.metrics import Metrics
 from tests.pipeline.test_deliver import deliver, env_for
 from tests.support.app import App, make_app
 from tests.support.feedserver import MIB, FeedServer, rss_feed
@@ -40,6 +44,7 @@ BODY = [
 def teaser_app(server: FeedServer, tmp_path: Path, items: list[tuple[str, str, str]], **kw: str):
     teasers = {guid: f"{title}: negotiators met again in Brussels …" for guid, title, _ in items}
     server.feed("/teasers.xml", rss_feed("Brussels Wire", items, summaries=teasers))
+    kw.setdefault("defaults", "fulltext: auto")
     return make_app(tmp_path, {"wire": server.url("/teasers.xml")}, keywords=KEYWORDS, **kw)
 
 
@@ -124,7 +129,7 @@ def test_robots_txt_for_our_agent_only(feed_server: FeedServer, tmp_path: Path):
 
 
 def test_404_timeout_and_20mb_page_leave_the_article_matched_on_its_teaser(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     feed_server.status("/news/gone", 404)
     feed_server.hang("/news/hang")
@@ -146,6 +151,17 @@ def test_404_timeout_and_20mb_page_leave_the_article_matched_on_its_teaser(
         assert state is not None
         assert (state.pages_fetched, state.page_failures) == (0, 3)
         assert all(s.article.body == "" for s in store.iter_articles())
+    args = ["--feeds", str(app.feeds_path), "--state", str(app.state)]
+    assert main(["feeds", *args]) == 0
+    table = capsys.readouterr().out
+    assert "pages" in table.splitlines()[0]
+    assert " 0/3 " in table.splitlines()[1]
+    assert main(["feeds", "--json", *args]) == 0
+    [row] = json.loads(capsys.readouterr().out)["feeds"]
+    assert (row["pages_fetched"], row["page_failures"]) == (0, 3)
+    metrics = Metrics()
+    metrics.observe_poll(feed, 0.0)
+    assert 'monitor_page_failures_total{feed="wire"} 3.0' in metrics.render().decode()
 
 
 def test_never_fetches_no_page_and_always_fetches_long_texts(
@@ -158,7 +174,12 @@ def test_never_fetches_no_page_and_always_fetches_long_texts(
         rss_feed("Full", [("w1", "One", feed_server.url("/news/1"))], summaries={"w1": long_text}),
     )
     (tmp_path / "auto").mkdir()
-    auto = make_app(tmp_path / "auto", {"f": feed_server.url("/full.xml")}, keywords=KEYWORDS)
+    auto = make_app(
+        tmp_path / "auto",
+        {"f": feed_server.url("/full.xml")},
+        keywords=KEYWORDS,
+        defaults="fulltext: auto",
+    )
     assert auto.poll().feeds[0].pages_fetched == 0  # not a teaser
     for mode, pages in (("never", 0), ("always", 1)):
         (tmp_path / mode).mkdir()
