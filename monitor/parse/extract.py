@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import trafilatura
-
 from monitor.errors import ParseError
 
 log = logging.getLogger(__name__)
@@ -34,6 +32,10 @@ def extract_body(page: bytes, *, url: str | None = None) -> str:
     """
     if not page.strip():
         raise ParseError("the article page is empty", url=url)
+    # Imported on first use: importing trafilatura (and lxml, justext, htmldate) takes
+    # about 1 s, which every CLI command and every feed without full text would pay.
+    import trafilatura
+
     try:
         text = trafilatura.extract(
             page,
