@@ -69,6 +69,7 @@ class PageFetcher:
 
     def __init__(self, fetcher: Fetcher, settings: FetchSettings) -> None:
         self.fetcher = fetcher
+        self.settings = settings
         self.timeout = settings.page_timeout
         self.max_size = settings.page_max_size
         self._robots: dict[str, _Robots] = {}

@@ -10,6 +10,7 @@ the part every hand-written version gets wrong on the next site's template.
 from __future__ import annotations
 
 import logging
+import warnings
 
 from monitor.errors import ParseError
 
@@ -34,7 +35,10 @@ def extract_body(page: bytes, *, url: str | None = None) -> str:
         raise ParseError("the article page is empty", url=url)
     # Imported on first use: importing trafilatura (and lxml, justext, htmldate) takes
     # about 1 s, which every CLI command and every feed without full text would pay.
-    import trafilatura
+    with warnings.catch_warnings():
+        # trafilatura's own downloader (unused here) warns that urllib3 lacks PySocks.
+        warnings.filterwarnings("ignore", message="SOCKS support in urllib3")
+        import trafilatura
 
     try:
         text = trafilatura.extract(

@@ -310,10 +310,12 @@ class Poller:
     ) -> _WithBodies:
         """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); the
         articles that got one are matched again if the parser process matched them."""
-        if self._pages is None or self._pages.fetcher is not self.fetcher:
-            self._pages = PageFetcher(self.fetcher, self.feeds.settings)
+        pages = self._pages
+        if pages is None or (pages.fetcher, pages.settings) != (self.fetcher, self.feeds.settings):
+            # A new fetcher, or a reload changed page_timeout / page_max_size.
+            pages = self._pages = PageFetcher(self.fetcher, self.feeds.settings)
         known = self.store.known_keys(spec.id, parsed.articles)
-        got = await fulltext.enrich(self._pages, spec, parsed.articles, known, now)
+        got = await fulltext.enrich(pages, spec, parsed.articles, known, now)
         if got.changed and prematched is not None and self.matcher is not None:
             prematched = dict(prematched)
             for article in got.articles:

@@ -191,3 +191,21 @@ def test_never_fetches_no_page_and_always_fetches_long_texts(
         )
         assert app.poll().feeds[0].pages_fetched == pages
     assert len(feed_server.requests_for("/news/1")) == 1
+
+
+def test_an_unreadable_robots_txt_fetches_nothing(feed_server: FeedServer, tmp_path: Path):
+    feed_server.status("/robots.txt", 503)
+    feed_server.article("/news/1", "AI Act: one", BODY)
+    app = teaser_app(feed_server, tmp_path, [("w1", "AI Act: one", feed_server.url("/news/1"))])
+    [feed] = app.poll().feeds
+    assert (feed.matches, feed.pages_fetched, feed.page_failures) == (1, 0, 1)
+    assert feed_server.requests_for("/news/1") == []
+
+
+def test_a_page_that_is_not_html_is_a_failure(feed_server: FeedServer, tmp_path: Path):
+    feed_server.raw("/news/report.pdf", b"%PDF-1.7 EDPB", "application/pdf")
+    items = [("w1", "AI Act: the report", feed_server.url("/news/report.pdf"))]
+    app = teaser_app(feed_server, tmp_path, items)
+    [feed] = app.poll().feeds
+    assert (feed.matches, feed.pages_fetched, feed.page_failures) == (1, 0, 1)
+    assert matched(app) == {"AI Act: the report": {"ai-act"}}
