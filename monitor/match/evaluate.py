@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from monitor.match.automaton import AtomHit, Scan
+from monitor.models import FIELDS
 
 if TYPE_CHECKING:  # config imports the rule types from this package
     from monitor.config.keywords import WatchlistSpec
@@ -149,12 +150,12 @@ def quick(
     if len(atoms) == 1:  # the common case
         atom = next(iter(atoms))
         hits = by_atom[atom]
-        if len(wl.fields) != 3:
+        if len(wl.fields) != len(FIELDS):
             hits = [h for h in hits if h[1] in wl.fields]
             if not hits:
                 return None
         return float(len(set(wl.atom_items[atom]))), unique_hits(list(hits))
-    if len(wl.fields) == 3:
+    if len(wl.fields) == len(FIELDS):
         hits = [h for a in atoms for h in by_atom[a]]
     else:
         hits = [h for a in atoms for h in by_atom[a] if h[1] in wl.fields]

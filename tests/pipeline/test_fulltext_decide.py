@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
+from monitor.config.keywords import load_keywords
+from monitor.match import compile_matcher
 from monitor.models import Article, FeedSpec, FullText
 from monitor.pipeline.fulltext import TEASER_CHARS, is_teaser, usual_length, wanted
 
@@ -54,3 +59,23 @@ def test_only_new_articles_with_a_url_each_url_once() -> None:
     twin = Article(feed_id="f", key="twin", title="t", url="https://x.eu/a/1", summary="s")
     articles = [art("1", "s"), art("2", "s"), art("3", "s", url=None), twin]
     assert [a.key for a in wanted(spec, articles, known={"2"})] == ["1"]
+
+
+def test_fields_name_the_body_or_leave_it_out(tmp_path: Path) -> None:
+    path = tmp_path / "keywords.yaml"
+    path.write_text(
+        "watchlists:\n"
+        "  everywhere:\n    any: [EDPB]\n"
+        "  page-only:\n    any: [EDPB]\n    fields: [body]\n"
+        "  feed-only:\n    any: [EDPB]\n    fields: [title, summary, content]\n",
+        encoding="utf-8",
+    )
+    matcher = compile_matcher(load_keywords(str(path)))
+    teaser = art("1", "A letter arrived …")
+    full = replace(teaser, body="In the afternoon the EDPB asked for a ban.")
+    assert matcher.match(teaser) == []
+    found = {m.watchlist: m for m in matcher.match(full)}
+    assert sorted(found) == ["everywhere", "page-only"]
+    [hit] = found["page-only"].hits
+    assert (hit.field, hit.text, full.body[hit.start : hit.end]) == ("body", "EDPB", "EDPB")
+    assert hit.snippet.marked() == "In the afternoon the **EDPB** asked for a ban."
