@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.config.keywords import load_keywords
-from monitor.match import compile_matcher
-from monitor.models import Article, FeedSpec, FullText
+from monitor.match import Matcher, compile_matcher
+from monitor.models import FIELDS, Article, FeedSpec, Field, FullText
 from monitor.pipeline.fulltext import TEASER_CHARS, is_teaser, usual_length, wanted
 
 LONG = "The committee adopted its report on the data act by a large majority. " * 8
@@ -79,3 +82,28 @@ def test_fields_name_the_body_or_leave_it_out(tmp_path: Path) -> None:
     [hit] = found["page-only"].hits
     assert (hit.field, hit.text, full.body[hit.start : hit.end]) == ("body", "EDPB", "EDPB")
     assert hit.snippet.marked() == "In the afternoon the **EDPB** asked for a ban."
+
+
+WORDS = st.text(alphabet="abcdeéß \u0001\n-", max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.tuples(WORDS, WORDS, WORDS, WORDS), where=st.sampled_from(FIELDS))
+def test_a_hit_is_in_the_field_it_was_found_in(
+    tmp_path_factory: pytest.TempPathFactory, texts: tuple[str, str, str, str], where: Field
+) -> None:
+    path = tmp_path_factory.mktemp("kw") / "keywords.yaml"
+    path.write_text("watchlists:\n  w:\n    any: [EDPB]\n", encoding="utf-8")
+    matcher = _matcher(str(path))
+    values = dict(zip(FIELDS, texts, strict=True))
+    values[where] = values[where] + " EDPB " + values[where]
+    article = Article(feed_id="f", key="k", **values)
+    [m] = matcher.match(article)
+    assert {h.field for h in m.hits} == {where}
+    for h in m.hits:
+        assert article.text(h.field)[h.start : h.end] == "EDPB"
+
+
+@functools.cache
+def _matcher(path: str) -> Matcher:
+    return compile_matcher(load_keywords(path))
