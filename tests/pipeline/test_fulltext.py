@@ -3,14 +3,20 @@ feed server, a real SQLite file, alerts to the local Telegram Bot API server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
+from monitor.fetch import Fetcher
 from monitor.match import compile_matcher
+from monitor.models import CycleReport
+from monitor.pipeline.build import matcher, routing
+from monitor.pipeline.poll import Poller
 from monitor.service.metrics import Metrics
+from monitor.store import Store
 from tests.pipeline.test_deliver import deliver, env_for
 from tests.support.app import App, make_app
 from tests.support.feedserver import MIB, FeedServer, rss_feed
@@ -209,3 +215,30 @@ def test_a_page_that_is_not_html_is_a_failure(feed_server: FeedServer, tmp_path:
     [feed] = app.poll().feeds
     assert (feed.matches, feed.pages_fetched, feed.page_failures) == (1, 0, 1)
     assert matched(app) == {"AI Act: the report": {"ai-act"}}
+
+
+def test_articles_matched_in_the_parser_process_are_matched_again_with_their_body(
+    feed_server: FeedServer, tmp_path: Path
+):
+    feed_server.article("/news/biometrics", "Biometrics talks drag on", BODY)
+    items = [("w1", "Biometrics talks drag on", feed_server.url("/news/biometrics"))]
+    app = teaser_app(feed_server, tmp_path, items)
+    cfg = app.configs()
+
+    async def cycle() -> CycleReport:
+        with Store(app.state) as store:
+            async with Fetcher(cfg.feeds.settings) as fetcher:
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    matcher=matcher(cfg.keywords),
+                    routing=routing(cfg.keywords),
+                    parse_workers=1,
+                    parse_pool_min=1,  # this one feed is parsed and matched in the pool
+                )
+                return await poller.cycle(everything=True)
+
+    [feed] = asyncio.run(cycle()).feeds
+    assert (feed.new, feed.pages_fetched, feed.matches) == (1, 1, 1)
+    assert matched(app) == {"Biometrics talks drag on": {"edpb"}}
