@@ -129,3 +129,34 @@ class HeldDeliveryError(TransientDeliveryError):
     """The destination cannot take messages until someone fixes it (a forum topic was
     deleted or closed): the rows wait, retried with back-off, and the destination is
     shown unhealthy (``/status``, ``monitor status``) instead of losing them."""
+
+
+class TransportSettingsError(HeldDeliveryError):
+    """The transport cannot be used as configured: a rejected login or bot token, a
+    server without the STARTTLS it must offer, an untrusted certificate, a host that
+    refuses connections or does not resolve.
+
+    Nothing is wrong with the rows (issue 10 item 5): they wait, the destination is
+    marked unhealthy with this reason, the admins are told once, and the rows go out
+    when the settings are fixed (the next process or reload retries them at once).
+    """
+
+
+class MessageTooLargeError(PermanentDeliveryError):
+    """The server refuses a message this large (SMTP SIZE, RFC 1870, or a 552 reply).
+
+    ``limit`` is the server's advertised maximum in bytes, when it said.  The outbox
+    splits the digest and sends it again; only an item too large on its own fails.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        destination: str | None = None,
+        limit: int | None = None,
+        size: int | None = None,
+    ) -> None:
+        self.limit = limit
+        self.size = size
+        super().__init__(message, destination=destination)

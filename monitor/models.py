@@ -183,6 +183,8 @@ class Hit:
     """Offsets into the article's plain-text field: ``article.text(field)[start:end] == text``."""
     snippet: Snippet = dataclasses.field(default_factory=lambda: Snippet(""))
     actor: str | None = None
+    form: str | None = None
+    """When an inflected form of the term matched (issue 14): ``"pl: rozpoznawaniem twarzy"``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +294,9 @@ class Alert:
     """Jinja2 source for each item (``monitor.render.telegram_template``)."""
 
 
+DigestLayout = Literal["stories", "watchlists"]
+
+
 @dataclass(frozen=True, slots=True)
 class DigestSection:
     watchlist: str
@@ -310,6 +315,16 @@ class Digest:
     period_start: datetime | None = None
     unsubscribe: str | None = None
     """A ``mailto:`` or ``https:`` URI for the List-Unsubscribe header."""
+    layout: DigestLayout = "watchlists"
+    """``stories``: each story once, "Top stories" then by main watchlist, with tags;
+    ``watchlists``: one section per watchlist, a story met again says "see above"."""
+    stories: int = 0
+    """Stories in the edition, those past ``max_items`` included (0: count the items)."""
+    more: int = 0
+    """Stories past the destination's ``max_items``: counted, not shown."""
+    more_url: str | None = None
+    """The dashboard's list of the period's articles (``MONITOR_PUBLIC_URL``), linked
+    after "N more stories"."""
 
     @property
     def count(self) -> int:

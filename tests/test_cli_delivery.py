@@ -38,7 +38,7 @@ def test_digest_preview_writes_html_and_sends_nothing(app: App, tmp_path: Path,
                  *args(app)]) == 0
     out = capsys.readouterr().out
     assert "email digest for policy-team (policy@example.org)" in out
-    assert "Subject: EU watch digest" in out
+    assert "Subject: EU agrees AI Act deal & more — 1 story" in out
     assert "EU agrees AI Act deal & more" in out
     assert "EU agrees AI Act deal &amp; more" in html.read_text()
     assert not (app.state / "outbox").exists()  # nothing written, nothing sent

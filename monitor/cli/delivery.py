@@ -250,7 +250,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not dests:
         print("  (none has been used yet)")
     for d in dests:
-        health = "ok" if d["healthy"] else "UNHEALTHY"
+        # A stand-in (the console without TELEGRAM_BOT_TOKEN) is not "ok": nothing
+        # reached the chat (issue 10 item 10).
+        health = (d.get("via") or "ok") if d["healthy"] else "UNHEALTHY"
         last = d["last_success"].isoformat(timespec="seconds") if d["last_success"] else "never"
         line = (
             f"  {d['destination']:<20} {d['channel']:<8} {d['address']:<28} {health:<9} "

@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--http",
         default=os.environ.get("MONITOR_HTTP", "127.0.0.1:9108"),
-        help="host:port for /healthz and /metrics (env MONITOR_HTTP; empty: off)",
+        help="host:port for the dashboard, /healthz and /metrics (env MONITOR_HTTP; empty: off)",
     )
     p.add_argument("--no-bot", action="store_true", help="do not answer Telegram commands")
     p.set_defaults(func=cmd_run)

@@ -38,12 +38,14 @@ from monitor.config.source import PathPart, Source, format_path
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match.syntax import RuleReader, scalar_text, suggest
 from monitor.match.terms import Rule, Term, primary_language
-from monitor.models import FIELDS, Explain, Field, LinkPreview
+from monitor.models import FIELDS, DigestLayout, Explain, Field, LinkPreview
 from monitor.render.telegram_template import check_template
 
 Priority = Literal["instant", "digest"]
 DEFAULT_DIGEST_TIME = time(8, 0)
 DEFAULT_TIMEZONE = "Europe/Brussels"
+DEFAULT_MAX_ITEMS = 40
+"""Stories shown in one digest (issue 17); the rest are counted."""
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.I)
@@ -75,8 +77,8 @@ class _Strict(BaseModel):
 
 class ActorModel(_Strict):
     name: Text
-    aliases: list[Text] = []
-    by_language: dict[str, list[Text]] = {}
+    aliases: list[Any] = []
+    by_language: dict[str, list[Any]] = {}
 
 
 class DestinationModel(_Strict):
@@ -92,11 +94,14 @@ class DestinationModel(_Strict):
     hashtags: bool = False
     explain: Explain = "inline"
     template: str | None = None
+    layout: Literal["stories", "watchlists"] = "stories"
+    max_items: int = DEFAULT_MAX_ITEMS
 
 
 class WatchlistModel(_Strict):
     title: Text | None = None
     any: list[Any] | None = None
+    by_language: dict[str, list[Any]] | None = None
     all: list[Any] | None = None
     none: list[Any] | None = None
     near: list[Any] | None = None
@@ -147,6 +152,10 @@ class DestinationSpec:
     explain: Explain = "inline"
     template: str | None = None
     """Jinja2 source for each article of an alert (checked at load)."""
+    layout: DigestLayout = "stories"
+    """``stories``: each story once, most important first; ``watchlists``: by watchlist."""
+    max_items: int = DEFAULT_MAX_ITEMS
+    """Stories shown in one digest; the rest are counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +323,9 @@ class _Loader:
             self.actors[actor_id] = ActorSpec(actor_id, actor_id, ())
             return
         terms = [self.rules.term(model.name, (*path, "name"))]
-        terms += [self.rules.term(a, (*path, "aliases", i)) for i, a in enumerate(model.aliases)]
+        terms += [
+            self.rules.term_value(a, (*path, "aliases", i)) for i, a in enumerate(model.aliases)
+        ]
         local = []
         for lang, aliases in model.by_language.items():
             if not _LANGUAGE.match(lang):
@@ -324,7 +335,9 @@ class _Loader:
                 )
                 continue
             found = [
-                self.rules.term(a, (*path, "by_language", lang, i)) for i, a in enumerate(aliases)
+                # The language is the key's: the matcher gives it to each term.
+                self.rules.term_value(a, (*path, "by_language", lang, i))
+                for i, a in enumerate(aliases)
             ]
             local.append((primary_language(lang), tuple(t for t in found if t)))
         self.actors[actor_id] = ActorSpec(
@@ -367,6 +380,8 @@ class _Loader:
             self.error(
                 (*path, "digest_time"), f'{model.digest_time!r} is not a time of day like "08:00"'
             )
+        if model.max_items < 1:
+            self.error((*path, "max_items"), f"must be 1 or more, not {model.max_items}")
         try:
             ZoneInfo(model.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -382,6 +397,8 @@ class _Loader:
             timezone=model.timezone,
             digest_empty=model.digest_empty,
             **self.telegram_options(path, model, telegram),
+            layout=model.layout,
+            max_items=model.max_items,
         )
 
     def telegram_options(
@@ -450,6 +467,23 @@ class _Loader:
 
     # -- watchlists ---------------------------------------------------------------------
 
+    def local_terms(self, model: WatchlistModel, path: tuple[PathPart, ...]) -> tuple[Term, ...]:
+        """``by_language:`` of a watchlist: more ``any:`` terms, each in its language."""
+        out = []
+        for lang, terms in (model.by_language or {}).items():
+            where = (*path, "by_language", lang)
+            if not _LANGUAGE.match(lang):
+                self.error(where, f"{lang!r} is not a language code such as de or pt-BR")
+                continue
+            if not terms:
+                self.error(where, "empty list; remove it or give at least one term")
+            for i, raw in enumerate(terms):
+                if isinstance(raw, dict) and "term" not in raw:
+                    self.error((*where, i), "expected a term or {term: TEXT, exact: true}")
+                elif term := self.rules.term_value(raw, (*where, i), lang):
+                    out.append(term)
+        return tuple(out)
+
     def watchlist(self, wl_id: str, raw: Any) -> WatchlistSpec | None:
         path: tuple[PathPart, ...] = ("watchlists", wl_id)
         model = self.validate(WatchlistModel, raw, path)
@@ -457,7 +491,7 @@ class _Loader:
             return None
         before = len(self.errors)
         rule = Rule(
-            any=self.rules.items(model.any, (*path, "any")),
+            any=self.rules.items(model.any, (*path, "any")) + self.local_terms(model, path),
             all=self.rules.items(model.all, (*path, "all")),
             none=self.rules.items(model.none, (*path, "none")),
             near=self.rules.near_groups(model.near, (*path, "near")),

@@ -16,6 +16,8 @@ class ConsoleSender:
     """
 
     channel: Channel = "console"
+    via = "console (no TELEGRAM_BOT_TOKEN)"
+    """What ``monitor status`` says of a destination this sender stood in for."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream

@@ -25,7 +25,14 @@ from typing import Literal, cast, get_args
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
-from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from monitor.errors import (
+    ConfigError,
+    DeliveryError,
+    MessageTooLargeError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    TransportSettingsError,
+)
 from monitor.models import Channel, OutgoingMessage, SendReceipt
 from monitor.render.email import build_email_message
 
@@ -146,12 +153,17 @@ class SmtpSender:
         self._tls_context = tls_context
         self._local_hostname = local_hostname
         self._clock = clock
+        self.max_message_size: int | None = None
+        """The SIZE the server advertised at the last EHLO (RFC 1870); None: none said."""
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         """Raises:
-        TransientDeliveryError: connection refused or lost, timeout, SMTP 4xx.
-        PermanentDeliveryError: SMTP 5xx (recipient rejected, authentication failed),
-            a server without the STARTTLS it must offer, an untrusted certificate.
+        TransportSettingsError: the settings or credentials are wrong (535, no STARTTLS,
+            an untrusted certificate, a refused connection, an unknown host).
+        MessageTooLargeError: the message is larger than the server's SIZE, or the
+            server answered 552.
+        TransientDeliveryError: timeout, dropped connection, SMTP 4xx.
+        PermanentDeliveryError: another SMTP 5xx (recipient rejected, spam).
         """
         s = self.settings
         destination, address = message.target.destination, message.target.address
@@ -160,37 +172,76 @@ class SmtpSender:
             mime = build_email_message(message, date=self._clock())
         except ValueError as exc:
             raise PermanentDeliveryError(f"{address}: {exc}", destination=destination) from exc
+        data = mime.as_bytes(policy=email.policy.SMTP)
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            username=s.username,
+            password=s.password,
+            use_tls=s.security == "ssl",
+            start_tls=s.security == "starttls",
+            tls_context=self._tls_context,
+            local_hostname=self._local_hostname,
+            timeout=s.timeout,
+        )
         try:
-            await aiosmtplib.send(
-                mime,
-                sender=parseaddr(str(mime["From"]))[1],
-                recipients=[address],
-                hostname=s.host,
-                port=s.port,
-                username=s.username,
-                password=s.password,
-                use_tls=s.security == "ssl",
-                start_tls=s.security == "starttls",
-                tls_context=self._tls_context,
-                local_hostname=self._local_hostname,
-                timeout=s.timeout,
-            )
+            async with client:
+                if client.is_ehlo_or_helo_needed:
+                    # connect() greets only for STARTTLS or a login; SIZE comes with EHLO.
+                    try:
+                        await client.ehlo()
+                    except aiosmtplib.SMTPHeloError:
+                        await client.helo()  # an old server: no extensions, no SIZE
+                self.max_message_size = _advertised_size(client)
+                limit = self.max_message_size
+                if limit is not None and len(data) > limit:
+                    raise MessageTooLargeError(
+                        f"{where} for {address}: the message is {len(data)} bytes, more "
+                        f"than the server's SIZE {limit}",
+                        destination=destination,
+                        limit=limit,
+                        size=len(data),
+                    )
+                await client.sendmail(parseaddr(str(mime["From"]))[1], [address], data)
+        except DeliveryError:
+            raise
         except aiosmtplib.SMTPRecipientsRefused as exc:
             first = exc.recipients[0]
             text = f"{where} refused {address}: {first.code} {_oneline(first.message)}"
             raise _by_code(first.code, text, destination) from exc
         except aiosmtplib.SMTPResponseException as exc:
             text = f"{where} for {address}: {exc.code} {_oneline(exc.message)}"
+            if exc.code == 552:
+                # RFC 1870 §6.2 (and aiosmtpd's data_size_limit): the message is too large.
+                raise MessageTooLargeError(
+                    text, destination=destination, limit=self.max_message_size, size=len(data)
+                ) from exc
+            if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or exc.code in _AUTH_CODES:
+                raise TransportSettingsError(
+                    f"{text} (check SMTP_USERNAME and SMTP_PASSWORD)", destination=destination
+                ) from exc
             raise _by_code(exc.code, text, destination) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             text = f"{where} for {address}: {_oneline(str(exc)) or type(exc).__name__}"
-            if _needs_operator(exc):
-                raise PermanentDeliveryError(text, destination=destination) from exc
+            hint = _settings_hint(exc)
+            if hint:
+                raise TransportSettingsError(f"{text} ({hint})", destination=destination) from exc
             raise TransientDeliveryError(text, destination=destination) from exc
         return SendReceipt(remote_id=str(mime["Message-ID"]))
 
     async def aclose(self) -> None:
         """Nothing to close: each send uses its own connection."""
+
+
+# RFC 4954 §6: 530 authentication required, 534 mechanism too weak, 535 credentials
+# invalid, 538 encryption required; RFC 3207: 530 "must issue a STARTTLS command first".
+_AUTH_CODES = frozenset({530, 534, 535, 538})
+
+
+def _advertised_size(client: aiosmtplib.SMTP) -> int | None:
+    """The EHLO SIZE value; None when absent, 0 (no fixed maximum) or unreadable."""
+    raw = client.esmtp_extensions.get("size", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 def _by_code(
@@ -202,19 +253,28 @@ def _by_code(
     return TransientDeliveryError(text, destination=destination)
 
 
-def _needs_operator(exc: BaseException) -> bool:
-    """True when retrying cannot help before someone acts: an untrusted certificate, a
-    server that does not offer STARTTLS or no usable authentication method."""
+def _settings_hint(exc: BaseException) -> str | None:
+    """What to check when the error is the settings' fault, not the message's or a
+    passing network fault: an untrusted certificate, a server without STARTTLS or a
+    usable authentication method, a host that refuses connections or does not exist."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, ssl.SSLCertVerificationError):
-            return True
+            return "check the server's certificate and SMTP_HOST"
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    # Timeouts and dropped connections are also SMTPExceptions, and are transient.
-    network = (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPConnectError, ConnectionError)
-    return isinstance(exc, aiosmtplib.SMTPException) and not isinstance(exc, network)
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | aiosmtplib.SMTPServerDisconnected):
+        return None  # a slow or dropped connection: the next attempt may work
+    if isinstance(exc, aiosmtplib.SMTPConnectError):
+        return "check SMTP_HOST and SMTP_PORT"
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or "starttls" in str(exc).lower():
+        return "check SMTP_SECURITY"
+    if isinstance(exc, ConnectionError | OSError):
+        return None
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return "check the SMTP_* settings"
+    return None
 
 
 def _oneline(text: str) -> str:
@@ -234,6 +294,8 @@ class EmlFileSender:
     def __init__(self, directory: Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self.directory = Path(directory)
         self._clock = clock
+        self.via = f".eml files in {self.directory} (no SMTP_HOST)"
+        """What ``monitor status`` says of a destination this sender stood in for."""
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         """Raises:

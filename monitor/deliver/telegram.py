@@ -40,6 +40,7 @@ from monitor.errors import (
     HeldDeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
+    TransportSettingsError,
 )
 from monitor.models import Channel, LinkPreview, OutgoingMessage, SendReceipt, Target
 from monitor.render.telegram import render_test_message
@@ -328,7 +329,7 @@ class TelegramSender:
         if isinstance(exc, InvalidToken):
             # Not permanent: every queued message would fail for a configuration error
             # that the operator fixes by setting TELEGRAM_BOT_TOKEN; they wait instead.
-            return TransientDeliveryError(
+            return TransportSettingsError(
                 "telegram: the bot token was rejected (check TELEGRAM_BOT_TOKEN)",
                 destination=destination,
             )

@@ -39,6 +39,8 @@ class Atom:
     actor: str | None = None
     languages: frozenset[str] | None = None
     """Only in articles of these languages (or of unknown language); None: any."""
+    form: str | None = None
+    """An inflected form of ``term`` (``"pl: rozpoznawaniem twarzy"``); ``term.key`` is its key."""
 
 
 class Scan:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
 from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick, unique_hits
+from monitor.match.inflect import Inflector, default_cache
 from monitor.match.snippets import make_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
 from monitor.models import FIELDS, Article, Hit, Match
@@ -35,8 +38,15 @@ class Matcher:
     Immutable after construction and safe to share; ``match`` is pure and deterministic.
     """
 
-    def __init__(self, cfg: KeywordsConfig) -> None:
+    def __init__(self, cfg: KeywordsConfig, inflector: Inflector | None = None) -> None:
         self.config = cfg
+        self._inflector = inflector if inflector is not None else Inflector(default_cache())
+        self._inflector.prepare(
+            (language, term.text)
+            for term, languages in inflected_terms(cfg)
+            for language in _inflected_in(term, languages)
+        )
+        self._spec_languages: tuple[str, ...] = ()
         self._atom_ids: dict[Atom, int] = {}
         self._atom_watchlists: list[set[int]] = []
         self._watchlists: list[CompiledWatchlist] = []
@@ -151,6 +161,7 @@ class Matcher:
                     end=end,
                     snippet=make_snippet(text, start, end),
                     actor=atom.actor,
+                    form=atom.form,
                 ),
             )
         # Sorted by field, start, longest first, term; ties keep the given order.
@@ -184,6 +195,7 @@ class Matcher:
                     end=end,
                     snippet=make_snippet(text, start, end, marks[field_index]),
                     actor=atom.actor,
+                    form=atom.form,
                 )
             )
         return tuple(out)
@@ -192,6 +204,7 @@ class Matcher:
 
     def _compile(self, index: int, spec: WatchlistSpec) -> CompiledWatchlist:
         rule = spec.rule
+        self._spec_languages = spec.languages
 
         def items(source: tuple[Item, ...], positive: bool) -> tuple[CItem, ...]:
             return tuple(self._item(index, item, positive) for item in source)
@@ -212,7 +225,7 @@ class Matcher:
             all=items(rule.all, True),
             none=items(rule.none, False),
             near=items(rule.near, True),
-            ignore=frozenset(self._atom(index, Atom(t), False) for t in rule.ignore),
+            ignore=frozenset().union(*(self._term(index, t, None, False) for t in rule.ignore)),
             weights=tuple((self._item(index, w, True), weight) for w, weight in rule.weights),
             threshold=rule.threshold,
             any_atoms=frozenset(atom_items) if simple else frozenset(),
@@ -237,13 +250,31 @@ class Matcher:
 
     def _word(self, index: int, word: Word, positive: bool) -> frozenset[int]:
         if isinstance(word, Term):
-            return frozenset({self._atom(index, Atom(word), positive)})
+            return self._term(index, word, None, positive)
         actor = self.config.actors[word.actor]
-        ids = {self._atom(index, Atom(t, actor=actor.id), positive) for t in actor.aliases}
+        ids: set[int] = set()
+        for term in actor.aliases:
+            ids |= self._term(index, term, actor.id, positive)
         for language, terms in actor.by_language:
-            ids.update(
-                self._atom(index, Atom(t, actor.id, frozenset({language})), positive) for t in terms
-            )
+            for term in terms:
+                ids |= self._term(
+                    index, dataclasses.replace(term, language=language), actor.id, positive
+                )
+        return frozenset(ids)
+
+    def _term(self, index: int, term: Term, actor: str | None, positive: bool) -> frozenset[int]:
+        """The atom of ``term`` and one per inflected form of it (issue 14)."""
+        languages = frozenset({term.language}) if term.language else None
+        ids = {self._atom(index, Atom(term, actor, languages), positive)}
+        text, lang, exact = term.text, term.language, term.exact
+        for language in _inflected_in(term, self._spec_languages):
+            for key in self._inflector.expand(language, text):
+                if key != term.key:
+                    # Term(...) rather than dataclasses.replace: three times as fast, and
+                    # the default keywords.yaml has 20,000 forms.
+                    form = Term(text, key, "", False, False, False, lang, exact)
+                    atom = Atom(form, actor, languages, f"{language}: {key}")
+                    ids.add(self._atom(index, atom, positive))
         return frozenset(ids)
 
     def _label(self, word: Word) -> str:
@@ -259,6 +290,37 @@ class Matcher:
         if positive:
             self._atom_watchlists[atom_id].add(index)
         return atom_id
+
+
+def _inflected_in(term: Term, languages: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages whose forms of ``term`` count: its own, else its watchlist's."""
+    if not term.inflects:
+        return ()
+    return (term.language,) if term.language else languages
+
+
+def inflected_terms(cfg: KeywordsConfig) -> Iterator[tuple[Term, tuple[str, ...]]]:
+    """Every term that a watchlist uses, with the watchlist's languages."""
+
+    def words(item: object) -> Iterator[Term]:
+        if isinstance(item, Term):
+            yield item
+        elif isinstance(item, ActorRef):
+            actor = cfg.actors[item.actor]
+            yield from actor.aliases
+            for language, terms in actor.by_language:
+                yield from (dataclasses.replace(t, language=language) for t in terms)
+        elif isinstance(item, Near):
+            for slot in item.slots:
+                for word in slot:
+                    yield from words(word)
+
+    for spec in cfg.watchlists.values():
+        rule = spec.rule
+        items = (*rule.any, *rule.all, *rule.none, *rule.near, *rule.ignore)
+        for item in (*items, *(w for w, _ in rule.weights)):
+            for term in words(item):
+                yield term, spec.languages
 
 
 def _by_atom(scan: Scan) -> dict[int, list[AtomHit]]:
@@ -277,6 +339,10 @@ def _alternatives(labels: list[str], shown: int = 3) -> str:
     return " | ".join(labels if more == "" else labels[:shown]) + more
 
 
-def compile_matcher(cfg: KeywordsConfig) -> Matcher:
-    """Compile every watchlist of ``cfg`` into one matcher."""
-    return Matcher(cfg)
+def compile_matcher(cfg: KeywordsConfig, inflector: Inflector | None = None) -> Matcher:
+    """Compile every watchlist of ``cfg`` into one matcher.
+
+    ``inflector``: where the inflected forms of terms come from; by default the package's
+    cache, the user's cache and simplemma (see :mod:`monitor.match.inflect`).
+    """
+    return Matcher(cfg, inflector)

@@ -60,9 +60,16 @@ def _hit_lines(hit: Hit, color: bool, kind: str) -> list[str]:
     label = "ignored (inside an ignore: phrase)" if kind == "ignored" else "hit"
     return [
         f"    {label} {hit.field}[{hit.start}:{hit.end}] {hit.text!r}  <- {hit.term}"
+        + (f" ({_form(hit.form)})" if hit.form else "")
         + (f" (actor {hit.actor})" if hit.actor else ""),
         f"      {hit.snippet.marked(open_, close)}",
     ]
+
+
+def _form(form: str) -> str:
+    """``pl: rozpoznawaniem twarzy`` -> ``pl form 'rozpoznawaniem twarzy'``."""
+    language, _, key = form.partition(": ")
+    return f"{language} form {key!r}"
 
 
 def explanation_json(article: Article, explanations: Sequence[Explanation]) -> dict[str, Any]:
@@ -103,5 +110,6 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
         "start": hit.start,
         "end": hit.end,
         "actor": hit.actor,
+        "form": hit.form,
         "snippet": hit.snippet.marked("[", "]"),
     }

@@ -7,7 +7,9 @@ path of the value, so that every message can name its file and line.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -18,6 +20,8 @@ Path = tuple[PathPart, ...]
 Report = Callable[[Path, str], None]
 
 DEFAULT_WITHIN = 10
+TERM_KEYS = ("term", "exact", "language")
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.I)
 ACTOR_KEY = "actor:"
 """A ``weights`` key that names an actor: ``actor:edpb``."""
 
@@ -79,6 +83,8 @@ class RuleReader:
         return self.word(value, path)
 
     def word(self, value: Any, path: Path) -> Word | None:
+        if isinstance(value, dict) and "term" in value:
+            return self.term_value(value, path)
         if isinstance(value, dict):
             extra = sorted(set(value) - {"actor"})
             if "actor" in value and extra:
@@ -103,6 +109,38 @@ class RuleReader:
             self.error(path, f"unknown actor {actor_id!r}" + suggest(str(actor_id), self.actors))
             return None
         return ActorRef(actor_id)
+
+    def term_value(self, value: Any, path: Path, language: str | None = None) -> Term | None:
+        """A term written as text or as ``{term: TEXT, exact: BOOL, language: CODE}``."""
+        exact = False
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(TERM_KEYS))
+            if unknown:
+                self.error(
+                    (*path, unknown[0]),
+                    f"unknown key {unknown[0]!r} in a term (expected {', '.join(TERM_KEYS)})",
+                )
+                return None
+            exact = value.get("exact", False)
+            if not isinstance(exact, bool):
+                self.error((*path, "exact"), f"exact must be true or false, not {exact!r}")
+                return None
+            code = value.get("language", language)
+            if code is not None and not (isinstance(code, str) and LANGUAGE.match(code)):
+                self.error((*path, "language"), f"{code!r} is not a language code such as de")
+                return None
+            language = code
+            path = (*path, "term")
+            value = value.get("term")
+        value = scalar_text(value)
+        if not isinstance(value, str):
+            self.error(path, "expected a term (text)")
+            return None
+        term = self.term(value, path)
+        if term is None or (language is None and not exact):
+            return term
+        code = language.split("-", 1)[0].lower() if language else None
+        return dataclasses.replace(term, language=code, exact=exact)
 
     def term(self, value: str, path: Path) -> Term | None:
         try:

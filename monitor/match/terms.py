@@ -38,6 +38,16 @@ class Term:
     """Written ``*word``: the matched word may begin before the letters."""
     open_end: bool = False
     """Written ``word*``: the matched word may continue after the letters."""
+    language: str | None = None
+    """The language it is written in (``by_language:``, ``language:``): it matches only in
+    articles of that language (or of unknown language), in its inflected forms too."""
+    exact: bool = False
+    """Written ``{term: ..., exact: true}``: only the forms as written, no inflection."""
+
+    @property
+    def inflects(self) -> bool:
+        """Whether the term stands for its inflected forms too (issue 14)."""
+        return not (self.exact or self.case_sensitive or self.open_start or self.open_end)
 
     @property
     def label(self) -> str:

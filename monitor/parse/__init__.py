@@ -2,7 +2,8 @@
 
 Flow: ``decode`` (charset, once for both engines) -> ``sniff`` (HTML page, JSON, empty)
 -> ``entities`` (HTML entities in XML) -> an engine (``fast``: lxml on well-formed
-RSS 2.0 / RSS 1.0 / Atom 1.0; ``fallback``: feedparser for broken or unusual feeds)
+RSS 0.9x-2.0 / RSS 1.0 / Atom 0.3 and 1.0; ``fallback``: feedparser for broken or unusual
+feeds)
 -> ``build`` (text, dates, language, identity keys).  A body that starts with ``{`` skips
 sniff and entities and goes to ``jsonfeed`` (JSON Feed 1.0 / 1.1), then to ``build``.
 """

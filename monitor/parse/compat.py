@@ -7,6 +7,8 @@ fail on the first difference.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import re
 from html.entities import entitydefs
@@ -15,12 +17,21 @@ from feedparser.html import _cp1252
 from feedparser.sanitizer import _HTMLSanitizer
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Atom's short names, and Media RSS's "plain" (feedparser's map_content_type).
+_SHORT_TYPES = {
+    "text": "text/plain",
+    "plain": "text/plain",
+    "html": "text/html",
+    "xhtml": "application/xhtml+xml",
+}
 _ACCEPTABLE = frozenset(_HTMLSanitizer.acceptable_elements)
 _C1 = re.compile("[\x80-\x9f]")
 _CLOSE_TAG = re.compile(r"</(\w+)>")
 _ENTITY = re.compile(r"&#?\w+;")
 _TAG_NAME = re.compile(r"</?(\w+)")
 _ENTITY_NAME = re.compile(r"&(\w+);")
+# Control characters other than white space: a decoded value holding one is binary.
+_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # feedparser's own pattern for an e-mail address inside an RSS <author> string.
 _EMAIL = re.compile(
     r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"
@@ -31,9 +42,7 @@ _EMAIL = re.compile(
 def content_type(attr: str | None, default: str) -> str:
     """Map an Atom ``type`` attribute (``text``, ``html``, ``xhtml`` or a MIME type)."""
     value = (attr or default).strip().lower()
-    return {"text": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml"}.get(
-        value, value
-    )
+    return _SHORT_TYPES.get(value, value)
 
 
 def text_kind(mime: str) -> bool | None:
@@ -43,6 +52,34 @@ def text_kind(mime: str) -> bool | None:
     if mime.startswith("text/"):
         return False
     return None
+
+
+def base64_text(value: str) -> str | None:
+    """The text inside a base64 field (an Atom text construct of a non-text type).
+
+    feedparser decodes such a field and shows it; it is kept here only when it decodes
+    to UTF-8 text, so an image or other binary payload never becomes "words".
+    """
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=False)
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    return printable(text)
+
+
+def base64_or_same(value: str) -> str:
+    """A base64 value decoded to UTF-8 text, or the value itself when it is not one."""
+    try:
+        return base64.decodebytes(value.encode("utf-8")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return value
+
+
+def printable(text: str) -> str | None:
+    """``text`` when it holds no control characters but white space, else None."""
+    text = text.strip()
+    return text if text and not _BINARY.search(text) else None
 
 
 def looks_like_html(text: str) -> bool:

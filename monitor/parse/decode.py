@@ -31,6 +31,7 @@ _AS_WINDOWS_1252 = frozenset({"ascii", "latin_1", "cp1252", "iso8859_1"})
 _UNICODE = frozenset(
     {"utf_8", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be"}
 )
+_EBCDIC = b"\x4c\x6f\xa7\x94"
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -108,6 +109,8 @@ def decode(body: bytes, content_type: str | None = None) -> Decoded:
     for bom, name in _BOMS:
         if body.startswith(bom):
             return _from_bom(body[len(bom) :], name)
+    if body[:4] == _EBCDIC:
+        return _from_ebcdic(body)
     if body[:2] in (b"<\x00", b"\x00<"):
         # UTF-16 without a byte-order mark: XML 1.0 appendix F.1 autodetection.
         name = "utf-16-le" if body[0] == 0x3C else "utf-16-be"
@@ -119,6 +122,19 @@ def decode(body: bytes, content_type: str | None = None) -> Decoded:
     http_label, xml_label = declared_charsets(body, content_type)
     text, codec, problems = _pick(body, http_label, xml_label)
     return _finish(body, text, codec, problems)
+
+
+def _from_ebcdic(body: bytes) -> Decoded:
+    # "<?xm" in EBCDIC (XML 1.0 appendix F.1); the declaration, readable in any EBCDIC
+    # code page, names the one in use (cp037, cp500, cp875, ...).
+    head = body[:200].decode("cp037").encode("ascii", "replace")
+    match = _DECL_ENCODING.search(head)
+    name = match.group(1).decode("ascii") if match else "cp037"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        name = "cp037"
+    return _from_bom(body, name)
 
 
 def _from_bom(rest: bytes, name: str) -> Decoded:

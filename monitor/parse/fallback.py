@@ -1,7 +1,7 @@
 """The fallback engine: feedparser, for everything the fast engine does not take.
 
-feedparser reads broken XML with its loose parser ("bozo" feeds), RSS 0.9x, Atom 0.3
-and CDF.  It gets the same normalised UTF-8 bytes as the fast engine, as a stream so
+feedparser reads broken XML with its loose parser ("bozo" feeds), CDF and the items the
+fast engine cannot read.  It gets the same normalised UTF-8 bytes as the fast engine, as a stream so
 that a body is never mistaken for a file name or a URL, and with sanitising and
 relative-URI rewriting off: the builder wants the publisher's markup, not a
 re-serialised copy, and resolves links itself.
@@ -10,16 +10,18 @@ re-serialised copy, and resolves links itself.
 from __future__ import annotations
 
 import io
+import re
 import xml.sax
 from typing import Any
 
 import feedparser
 
 from monitor.errors import ParseError
-from monitor.parse.compat import text_kind
+from monitor.parse.compat import base64_text, content_type, printable, text_kind
 from monitor.parse.raw import RawEntry, RawFeed, RawText
 from monitor.parse.urls import is_web, resolve
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}")
 _HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
 
@@ -84,16 +86,32 @@ def _text(d: dict[str, Any], key: str) -> RawText | None:
     value = dict.get(d, key)
     if value is None:
         return None
-    detail = dict.get(d, key + "_detail") or {}
-    html = text_kind(str(detail.get("type", "text/html")))
-    return None if html is None else RawText(str(value), html)
+    detail = dict.get(d, key + "_detail")
+    if detail is None and key == "summary":
+        # feedparser copies a text or HTML content into a missing summary without its
+        # type: the content's type holds (a literal "<blink>" in plain text stays).
+        for item in dict.get(d, "content", None) or []:
+            if item.get("value") == value:
+                detail = item
+                break
+    return _typed(str(value), str((detail or {}).get("type", "text/html")))
+
+
+def _typed(value: str, mime: str) -> RawText | None:
+    html = text_kind(content_type(mime, "text/plain"))
+    if html is None:
+        # A non-text Atom type: feedparser decoded the base64 when it was UTF-8 text, and
+        # left it as it was when not (binary); keep only text, as the fast engine does.
+        text = base64_text(value) if _BASE64.fullmatch(value.strip()) else printable(value)
+        return None if text is None else RawText(text, False)
+    return RawText(value, html)
 
 
 def _content(d: dict[str, Any]) -> RawText | None:
     for item in dict.get(d, "content", None) or []:
-        html = text_kind(str(item.get("type", "text/html")))
-        if html is not None:
-            return RawText(str(item.get("value", "")), html)
+        text = _typed(str(item.get("value", "")), str(item.get("type", "text/html")))
+        if text is not None:
+            return text
     return None
 
 

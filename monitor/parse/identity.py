@@ -45,21 +45,28 @@ def assign_keys(entries: Sequence[IdentityParts]) -> tuple[list[str | None], lis
 
     def level(prefix: str, value_of: dict[int, str]) -> None:
         nonlocal todo
-        counts = Counter(value_of.values())
+        if not value_of:
+            return
+        # Most feeds have distinct ids: a set answers that without counting each value.
+        unique = len(set(value_of.values())) == len(value_of)
+        counts = None if unique else Counter(value_of.values())
         rest = []
         for i in todo:
             value = value_of.get(i)
-            if value is not None and counts[value] == 1:
+            if value is not None and (counts is None or counts[value] == 1):
                 keys[i] = prefix + value
             else:
                 rest.append(i)
         todo = rest
 
     level("guid:", {i: g for i in todo if (g := entries[i].guid)})
-    level(
-        "guid+link:", {i: f"{e.guid}|{e.link}" for i in todo if (e := entries[i]).guid and e.link}
-    )
-    level("link:", {i: link for i in todo if (link := entries[i].link)})
+    if todo:
+        level(
+            "guid+link:",
+            {i: f"{e.guid}|{e.link}" for i in todo if (e := entries[i]).guid and e.link},
+        )
+    if todo:
+        level("link:", {i: link for i in todo if (link := entries[i].link)})
     seen: set[str] = set()
     dropped = weak = 0
     for i in todo:

@@ -18,6 +18,7 @@ _DOCTYPE = re.compile(
 _TAG = re.compile(rb"<([A-Za-z_][\w:.-]*)")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.DOTALL | re.IGNORECASE)
 _HTML_ROOTS = frozenset({"html", "head", "body"})
+_FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "channel"})
 
 
 def first_tag(data: bytes) -> str | None:
@@ -41,10 +42,12 @@ def not_a_feed(data: bytes) -> str | None:
             return "not a feed: the body is JSON, not RSS or Atom"
         text = head.decode("utf-8", "replace")
         return f"not a feed: the body is not XML (it starts with {' '.join(text.split())[:40]!r})"
-    if head[:14].lower() == b"<!doctype html":
-        return html_page(data)
     name = first_tag(data)
     if name is not None and name.lower() in _HTML_ROOTS:
+        return html_page(data)
+    if head[:14].lower() == b"<!doctype html" and (name or "").lower() not in _FEED_ROOTS:
+        # An XHTML doctype in front of an <rss> is a feed all the same (feedparser
+        # strips it); the root element decides.
         return html_page(data)
     return None
 

@@ -4,6 +4,13 @@ Rows for one target are sent in order; a transient failure stops that target for
 round and sets the next attempt time (``retry_after`` from Telegram honoured exactly);
 a permanent failure marks the rows failed and the destination unhealthy.  Targets are
 independent: one blocked channel never delays another.
+
+A settings error (a rejected login or token, no STARTTLS, a host that cannot be
+reached) is the configuration's fault, not the rows': they wait, the destination is
+marked unhealthy with the reason and the admins are told once; a new worker (a new
+process, a reload) retries them at once, so they go out as soon as the settings are
+fixed (issue 10 item 5).  An e-mail the server finds too large is split and sent again;
+only an item too large on its own fails (issue 10 item 3).
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from monitor.config.keywords import default_hashtag
@@ -22,8 +30,10 @@ from monitor.deliver.base import Sender
 from monitor.errors import (
     DeliveryError,
     HeldDeliveryError,
+    MessageTooLargeError,
     PermanentDeliveryError,
     TransientDeliveryError,
+    TransportSettingsError,
 )
 from monitor.models import (
     Alert,
@@ -36,6 +46,7 @@ from monitor.models import (
     OutgoingMessage,
     Target,
 )
+from monitor.render import edition as render_edition
 from monitor.render import email as render_email
 from monitor.render import telegram as render_telegram
 from monitor.render.schedule import digest_due, in_quiet_hours
@@ -75,6 +86,8 @@ class SubscriberDigest:
     digest_time: time = time(8, 0)
     timezone: str = DEFAULT_TZ
     digest_empty: bool = False
+    layout: str = "stories"
+    max_items: int = 40
 
 
 SUBSCRIBER_DIGEST = SubscriberDigest()
@@ -117,6 +130,10 @@ class Deliverer:
     mail_from: str = "monitor@localhost"
     watchlists: Mapping[str, Any] = field(default_factory=dict)
     """Watchlist specs by id: their ``hashtag`` and ``silent`` for Telegram alerts."""
+    watchlist_priorities: Mapping[str, str] = field(default_factory=dict)
+    """Watchlist id -> ``instant`` or ``digest``: part of a story's importance."""
+    public_url: str | None = None
+    """``MONITOR_PUBLIC_URL``: a digest over its ``max_items`` links to the dashboard."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     rng: random.Random = field(default_factory=random.Random)
     on_sent: Callable[[Target, Sequence[datetime], datetime], None] | None = None
@@ -125,6 +142,25 @@ class Deliverer:
     on_held: Callable[[Target, int, str], None] | None = None
     """Called when a destination starts holding rows (a deleted or closed forum topic):
     once, when it was healthy before, so that admins hear of it without a flood."""
+    on_unhealthy: Callable[[Target, str], None] | None = None
+    """Called once when a settings error makes a healthy destination unhealthy (to tell
+    the admins); not again for the same reason while it stays unhealthy."""
+    _released: bool = field(default=False, init=False)
+
+    def release_waiting(self) -> None:
+        """Once per worker: rows waiting on an unhealthy destination are due now.
+
+        A new worker means new settings may be in force (a restart with a fixed
+        ``SMTP_PASSWORD``, a reload): the rows must not sit out the back-off of errors
+        the old settings caused.
+        """
+        if self._released:
+            return
+        self._released = True
+        with self.store.transaction() as conn:
+            count = ob.release_unhealthy(conn, self.clock())
+        if count:
+            log.warning("retrying now %d rows that waited on unhealthy destinations", count)
 
     async def aclose(self) -> None:
         for sender in {id(s): s for s in self.senders.values()}.values():
@@ -135,6 +171,7 @@ class Deliverer:
     async def deliver_alerts(self) -> DeliveryReport:
         """Send every due alert row, grouped per target; then edit alerts whose story
         gained sources ("also: ...")."""
+        self.release_waiting()
         now = self.clock()
         due = ob.due_entries(self.store.conn, "alert", now, limit=5000)
         groups: dict[Target, list[OutboxEntry]] = {}
@@ -248,6 +285,7 @@ class Deliverer:
     ) -> DeliveryReport:
         """Send the digests that are due now (every configured one with ``force``);
         ``only``: just the target with this address."""
+        self.release_waiting()
         report = DeliveryReport()
         jobs = []
         for name, dest in self.destinations.items():
@@ -270,8 +308,25 @@ class Deliverer:
             for target in targets(name, dest):
                 digest = self.build_digest(target)
                 if digest is not None:
-                    out.append((target, self._render_digest(digest)))
+                    out.append((target, self._render_digest(self.edition(digest, dest)[0])))
         return out
+
+    def edition(self, digest: Digest, dest: Any) -> tuple[Digest, list[AlertItem]]:
+        """``digest`` laid out as the destination asks (``layout``, ``max_items``); and
+        the stories past ``max_items``, counted in the digest, not shown."""
+        max_items = int(getattr(dest, "max_items", 40) or 40)
+        if getattr(dest, "layout", "stories") == "watchlists":
+            edition, left = render_edition.watchlists_edition(digest, max_items)
+        else:
+            edition, left = render_edition.stories_edition(
+                digest, self.watchlist_priorities, max_items
+            )
+        if left and self.public_url:
+            end = digest.period_end.astimezone(UTC).date()
+            start = (digest.period_start or digest.period_end - timedelta(days=1)).astimezone(UTC)
+            url = f"{self.public_url.rstrip('/')}/articles?since={start.date()}&until={end}"
+            edition = dataclasses.replace(edition, more_url=url)
+        return edition, left
 
     def build_digest(
         self,
@@ -311,6 +366,8 @@ class Deliverer:
             digest_time=dest.digest_time, timezone=dest.timezone, last=anchor, now=now
         ):
             return DeliveryReport()
+        if not force and rows and all(r.due > now for r in rows):
+            return DeliveryReport()  # a failed attempt set the next one: back-off
         companions: dict[int, list[int]] = {}
         digest = self.build_digest(target, now, companions)
         if digest is None:
@@ -327,18 +384,110 @@ class Deliverer:
                 with self.store.transaction() as conn:
                     ob.record_digest(conn, target, now)
                 return DeliveryReport()
-        report = await self._send_all(
-            target, self._render_digest(digest), rows, companions=companions
-        )
-        if not report.errors:
+        digest, left_out = self.edition(digest, dest)
+        if target.channel == "email":
+            report = await self._send_email_digest(digest, rows, companions)
+        else:
+            # Through _render_digest: the destination's topic and silence apply.
+            messages = self._render_digest(digest)
+            report = await self._send_all(target, messages, rows, companions=companions)
+        if not report.retried:  # nothing waits: this digest is done (items may have failed)
+            # Stories past max_items were counted in it ("N more"): they are delivered.
+            ids = [
+                i
+                for item in left_out
+                for i in (item.outbox_id, *companions.get(item.outbox_id, ()))
+            ]
             with self.store.transaction() as conn:
+                if report.messages:
+                    ob.mark_sent(conn, ids, now, None)
+                elif ids and report.errors:  # the digest that counted them failed for good
+                    ob.mark_failed(conn, ids, report.errors[0])
                 ob.record_digest(conn, target, now)
-            report.digests += 1
+            if report.messages:
+                report.digests += 1
         return report
+
+    def _email_limit(self) -> int:
+        limit = getattr(self.senders.get("email"), "max_message_size", None)
+        return limit if isinstance(limit, int) and limit > 0 else render_email.MAX_MESSAGE_BYTES
+
+    async def _send_email_digest(
+        self, digest: Digest, rows: Sequence[OutboxEntry], companions: Mapping[int, list[int]]
+    ) -> DeliveryReport:
+        """The digest as e-mails under the server's SIZE (10 MB when it says none); a
+        message the server still finds too large is split again, down to single items."""
+        target = digest.target
+        report = DeliveryReport()
+
+        async def render(part: Digest, limit: int) -> list[OutgoingMessage]:
+            # Off the event loop: a big digest takes a while to render and measure.
+            out = await asyncio.to_thread(
+                render_email.render_digest_emails,
+                part,
+                mail_from=self.mail_from,
+                max_bytes=limit,
+            )
+            for item, size in out.too_large:
+                self._too_large(
+                    target,
+                    [item.outbox_id, *companions.get(item.outbox_id, ())],
+                    item,
+                    size,
+                    limit,
+                    report,
+                )
+            return list(out.messages)
+
+        async def resplit(
+            message: OutgoingMessage, exc: MessageTooLargeError
+        ) -> list[OutgoingMessage]:
+            size = exc.size or render_email.message_size(message)
+            # Without a SIZE, anything smaller than what was refused: halves, then
+            # quarters if the server refuses again, down to single items.
+            limit = exc.limit if exc.limit and exc.limit < size else size - 1
+            part = render_email.digest_subset(digest, message.outbox_ids)
+            order = [i.outbox_id for i in render_edition.stories(digest)]
+            if order and order[-1] not in message.outbox_ids:
+                part = dataclasses.replace(part, more=0)  # said once, in the last part
+            return await render(part, limit)
+
+        messages = await render(digest, self._email_limit())
+        sent = await self._send_all(target, messages, rows, companions=companions, resplit=resplit)
+        report.add(sent)
+        return report
+
+    def _too_large(
+        self,
+        target: Target,
+        ids: list[int],
+        item: AlertItem,
+        size: int,
+        limit: int,
+        report: DeliveryReport,
+    ) -> None:
+        """An item that does not fit in an e-mail even alone fails; the destination stays
+        healthy and the rest of the digest goes out."""
+        title = " ".join(item.article.title.split())[:80] or "(untitled)"
+        error = (
+            f"delivery: {target.destination}: {target.address}: the item {title!r} alone is "
+            f"{size} bytes as an e-mail, over the server's limit of {limit} bytes; it is "
+            f"left out of the digest"
+        )
+        with self.store.transaction() as conn:
+            ob.mark_failed(conn, ids, error)
+        log.error("%s", error)
+        if self.on_failed is not None:
+            self.on_failed(target, len(ids), error)
+        report.failed += len(ids)
+        report.errors.append(error)
 
     def _render_digest(self, digest: Digest) -> list[OutgoingMessage]:
         if digest.target.channel == "email":
-            return [render_email.render_digest_email(digest, mail_from=self.mail_from)]
+            parts = render_email.render_digest_emails(
+                digest, mail_from=self.mail_from, max_bytes=self._email_limit()
+            )
+            return list(parts.messages)
         dest = self._destination(digest.target)
         messages = render_telegram.render_digest(digest)
         if dest is None:
@@ -382,11 +531,15 @@ class Deliverer:
         messages: Sequence[OutgoingMessage],
         rows: Sequence[OutboxEntry],
         companions: Mapping[int, list[int]] | None = None,
+        resplit: Callable[[OutgoingMessage, MessageTooLargeError], Awaitable[list[OutgoingMessage]]]
+        | None = None,
     ) -> DeliveryReport:
         report = DeliveryReport()
         sender = self.senders.get(target.channel)
         attempts = {r.id: r.attempts for r in rows}
-        for message in messages:
+        queue = deque(messages)
+        while queue:
+            message = queue.popleft()
             ids = list(message.outbox_ids)
             for first in message.outbox_ids:
                 ids.extend((companions or {}).get(first, ()))
@@ -395,6 +548,17 @@ class Deliverer:
                 continue
             try:
                 receipt = await sender.send(message)
+            except MessageTooLargeError as exc:
+                if resplit is not None and ids:
+                    # Split and send again; the parts go first, in order.
+                    queue.extendleft(reversed(await resplit(message, exc)))
+                    log.warning("%s (split and sent again)", exc)
+                    continue
+                self._fail(target, ids, str(exc), report)
+                continue
+            except TransportSettingsError as exc:
+                self._wait_for_settings(target, ids, exc, attempts, report)
+                break  # nothing for this target can go until the settings are fixed
             except HeldDeliveryError as exc:
                 if target.destination.startswith(SUBSCRIBER_PREFIX) and "not found" in str(exc):
                     # A subscribed topic that was deleted will not come back: its rows
@@ -445,13 +609,37 @@ class Deliverer:
             now = self.clock()
             with self.store.transaction() as conn:
                 ob.mark_sent(conn, ids, now, receipt.remote_id)
-                ob.record_delivery(conn, target, now, None)
+                ob.record_delivery(conn, target, now, None, via=getattr(sender, "via", None))
             if self.on_sent is not None:
                 created = {r.id: r.created for r in rows}
                 self.on_sent(target, [created[i] for i in ids if i in created], now)
             report.sent += len(ids)
             report.messages += 1
         return report
+
+    def _wait_for_settings(
+        self,
+        target: Target,
+        ids: list[int],
+        exc: TransportSettingsError,
+        attempts: Mapping[int, int],
+        report: DeliveryReport,
+    ) -> None:
+        """The rows wait (back-off); the destination is unhealthy with the reason; the
+        admins are told when it turns unhealthy, not at every retry."""
+        error = str(exc)
+        now = self.clock()
+        wait = retry_delay(max((attempts.get(i, 0) for i in ids), default=0), self.rng)
+        before = ob.destination_row(self.store.conn, target)
+        with self.store.transaction() as conn:
+            ob.mark_retry(conn, ids, now + wait, error)
+            ob.record_delivery(conn, target, now, error, permanent=True)
+        log.error("%s (%d rows wait; destination unhealthy until it works)", error, len(ids))
+        newly = before is None or bool(before["healthy"]) or before["last_error"] != error
+        if newly and self.on_unhealthy is not None:
+            self.on_unhealthy(target, error)
+        report.retried += len(ids)
+        report.errors.append(error)
 
     def _fail(self, target: Target, ids: list[int], error: str, report: DeliveryReport) -> None:
         now = self.clock()

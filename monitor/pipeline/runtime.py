@@ -53,10 +53,8 @@ def build_senders(
 def describe_senders(senders: Mapping[str, Sender]) -> dict[str, str]:
     out = {}
     for channel, sender in senders.items():
-        if isinstance(sender, ConsoleSender):
-            out[channel] = "console (no TELEGRAM_BOT_TOKEN)"
-        elif isinstance(sender, EmlFileSender):
-            out[channel] = f".eml files in {sender.directory} (no SMTP_HOST)"
+        if isinstance(sender, ConsoleSender | EmlFileSender):
+            out[channel] = sender.via
         else:
             out[channel] = type(sender).__name__
     return out
@@ -77,6 +75,8 @@ def build_deliverer(
         senders=build_senders(store.state_dir, env, console, limiter),
         feed_names=feed_names(cfg.feeds),
         watchlist_titles=watchlist_titles(cfg.keywords),
+        watchlist_priorities={k: w.priority for k, w in cfg.keywords.watchlists.items()},
+        public_url=env.get("MONITOR_PUBLIC_URL", "").strip() or None,
         destinations=cfg.keywords.destinations,
         watchlists=cfg.keywords.watchlists,
         mail_from=mail_from_env(env),

@@ -11,9 +11,10 @@ the first attempt, and mail clients that de-duplicate on it show it once.
 from __future__ import annotations
 
 import dataclasses
+import email.policy
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -33,10 +34,24 @@ from monitor.models import (
     Snippet,
     Target,
 )
+from monitor.render import edition
+from monitor.render.cut import cut, shorten
 
 SUBJECT_PREFIX = "EU watch digest"
 MAX_SNIPPETS = 2
 """Snippets shown per item and watchlist: enough to see why it matched."""
+TITLE_CHARS = 300
+"""Titles are cut (with "…") to this many characters: a feed's title has no limit."""
+SNIPPET_CHARS = 300
+NAME_CHARS = 60
+"""Source names and watchlist titles."""
+NAMES_SHOWN = 5
+"""Sources in "Also reported by" and watchlists in "Also in"; the rest are counted."""
+URL_CHARS = 2000
+"""A longer link is junk: it is neither shown nor linked."""
+SUBJECT_CHARS = 200
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+"""The size a digest e-mail keeps under when the server advertises no SIZE (RFC 1870)."""
 TEXT_MARK = ("*", "*")
 HTML_MARK = Markup('<mark style="background-color:#fff1a8;font-weight:bold">')
 
@@ -65,6 +80,12 @@ class _Item:
     snippets_html: tuple[Markup, ...]
     also: tuple[str, ...]
     other_watchlists: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    """``stories`` layout: the story's watchlists."""
+    sources: str = ""
+    """``stories`` layout: "POLITICO Europe, Euractiv and 3 more"."""
+    see_above: bool = False
+    """``watchlists`` layout: the story was listed in an earlier section."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,24 +98,33 @@ class _Section:
         return f"{self.title} ({len(self.items)})"
 
 
-def render_digest_email(digest: Digest, *, mail_from: str) -> OutgoingMessage:
+def render_digest_email(
+    digest: Digest, *, mail_from: str, part: tuple[int, int] | None = None
+) -> OutgoingMessage:
     """Render ``digest`` as an e-mail to ``digest.target`` from ``mail_from``.
 
     The subject names the local date of ``digest.period_end`` in ``digest.timezone`` and
     the counts; sections follow ``digest.sections``; empty sections are left out.
+    ``part`` (n, of) numbers one message of a digest split by size: "(part 2 of 3)".
 
     Raises:
         zoneinfo.ZoneInfoNotFoundError: ``digest.timezone`` is not an IANA name.
     """
     zone = ZoneInfo(digest.timezone)
-    sections = tuple(_section(s, zone) for s in digest.sections if s.items)
-    articles = count_articles(digest)
+    seen: set[int] = set()
+    sections = tuple(_section(s, zone, digest.layout, seen) for s in digest.sections if s.items)
     day = digest.period_end.astimezone(zone).date()
-    counts = _counts(articles, len(sections))
-    subject = f"{SUBJECT_PREFIX}, {format_day(day)}: {counts or 'nothing new'}"
+    counts = edition.counts_line(digest)
+    numbering = f" (part {part[0]} of {part[1]})" if part else ""
+    fallback = f"{SUBJECT_PREFIX}, {format_day(day)}: nothing new"
+    subject = edition.subject(
+        digest, fallback, edition.SUBJECT_CHARS - (len(numbering) if part else 0)
+    )
+    if part:
+        subject = f"({part[0]}/{part[1]}) {subject}"
     since = format_when(digest.period_start, zone) if digest.period_start else None
     context = {
-        "heading": f"{SUBJECT_PREFIX}, {format_day(day)}",
+        "heading": f"{SUBJECT_PREFIX}, {format_day(day)}{numbering}",
         "counts": counts,
         "since": since,
         "sections": sections,
@@ -102,6 +132,9 @@ def render_digest_email(digest: Digest, *, mail_from: str) -> OutgoingMessage:
         "address": digest.target.address,
         "timezone": digest.timezone,
         "unsubscribe": _unsubscribe_uri(digest.unsubscribe),
+        "layout": digest.layout,
+        "more": digest.more,
+        "more_url": _more_url(digest.more_url),
     }
     text = _ENV.get_template("digest.txt.j2").render(context)
     html = _ENV.get_template("digest.html.j2").render(context)
@@ -119,6 +152,100 @@ def render_digest_email(digest: Digest, *, mail_from: str) -> OutgoingMessage:
         html=html,
         headers=tuple(headers),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEmails:
+    """A digest as e-mails that each fit the server's size limit."""
+
+    messages: tuple[OutgoingMessage, ...]
+    too_large: tuple[tuple[AlertItem, int], ...] = ()
+    """Items that do not fit even alone, with the size of their one-item message."""
+
+
+SIZE_MARGIN = 0.01
+"""Share of the limit kept free for what the transport changes (dot-stuffing)."""
+
+
+def render_digest_emails(
+    digest: Digest, *, mail_from: str, max_bytes: int = MAX_MESSAGE_BYTES
+) -> DigestEmails:
+    """Render ``digest`` as one e-mail, or as several ("part 1 of 3") when one would be
+    larger than ``max_bytes`` (the server's advertised SIZE, RFC 1870).
+
+    Items are never cut in two: a part holds whole items, in the digest's order, and an
+    item always travels with every section it is listed in.  An item too large to go
+    even alone is returned in ``too_large`` instead (a tiny server limit).
+
+    Raises:
+        zoneinfo.ZoneInfoNotFoundError: ``digest.timezone`` is not an IANA name.
+    """
+    ids = list(dict.fromkeys(i.outbox_id for s in digest.sections for i in s.items))
+    budget = max(int(max_bytes * (1 - SIZE_MARGIN)), 1)
+    whole = render_digest_email(digest, mail_from=mail_from)
+    if not ids or message_size(whole) <= budget:
+        return DigestEmails((whole,))
+    chunks: list[list[int]] = []
+    too_large: list[tuple[AlertItem, int]] = []
+    _split(digest, ids, mail_from, budget, chunks, too_large)
+    if chunks == [ids]:
+        return DigestEmails((whole,))
+    # "N more stories" once, at the end of the last part.
+    parts = tuple(
+        render_digest_email(
+            dataclasses.replace(
+                digest_subset(digest, chunk), more=digest.more if n == len(chunks) else 0
+            ),
+            mail_from=mail_from,
+            part=(n, len(chunks)),
+        )
+        for n, chunk in enumerate(chunks, 1)
+    )
+    return DigestEmails(parts, tuple(too_large))
+
+
+def _split(
+    digest: Digest,
+    ids: list[int],
+    mail_from: str,
+    budget: int,
+    chunks: list[list[int]],
+    too_large: list[tuple[AlertItem, int]],
+) -> None:
+    """Append to ``chunks`` the runs of ``ids`` whose message fits ``budget``, in order."""
+    sub = digest_subset(digest, ids)
+    size = message_size(render_digest_email(sub, mail_from=mail_from))
+    if size <= budget:
+        chunks.append(ids)
+        return
+    if len(ids) == 1:
+        too_large.append((next(i for s in sub.sections for i in s.items), size))
+        return
+    # As many even runs as the size says, plus a tenth: one render per level, not a
+    # bisection per item; a run still too large is split again.
+    runs = min(len(ids), max(2, -(-size * 11 // (budget * 10))))
+    step = -(-len(ids) // runs)
+    for start in range(0, len(ids), step):
+        _split(digest, ids[start : start + step], mail_from, budget, chunks, too_large)
+
+
+def digest_subset(digest: Digest, ids: Collection[int]) -> Digest:
+    """``digest`` with only the items whose outbox row is in ``ids`` (empty sections go)."""
+    ids = set(ids)
+    sections = (
+        DigestSection(s.watchlist, s.title, tuple(i for i in s.items if i.outbox_id in ids))
+        for s in digest.sections
+    )
+    return dataclasses.replace(digest, sections=tuple(s for s in sections if s.items))
+
+
+_SIZE_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def message_size(message: OutgoingMessage) -> int:
+    """Bytes of ``message`` as SMTP carries it (CRLF line ends, encoded parts)."""
+    mime = build_email_message(message, date=_SIZE_DATE)
+    return len(mime.as_bytes(policy=email.policy.SMTP))
 
 
 def build_email_message(message: OutgoingMessage, *, date: datetime) -> EmailMessage:
@@ -212,33 +339,79 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _section(section: DigestSection, zone: ZoneInfo) -> _Section:
-    return _Section(
-        title=section.title,
-        items=tuple(_item(item, section.watchlist, zone) for item in section.items),
-    )
+def _section(
+    section: DigestSection, zone: ZoneInfo, layout: str = "watchlists", seen: set[int] | None = None
+) -> _Section:
+    seen = set() if seen is None else seen
+    items = []
+    for item in section.items:
+        items.append(_item(item, section.watchlist, zone, layout, item.outbox_id in seen))
+        seen.add(item.outbox_id)
+    return _Section(title=cut(section.title, NAME_CHARS) or section.watchlist, items=tuple(items))
 
 
-def _item(item: AlertItem, watchlist: str, zone: ZoneInfo) -> _Item:
+def _item(
+    item: AlertItem,
+    watchlist: str,
+    zone: ZoneInfo,
+    layout: str = "watchlists",
+    see_above: bool = False,
+) -> _Item:
     article = item.article
-    url = article.canonical_url or article.url
-    snippets = _snippets(item, watchlist)
+    url = (article.canonical_url or article.url or "").strip()
+    stories = layout == "stories"
+    if stories:
+        best = edition.best_snippet(item, SNIPPET_CHARS)
+        snippets = [best] if best is not None else []
+    else:
+        snippets = [] if see_above else _snippets(item, watchlist)
     others = tuple(
         title
         for match, title in zip(item.matches, item.watchlist_titles, strict=False)
         if match.watchlist != watchlist
     )
     return _Item(
-        title=article.title or "(untitled)",
+        tags=edition.tags(item) if stories else (),
+        sources=edition.sources_line(item) if stories else "",
+        see_above=see_above,
+        title=cut(_one_line(article.title, TITLE_CHARS + 1), TITLE_CHARS) or "(untitled)",
         # Feed links are untrusted: only web links become clickable.
-        url=url if url and url.lower().startswith(("https://", "http://")) else None,
-        source=item.source,
+        url=url if len(url) <= URL_CHARS and _WEB_URL.fullmatch(url) else None,
+        source=cut(item.source, NAME_CHARS),
         when=format_when(article.published, zone) if article.published else "",
         snippets=tuple(highlight_text(s) for s in snippets),
         snippets_html=tuple(highlight_html(s) for s in snippets),
-        also=item.also,
-        other_watchlists=others,
+        also=() if stories else _names(item.also),
+        other_watchlists=() if stories else _names(others),
     )
+
+
+_WEB_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_WORD = re.compile(r"\S+")
+
+
+def _more_url(url: str | None) -> str | None:
+    return url if url and len(url) <= URL_CHARS and _WEB_URL.fullmatch(url) else None
+
+
+def _one_line(text: str, limit: int) -> str:
+    """The words of ``text`` joined by single spaces, stopping past ``limit``
+    characters: a megabyte title is never split into a megabyte of words."""
+    out: list[str] = []
+    length = 0
+    for word in _WORD.finditer(text):
+        out.append(word.group())
+        length += len(out[-1]) + 1
+        if length > limit:
+            break
+    return " ".join(out)
+
+
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """At most :data:`NAMES_SHOWN` names, each cut to :data:`NAME_CHARS`, then "N more"."""
+    shown = tuple(cut(n, NAME_CHARS) for n in names[:NAMES_SHOWN])
+    rest = len(names) - NAMES_SHOWN
+    return (*shown, f"and {rest} more") if rest > 0 else shown
 
 
 def _snippets(item: AlertItem, watchlist: str) -> list[Snippet]:
@@ -248,9 +421,14 @@ def _snippets(item: AlertItem, watchlist: str) -> list[Snippet]:
     marks: dict[str, list[tuple[int, int]]] = {}
     for match in matches:
         for hit in match.hits:
-            if hit.snippet.text.strip():
-                marks.setdefault(hit.snippet.text, []).extend(hit.snippet.marks)
-    return [Snippet(text, tuple(spans)) for text, spans in marks.items()][:MAX_SNIPPETS]
+            text = hit.snippet.text
+            if text.strip() and not edition.repeats_title(text, item.article.title):
+                marks.setdefault(text, []).extend(hit.snippet.marks)
+    out = []
+    for text, spans in list(marks.items())[:MAX_SNIPPETS]:
+        short, kept = shorten(text, spans, SNIPPET_CHARS)
+        out.append(Snippet(short, tuple(kept)))
+    return out
 
 
 def _segments(snippet: Snippet) -> Iterable[tuple[str, bool]]:

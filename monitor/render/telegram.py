@@ -14,7 +14,6 @@ import dataclasses
 import html
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +31,8 @@ from monitor.models import (
     Snippet,
     Target,
 )
-from monitor.render import telegram_template
+from monitor.render import edition, telegram_template
+from monitor.render.cut import shorten as _shorten
 from monitor.render.telegram_explain import MAX_BUTTONS, why_button
 
 MAX_LENGTH = 4096
@@ -125,51 +125,6 @@ def _marked(text: str, spans: Iterable[tuple[int, int]]) -> _Text:
     return out + _t(text[pos:])
 
 
-def _glued(char: str) -> bool:
-    """Characters that belong to the one before them (accents, ZWJ, variation selectors)."""
-    return bool(unicodedata.combining(char)) or unicodedata.category(char) in (
-        "Mn",
-        "Me",
-        "Cf",
-        "Sk",
-    )
-
-
-def _ideographic(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F") and char.isalpha()
-
-
-def _cut_point(text: str, limit: int) -> int:
-    """Where to cut ``text`` to keep at most ``limit`` characters: at white space, else
-    between two ideographs (scripts written without spaces), else at a character
-    boundary that does not split an accent or an emoji sequence."""
-    for i in range(limit, 0, -1):
-        if _SPACE.match(text[i]) or _SPACE.match(text[i - 1]):
-            if i >= limit // 2:
-                return i
-            break
-    for i in range(limit, 0, -1):
-        if _ideographic(text[i - 1]) and not _glued(text[i]):
-            return i
-    space = max((m.start() for m in _SPACE.finditer(text, 0, limit)), default=0)
-    if space:
-        return space
-    i = limit
-    while i > 1 and (_glued(text[i]) or text[i - 1] == "\u200d"):
-        i -= 1
-    return i
-
-
-def _shorten(
-    text: str, spans: Sequence[tuple[int, int]], limit: int
-) -> tuple[str, list[tuple[int, int]]]:
-    """At most ``limit`` characters, ending in "…" when cut; marks clipped to what is left."""
-    if len(text) <= limit:
-        return text, list(spans)
-    cut = len(text[: _cut_point(text, max(limit - 1, 1))].rstrip())
-    return text[:cut] + "…", [(s, min(e, cut)) for s, e in spans if s < cut]
-
-
 def _short(text: str, limit: int) -> str:
     return _shorten(_clean(text).strip(), (), limit)[0]
 
@@ -205,12 +160,16 @@ class _Style:
     snippet_chars: int
     watchlists: bool
     """Digest sections already name the watchlist; alerts list them per item."""
+    sources: bool = False
+    """``stories`` layout: "POLITICO Europe, Euractiv and 3 more" instead of "also:"."""
 
 
 _ALERT = _Style(snippets=2, snippet_chars=300, watchlists=True)
 _BURST = _Style(snippets=1, snippet_chars=160, watchlists=True)
 """A burst of more than ``BURST`` items is shown compactly: a few messages, not a flood."""
 _DIGEST = _Style(snippets=1, snippet_chars=200, watchlists=False)
+_STORIES = _Style(snippets=1, snippet_chars=200, watchlists=True, sources=True)
+"""The ``stories`` layout: sections are not watchlists, so each entry names its own."""
 BURST = 3
 
 
@@ -229,7 +188,8 @@ def _buttons(alert: Alert, items: Sequence[AlertItem]) -> tuple[Button, ...]:
 
 
 def _link_url(item: AlertItem) -> str | None:
-    for url in (item.article.url, item.article.canonical_url):
+    # The cleaned canonical link first (issue 17): the digest shows it too.
+    for url in (item.article.canonical_url, item.article.url):
         if url and len(url) <= URL_CHARS and _WEB_URL.match(url.strip()):
             return url.strip()
     return None
@@ -239,13 +199,16 @@ def _snippets(item: AlertItem) -> list[Snippet]:
     """Distinct snippets of the item's hits outside the title (shown already), marks
     merged; the start of the summary when no hit has one."""
     by_text: dict[str, list[tuple[int, int]]] = {}
+    title = item.article.title
     for match in item.matches:
         for hit in match.hits:
             text = _clean(hit.snippet.text)
-            if hit.field != "title" and text.strip():
+            # A summary that only repeats the headline says nothing (issue 17).
+            if hit.field != "title" and text.strip() and not edition.repeats_title(text, title):
                 by_text.setdefault(text, []).extend(hit.snippet.marks)
-    if not by_text and item.article.summary.strip():
-        by_text[_clean(item.article.summary).strip()] = []
+    summary = _clean(item.article.summary[:4000]).strip()
+    if not by_text and summary and not edition.repeats_title(summary, title):
+        by_text[summary] = []
     return [Snippet(text, tuple(marks)) for text, marks in by_text.items()]
 
 
@@ -281,7 +244,10 @@ def _item(
             heading.shown,
             heading.plain + "\n" + url,
         )
-    meta = [_short(item.source, NAME_CHARS) or article.feed_id]
+    if style.sources:
+        meta = [_clean(edition.sources_line(item)) or article.feed_id]
+    else:
+        meta = [_short(item.source, NAME_CHARS) or article.feed_id]
     if article.published is not None:
         meta.append(_when(article.published, zone, ref))
     if style.watchlists and item.watchlist_titles:
@@ -292,7 +258,7 @@ def _item(
         for snippet in _snippets(item)[: style.snippets]:
             text, marks = _shorten(snippet.text.strip(), _strip_marks(snippet), snippet_chars)
             lines.append(_marked(text, marks))
-    if item.also:
+    if item.also and not style.sources:
         lines.append(_tag("i", _t(f"also: {_names(item.also)}")))
     if item.hashtags:
         lines.append(_t(_hashtags(item)))
@@ -511,6 +477,8 @@ def _digest_header(
     if not articles:
         return head + _t("\nNo new matches.")
     counts = f"{_plural(len(articles), 'article')} in {_plural(sections, 'watchlist')}"
+    if digest.stories:  # an edition (issue 17): stories and the busiest watchlists
+        counts = edition.counts_line(digest)
     return head + _t("\n" + counts)
 
 
@@ -555,9 +523,16 @@ def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[Outgoing
     room = (MAX_LENGTH - reserve[0] - widest[0] - 2, MAX_LENGTH - reserve[1] - widest[1] - 2)
     parts: list[list[_Entry]] = [[]]
     used = reserve
+    style = _STORIES if digest.layout == "stories" else _DIGEST
+    seen: set[int] = set()
     for si, section in enumerate(sections):
         for ii, item in enumerate(section.items):
-            entry = _Entry(si, ii == 0, item, _fitted(item, _DIGEST, zone, ref, room))
+            if item.outbox_id in seen:  # ``watchlists`` layout: listed in a section above
+                block = _t(f"{_short(item.article.title, 80) or '(untitled)'} (see above)")
+            else:
+                block = _fitted(item, style, zone, ref, room)
+            seen.add(item.outbox_id)
+            entry = _Entry(si, ii == 0, item, block)
             new_run = not parts[-1] or parts[-1][-1].section != si
             cost = _add(entry.block.sizes, _add((2, 2), heads[si] if new_run else (0, 0)))
             if parts[-1] and not _fits(used, cost):
@@ -566,7 +541,21 @@ def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[Outgoing
                 cost = _add(entry.block.sizes, _add((2, 2), heads[si]))
             parts[-1].append(entry)
             used = _add(used, cost)
-    return [
+    if digest.more:
+        word = "story" if digest.more == 1 else "stories"
+        more = _t(f"\n\n{digest.more} more {word} not shown.")
+        url = digest.more_url
+        if url and len(url) <= URL_CHARS and _WEB_URL.match(url):
+            link = _Text(
+                f'<a href="{html.escape(url, quote=True)}">see them all</a>', "see them all", url
+            )
+            more = _t(f"\n\n{digest.more} more {word} not shown: ") + link
+        if not _fits(used, more.sizes):
+            parts.append([])
+        more_text = more
+    else:
+        more_text = _Text()
+    messages = [
         _message(
             digest.target,
             _digest_part(digest, zone, n + 1, len(parts), part, sections, title),
@@ -574,6 +563,12 @@ def render_digest(digest: Digest, *, title: str = DIGEST_TITLE) -> list[Outgoing
         )
         for n, part in enumerate(parts)
     ]
+    if more_text.html:
+        last = messages[-1]
+        messages[-1] = dataclasses.replace(
+            last, text=last.text + more_text.html, plain=last.plain + more_text.plain
+        )
+    return messages
 
 
 def _digest_part(

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import (
@@ -17,11 +13,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from monitor.errors import ServiceError
 from monitor.logs import Throttle
 from monitor.models import PollReport
+from monitor.web.app import Site, create_app
+from monitor.web.server import HttpLimits, WebServer, is_loopback, split_address
+
+__all__ = ["HttpEndpoint", "HttpLimits", "Metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -96,27 +95,9 @@ class Metrics:
         return bytes(generate_latest(self.registry))
 
 
-@dataclass(frozen=True)
-class HttpLimits:
-    """Limits of the ``/healthz`` + ``/metrics`` endpoint (issue 10 item 4).
-
-    Held connections must never exhaust the process's file descriptors (the feed fetches
-    need them) nor keep ``/healthz`` from answering.  The same three limits carry over to an
-    ASGI server: ``max_connections`` is uvicorn's ``limit_concurrency``, the deadline its
-    ``timeout_keep_alive`` plus a request timeout, ``max_request_bytes`` h11's
-    ``max_incomplete_event_size``.
-    """
-
-    request_deadline: float = 10.0
-    """Seconds for a whole request: reading it and answering it."""
-    max_connections: int = 32
-    """Open connections at most; beyond, the oldest one still sending its request is closed."""
-    max_request_bytes: int = 8192
-    """The request line and headers together; more is answered 431 and closed."""
-
-
-class HttpEndpoint:
-    """A tiny HTTP/1.1 server: ``GET /healthz`` (JSON) and ``GET /metrics`` (Prometheus)."""
+class HttpEndpoint(WebServer):
+    """``GET /healthz`` (JSON), ``GET /metrics`` (Prometheus) and, with ``site``, the
+    dashboard (``monitor.web``), served by uvicorn on the service's event loop."""
 
     def __init__(
         self,
@@ -125,135 +106,33 @@ class HttpEndpoint:
         refresh: Callable[[], None],
         limits: HttpLimits | None = None,
         throttle: Throttle | None = None,
+        site: Site | None = None,
     ) -> None:
-        self.metrics = metrics
-        self.health = health
-        self.refresh = refresh
-        self.limits = limits or HttpLimits()
-        self.throttle = throttle or Throttle()
-        self._server: asyncio.Server | None = None
-        self._reading: dict[asyncio.StreamWriter, None] = {}
-        """Connections still sending their request, oldest first (an ordered set)."""
-        self._open: set[asyncio.StreamWriter] = set()
+        def render() -> bytes:
+            refresh()
+            return metrics.render()
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._open)
+        app, self._close = create_app(health, render, site)
+        super().__init__(app, limits, throttle)
+        self.site = site
 
     async def start(self, address: str) -> str:
         """Listen on ``host:port``; returns the bound address (port 0 picks a free one).
 
         Raises:
-            ServiceError: the address is taken or invalid.
+            ServiceError: the address is taken or invalid, or it is not a loopback address
+                and the dashboard has no ``MONITOR_WEB_TOKEN``.
         """
-        host, _, port = address.rpartition(":")
-        try:
-            self._server = await asyncio.start_server(
-                self._handle, host or "127.0.0.1", int(port), limit=self.limits.max_request_bytes
-            )
-        except (OSError, ValueError) as exc:
-            # asyncio's bind error wraps the errno in a long sentence: say only the cause.
-            errno = exc.errno if isinstance(exc, OSError) else None
-            reason = os.strerror(errno) if errno else str(exc)
+        host, _ = split_address(address)
+        if self.site is not None and not self.site.token and not is_loopback(host):
             raise ServiceError(
-                f"http: cannot listen on {address}: {reason}; another process may use the "
-                "port: set --http / MONITOR_HTTP to another host:port, or to an empty value "
-                "to turn the endpoint off"
-            ) from exc
-        sock = self._server.sockets[0].getsockname()
-        return f"{sock[0]}:{sock[1]}"
+                f"http: {address} is not a loopback address and MONITOR_WEB_TOKEN is not set: "
+                "the dashboard would be open to anyone who can reach it; set "
+                "MONITOR_WEB_TOKEN to a long random secret, or bind --http / MONITOR_HTTP to "
+                "127.0.0.1"
+            )
+        return await super().start(address)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    def _admit(self, writer: asyncio.StreamWriter) -> None:
-        """Count the connection in; over the cap, close the oldest one still sending its
-        request at once (a scraper sends its request in one packet: the oldest idle one is
-        a held connection)."""
-        self._open.add(writer)
-        self._reading[writer] = None
-        if len(self._open) <= self.limits.max_connections:
-            return
-        victim = next(iter(self._reading))
-        del self._reading[victim]
-        self._open.discard(victim)
-        victim.transport.abort()
-        self.throttle.log(
-            log,
-            logging.WARNING,
-            "http:cap",
-            "http: %d connections open, the cap; closed the oldest idle one",
-            self.limits.max_connections,
-        )
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._admit(writer)
-        done = False
-        try:
-            async with asyncio.timeout(self.limits.request_deadline):
-                await self._serve(reader, writer)
-                writer.close()  # inside the deadline: a client that stops reading is cut off
-                await writer.wait_closed()
-                done = True
-        except TimeoutError:
-            self.throttle.log(
-                log,
-                logging.INFO,
-                "http:deadline",
-                "http: closed a connection that took over %gs",
-                self.limits.request_deadline,
-            )
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            pass
-        except Exception as exc:  # a scrape must never take the service down
-            tail = self.throttle.suffix(f"http:failed:{type(exc).__name__}")
-            if tail is not None:
-                log.exception("http endpoint failed%s", tail)
-        finally:
-            self._open.discard(writer)
-            self._reading.pop(writer, None)
-            if not done:
-                writer.transport.abort()  # the file descriptor is free at once
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await reader.readline()
-            size = len(request)
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                size += len(line)  # headers: nothing here needs them, but they are bounded
-                if size > self.limits.max_request_bytes:
-                    raise ValueError("request headers too large")
-        except ValueError:  # a line over the stream limit, or headers over the cap
-            self._reading.pop(writer, None)
-            body = b"request header fields too large\n"
-            writer.write(_response("431 Request Header Fields Too Large", "text/plain", body))
-            await writer.drain()
-            return
-        self._reading.pop(writer, None)
-        parts = request.decode("latin-1").split()
-        path = parts[1] if len(parts) >= 2 else "/"
-        if parts and parts[0] not in ("GET", "HEAD"):
-            status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
-        elif path.startswith("/metrics"):
-            self.refresh()
-            status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, self.metrics.render()
-        elif path.startswith("/healthz"):
-            health = self.health()
-            status = "200 OK" if health.get("ok") else "503 Service Unavailable"
-            ctype, body = "application/json", json.dumps(health).encode()
-        else:
-            status, ctype, body = "404 Not Found", "text/plain", b"try /healthz or /metrics\n"
-        writer.write(
-            _response(status, ctype, body if parts and parts[0] != "HEAD" else b"", len(body))
-        )
-        await writer.drain()
-
-
-def _response(status: str, ctype: str, body: bytes, length: int | None = None) -> bytes:
-    head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-        f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode() + body
+        await super().stop()
+        self._close()

@@ -46,11 +46,12 @@ from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
-from monitor.store import StateLock, Store, ensure_state_dir
+from monitor.store import StateLock, Store, ensure_state_dir, unsubscribe
 from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
 from monitor.store.db import RESTORE_HINT, check_file
+from monitor.web.app import Site
 
 log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:9108"
@@ -113,6 +114,8 @@ class Service:
         self._watch: FileWatch | None = None
         self._bot: Any = None
         self._last_cycle_error: str | None = None
+        self.last_reload: dict[str, Any] | None = None
+        """The last configuration edit: when, and the error when it was rejected."""
         self.exit_code = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -203,13 +206,18 @@ class Service:
                 self._refresh_gauges,
                 limits=self.opt.http_limits,
                 throttle=self.throttle,
+                site=self._site(),
             )
             try:
                 self.http_address = await endpoint.start(self.opt.http)
             except BaseException:
                 await self._fetcher.__aexit__(None, None, None)
                 raise
-            log.warning("metrics on http://%s/metrics, health on /healthz", self.http_address)
+            # scripts and tests read the address from this line: keep its start
+            log.warning(
+                "metrics on http://%s/metrics, health on /healthz, dashboard on /",
+                self.http_address,
+            )
         scheduler.start()
         self._schedule_all()
         self._spawn(self._outbox_loop(), "outbox")
@@ -314,8 +322,13 @@ class Service:
             limiter=self.flood,
             on_sent=self._sent,
             on_failed=self._failed,
+            on_unhealthy=self._unhealthy,
             on_held=self._held,
         )
+        # New settings may fix what made a destination unhealthy: its rows are due now,
+        # and the outbox loop (which may be sleeping until their old retry) runs at once.
+        self._deliverer.release_waiting()
+        self._wake.set()
         if old is not None:
             self._spawn(old.aclose(), "close-old-senders")
         # A big matcher is ~200k long-lived objects: move them out of the collector's
@@ -339,6 +352,7 @@ class Service:
         if errors:
             self.metrics.config_reloads.labels("rejected").inc()
             text = "\n".join(errors)
+            self.last_reload = {"at": utcnow().isoformat(timespec="seconds"), "error": text}
             log.error(
                 "configuration edit rejected; still running on the last good configuration:\n%s",
                 text,
@@ -360,6 +374,8 @@ class Service:
         self._apply(cfg, compiled)
         self._schedule_all(previous=old.feeds)
         self.metrics.config_reloads.labels("applied").inc()
+        if not errors:
+            self.last_reload = {"at": utcnow().isoformat(timespec="seconds"), "error": None}
         log.warning(
             "configuration reloaded: %d feeds, %d watchlists",
             len(cfg.feeds.enabled()),
@@ -649,6 +665,18 @@ class Service:
         # A subscriber who blocked the bot (or is gone) is unsubscribed.
         unsubscribe_if_gone(self.store, target, error, utcnow())
 
+    def _unhealthy(self, target: Target, error: str) -> None:
+        # Told once: the outbox calls this when the destination turns unhealthy, not at
+        # every retry (issue 10 item 5).
+        self._spawn(
+            self.notify_admins(
+                f"⚠️ monitor: cannot deliver to {target.destination} ({target.channel} "
+                f"{target.address}): {error}\nIts messages wait and go out once this is fixed "
+                f"(restart monitor after changing the environment)."
+            ),
+            "notify",
+        )
+
     def _held(self, target: Target, count: int, error: str) -> None:
         # A deleted or closed forum topic: the rows wait for an admin's fix, so tell them.
         waiting = "1 alert is" if count == 1 else f"{count} alerts are"
@@ -743,7 +771,38 @@ class Service:
             "outbox": stats["counts"],
             "oldest_pending_alert": oldest.isoformat() if oldest else None,
             "paused": self.paused(),
+            "destinations_unhealthy": [
+                f"{d['destination']} ({d['channel']} {d['address']}): {d['last_error']}"
+                for d in ob.destination_rows(self.store.conn)
+                if not d["healthy"]
+            ],
         }
+
+    def _site(self) -> Site:
+        """The dashboard of this service (``monitor.web``)."""
+        token = self.opt.environ.get("MONITOR_WEB_TOKEN", "").strip() or None
+        public = self.opt.environ.get("MONITOR_PUBLIC_URL", "")
+        return Site(
+            database=self.store.path,
+            token=token,
+            status=lambda: {"health": self.health(), "reload": self.last_reload},
+            now=utcnow,
+            secure_cookie=public.startswith("https://"),
+            keywords=Path(self.opt.keywords_path),
+            digests=lambda: self._deliverer.preview_digests() if self._deliverer else [],
+            secret=self.opt.environ.get("MONITOR_SECRET", "").strip() or None,
+            set_unsubscribed=self._set_unsubscribed,
+        )
+
+    def _set_unsubscribed(self, target: Target, on: bool) -> None:
+        with self.store.transaction() as conn:
+            unsubscribe.set_unsubscribed(conn, target, on, utcnow())
+        log.warning(
+            "%s %s from the digests of %s (their link)",
+            target.address,
+            "unsubscribed" if on else "resubscribed",
+            target.destination,
+        )
 
     def _refresh_gauges(self) -> None:
         stats = ob.outbox_stats(self.store.conn)

@@ -72,4 +72,3 @@ def created_times(conn: sqlite3.Connection) -> dict[str, datetime]:
         if when is not None:
             out[feed_id] = when
     return out
-

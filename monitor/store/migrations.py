@@ -21,6 +21,37 @@ class Migration:
     step: Step
 
 
+def _article_search(conn: sqlite3.Connection) -> None:
+    """Full-text search of the archive (issue 12): an FTS5 index over the articles' title,
+    summary and content, kept in step by triggers, filled from the rows already stored.
+
+    SQLite only; the PostgreSQL engine builds its own ``tsvector`` index instead.  The
+    ``unicode61`` tokenizer with ``remove_diacritics 2`` finds "reglement" in "règlement".
+    """
+    conn.execute(
+        "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, content,"
+        " content='articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    old = "INSERT INTO articles_fts(articles_fts, rowid, title, summary, content)"
+    old += " VALUES ('delete', old.id, old.title, old.summary, old.content);"
+    new = "INSERT INTO articles_fts(rowid, title, summary, content)"
+    new += " VALUES (new.id, new.title, new.summary, new.content);"
+    conn.execute(f"CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN {new} END")
+    conn.execute(f"CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN {old} END")
+    conn.execute(
+        "CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, summary, content"
+        f" ON articles BEGIN {old} {new} END"
+    )
+    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    conn.execute(
+        "CREATE INDEX matches_watchlist ON matches (watchlist, matched_at, article_id)"
+    )
+    # the dashboard's filters and its list of the last alerts sent
+    conn.execute("CREATE INDEX articles_language ON articles (language)")
+    conn.execute("CREATE INDEX articles_seen_feed ON articles (first_seen, feed_id)")
+    conn.execute("CREATE INDEX outbox_sent ON outbox (kind, sent_at)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "feeds and articles",
@@ -198,6 +229,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             SELECT chat_id, 0, watchlist, created FROM subscriptions;
         DROP TABLE subscriptions;
         ALTER TABLE subscriptions_new RENAME TO subscriptions
+        """,
+    ),
+    Migration("full-text search of articles", _article_search),
+    Migration(
+        "unsubscribe overrides of e-mail digest recipients",
+        """
+        CREATE TABLE unsubscribed (
+            destination TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (destination, address)
+        )
+        """,
+    ),
+    Migration(
+        "destinations know the stand-in that delivered (console without a token)",
+        """
+        ALTER TABLE destinations ADD COLUMN via TEXT
         """,
     ),
     Migration(

@@ -38,6 +38,7 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
         start=data["start"],
         end=data["end"],
         actor=data.get("actor"),
+        form=data.get("form"),
         snippet=Snippet(snip["text"], tuple(tuple(m) for m in snip["marks"])),
     )
 
@@ -187,6 +188,19 @@ def mark_retry(conn: sqlite3.Connection, ids: Sequence[int], due: datetime, erro
     )
 
 
+def release_unhealthy(conn: sqlite3.Connection, now: datetime) -> int:
+    """Make the pending rows of every unhealthy destination due at ``now``; returns how
+    many waited longer.  (New settings may have fixed what made them unhealthy.)"""
+    return int(
+        conn.execute(
+            "UPDATE outbox SET due = ? WHERE status = ? AND due > ? AND EXISTS ("
+            " SELECT 1 FROM destinations d WHERE d.healthy = 0"
+            " AND d.destination = outbox.destination AND d.address = outbox.address)",
+            (to_db(now), PENDING, to_db(now)),
+        ).rowcount
+    )
+
+
 def mark_failed(conn: sqlite3.Connection, ids: Sequence[int], error: str) -> None:
     conn.executemany(
         "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
@@ -222,13 +236,16 @@ def record_delivery(
     now: datetime,
     error: str | None,
     permanent: bool = False,
+    via: str | None = None,
 ) -> None:
+    """Record one attempt for ``target``; ``via`` names the stand-in that took a
+    successful send ("console (no TELEGRAM_BOT_TOKEN)"), None for the real transport."""
     touch_destination(conn, target, now)
     if error is None:
         conn.execute(
-            "UPDATE destinations SET healthy = 1, last_success = ? WHERE destination = ?"
-            " AND address = ?",
-            (to_db(now), target.destination, target.address),
+            "UPDATE destinations SET healthy = 1, last_success = ?, via = ?"
+            " WHERE destination = ? AND address = ?",
+            (to_db(now), via, target.destination, target.address),
         )
     else:
         conn.execute(
@@ -403,4 +420,3 @@ def prune(conn: sqlite3.Connection, before: datetime) -> int:
     ).rowcount
     conn.execute("DELETE FROM matches WHERE article_id NOT IN (SELECT id FROM articles)")
     return int(gone)
-

@@ -22,13 +22,20 @@ from monitor.deliver.email import (
     SmtpSettings,
     mail_from_env,
 )
-from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from monitor.errors import (
+    ConfigError,
+    MessageTooLargeError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    TransportSettingsError,
+)
 from monitor.models import OutgoingMessage, Target
 from monitor.render.email import render_digest_email
 from tests.support.digest_sample import sample_digest
 from tests.support.smtp_server import SmtpServer
 
 MAIL_FROM = "EU Watch <watch@example.org>"
+SUBJECT = "Dragoș Tudorache: the AI Act's… — 4 stories, AI Act 2, Digital Services Act 2"
 SENT_AT = datetime(2026, 11, 30, 7, 0, 5, tzinfo=UTC)
 MakeServer = Callable[..., SmtpServer]
 
@@ -80,7 +87,7 @@ async def test_plain_smtp_delivers_both_parts_and_headers(smtp_server: SmtpServe
     assert received.rcpt_tos == ("policy@example.org",)
     assert not received.tls
     mime = only_message(smtp_server)
-    assert mime["Subject"] == "EU watch digest, Mon 30 Nov 2026: 4 articles in 3 watchlists"
+    assert mime["Subject"] == SUBJECT
     assert mime["From"] == MAIL_FROM
     assert mime["To"] == "policy@example.org"
     assert mime["Date"] == "Mon, 30 Nov 2026 07:00:05 +0000"
@@ -151,12 +158,19 @@ async def test_554_after_data_is_permanent(smtp_server: SmtpServer) -> None:
         await sender_for(smtp_server).send(digest_message())
 
 
-async def test_connection_refused_is_transient() -> None:
+async def test_connection_refused_is_a_settings_error() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
     settings = SmtpSettings(host="127.0.0.1", port=port, mail_from=MAIL_FROM, security="none")
-    with pytest.raises(TransientDeliveryError, match=f"smtp 127.0.0.1:{port}"):
+    with pytest.raises(TransportSettingsError, match=f"smtp 127.0.0.1:{port}.*SMTP_HOST"):
+        await SmtpSender(settings, local_hostname="localhost").send(digest_message())
+
+
+async def test_unknown_host_is_a_settings_error() -> None:
+    # .invalid never resolves (RFC 2606), and no query leaves the machine for it.
+    settings = SmtpSettings(host="smtp.invalid", port=25, mail_from=MAIL_FROM, security="none")
+    with pytest.raises(TransportSettingsError, match=r"smtp\.invalid:25.*SMTP_HOST"):
         await SmtpSender(settings, local_hostname="localhost").send(digest_message())
 
 
@@ -173,8 +187,35 @@ async def test_server_that_never_answers_is_a_transient_timeout(silent_listener:
     settings = SmtpSettings(
         host="127.0.0.1", port=silent_listener, mail_from=MAIL_FROM, security="none", timeout=0.3
     )
-    with pytest.raises(TransientDeliveryError, match=r"policy@example\.org"):
+    with pytest.raises(TransientDeliveryError, match=r"policy@example\.org") as err:
         await SmtpSender(settings, local_hostname="localhost").send(digest_message())
+    assert not isinstance(err.value, TransportSettingsError)
+
+
+# -- SMTP: message size (RFC 1870) ---------------------------------------------------------
+
+
+async def test_a_message_over_the_advertised_size_is_not_sent(
+    smtp_server_factory: MakeServer,
+) -> None:
+    server = smtp_server_factory(size_limit=4000)
+    sender = sender_for(server)
+    with pytest.raises(MessageTooLargeError, match="SIZE 4000") as err:
+        await sender.send(digest_message())
+    assert err.value.limit == sender.max_message_size == 4000
+    assert err.value.size is not None
+    assert err.value.size > 4000
+    assert server.attempts == 0
+
+
+async def test_a_552_without_advertised_size_is_too_large(smtp_server_factory: MakeServer) -> None:
+    server = smtp_server_factory(size_limit=None)
+    server.fail_next(1, "552 5.3.4 Message size exceeds fixed maximum message size")
+    sender = sender_for(server)
+    with pytest.raises(MessageTooLargeError, match="552") as err:
+        await sender.send(digest_message())
+    assert err.value.limit is None
+    assert sender.max_message_size is None
 
 
 # -- SMTP: TLS and authentication ----------------------------------------------------------
@@ -197,18 +238,20 @@ async def test_implicit_tls(
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-async def test_untrusted_certificate_is_permanent(
+async def test_untrusted_certificate_is_a_settings_error(
     smtp_server_factory: MakeServer, security: Security
 ) -> None:
     server = smtp_server_factory(security)
     untrusting = ssl.create_default_context(cafile=None, capath=None, cadata=None)
-    with pytest.raises(PermanentDeliveryError, match=r"(?i)certificate"):
+    with pytest.raises(TransportSettingsError, match=r"(?i)certificate"):
         await sender_for(server, security, tls=untrusting).send(digest_message())
     assert server.messages == []
 
 
-async def test_starttls_required_but_not_offered_is_permanent(smtp_server: SmtpServer) -> None:
-    with pytest.raises(PermanentDeliveryError, match=r"(?i)starttls"):
+async def test_starttls_required_but_not_offered_is_a_settings_error(
+    smtp_server: SmtpServer,
+) -> None:
+    with pytest.raises(TransportSettingsError, match=r"(?i)starttls.*SMTP_SECURITY"):
         await sender_for(smtp_server, "starttls").send(digest_message())
     assert smtp_server.messages == []
 
@@ -224,10 +267,13 @@ async def test_login_over_starttls(
     assert server.messages[0].user == "bot"
 
 
-async def test_wrong_password_is_permanent_and_not_shown(smtp_server_factory: MakeServer) -> None:
+async def test_wrong_password_is_a_settings_error_and_not_shown(
+    smtp_server_factory: MakeServer,
+) -> None:
+    # Issue 10 item 5: a 535 is the settings' fault, not the rows': they must wait.
     server = smtp_server_factory(credentials={"bot": "s3cret-pass"})
     sender = sender_for(server, username="bot", password="wrong-pass")
-    with pytest.raises(PermanentDeliveryError, match="535") as err:
+    with pytest.raises(TransportSettingsError, match=r"535.*SMTP_PASSWORD") as err:
         await sender.send(digest_message())
     assert "wrong-pass" not in str(err.value)
     assert "wrong-pass" not in repr(sender.settings)
@@ -343,6 +389,6 @@ async def test_console_prints_subject_and_plain_text() -> None:
     await ConsoleSender(out).send(digest_message())
     printed = out.getvalue()
     assert printed.startswith("--- email to policy-team (policy@example.org) ---")
-    assert "Subject: EU watch digest, Mon 30 Nov 2026: 4 articles in 3 watchlists" in printed
+    assert f"Subject: {SUBJECT}" in printed
     assert "Dragoș Tudorache" in printed
     assert "<mark" not in printed

@@ -8,6 +8,7 @@ from xml.etree import ElementTree
 from monitor.config.keywords import KeywordsConfig, keywords_from_source, load_keywords
 from monitor.config.source import Source
 from monitor.match import Matcher, compile_matcher
+from monitor.match.inflect import Inflector
 from monitor.models import Article
 from monitor.plaintext import html_to_text
 
@@ -23,11 +24,12 @@ def config(text: str, name: str = "keywords.yaml") -> KeywordsConfig:
 
 
 def matcher(text: str) -> Matcher:
-    return compile_matcher(config(text))
+    # Only the shipped inflected forms: no dictionary load, nothing written to ~/.cache.
+    return compile_matcher(config(text), Inflector(compute=False))
 
 
 def default_matcher() -> Matcher:
-    return compile_matcher(load_keywords(str(DEFAULT_KEYWORDS)))
+    return compile_matcher(load_keywords(str(DEFAULT_KEYWORDS)), Inflector(compute=False))
 
 
 def article(

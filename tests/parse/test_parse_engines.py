@@ -74,7 +74,23 @@ def rss_item(draw: st.DrawFn) -> str:
         href = draw(st.sampled_from(["https://ex.example/al", "rel3"]))
         rel = draw(st.sampled_from(["alternate", "self"]))
         parts.append(f'<atom:link href="{href}" rel="{rel}"/>')
+    # Constructs feedparser reads beyond RSS 2.0 proper (issue 16).
+    extras = draw(st.lists(EXTRAS, max_size=3))
+    parts += [extra.replace("TEXT", draw(TEXTS)) for extra in extras]
     return f"<item{draw(XML_LANG)}>" + "".join(draw(st.permutations(parts))) + "</item>"
+
+
+EXTRAS = st.sampled_from(
+    [
+        "<dc:title>TEXT</dc:title>", "<dc:description>TEXT</dc:description>",
+        "<summary>TEXT</summary>", "<fullitem>TEXT</fullitem>", "<body><p>B <i>b</i></p> t</body>",
+        '<xhtml:body xmlns:xhtml="http://www.w3.org/1999/xhtml">x &lt;y&gt; <b>z</b></xhtml:body>',
+        "<id>urn:x:1</id>", "<updated>2026-11-27T09:15:00Z</updated>",
+        '<link href="https://ex.example/h"/>', '<link rel="enclosure" href="https://ex.example/e"/>',
+        '<media:title type="plain">TEXT</media:title>',
+        "<media:group><media:description>TEXT</media:description></media:group>",
+    ]
+)  # fmt: skip
 
 
 @st.composite
@@ -85,8 +101,10 @@ def rss(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         channel.append(f"<ttl>{draw(st.sampled_from(['60', 'x', '0', '']))}</ttl>")
     items = draw(st.lists(rss_item(), max_size=4))
+    version = draw(st.sampled_from([' version="2.0"', ' version="0.91"', ' version="0.92"', ""]))
     return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        f'<?xml version="1.0" encoding="utf-8"?><rss{version} '
+        'xmlns:media="http://search.yahoo.com/mrss/" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
         f'xmlns:atom="http://www.w3.org/2005/Atom"{draw(XML_LANG)}>'
@@ -105,6 +123,9 @@ ATOM_PARTS = [
             "</title>",
             "<title/>",
             "<title>x</title><title>y</title>",
+            '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">a &lt;b&gt; c</div>'
+            "</title>",
+            '<title type="application/octet-stream">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title>',
         ]
     ),
     st.sampled_from(
@@ -122,6 +143,7 @@ ATOM_PARTS = [
             "<content>plain c</content>",
             '<content type="text/plain">tp</content>',
             '<content type="image/png">AAAA</content>',
+            '<content type="text">History of the &lt;blink&gt; tag</content>',
             '<content src="https://ex.example/c"/>',
             '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>C</p></div></content>',
         ]
@@ -170,8 +192,20 @@ def atom(draw: st.DrawFn) -> bytes:
         entries.append(f"<entry{draw(XML_LANG)}>{''.join(parts)}</entry>")
     base = draw(st.sampled_from(["", ' xml:base="https://base.example/x/"']))
     head = draw(ATOM_PARTS[0]) + draw(ATOM_PARTS[6]) + '<link href="https://ex.example/"/>'
+    ns = draw(
+        st.sampled_from(
+            [
+                'xmlns="http://www.w3.org/2005/Atom"',
+                'version="0.3" xmlns="http://purl.org/atom/ns#"',
+            ]
+        )
+    )
+    if "0.3" in ns:  # Atom 0.3: the same elements, and a mode attribute (issue 16)
+        modes = ["", ' mode="escaped"', ' mode="xml"', ' mode="base64"']
+        body = "".join(entries).replace("<content ", f"<content{draw(st.sampled_from(modes))} ")
+        entries = [body]
     return (
-        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"'
+        f'<?xml version="1.0" encoding="utf-8"?><feed {ns}'
         f"{draw(XML_LANG)}{base}>{head}{''.join(entries)}</feed>"
     ).encode()
 

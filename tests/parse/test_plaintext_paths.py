@@ -7,10 +7,48 @@ from hypothesis import strategies as st
 
 from monitor.plaintext import html_to_text, lexbor_text
 
-TAGS = ["p", "b", "i", "em", "strong", "a", "span", "br", "li", "ul", "h2", "figure",
-        "figcaption", "img", "div", "blockquote", "table", "td", "script", "sup"]
-WORDS = ["AI", "Act", "facial", "recognition", "EDPB’s", "Zürich", "café", "&amp;", "&lt;",
-         "&nbsp;", "&eacute;", "&#8217;", "&#x2014;", "5 < 6", "a&b", "\u00a0", "\t", "\n"]
+TAGS = [
+    "p",
+    "b",
+    "i",
+    "em",
+    "strong",
+    "a",
+    "span",
+    "br",
+    "li",
+    "ul",
+    "h2",
+    "figure",
+    "figcaption",
+    "img",
+    "div",
+    "blockquote",
+    "table",
+    "td",
+    "script",
+    "sup",
+]
+WORDS = [
+    "AI",
+    "Act",
+    "facial",
+    "recognition",
+    "EDPB’s",
+    "Zürich",
+    "café",
+    "&amp;",
+    "&lt;",
+    "&nbsp;",
+    "&eacute;",
+    "&#8217;",
+    "&#x2014;",
+    "5 < 6",
+    "a&b",
+    "\u00a0",
+    "\t",
+    "\n",
+]
 
 
 @st.composite
@@ -22,8 +60,16 @@ def markup(draw: st.DrawFn) -> str:
             parts.append(draw(st.sampled_from(WORDS)))
         elif kind == 1:
             tag = draw(st.sampled_from(TAGS))
-            attrs = draw(st.sampled_from(["", ' href="https://x.eu/facial-recognition"',
-                                          ' src="biometric.jpg" alt="face"', ' class="x"']))
+            attrs = draw(
+                st.sampled_from(
+                    [
+                        "",
+                        ' href="https://x.eu/facial-recognition"',
+                        ' src="biometric.jpg" alt="face"',
+                        ' class="x"',
+                    ]
+                )
+            )
             parts.append(f"<{tag}{attrs}>")
         elif kind == 2:
             parts.append(f"</{draw(st.sampled_from(TAGS))}>")

@@ -36,13 +36,28 @@ def env_for(tg: TelegramServer | None, smtp: SmtpServer | None) -> dict[str, str
 
 
 def deliver(
-    app: App, env: dict[str, str], *, digests: bool = False, force: bool = False, clock: Any = None
+    app: App,
+    env: dict[str, str],
+    *,
+    digests: bool = False,
+    force: bool = False,
+    clock: Any = None,
+    alerts_first: bool = False,
+    **kwargs: Any,
 ) -> DeliveryReport:
+    """One worker's round; ``alerts_first`` with ``digests``: alerts then the due digests,
+    as ``monitor deliver`` does."""
+
     async def go() -> DeliveryReport:
         with app.store() as store:
-            kwargs = {"clock": clock} if clock else {}
+            if clock:
+                kwargs["clock"] = clock
             d = build_deliverer(app.configs(), store, environ=env, **kwargs)
             try:
+                if digests and alerts_first:
+                    report = await d.deliver_alerts()
+                    report.add(await d.deliver_digests(force=force))
+                    return report
                 if digests:
                     return await d.deliver_digests(force=force)
                 return await d.deliver_alerts()
@@ -165,7 +180,7 @@ def test_digest_by_smtp_due_at_local_time_once(app: App, smtp_server: SmtpServer
     assert report.digests == 1
     [received] = smtp_server.messages
     msg = received.message
-    assert "2 articles" in msg["Subject"]
+    assert "2 stories" in msg["Subject"]
     assert msg["List-Unsubscribe"]
     assert msg.get_body(("html",)) is not None
     # The same day again: nothing new, nothing sent.

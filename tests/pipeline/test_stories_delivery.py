@@ -177,8 +177,9 @@ def test_story_sources_arriving_together_make_one_alert_and_one_digest_item(
     [mail] = smtp_server.messages
     text = mail.message.get_body(("plain",)).get_content()
     assert sum(f". {t}" in text for t in titles) == 1  # one digest item per story
-    assert "Also reported by" in text
-    assert "1 article" in mail.message["Subject"]
+    # Both outlets on the story's sources line (issue 17: "A and B", "A, B and 3 more").
+    assert "POLITICO Europe and Content Farm" in text or "Content Farm and POLITICO Europe" in text
+    assert "1 story" in mail.message["Subject"]
     with app.store() as store:
         pending = store.conn.execute(
             "SELECT COUNT(*) FROM outbox WHERE status = 'pending'"

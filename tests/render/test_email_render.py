@@ -49,25 +49,31 @@ def test_html_part_matches_golden() -> None:
     check_golden("email_digest.html", message.html)
 
 
-def test_subject_has_local_date_and_distinct_counts() -> None:
-    # GPAI is in two watchlists: four articles, not five; the empty section is not counted.
+def test_subject_says_what_happened_with_distinct_counts() -> None:
+    # Issue 17: the first story's title and the counts, cut to what mail clients show.
+    # GPAI is in two watchlists: four stories, not five; the empty section is not counted.
     message = render_digest_email(sample_digest(), mail_from=MAIL_FROM)
-    assert message.subject == "EU watch digest, Mon 30 Nov 2026: 4 articles in 3 watchlists"
+    assert message.subject == (
+        "Dragoș Tudorache: the AI Act's… — 4 stories, AI Act 2, Digital Services Act 2"
+    )
+    assert len(message.subject) <= 78
     assert message.outbox_ids == (1, 2, 4, 3)
     assert message.plain == message.text
 
 
-def test_subject_date_is_the_recipients_local_date() -> None:
+def test_heading_date_is_the_recipients_local_date() -> None:
     # 23:30 UTC on Sunday is already Monday in Brussels.
     digest = replace(sample_digest(), period_end=datetime(2026, 11, 29, 23, 30, tzinfo=UTC))
-    assert "Mon 30 Nov 2026" in (render_digest_email(digest, mail_from=MAIL_FROM).subject or "")
+    text = render_digest_email(digest, mail_from=MAIL_FROM).text
+    assert text.startswith("EU watch digest, Mon 30 Nov 2026\n")
 
 
 def test_singular_counts() -> None:
     digest = sample_digest()
     digest = replace(digest, sections=(digest.sections[2],))
     message = render_digest_email(digest, mail_from=MAIL_FROM)
-    assert message.subject == "EU watch digest, Mon 30 Nov 2026: 1 article in 1 watchlist"
+    expected = "Council agrees position on data retention — 1 story, Data & privacy 1"
+    assert message.subject == expected
 
 
 def test_empty_digest_says_so() -> None:

@@ -17,5 +17,6 @@ def test_demo_shows_the_new_items_alert_and_the_digest(monkeypatch):
     header = text.index("--- telegram to eu-channel (@eu_ai_watch)", published)
     assert "EDPB warns police use of facial recognition" in text[header : header + 300]
     preview = text.index(">>> digest preview")
-    assert "Subject: EU watch digest" in text[preview:]
+    assert "Subject: " in text[preview:]  # the top story and the counts (issue 17)
+    assert "Top stories" in text[preview:]
     assert "Dragoș Tudorache" in text[preview:]

@@ -6,7 +6,7 @@ without a link and one whose link is not a web link.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from monitor.models import (
     AlertItem,
@@ -105,4 +105,183 @@ def sample_digest(
             DigestSection("quiet", "Nothing today", ()),
         ),
         unsubscribe=unsubscribe,
+    )
+
+
+# --- a fixed day for the digest edition (issue 17) -----------------------------------------
+
+DAY_END = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # Tue 1 Dec 2026, 08:00 in Brussels
+DAY_PRIORITIES = {"ai-act": "instant", "edpb": "instant", "dsa": "digest", "csam": "digest"}
+_TITLES = {
+    "ai-act": "AI Act",
+    "edpb": "EDPB",
+    "dsa": "Digital Services Act",
+    "csam": "Chat control",
+}
+
+
+def _story(
+    n: int,
+    title: str,
+    source: str,
+    hour: int,
+    watchlists: dict[str, tuple[str, str]],
+    also: tuple[str, ...] = (),
+    url: str | None = None,
+) -> AlertItem:
+    """A story published ``hour`` o'clock UTC on 30 Nov; ``watchlists`` maps a watchlist
+    to (term, summary snippet text) of its hit."""
+    art = Article(
+        feed_id=source.lower().replace(" ", "-"),
+        key=f"guid:day-{n}",
+        title=title,
+        url=url or f"https://news.example.eu/2026/11/30/story-{n}",
+        summary=next(iter(watchlists.values()))[1],
+        published=datetime(2026, 11, 30, hour, 10, tzinfo=UTC),
+    )
+    matches = tuple(
+        Match(wl, 2.0 - i * 0.5, (hit(term, text),))
+        for i, (wl, (term, text)) in enumerate(watchlists.items())
+    )
+    return AlertItem(
+        100 + n, art, source, matches, tuple(_TITLES[wl] for wl in watchlists), also=also
+    )
+
+
+def edition_day() -> Digest:
+    """Nine stories of one day, as the outbox hands them over: several sources, stories
+    in two or three watchlists (listed under each), one headline repeated as its summary."""
+    stories = [
+        _story(
+            1,
+            "AI Act: trilogue ends with a deal on general-purpose models",
+            "POLITICO Europe",
+            22,
+            {
+                "ai-act": (
+                    "AI Act",
+                    "Negotiators closed the AI Act trilogue at 2 a.m. with"
+                    " obligations for general-purpose models and a review clause.",
+                ),
+                "edpb": ("EDPB", "The EDPB will sit on the AI Board as an observer."),
+            },
+            also=("Euractiv", "MLex", "Tagesspiegel Background", "Contexte"),
+        ),
+        _story(
+            2,
+            "EDPB adopts opinion on AI models and personal data",
+            "EDPB",
+            14,
+            {
+                "edpb": (
+                    "EDPB",
+                    "The EDPB adopted an opinion on the use of personal data for"
+                    " training AI models, after a request from the Irish DPA.",
+                ),
+                "ai-act": (
+                    "AI models",
+                    "Training AI models on scraped data needs a legal basis, the opinion says.",
+                ),
+            },
+            also=("IAPP",),
+        ),
+        _story(
+            3,
+            "Commission opens DSA proceedings against a marketplace",
+            "Euractiv",
+            10,
+            {
+                "dsa": (
+                    "DSA",
+                    "The Commission opened formal DSA proceedings over the"
+                    " marketplace's recommender systems and dark patterns.",
+                )
+            },
+            also=("Reuters", "MLex"),
+        ),
+        _story(
+            4,
+            "Council presidency tables new chat control compromise",
+            "netzpolitik.org",
+            16,
+            {
+                "csam": (
+                    "chat control",
+                    "The compromise keeps detection orders but drops"
+                    " scanning of encrypted messages, for now.",
+                )
+            },
+        ),
+        _story(
+            5,
+            "GPAI code of practice: second draft published",
+            "Euractiv",
+            9,
+            {
+                "ai-act": (
+                    "AI Act",
+                    "The second draft of the code of practice under the AI Act"
+                    " adds a copyright chapter.",
+                ),
+                "dsa": ("DSA", "Platforms designated under the DSA signed up first."),
+            },
+        ),
+        _story(
+            6,
+            "CNIL fines data broker €1.2 million",
+            "CNIL",
+            12,
+            {"edpb": ("GDPR", "CNIL fines data broker €1.2 million")},
+        ),
+        _story(
+            7,
+            "Parliament committee backs AI liability rules",
+            "Parliament press",
+            8,
+            {
+                "ai-act": (
+                    "AI Act",
+                    "The committee vote aligns liability with the AI Act's risk classes.",
+                )
+            },
+        ),
+        _story(
+            8,
+            "DSA transparency database passes 20 billion statements",
+            "Tech Policy Press",
+            6,
+            {
+                "dsa": (
+                    "DSA",
+                    "Researchers warn that the DSA database lacks free-text"
+                    " reasons in most entries.",
+                )
+            },
+        ),
+        _story(
+            9,
+            "noyb files complaints over AI chatbot hallucinations",
+            "noyb",
+            7,
+            {
+                "edpb": (
+                    "GDPR",
+                    "noyb asks the Norwegian DPA to order the provider to"
+                    " correct false data, citing the GDPR.",
+                ),
+                "ai-act": ("AI", "The AI Act does not cover the case, noyb says."),
+            },
+        ),
+    ]
+    sections = []
+    for wl, title in _TITLES.items():
+        items = tuple(s for s in stories if any(m.watchlist == wl for m in s.matches))
+        sections.append(DigestSection(wl, title, items))
+    return Digest(
+        target=sample_target(),
+        timezone="Europe/Brussels",
+        period_end=DAY_END,
+        period_start=DAY_END - timedelta(days=1),
+        sections=tuple(sections),
+        unsubscribe="mailto:watch@example.org?subject=unsubscribe%20policy-team",
     )

@@ -12,6 +12,7 @@ Usage::
     SmtpServer(security="starttls", cert=leaf)        # offers STARTTLS (trustme LeafCert)
     SmtpServer(security="ssl", cert=leaf)             # implicit TLS from the first byte
     SmtpServer(credentials={"user": "secret"})        # AUTH PLAIN/LOGIN required
+    SmtpServer(size_limit=4000)                       # EHLO SIZE 4000, larger DATA: 552
 
 Faults:
 
@@ -112,6 +113,7 @@ class SmtpServer:
         cert: trustme.LeafCert | None = None,
         credentials: dict[str, str] | None = None,
         host: str = "127.0.0.1",
+        size_limit: int | None = 33554432,
     ) -> None:
         if security != "none" and cert is None:
             raise ValueError(f"security={security!r} needs a trustme LeafCert")
@@ -122,6 +124,9 @@ class SmtpServer:
         self.attempts = 0
         """DATA commands answered (accepted or failed)."""
         self._credentials = dict(credentials or {})
+        self.size_limit = size_limit
+        """aiosmtpd's ``data_size_limit``: advertised as EHLO SIZE, larger DATA gets 552;
+        None advertises no SIZE and accepts any size."""
         self._tls: ssl.SSLContext | None = None
         if cert is not None:
             self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -156,6 +161,7 @@ class SmtpServer:
             hostname="localhost",  # not getfqdn(): a DNS look-up per connection is slow
             tls_context=self._tls if self.security == "starttls" else None,
             require_starttls=self.security == "starttls",
+            data_size_limit=self.size_limit,
             loop=self._loop,
             **kwargs,
         )
@@ -246,11 +252,16 @@ def smtp_server_factory(smtp_cert: trustme.LeafCert) -> Iterator[Callable[..., S
     the test; TLS servers use the ``smtp_ca`` certificate."""
     servers: list[SmtpServer] = []
 
-    def make(security: Security = "none", credentials: dict[str, str] | None = None) -> SmtpServer:
+    def make(
+        security: Security = "none",
+        credentials: dict[str, str] | None = None,
+        size_limit: int | None = 33554432,
+    ) -> SmtpServer:
         server = SmtpServer(
             security=security,
             cert=smtp_cert if security != "none" else None,
             credentials=credentials,
+            size_limit=size_limit,
         )
         servers.append(server.start())
         return server

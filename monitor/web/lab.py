@@ -1,0 +1,76 @@
+"""``/lab``: a candidate ``keywords.yaml`` replayed against stored articles (read-only).
+
+The same backtest as ``monitor backtest`` and the same explanation as ``monitor explain``;
+the file on disk is only read, never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitor.config.keywords import KeywordsConfig, keywords_from_source, load_keywords
+from monitor.config.source import Source
+from monitor.errors import ConfigError
+from monitor.match import backtest, compile_matcher
+from monitor.match.backtest import BacktestReport
+from monitor.match.matcher import Explanation
+from monitor.store.articles import StoredArticle
+
+MAX_YAML = 512 * 1024
+"""The largest candidate file the form takes (bytes of UTF-8)."""
+LAB_NAME = "keywords.yaml (lab)"
+
+
+@dataclass(frozen=True)
+class LabResult:
+    text: str
+    errors: tuple[str, ...] = ()
+    report: BacktestReport | None = None
+    ids: dict[int, int] = field(default_factory=dict)
+    """Article object id -> database id, for the explain buttons."""
+    explained: StoredArticle | None = None
+    explanations: tuple[Explanation, ...] = ()
+
+
+def current_text(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"# cannot read {path}: {exc}\n"
+
+
+def run_lab(
+    current: Path,
+    text: str,
+    articles: Sequence[StoredArticle],
+    explain: StoredArticle | None = None,
+) -> LabResult:
+    """Backtest ``text`` (a candidate keywords.yaml) against ``articles`` under the rules
+    in ``current``; with ``explain``, also explain that article under the candidate.
+
+    Every configuration error comes back in ``errors`` (file:line: key: message).
+    """
+    if len(text.encode()) > MAX_YAML:
+        return LabResult(text, (f"{LAB_NAME}: larger than {MAX_YAML // 1024} KB",))
+    try:
+        proposed = compile_matcher(_keywords(text))
+    except ConfigError as exc:
+        return LabResult(text, tuple(str(exc).splitlines()))
+    try:
+        now = compile_matcher(load_keywords(str(current)))
+    except ConfigError as exc:
+        return LabResult(text, (f"the current file: {exc}",))
+    report = backtest(now, proposed, [s.article for s in articles])
+    ids = {id(s.article): s.id for s in articles}
+    explanations: tuple[Explanation, ...] = ()
+    if explain is not None:
+        explanations = tuple(proposed.explain(explain.article))
+    return LabResult(text, (), report, ids, explain, explanations)
+
+
+def _keywords(text: str) -> KeywordsConfig:
+    return keywords_from_source(Source.parse(text, LAB_NAME))

@@ -1,0 +1,240 @@
+"""The default watchlists in the 24 official EU languages, in inflected forms (issue 14).
+
+Each sentence was written for this test: two per language that must match through a form
+nobody listed (English and Maltese: as listed, since English plain terms are not expanded
+and simplemma has no Maltese; the Dutch ``gezichtsherkenning*`` is a listed prefix), and one
+near miss that must not.  The matcher uses only the forms shipped in the package
+(``compute=False``): the table loads no simplemma dictionary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.config.keywords import load_keywords
+from monitor.errors import ConfigError
+from monitor.match import Matcher, compile_matcher
+from monitor.match.inflect import MAX_FORMS, Inflector, simplemma_version, words_of
+from monitor.match.matcher import inflected_terms
+from monitor.match.report import explanation_text
+from tests.match.helpers import DEFAULT_KEYWORDS, article, config
+
+EU_LANGUAGES = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr")
+EU_LANGUAGES += ("hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv")
+
+# (language, watchlist, sentence); the watchlist must match.
+MATCH = [
+    ("bg", "facial-recognition", "Комисията обсъди разпознаването на лица в метрото."),
+    ("bg", "edpb", "Становището на Европейския комитет по защита на данните е ясно."),
+    ("cs", "facial-recognition", "Policie začala s rozpoznáváním obličeje na nádražích."),
+    ("cs", "edpb", "Stanovisko Evropského sboru pro ochranu osobních údajů vyšlo včera."),
+    ("da", "facial-recognition", "Politiet vil bruge ansigtsgenkendelsen i lufthavnen."),
+    ("da", "edpb", "Det Europæiske Databeskyttelsesråds udtalelse kom i går."),
+    ("de", "facial-recognition", "Die Polizei plant biometrische Fernidentifizierungen."),
+    ("de", "ai-act", "Die Umsetzung des Gesetzes über künstliche Intelligenz beginnt."),
+    ("el", "edpb", "Η γνώμη του Ευρωπαϊκού Συμβουλίου Προστασίας Δεδομένων δημοσιεύθηκε."),
+    ("el", "ai-act", "Η εφαρμογή της πράξης για την τεχνητή νοημοσύνη ξεκινά."),
+    ("en", "facial-recognition", "Police expanded facial recognition cameras in London."),
+    ("en", "edps", "The European Data Protection Supervisor's opinion came out."),
+    ("es", "facial-recognition", "Los reconocimientos faciales en estadios preocupan."),
+    ("es", "facial-recognition", "Prohíben las identificaciones biométricas remotas en la calle."),
+    ("et", "facial-recognition", "Politsei kasutab näotuvastust lennujaamas."),
+    ("et", "ai-act", "Tehisintellekti määruse rakendamine algab."),
+    ("fi", "facial-recognition", "Poliisi käyttää kasvojentunnistusta kentällä."),
+    ("fi", "edpb", "Euroopan tietosuojaneuvoston lausunto julkaistiin."),
+    ("fr", "facial-recognition", "Les reconnaissances faciales dans les gares inquiètent."),
+    ("fr", "facial-recognition", "Les identifications biométriques à distance sont interdites."),
+    ("ga", "ai-act", "Tá forálacha an Achta um Intleacht Shaorga i bhfeidhm."),
+    ("ga", "edpb", "Foilsíodh tuairim an Bhoird Eorpaigh um Chosaint Sonraí inné."),
+    ("hr", "ai-act", "Primjena Akta o umjetnoj inteligenciji počinje."),
+    ("hr", "edpb", "Mišljenje Europskog odbora za zaštitu podataka objavljeno je."),
+    ("hu", "facial-recognition", "A rendőrség arcfelismerést használ."),
+    ("hu", "edps", "Az európai adatvédelmi biztosnak véleménye van."),
+    ("it", "facial-recognition", "I riconoscimenti facciali negli stadi preoccupano."),
+    ("it", "facial-recognition", "Vietate le identificazioni biometriche remote in strada."),
+    ("lt", "facial-recognition", "Policija naudoja veido atpažinimą oro uoste."),
+    ("lt", "edpb", "Europos duomenų apsaugos valdybos nuomonė paskelbta."),
+    ("lv", "facial-recognition", "Policija izmanto sejas atpazīšanu lidostā."),
+    ("lv", "ai-act", "Mākslīgā intelekta akta īstenošana sākas."),
+    ("mt", "facial-recognition", "Il-pulizija qed tuża r-rikonoxximent tal-uċuħ fl-ajruport."),
+    ("mt", "edpb", "Il-Bord Ewropew tal-Protezzjoni tad-Data ippubblika opinjoni."),
+    ("nl", "facial-recognition", "De politie gebruikt gezichtsherkenningscamera's op straat."),
+    ("nl", "facial-recognition", "Biometrische identificaties op afstand worden verboden."),
+    ("pl", "facial-recognition", "Policja posługuje się rozpoznawaniem twarzy na dworcach."),
+    ("pl", "ai-act", "W akcie w sprawie sztucznej inteligencji zapisano zakazy."),
+    ("pt", "facial-recognition", "Os reconhecimentos faciais nos estádios preocupam."),
+    ("pt", "facial-recognition", "Proibidas as identificações biométricas à distância."),
+    ("ro", "facial-recognition", "Poliția folosește sisteme de recunoașterii faciale."),
+    ("ro", "edpb", "Avizul Comitetului European pentru Protecția Datelor a apărut."),
+    ("sk", "facial-recognition", "Polícia začala s rozpoznávaním tváre na staniciach."),
+    ("sk", "edpb", "Stanovisko Európskeho výboru pre ochranu údajov vyšlo."),
+    ("sl", "facial-recognition", "Razprava o prepoznavanju obrazov se nadaljuje."),
+    ("sl", "edpb", "Mnenje Evropskega odbora za varstvo podatkov je objavljeno."),
+    ("sv", "facial-recognition", "Polisen vill använda ansiktsigenkänningen på flygplatsen."),
+    ("sv", "edpb", "Europeiska dataskyddsstyrelsens yttrande kom i går."),
+]
+
+# (language, watchlist, sentence); close to a term, but the watchlist must not match.
+NEAR_MISS = [
+    ("bg", "facial-recognition", "Комисията обсъди разпознаването на реч."),
+    ("cs", "facial-recognition", "Telefon umí rozpoznávání hlasu."),
+    ("da", "facial-recognition", "Telefonen har stemmegenkendelse."),
+    ("de", "facial-recognition", "Das Telefon hat eine gute Spracherkennung."),
+    ("el", "facial-recognition", "Το τηλέφωνο έχει αναγνώριση φωνής."),
+    ("en", "facial-recognition", "The phone has good voice recognition."),
+    ("es", "facial-recognition", "El teléfono tiene reconocimiento de voz."),
+    ("et", "facial-recognition", "Telefonil on kõnetuvastus."),
+    ("fi", "facial-recognition", "Puhelimessa on puheentunnistus."),
+    ("fr", "facial-recognition", "Le téléphone a la reconnaissance vocale."),
+    ("ga", "edpb", "D'fhoilsigh an Bord Sláinte tuairim faoi chosaint sonraí."),
+    ("hr", "facial-recognition", "Telefon ima prepoznavanje glasa."),
+    ("hu", "facial-recognition", "A telefonban hangfelismerés van."),
+    ("it", "facial-recognition", "Il telefono ha il riconoscimento vocale."),
+    ("lt", "facial-recognition", "Telefonas turi balso atpažinimą."),
+    ("lv", "facial-recognition", "Telefonam ir balss atpazīšana."),
+    ("mt", "facial-recognition", "It-telefon għandu rikonoxximent tal-vuċi."),
+    ("nl", "facial-recognition", "De telefoon heeft stemherkenning."),
+    ("pl", "facial-recognition", "Telefon ma rozpoznawanie mowy."),
+    ("pt", "facial-recognition", "O telefone tem reconhecimento de voz."),
+    ("ro", "facial-recognition", "Telefonul are recunoaștere vocală."),
+    ("sk", "facial-recognition", "Telefón má rozpoznávanie reči."),
+    ("sl", "facial-recognition", "Telefon ima prepoznavanje govora."),
+    ("sv", "facial-recognition", "Telefonen har röstigenkänning."),
+]
+
+
+@pytest.fixture(scope="module")
+def m() -> Matcher:
+    return compile_matcher(load_keywords(str(DEFAULT_KEYWORDS)), Inflector(compute=False))
+
+
+def test_every_official_language_has_two_matches_and_a_near_miss() -> None:
+    for language in EU_LANGUAGES:
+        assert sum(1 for lang, _, _ in MATCH if lang == language) >= 2, language
+        assert any(lang == language for lang, _, _ in NEAR_MISS), language
+
+
+@pytest.mark.parametrize(("language", "watchlist", "text"), MATCH)
+def test_inflected_form_matches(m: Matcher, language: str, watchlist: str, text: str) -> None:
+    found = {x.watchlist for x in m.match(article(text, language=language))}
+    assert watchlist in found
+
+
+@pytest.mark.parametrize(("language", "watchlist", "text"), NEAR_MISS)
+def test_near_miss_does_not_match(m: Matcher, language: str, watchlist: str, text: str) -> None:
+    found = {x.watchlist for x in m.match(article(text, language=language))}
+    assert watchlist not in found
+
+
+def test_default_terms_are_all_in_the_shipped_cache() -> None:
+    shipped = Inflector(compute=False).forms
+    cfg = load_keywords(str(DEFAULT_KEYWORDS))
+    missing = {
+        (term.language, word)
+        for term, _ in inflected_terms(cfg)
+        if term.inflects and term.language and term.language != "mt"
+        for word in words_of(term.text)
+        if word.isalpha() and word not in shipped.get(term.language, {})
+    }
+    assert not missing
+
+
+def test_shipped_cache_agrees_with_simplemma_and_computed_forms_are_kept(tmp_path: Path) -> None:
+    # Czech: the quickest dictionary to load (under a second on a quiet machine).
+    shipped = Inflector(compute=False).forms["cs"]
+    sample = sorted(shipped)[:: max(1, len(shipped) // 6)]
+    assert sample
+    cache = tmp_path / "cache" / "inflections.json"
+    Inflector(cache, shipped=False).prepare(("cs", word) for word in sample)
+    assert json.loads(cache.read_text("utf-8"))["simplemma"] == simplemma_version()
+    kept = Inflector(cache, shipped=False, compute=False).forms["cs"]
+    assert {w: kept[w] for w in sample} == {w: shipped[w] for w in sample}
+
+
+def test_explain_names_the_form_that_matched() -> None:
+    m = compile_matcher(load_keywords(str(DEFAULT_KEYWORDS)), Inflector(compute=False))
+    a = article("Policja posługuje się rozpoznawaniem twarzy.", language="pl")
+    (match,) = [x for x in m.match(a) if x.watchlist == "facial-recognition"]
+    (hit,) = match.hits
+    assert (hit.term, hit.text, hit.form) == (
+        "rozpoznawanie twarzy",
+        "rozpoznawaniem twarzy",
+        "pl: rozpoznawaniem twarzy",
+    )
+    text = explanation_text(a, m.explain(a))
+    assert "<- rozpoznawanie twarzy (pl form 'rozpoznawaniem twarzy')" in text
+
+
+EXACT = """
+watchlists:
+  faces:
+    by_language:
+      pl: [{term: rozpoznawanie twarzy, exact: true}]
+  faces-inflected:
+    any: [{term: rozpoznawanie twarzy, language: pl}]
+"""
+
+
+def test_exact_term_matches_only_as_written() -> None:
+    m = compile_matcher(config(EXACT), Inflector(compute=False))
+    inflected = article("Policja posługuje się rozpoznawaniem twarzy.", language="pl")
+    written = article("Policja stosuje rozpoznawanie twarzy.", language="pl")
+    assert [x.watchlist for x in m.match(inflected)] == ["faces-inflected"]
+    assert [x.watchlist for x in m.match(written)] == ["faces", "faces-inflected"]
+
+
+def test_language_term_counts_only_in_its_language() -> None:
+    m = compile_matcher(config(EXACT), Inflector(compute=False))
+    assert m.match(article("rozpoznawaniem twarzy", language="cs")) == []
+    assert m.match(article("rozpoznawaniem twarzy", language=None)) != []
+
+
+def test_phrase_forms_are_capped() -> None:
+    inflector = Inflector(compute=False)
+    long = "europejska rada ochrony danych osobowych europejska rada"
+    assert 1 < len(inflector.expand("pl", long)) <= MAX_FORMS
+
+
+def test_maltese_terms_match_as_written() -> None:
+    inflector = Inflector(compute=False)
+    assert inflector.expand("mt", "rikonoxximent tal-wiċċ") == ("rikonoxximent tal wicc",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "watchlists:\n  w:\n    any: [{term: face, exact: yes please}]\n",
+            "keywords.yaml:3: watchlists.w.any[0].exact: exact must be true or false",
+        ),
+        (
+            "watchlists:\n  w:\n    any: [{term: face, lang: pl}]\n",
+            "keywords.yaml:3: watchlists.w.any[0].lang: unknown key 'lang' in a term",
+        ),
+        (
+            "watchlists:\n  w:\n    by_language:\n      polish: [twarz]\n",
+            "keywords.yaml:4: watchlists.w.by_language.polish: 'polish' is not a language code",
+        ),
+        (
+            "watchlists:\n  w:\n    any: [{term: face, language: 12}]\n",
+            "keywords.yaml:3: watchlists.w.any[0].language: 12 is not a language code",
+        ),
+    ],
+)
+def test_term_options_are_checked_with_their_place(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config(text)
+    assert message in str(caught.value)
+
+
+def test_hit_form_survives_the_outbox() -> None:
+    from monitor.store.outbox import _hit_from_json, _hit_to_json
+
+    m = compile_matcher(load_keywords(str(DEFAULT_KEYWORDS)), Inflector(compute=False))
+    (match,) = m.match(article("Poliisi käyttää kasvojentunnistusta.", language="fi"))
+    (hit,) = match.hits
+    assert hit.form == "fi: kasvojentunnistusta"
+    assert _hit_from_json(json.loads(json.dumps(_hit_to_json(hit)))) == hit
