@@ -314,7 +314,11 @@ class Poller:
         if pages is None or (pages.fetcher, pages.settings) != (self.fetcher, self.feeds.settings):
             # A new fetcher, or a reload changed page_timeout / page_max_size.
             pages = self._pages = PageFetcher(self.fetcher, self.feeds.settings)
-        known = self.store.known_keys(spec.id, parsed.articles)
+        # Only teasers are looked up in storage: a feed with full texts costs no query.
+        candidates = fulltext.wanted(spec, parsed.articles, known=())
+        if not candidates:
+            return _WithBodies(parsed.articles, prematched, 0, 0)
+        known = self.store.known_keys(spec.id, candidates)
         got = await fulltext.enrich(pages, spec, parsed.articles, known, now)
         if got.changed and prematched is not None and self.matcher is not None:
             prematched = dict(prematched)
