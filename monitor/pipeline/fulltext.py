@@ -57,10 +57,23 @@ def is_teaser(article: Article, usual: float | None) -> bool:
     return usual is not None and len(text) < usual * MUCH_SHORTER
 
 
-def wanted(spec: FeedSpec, articles: Sequence[Article], known: Collection[str]) -> list[Article]:
+def wanted(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    known: Collection[str],
+    *,
+    since: datetime | None = None,
+    keep_newest: int = 0,
+) -> list[Article]:
     """The articles whose page to fetch: new (key not in ``known``), with a URL, and
     by ``spec.fulltext``: every one (``always``), the teasers (``auto``), none (``never``).
-    Each URL once."""
+    Each URL once.
+
+    ``since``: only articles published then or later, and the ``keep_newest`` newest.
+    On a feed's first poll every entry is new, but only the newest few may alert
+    (``backfill``) and only those of the last day enter digests (``monitor.route``):
+    fetching the other pages would only cost the publisher.
+    """
     if spec.fulltext == "never":
         return []
     usual = usual_length(articles) if spec.fulltext == "auto" else None
@@ -73,7 +86,11 @@ def wanted(spec: FeedSpec, articles: Sequence[Article], known: Collection[str]) 
         if spec.fulltext == "always" or is_teaser(article, usual):
             urls.add(url)
             out.append(article)
-    return out
+    if since is None:
+        return out
+    newest = sorted(out, key=lambda a: a.published or since, reverse=True)[:keep_newest]
+    keep = {a.key for a in newest}
+    return [a for a in out if a.key in keep or a.published is None or a.published >= since]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +112,14 @@ async def enrich(
     known: Collection[str],
     now: datetime,
     *,
+    since: datetime | None = None,
+    keep_newest: int = 0,
     extract: Callable[[bytes, str], str] | None = None,
 ) -> Enriched:
     """Fetch the pages :func:`wanted` names (concurrently; the fetcher bounds them per
     host) and put each page's text in its article's ``body``.  Never raises for a page.
     """
-    todo = wanted(spec, articles, known)
+    todo = wanted(spec, articles, known, since=since, keep_newest=keep_newest)
     if not todo:
         return Enriched(tuple(articles), frozenset())
     run = extract or _extract

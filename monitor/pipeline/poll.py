@@ -33,7 +33,7 @@ from monitor.models import (
 )
 from monitor.parse import parse_feed
 from monitor.pipeline import fulltext
-from monitor.route import Subscription, route
+from monitor.route import BASELINE_DIGEST_WINDOW, Subscription, route
 from monitor.store import Store
 from monitor.store import articles as store_articles
 from monitor.store import feeds as store_feeds
@@ -289,7 +289,11 @@ class Poller:
             return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
         if spec.fulltext == "never" or not parsed.articles:
             return self._record(spec, state, result, parsed, digest, prematched)
-        got = await self._fulltext(spec, parsed, prematched, now)
+        # A first poll with a backfill limit: pages only of articles that can alert or
+        # enter a digest (the newest `backfill`, those of the last day).
+        capped = state.last_success is None and spec.backfill is not None
+        since = now - BASELINE_DIGEST_WINDOW if capped else None
+        got = await self._fulltext(spec, parsed, prematched, now, since)
         if not got.fetched and not got.failures:
             return self._record(spec, state, result, parsed, digest, prematched)
         state = replace(
@@ -307,6 +311,7 @@ class Poller:
         parsed: ParsedFeed,
         prematched: dict[str, list[Match]] | None,
         now: datetime,
+        since: datetime | None,
     ) -> _WithBodies:
         """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); the
         articles that got one are matched again if the parser process matched them."""
@@ -315,11 +320,14 @@ class Poller:
             # A new fetcher, or a reload changed page_timeout / page_max_size.
             pages = self._pages = PageFetcher(self.fetcher, self.feeds.settings)
         # Only teasers are looked up in storage: a feed with full texts costs no query.
-        candidates = fulltext.wanted(spec, parsed.articles, known=())
+        keep = spec.backfill or 0
+        candidates = fulltext.wanted(spec, parsed.articles, known=(), since=since, keep_newest=keep)
         if not candidates:
             return _WithBodies(parsed.articles, prematched, 0, 0)
         known = self.store.known_keys(spec.id, candidates)
-        got = await fulltext.enrich(pages, spec, parsed.articles, known, now)
+        got = await fulltext.enrich(
+            pages, spec, parsed.articles, known, now, since=since, keep_newest=keep
+        )
         if got.changed and prematched is not None and self.matcher is not None:
             prematched = dict(prematched)
             for article in got.articles:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,17 @@ def test_a_hit_is_in_the_field_it_was_found_in(
 @functools.cache
 def _matcher(path: str) -> Matcher:
     return compile_matcher(load_keywords(path))
+
+
+def test_first_poll_fetches_only_what_can_alert_or_enter_a_digest() -> None:
+    spec = FeedSpec(id="f", url="https://x.eu/feed", fulltext="auto")
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    ages = {"recent": 2, "old1": 30, "old2": 40, "old3": 50}  # hours
+    articles = [
+        replace(art(key, "A teaser …"), published=now - timedelta(hours=h))
+        for key, h in ages.items()
+    ]
+    since = now - timedelta(days=1)
+    picked = wanted(spec, articles, known=set(), since=since, keep_newest=2)
+    assert [a.key for a in picked] == ["recent", "old1"]  # the last day, and the newest 2
+    assert len(wanted(spec, articles, known=set())) == 4  # later polls: every new teaser
