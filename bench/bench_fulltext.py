@@ -188,7 +188,9 @@ def _serve(conn: Any, page: bytes) -> None:
 
 def write_feeds(path: Path, base: str, mode: str) -> None:
     lines = ["settings:", "  per_host: 4", "  concurrency: 64", "defaults:"]
-    lines += ["  interval: 15m", "  timeout: 10s", f"  fulltext: {mode}", "feeds:"]
+    # backfill: null: every teaser of this first poll gets its page (no first-poll cap).
+    lines += ["  interval: 15m", "  timeout: 10s", f"  fulltext: {mode}", "  backfill: null"]
+    lines += ["feeds:"]
     lines += [f"  - id: f{f}\n    url: {base}/feed/{f}.xml" for f in range(FEEDS)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
