@@ -194,6 +194,20 @@ class Match:
     watchlist: str
     score: float
     hits: tuple[Hit, ...]
+    """At most ``MAX_HITS_PER_FIELD`` (``monitor.match.matcher``) per field, in text order."""
+    hit_count: int = 0
+    """Every hit found, those left out of ``hits`` included (never less than ``len(hits)``)."""
+    prominence: float = 1.0
+    """0 to 1: a passing mention (low) or the article's main topic (``match.prominence``)."""
+
+    def __post_init__(self) -> None:
+        if self.hit_count < len(self.hits):
+            object.__setattr__(self, "hit_count", len(self.hits))
+
+    @property
+    def more_hits(self) -> int:
+        """Hits found but left out of ``hits``."""
+        return self.hit_count - len(self.hits)
 
 
 @dataclass(frozen=True, slots=True)

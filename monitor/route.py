@@ -30,6 +30,8 @@ class WatchlistLike(Protocol):
     def alert(self) -> tuple[str, ...]: ...
     @property
     def digest(self) -> tuple[str, ...]: ...
+    @property
+    def min_prominence(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,8 @@ def route(
 
     ``baseline``: the article was recorded on a feed's first poll beyond the backfill
     limit; it raises no instant alert and enters digests only if published in the last
-    day (so adding a feed does not flood anyone).
+    day (so adding a feed does not flood anyone).  A match less prominent than its
+    watchlist's ``min_prominence`` raises no instant alert either.
     """
     wanted: dict[tuple[OutboxKind, Target], list[str]] = {}
 
@@ -102,7 +105,9 @@ def route(
         wl = watchlists.get(match.watchlist)
         if wl is None:
             continue
-        if not baseline and wl.priority == "instant":
+        # A passing mention (prominence below the watchlist's min_prominence, issue 18)
+        # goes to the digest only.
+        if not baseline and wl.priority == "instant" and match.prominence >= wl.min_prominence:
             for name in wl.alert:
                 dest = destinations.get(name)
                 if dest is not None:

@@ -22,6 +22,7 @@ class Wl:
     priority: str = "instant"
     alert: tuple[str, ...] = ()
     digest: tuple[str, ...] = ()
+    min_prominence: float = 0.0
 
 
 DESTS = {

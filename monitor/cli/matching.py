@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import MonitorError
-from monitor.models import Article, Match
+from monitor.models import FIELDS, Article, Match
 
 _HTML_START = re.compile(
     rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
     re.IGNORECASE | re.DOTALL,
 )
 _TIMEOUT = 30.0
+# A JSON Lines field is HTML when it holds a tag or a character reference; anything else
+# is plain text and kept exactly as given, so offsets slice it (issue 10 item 7).
+_MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 
 
 class InputError(MonitorError):
@@ -35,9 +38,10 @@ def register(sub: Any) -> None:
         description="Read articles from RSS/Atom files, JSON Lines files (one "
         '{"id", "title", "summary", "url", "published"} per line; summary may hold HTML) '
         "or plain-text files, or from standard input, and print one JSON line per article: "
-        '{"id", "matches": [{"watchlist", "score", "hits": [{"term", "text", "field", '
-        '"start", "end"}]}]}. Offsets count characters in the article\'s plain text '
-        "(HTML removed).",
+        '{"id", "matches": [{"watchlist", "score", "hit_count", "prominence", "hits": [{"term", '
+        '"text", "field", '
+        '"start", "end"}]}]}. Offsets count characters in the article\'s text: plain '
+        "text exactly as given, the visible text of HTML (see --with-text).",
     )
     p.add_argument(
         "files", nargs="*", metavar="FILE", help="input files; '-' or none reads standard input"
@@ -46,6 +50,12 @@ def register(sub: Any) -> None:
         "--matched-only",
         action="store_true",
         help="print only articles that matched at least one watchlist",
+    )
+    p.add_argument(
+        "--with-text",
+        action="store_true",
+        help='add "text": {"title", "summary", "content", "body"}, the text the offsets refer to '
+        "(for HTML input, its visible text)",
     )
     add_config_args(p)
     p.set_defaults(func=cmd_match)
@@ -88,7 +98,8 @@ def cmd_match(args: argparse.Namespace) -> int:
                 matches = matcher.match(item)
                 if args.matched_only and not matches:
                     continue
-                out.write(json.dumps(match_record(item, matches), ensure_ascii=False) + "\n")
+                record = match_record(item, matches, with_text=args.with_text)
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
         except InputError as exc:
             print(f"monitor: {exc}", file=sys.stderr)
             failed = True
@@ -133,14 +144,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def match_record(article: Article, matches: list[Match]) -> dict[str, Any]:
-    """The JSON line ``monitor match`` prints for one article."""
-    return {
+def match_record(
+    article: Article, matches: list[Match], *, with_text: bool = False
+) -> dict[str, Any]:
+    """The JSON line ``monitor match`` prints for one article; ``with_text``: with the
+    text of each field that the offsets refer to."""
+    record: dict[str, Any] = {
         "id": article.key,
         "matches": [
             {
                 "watchlist": m.watchlist,
                 "score": m.score,
+                "hit_count": m.hit_count,
+                "prominence": m.prominence,
                 "hits": [
                     {
                         "term": h.term,
@@ -155,6 +171,9 @@ def match_record(article: Article, matches: list[Match]) -> dict[str, Any]:
             for m in matches
         ],
     }
+    if with_text:
+        record["text"] = {name: article.text(name) for name in FIELDS}
+    return record
 
 
 def read_articles(name: str) -> Iterator[Article | InputError]:
@@ -254,8 +273,6 @@ def _json_lines(text: str, label: str) -> Iterator[Article | InputError]:
 
 
 def _json_article(line: str, label: str, number: int) -> Article:
-    from monitor.plaintext import html_to_text
-
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -266,14 +283,22 @@ def _json_article(line: str, label: str, number: int) -> Article:
     return Article(
         feed_id=str(record.get("feed") or "jsonl"),
         key=str(ident),
-        title=html_to_text(str(record.get("title") or "")),
+        title=_text(record.get("title")),
         url=record.get("url"),
-        summary=html_to_text(str(record.get("summary") or "")),
-        content=html_to_text(str(record.get("content") or "")),
-        body=html_to_text(str(record.get("body") or "")),
+        summary=_text(record.get("summary")),
+        content=_text(record.get("content")),
+        body=_text(record.get("body")),
         published=_when(record.get("published"), label, number),
         language=record.get("language"),
     )
+
+
+def _text(value: Any) -> str:
+    """A JSON Lines field: the visible text of HTML, plain text exactly as given."""
+    from monitor.plaintext import html_to_text
+
+    text = str(value or "")
+    return html_to_text(text) if _MARKUP.search(text) else text
 
 
 def _when(value: Any, label: str, number: int) -> datetime | None:

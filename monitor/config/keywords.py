@@ -79,6 +79,9 @@ class ActorModel(_Strict):
     name: Text
     aliases: list[Any] = []
     by_language: dict[str, list[Any]] = {}
+    ambiguous: list[Text] = []
+    context: list[Text] = []
+    within: int = 20
 
 
 class DestinationModel(_Strict):
@@ -111,6 +114,7 @@ class WatchlistModel(_Strict):
     fields: list[Field] | None = None
     languages: list[Text] | None = None
     priority: Priority = "instant"
+    min_prominence: float = 0.0
     alert: list[Text] = []
     digest: list[Text] = []
     hashtag: Text | None = None
@@ -130,6 +134,11 @@ class ActorSpec:
     """The name and the aliases that apply in every language."""
     by_language: tuple[tuple[str, tuple[Term, ...]], ...] = ()
     """Aliases that count only in articles of that language (or of unknown language)."""
+    ambiguous: frozenset[str] = frozenset()
+    """Aliases (as written) that name other bodies too: they count only with one of the
+    ``context`` terms at most ``within`` words away in the same field (issue 18)."""
+    context: tuple[Term, ...] = ()
+    within: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +180,8 @@ class WatchlistSpec:
     fields: tuple[Field, ...] = FIELDS
     languages: tuple[str, ...] = ()
     """Primary language subtags; empty: every language.  Unknown article language passes."""
+    min_prominence: float = 0.0
+    """Matches less prominent than this (``Match.prominence``) go to digests only."""
     hashtag: str = ""
     """Without the "#": ``hashtag:`` or one made from the id (``ai-act`` -> ``AIAct``)."""
     silent: bool | None = None
@@ -340,11 +351,28 @@ class _Loader:
                 for i, a in enumerate(aliases)
             ]
             local.append((primary_language(lang), tuple(t for t in found if t)))
+        written = {t.text for t in terms if t} | {t.text for _, ts in local for t in ts}
+        for i, alias in enumerate(model.ambiguous):
+            if alias.strip() not in written:
+                self.error(
+                    (*path, "ambiguous", i),
+                    f"{alias!r} is not one of this actor's names or aliases",
+                )
+        if model.ambiguous and not model.context:
+            self.error(
+                (*path, "ambiguous"), "ambiguous aliases need context: terms that confirm them"
+            )
+        if model.within < 0:
+            self.error((*path, "within"), "within must be 0 or more")
+        context = [self.rules.term(c, (*path, "context", i)) for i, c in enumerate(model.context)]
         self.actors[actor_id] = ActorSpec(
             id=actor_id,
             name=model.name,
             aliases=tuple(t for t in terms if t),
             by_language=tuple(local),
+            ambiguous=frozenset(a.strip() for a in model.ambiguous),
+            context=tuple(t for t in context if t),
+            within=model.within,
         )
 
     # -- destinations -------------------------------------------------------------------
@@ -530,6 +558,8 @@ class _Loader:
                         (*path, kind, i),
                         f"unknown destination {name!r}" + suggest(name, self.destinations),
                     )
+        if not 0.0 <= model.min_prominence <= 1.0:
+            self.error((*path, "min_prominence"), "min_prominence must be between 0 and 1")
         if model.priority == "digest" and model.alert:
             self.warnings.append(
                 f"{self.source.name}:{self.source.line((*path, 'alert'))}: watchlists.{wl_id}: "
@@ -555,6 +585,7 @@ class _Loader:
             digest=tuple(model.digest),
             fields=tuple(dict.fromkeys(fields)),
             languages=tuple(dict.fromkeys(languages)),
+            min_prominence=model.min_prominence,
             hashtag=hashtag,
             silent=model.silent,
         )

@@ -14,15 +14,16 @@ a fold and that one call.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ahocorasick_rs import BytesAhoCorasick
 
-from monitor.match.normalize import FIELD_BREAK, fold_for_automaton
+from monitor.match.mend import mend
+from monitor.match.normalize import FIELD_BREAK, fold, fold_for_automaton
 from monitor.match.offsets import FoldedText
-from monitor.match.terms import Term, cased_matches
+from monitor.match.terms import Term, Variant, cased_matches, variants
 from monitor.models import Article
 
 assert FIELD_BREAK == "\x01"  # written as such where every microsecond counts
@@ -61,7 +62,7 @@ class Scan:
         self.texts = texts
         offsets = [0]
         for text in texts[:-1]:
-            offsets.append(offsets[-1] + len(text) + 3)  # " \x01 " between fields
+            offsets.append(offsets[-1] + len(text) + 3)  # " \x01 " (or 3 spaces) between
         self.offsets = tuple(offsets)
         """Where each field starts in the joined original text."""
         self.hits: list[AtomHit] = []
@@ -79,8 +80,20 @@ class Scan:
         if found is None:
             start, end = self._mapped.span(hit[2], hit[3])
             offset = self.offsets[hit[1]]
-            found = self._spans[key] = (start - offset, end - offset)
+            start -= offset
+            end -= offset
+            text = self.texts[hit[1]]
+            if end > len(text):
+                # A hit that runs from a cut title into the summary is shown in the
+                # title, up to its last letter before the ellipsis.
+                end = len(text.rstrip().rstrip(".…").rstrip())
+            found = self._spans[key] = (start, end)
         return found
+
+    def mended(self, field_index: int, start: int, end: int) -> str:
+        """A field's ``[start:end]`` as the fold saw it (``mend``: references decoded)."""
+        offset = self.offsets[field_index]
+        return self._mapped.text[offset + start : offset + end]
 
     def words(self, hit: AtomHit) -> tuple[int, int]:
         """Word numbers ``(first, stop)`` of a hit, comparable within one field."""
@@ -93,29 +106,40 @@ class Scanner:
     def __init__(self, atoms: Iterable[Atom]) -> None:
         self.atoms: list[Atom] = list(atoms)
         index: dict[str, int] = {}
-        grouped: list[list[int]] = []
+        # Per pattern, its atoms and, for a key that spells an acronym another way
+        # ("a i act" for "AI Act"), the shape the hit must have (None: any).
+        grouped: list[dict[int, Variant | None]] = []
         keys: list[bytes] = []
         shapes: list[tuple[bool, bool] | None] = []
         for atom_id, atom in enumerate(self.atoms):
             term = atom.term
-            key = ("" if term.open_start else " ") + term.key + ("" if term.open_end else " ")
-            pid = index.get(key)
-            if pid is None:
-                pid = index[key] = len(grouped)
-                grouped.append([])
-                keys.append(key.encode("utf-8"))
-                shapes.append(
-                    (term.open_start, term.open_end) if term.open_start or term.open_end else None
-                )
-            grouped[pid].append(atom_id)
-        self._patterns = [tuple(ids) for ids in grouped]
+            keyed: list[tuple[str, Variant | None]] = [(term.key, None)]
+            keyed.extend((v.key, v) for v in variants(term))
+            for folded, variant in keyed:
+                key = ("" if term.open_start else " ") + folded + ("" if term.open_end else " ")
+                pid = index.get(key)
+                if pid is None:
+                    pid = index[key] = len(grouped)
+                    grouped.append({})
+                    keys.append(key.encode("utf-8"))
+                    shapes.append(
+                        (term.open_start, term.open_end)
+                        if term.open_start or term.open_end
+                        else None
+                    )
+                if atom_id not in grouped[pid] or variant is None:
+                    grouped[pid][atom_id] = variant
+        self._patterns = [tuple(atoms) for atoms in grouped]
+        self._variants = [tuple(atoms.values()) for atoms in grouped]
         self._shapes = shapes
         self._checked = [
             any(
-                self.atoms[a].languages is not None or self.atoms[a].term.case_sensitive
-                for a in ids
+                self.atoms[a].languages is not None
+                or self.atoms[a].term.case_sensitive
+                or variant is not None
+                for a, variant in atoms.items()
             )
-            for ids in self._patterns
+            for atoms in grouped
         ]
         # Standard match kind: with ``overlapping=True`` every occurrence of every key.
         self._automaton = BytesAhoCorasick(keys) if keys else None
@@ -132,16 +156,25 @@ class Scanner:
         automaton = self._automaton
         if automaton is None:
             return None
-        texts = (article.title, article.summary, article.content, article.body)
-        joined = " \x01 ".join(texts)  # FIELD_BREAK between fields
+        title, summary, content = article.title, article.summary, article.content
+        body = article.body
+        # A title cut with "…" that the summary continues ("MEPs vote to ban live
+        # facial…" / "…recognition in public spaces", issue 18) is read as one text
+        # with it: a space, not a FIELD_BREAK, between them.
+        bridged = continues(title, summary)
+        between = " " if bridged else FIELD_BREAK
+        joined = f"{title} {between} {summary} \x01 {content} \x01 {body}"
+        joined, regions = mend(joined)  # same length: offsets still slice the fields
         data, translated = fold_for_automaton(joined)
-        if data.count(b"\x01") != len(texts) - 1:  # FIELD_BREAK folds to itself only
+        if data.count(b"\x01") != 3 - bridged:  # FIELD_BREAK folds to itself, nothing else
             # Only a JSON input could carry U+0001; keep it from faking a field boundary.
-            joined = f" {FIELD_BREAK} ".join(t.replace(FIELD_BREAK, " ") for t in texts)
+            a, b, c, d = (t.replace(FIELD_BREAK, " ") for t in (title, summary, content, body))
+            joined, regions = mend(f"{a} {between} {b} {FIELD_BREAK} {c} {FIELD_BREAK} {d}")
             data, translated = fold_for_automaton(joined)
         found = automaton.find_matches_as_indexes(data, True)  # overlapping: every match
         if not found:
             return None  # most articles: nothing more to do
+        texts = (title, summary, content, body)
         shapes = self._shapes
         # (start, -stop, pattern): sorted, by position and the longest first.
         raw: set[tuple[int, int, int]] = set()
@@ -159,14 +192,22 @@ class Scanner:
             folded = data.decode("utf-8")
             if len(folded) != len(data):
                 raw = _char_offsets(data, raw)
-        breaks = [folded.find(FIELD_BREAK)]
-        for _ in texts[2:]:
-            breaks.append(folded.find(FIELD_BREAK, breaks[-1] + 1))
-        scan = Scan(language, FoldedText(joined, folded, translated), texts)
-        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), breaks)
+        if bridged:
+            # The summary's first word follows the title's words: " title words summary".
+            title_words = fold(mend(title.replace(FIELD_BREAK, " "))[0])
+            first = len(title_words) + 2 if title_words else 1
+            second = folded.find(FIELD_BREAK)
+        else:
+            first = folded.find(FIELD_BREAK)
+            second = folded.find(FIELD_BREAK, first + 1)
+        third = folded.find(FIELD_BREAK, second + 1)
+        scan = Scan(language, FoldedText(joined, folded, translated, regions), texts)
+        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), (first, second, third))
         return scan if scan.hits else None
 
-    def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], breaks: list[int]) -> None:
+    def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], starts: tuple[int, ...]) -> None:
+        """``starts``: where the summary, the content and the body begin in ``folded``
+        (their FIELD_BREAK, or the summary's first word when it continues the title)."""
         atoms = self.atoms
         language = scan.language
         hits = scan.hits
@@ -174,7 +215,7 @@ class Scanner:
         checked = self._checked
         for start, stop, pid in raw:
             stop = -stop
-            field_index = bisect_left(breaks, start)
+            field_index = bisect_right(starts, start)
             if not checked[pid]:
                 ids = patterns[pid]
                 if len(ids) == 1:
@@ -182,26 +223,44 @@ class Scanner:
                 else:
                     hits.extend((atom_id, field_index, start, stop) for atom_id in ids)
                 continue
-            for atom_id in patterns[pid]:
+            for atom_id, variant in zip(patterns[pid], self._variants[pid], strict=True):
                 atom = atoms[atom_id]
                 if atom.languages is not None and language and language not in atom.languages:
                     continue
                 hit = (atom_id, field_index, start, stop)
-                if atom.term.case_sensitive:
+                if atom.term.case_sensitive or variant is not None:
                     s, e = scan.span(hit)
-                    if not cased_matches(atom.term, scan.texts[field_index][s:e]):
+                    found = scan.mended(field_index, s, e)
+                    if variant is not None and not variant.accepts(found):
+                        continue
+                    if atom.term.case_sensitive and not cased_matches(atom.term, found):
                         continue
                 hits.append(hit)
 
 
+_ELLIPSES = ("…", "...")
+
+
+def continues(title: str, summary: str) -> bool:
+    """Whether ``summary`` continues a title cut with an ellipsis: it starts with one
+    too, or with a lower-case letter."""
+    if not title or title[-1] not in "….  " or not summary:
+        return False  # most titles: one character looked at
+    head = summary.lstrip()
+    return title.rstrip().endswith(_ELLIPSES) and (
+        head.startswith(_ELLIPSES) or (head[:1].islower())
+    )
+
+
 def _char_offsets(data: bytes, raw: set[tuple[int, int, int]]) -> set[tuple[int, int, int]]:
-    """Byte offsets into UTF-8 ``data`` as character offsets (they fall on characters)."""
+    """Byte offsets into UTF-8 ``data`` as character offsets (they fall on characters).
+
+    Decoded piece by piece in increasing order: one pass over ``data`` however many hits.
+    """
     chars: dict[int, int] = {}
-
-    def char(offset: int) -> int:
-        found = chars.get(offset)
-        if found is None:
-            found = chars[offset] = len(data[:offset].decode("utf-8"))
-        return found
-
-    return {(char(start), -char(-stop), pid) for start, stop, pid in raw}
+    last_byte = last_char = 0
+    for offset in sorted({o for start, stop, _ in raw for o in (start, -stop)}):
+        last_char += len(data[last_byte:offset].decode("utf-8"))
+        last_byte = offset
+        chars[offset] = last_char
+    return {(chars[start], -chars[-stop], pid) for start, stop, pid in raw}

@@ -6,6 +6,7 @@ disagree with ``monitor match``.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -95,8 +96,19 @@ class _Context:
         self.scan = scan
         self.by_atom = by_atom
         self.fields = wl.fields
-        self.masks = [h for a in wl.ignore for h in by_atom.get(a, ()) if h[1] in wl.fields]
+        masks = [h for a in wl.ignore for h in by_atom.get(a, ()) if h[1] in wl.fields]
+        self.masks = bool(masks)
+        # Per ignore atom and field: the mask starts in order, and the furthest end of the
+        # masks up to each one; a hit is inside a mask of that atom when the furthest end
+        # of the masks starting at or before it reaches its end.  A binary search a hit
+        # and an ignore atom, not a pass over every mask (issue 10: 25,000 of each).
+        self._masks: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+        for m in sorted(masks, key=lambda h: h[2]):
+            starts, reach = self._masks.setdefault((m[0], m[1]), ([], []))
+            starts.append(m[2])
+            reach.append(max(m[3], reach[-1]) if reach else m[3])
         self.ignored: list[AtomHit] = []
+        self._ignored: set[AtomHit] = set()
         self._words: dict[AtomHit, tuple[int, int]] = {}
 
     def hits(self, atoms: frozenset[int]) -> list[AtomHit]:
@@ -106,17 +118,21 @@ class _Context:
                 if hit[1] not in self.fields:
                     continue
                 if self.masks and self._masked(hit):
-                    if hit not in self.ignored:
+                    if hit not in self._ignored:
+                        self._ignored.add(hit)
                         self.ignored.append(hit)
                     continue
                 out.append(hit)
         return out
 
     def _masked(self, hit: AtomHit) -> bool:
-        return any(
-            m[1] == hit[1] and m[2] <= hit[2] and hit[3] <= m[3] and m[0] != hit[0]
-            for m in self.masks
-        )
+        for (atom, field_index), (starts, reach) in self._masks.items():
+            if field_index != hit[1] or atom == hit[0]:
+                continue
+            before = bisect_right(starts, hit[2])
+            if before and reach[before - 1] >= hit[3]:
+                return True
+        return False
 
     def words(self, hit: AtomHit) -> tuple[int, int]:
         found = self._words.get(hit)
@@ -154,7 +170,8 @@ def quick(
             hits = [h for h in hits if h[1] in wl.fields]
             if not hits:
                 return None
-        return float(len(set(wl.atom_items[atom]))), unique_hits(list(hits))
+        # One atom's hits are unique and in text order already (``Scanner.scan``).
+        return float(len(set(wl.atom_items[atom]))), list(hits)
     if len(wl.fields) == len(FIELDS):
         hits = [h for a in atoms for h in by_atom[a]]
     else:
@@ -276,7 +293,7 @@ def evaluate(
     if not wl.weights:
         # Without weights the score is the number of distinct terms and actors found.
         score = float(len(satisfied))
-    return Verdict(matched, score, unique_hits(used), checks, ctx.ignored)
+    return Verdict(matched, score, unique_hits(used), checks, unique_hits(ctx.ignored))
 
 
 def _near(item: CItem, ctx: _Context) -> _ItemResult:
@@ -290,18 +307,21 @@ def _near(item: CItem, ctx: _Context) -> _ItemResult:
         if not all(spans):
             continue
         # The chosen hit with the smallest end anchors the window; every other slot then
-        # takes its hit that ends no earlier and starts first.
+        # takes its hit that ends no earlier and starts first: per slot, its hits by end
+        # and the first-starting hit from each one on, found by a binary search (a scan
+        # of every hit per anchor would cost hits x hits, issue 10).
+        firsts = [_first_starts(options) for options in spans]
         for i, anchors in enumerate(spans):
             for (a_start, a_stop), anchor in anchors:
                 chosen = [anchor]
                 last_start = a_start
-                for j, options in enumerate(spans):
+                for j, (ends, first) in enumerate(firsts):
                     if j == i:
                         continue
-                    later = [(s, h) for (s, e), h in options if e >= a_stop]
-                    if not later:
+                    at = bisect_left(ends, a_stop)
+                    if at == len(ends):
                         break
-                    start, hit = min(later)
+                    start, hit = first[at]
                     chosen.append(hit)
                     last_start = max(last_start, start)
                 else:
@@ -313,6 +333,23 @@ def _near(item: CItem, ctx: _Context) -> _ItemResult:
     if best[0] > item.within:
         return _ItemResult(item, [], f"{item.label}: closest are {best[0]} words apart")
     return _ItemResult(item, best[1], f"{best[0]} words apart")
+
+
+def _first_starts(
+    options: list[tuple[tuple[int, int], AtomHit]],
+) -> tuple[list[int], list[tuple[int, AtomHit]]]:
+    """The ends of ``options`` in order and, for each, the least ``(start, hit)`` among
+    the options that end there or later."""
+    by_end = sorted(options, key=lambda o: o[0][1])
+    ends = [stop for (_, stop), _ in by_end]
+    first: list[tuple[int, AtomHit]] = [(0, (0, 0, 0, 0))] * len(by_end)
+    least: tuple[int, AtomHit] | None = None
+    for k in range(len(by_end) - 1, -1, -1):
+        (start, _), hit = by_end[k]
+        if least is None or (start, hit) < least:
+            least = (start, hit)
+        first[k] = least
+    return ends, first
 
 
 def _found_text(results: list[_ItemResult]) -> str:

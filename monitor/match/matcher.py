@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
-from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick, unique_hits
+from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
 from monitor.match.inflect import Inflector, default_cache
+from monitor.match.prominence import Prominence, is_roundup, prominence
 from monitor.match.snippets import make_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
 from monitor.models import FIELDS, Article, Hit, Match
 
 if TYPE_CHECKING:  # config imports the rule types from this package
     from monitor.config.keywords import KeywordsConfig, WatchlistSpec
+
+MAX_HITS_PER_FIELD = 10
+"""A match reports at most this many hits of each field, and how many there are in all:
+an item that repeats a watched word 25,000 times must cost no more than its length, and
+an alert shows a few hits, not thousands (issue 10)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,14 @@ class Explanation:
     checks: tuple[Check, ...]
     ignored: tuple[Hit, ...] = ()
     """Hits discarded because they lie inside one of the watchlist's ``ignore`` phrases."""
+    hit_count: int = 0
+    """Every hit found; ``hits`` holds at most ``MAX_HITS_PER_FIELD`` of them a field."""
+    ignored_count: int = 0
+    """Every ignored hit; ``ignored`` is bounded like ``hits``."""
+    prominence: Prominence | None = None
+    """How prominent the hits are (None without hits)."""
+    unconfirmed: tuple[Hit, ...] = ()
+    """Hits of ambiguous aliases without a context term near them: not counted."""
 
 
 class Matcher:
@@ -49,6 +64,8 @@ class Matcher:
         self._spec_languages: tuple[str, ...] = ()
         self._atom_ids: dict[Atom, int] = {}
         self._atom_watchlists: list[set[int]] = []
+        self._context: dict[int, tuple[frozenset[int], int]] = {}
+        """Ambiguous aliases: the atoms that must occur near them, and how near (words)."""
         self._watchlists: list[CompiledWatchlist] = []
         for index, spec in enumerate(sorted(cfg.watchlists.values(), key=lambda w: w.id)):
             self._watchlists.append(self._compile(index, spec))
@@ -77,7 +94,9 @@ class Matcher:
         scan = self._scanner.scan(article, language)
         if scan is None:
             return []
-        by_atom = _by_atom(scan)
+        by_atom = self._confirmed(scan, _by_atom(scan))
+        if not by_atom:
+            return []
         # The watchlists that the atoms found can make match, each with its id and, when
         # one atom alone decides it, that atom and the score (no rule to evaluate).
         plans = self._plans
@@ -89,16 +108,64 @@ class Matcher:
                 else:
                     candidates[index] = (watchlist, score, atom)
         out = []
+        roundup: bool | None = None
         for index in sorted(candidates) if len(candidates) > 1 else candidates:
             watchlist, score, atom = candidates[index]
             if score is not None:
-                atom_hits = unique_hits(by_atom[atom])
+                atom_hits = by_atom[atom]  # unique and in text order (``Scanner.scan``)
             else:
                 found = self._verdict(self._watchlists[index], scan, by_atom, language)
                 if found is None:
                     continue
                 score, atom_hits = found
-            out.append(Match(watchlist=watchlist, score=score, hits=self._hits(scan, atom_hits)))
+            hits, count = self._hits(scan, atom_hits)
+            if roundup is None:
+                roundup = is_roundup(article)
+            weight = prominence(article, hits, count, roundup=roundup)
+            out.append(
+                Match(
+                    watchlist=watchlist,
+                    score=score,
+                    hits=hits,
+                    hit_count=count,
+                    prominence=weight.score,
+                )
+            )
+        return out
+
+    def _confirmed(self, scan: Scan, by_atom: dict[int, list[AtomHit]]) -> dict[int, list[AtomHit]]:
+        """``by_atom`` without the hits of ambiguous aliases that no context term confirms
+        (one within the actor's ``within`` words in the same field)."""
+        if not self._context or self._context.keys().isdisjoint(by_atom):
+            return by_atom
+        out = dict(by_atom)
+        for atom in [a for a in by_atom if a in self._context]:
+            confirm, within = self._context[atom]
+            near: dict[int, list[tuple[int, int]]] = {}
+            for c in confirm.intersection(by_atom):
+                for hit in by_atom[c]:
+                    near.setdefault(hit[1], []).append(scan.words(hit))
+            for found in near.values():
+                found.sort()
+            longest = {f: max(stop - first for first, stop in found) for f, found in near.items()}
+            kept = []
+            for hit in by_atom[atom]:
+                spans = near.get(hit[1], [])
+                if not spans:
+                    continue
+                first, stop = scan.words(hit)
+                # Context spans that start from (first - within - longest) to (stop + within).
+                k = bisect_left(spans, (first - within - longest[hit[1]], -1))
+                while k < len(spans) and spans[k][0] <= stop + within:
+                    c_first, c_stop = spans[k]
+                    if max(0, c_first - stop, first - c_stop) <= within:
+                        kept.append(hit)
+                        break
+                    k += 1
+            if kept:
+                out[atom] = kept
+            else:
+                del out[atom]
         return out
 
     def _verdict(
@@ -126,24 +193,56 @@ class Matcher:
         """For every watchlist (sorted by id): matched or not, the hits, and each condition."""
         language = primary_language(article.language) if article.language else None
         scan = self._scanner.scan(article, language)
-        by_atom = _by_atom(scan) if scan is not None else {}
+        found = _by_atom(scan) if scan is not None else {}
+        by_atom = self._confirmed(scan, found) if scan is not None else {}
+        # Hits of ambiguous aliases that no context confirmed: shown, not counted.
+        dropped: dict[int, list[AtomHit]] = {}
+        for atom, atom_hits in found.items():
+            if atom in self._context:
+                kept = set(by_atom.get(atom, ()))
+                dropped[atom] = [h for h in atom_hits if h not in kept]
         out = []
-        for wl in self._watchlists:
+        roundup: bool | None = None
+        for index, wl in enumerate(self._watchlists):
             verdict = evaluate(wl, scan, by_atom, language=language, explain=True)
+            hits, count = self._hits(scan, verdict.hits) if scan else ((), 0)
+            ignored, ignored_count = self._hits(scan, verdict.ignored) if scan else ((), 0)
+            mine = [
+                h
+                for atom, hs in dropped.items()
+                if index in self._atom_watchlists[atom]
+                for h in hs
+                if h[1] in wl.fields
+            ]
+            unconfirmed, _ = self._hits(scan, mine) if scan is not None else ((), 0)
+            if roundup is None:
+                roundup = is_roundup(article)
+            weight = prominence(article, hits, count, roundup=roundup) if hits else None
             out.append(
                 Explanation(
                     watchlist=wl.spec.id,
                     title=wl.spec.title,
                     matched=verdict.matched,
                     score=verdict.score,
-                    hits=self._hits(scan, verdict.hits) if scan else (),
+                    hits=hits,
                     checks=tuple(verdict.checks),
-                    ignored=self._hits(scan, verdict.ignored) if scan else (),
+                    ignored=ignored,
+                    hit_count=count,
+                    ignored_count=ignored_count,
+                    prominence=weight,
+                    unconfirmed=unconfirmed,
                 )
             )
         return out
 
-    def _hits(self, scan: Scan, atom_hits: list[AtomHit]) -> tuple[Hit, ...]:
+    def _hits(self, scan: Scan, atom_hits: list[AtomHit]) -> tuple[tuple[Hit, ...], int]:
+        """The hits to report (at most ``MAX_HITS_PER_FIELD`` a field) and how many there are.
+
+        Only the reported hits are mapped back to the original text and get a snippet, so
+        the cost does not grow with the square of the number of hits (issue 10).
+        """
+        if not atom_hits:
+            return (), 0
         atoms = self._scanner.atoms
         texts = scan.texts
         if len(atom_hits) == 1:  # the common case: nothing to sort or to nest
@@ -163,27 +262,36 @@ class Matcher:
                     actor=atom.actor,
                     form=atom.form,
                 ),
-            )
-        # Sorted by field, start, longest first, term; ties keep the given order.
-        spans = []
-        for number, hit in enumerate(atom_hits):
-            start, end = scan.span(hit)
-            spans.append((hit[1], start, -end, atoms[hit[0]].term.text, number, end, hit))
-        spans.sort()
+            ), 1
+        # Sorted by field, start, longest first, term; ties keep the given order.  Folded
+        # offsets map to original ones in the same order, so the folded ones sort.  One
+        # atom's hits are in that order already (``Scanner.scan``, ``unique_hits``).
+        first = atom_hits[0][0]
+        ordered = (
+            atom_hits
+            if all(h[0] == first for h in atom_hits)
+            else sorted(atom_hits, key=lambda h: (h[1], h[2], -h[3], atoms[h[0]].term.text))
+        )
         # A hit inside a longer hit of the same field ("Tudorache" in "Dragoș Tudorache")
         # adds nothing to the explanation.
-        kept: list[tuple[int, int, int, AtomHit]] = []
+        kept: list[AtomHit] = []
+        counts = [0] * len(FIELDS)
         last_field, last_start, last_end = -1, 0, 0
-        for field_index, start, _, _, _, end, hit in spans:
+        for hit in ordered:
+            field_index, start, end = hit[1], hit[2], hit[3]
             if field_index == last_field and last_start <= start and end <= last_end:
                 continue
-            kept.append((field_index, start, end, hit))
+            counts[field_index] += 1
+            if counts[field_index] <= MAX_HITS_PER_FIELD:
+                kept.append(hit)
             last_field, last_start, last_end = field_index, start, end
+        spans = [scan.span(hit) for hit in kept]
         marks: dict[int, list[tuple[int, int]]] = {}
-        for field_index, start, end, _ in kept:
-            marks.setdefault(field_index, []).append((start, end))
+        for hit, span in zip(kept, spans, strict=True):
+            marks.setdefault(hit[1], []).append(span)
         out = []
-        for field_index, start, end, hit in kept:
+        for hit, (start, end) in zip(kept, spans, strict=True):
+            field_index = hit[1]
             text = texts[field_index]
             atom = atoms[hit[0]]
             out.append(
@@ -198,7 +306,7 @@ class Matcher:
                     form=atom.form,
                 )
             )
-        return tuple(out)
+        return tuple(out), sum(counts)
 
     # -- compilation ----------------------------------------------------------------------
 
@@ -252,14 +360,24 @@ class Matcher:
         if isinstance(word, Term):
             return self._term(index, word, None, positive)
         actor = self.config.actors[word.actor]
+        terms = [*actor.aliases]
+        for language, written in actor.by_language:
+            terms.extend(dataclasses.replace(t, language=language) for t in written)
+        # Context terms match as written (``*`` for endings), not inflected: their atoms
+        # are shared by every watchlist, so they cannot take one watchlist's languages.
+        confirm = (
+            frozenset(self._atom(index, Atom(t), False) for t in actor.context)
+            if actor.ambiguous
+            else frozenset()
+        )
         ids: set[int] = set()
-        for term in actor.aliases:
-            ids |= self._term(index, term, actor.id, positive)
-        for language, terms in actor.by_language:
-            for term in terms:
-                ids |= self._term(
-                    index, dataclasses.replace(term, language=language), actor.id, positive
-                )
+        for term in terms:
+            found = self._term(index, term, actor.id, positive)
+            ids |= found
+            if term.text in actor.ambiguous:
+                # Every atom of the alias, its inflected forms too, needs the context.
+                for atom_id in found - self._context.keys():
+                    self._context[atom_id] = (confirm, actor.within)
         return frozenset(ids)
 
     def _term(self, index: int, term: Term, actor: str | None, positive: bool) -> frozenset[int]:

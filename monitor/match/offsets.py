@@ -10,16 +10,25 @@ steps undo it, only for a text with a hit:
   C-level searches and counts per hit, however long the text);
 - from the translation to the original: most characters fold to exactly one character,
   so that map is stored as the few places where the two texts shift against each other.
+
+Those two searches and counts scan the text from its start, so a text with thousands
+of hits (one word repeated 25,000 times, issue 10) would cost hits x length: after
+``DIRECT_LOOKUPS`` look-ups the word starts of both texts are listed once (linear in
+the text) and every further look-up is a binary search.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 
+from monitor.match.mend import NO_REGIONS, Regions, widen
 from monitor.match.normalize import TABLES, tables_for
 
 Events = tuple[list[int], list[int], list[int], list[int]]
+DIRECT_LOOKUPS = 16
+"""Look-ups answered by searching the text; beyond them, by the word index."""
 
 
 class FoldedText:
@@ -31,12 +40,27 @@ class FoldedText:
     ASCII bytes; None: computed when first needed.
     """
 
-    __slots__ = ("_codepage", "_events", "_translated", "folded", "text")
+    __slots__ = (
+        "_codepage",
+        "_events",
+        "_index",
+        "_lookups",
+        "_regions",
+        "_translated",
+        "folded",
+        "text",
+    )
 
     def __init__(
-        self, text: str, folded: str | None = None, translated: str | bytes | None = None
+        self,
+        text: str,
+        folded: str | None = None,
+        translated: str | bytes | None = None,
+        regions: Regions = NO_REGIONS,
     ) -> None:
         self.text = text
+        self._regions = regions
+        """Places that ``mend`` repaired: a hit covers the whole of each it touches."""
         if folded is None:
             translated = text.translate(tables_for(text).fold)
             folded = " " + " ".join(translated.split()) + " "
@@ -45,29 +69,34 @@ class FoldedText:
         self._codepage = isinstance(translated, bytes)
         """Translated by a code page: one byte per character but for a few."""
         self._events: Events | None = None
+        self._lookups = 0
+        self._index: tuple[list[int], list[int]] | None = None
+        """Where each space of ``folded`` is, and where each word of the translation starts."""
 
     def span(self, fstart: int, fend: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the words at ``folded[fstart:fend]``.
 
         ``fstart`` is the first character of a word and ``fend`` the space after a word.
         """
-        translated = self._translated
-        if not isinstance(translated, str):
-            translated = self._translated = (
-                self.text.translate(tables_for(self.text).scan)
-                if translated is None
-                else translated.decode("ascii")
-            )
+        translated = self._translation()
         folded = self.folded
-        part = folded[fstart:fend]
-        start = _find_word(translated, folded, fstart, max(0, fstart - 1))
-        # The translation of the hit: the same characters unless it spans a run of word
-        # breaks ("AI, Act"); then its last word is looked up as well.
-        if translated.startswith(part, start):
-            end = start + len(part)
+        index = self._word_index(translated)
+        if index is not None:
+            spaces, starts = index
+            # folded[fstart] begins word number (spaces before it - 1); fend is a space.
+            last_space = bisect_left(spaces, fend)
+            start = starts[bisect_left(spaces, fstart) - 1]
+            end = starts[last_space - 1] + fend - spaces[last_space - 1] - 1
         else:
-            last = folded.rfind(" ", fstart, fend) + 1
-            end = _find_word(translated, folded, last, start) + fend - last
+            part = folded[fstart:fend]
+            start = _find_word(translated, folded, fstart, max(0, fstart - 1))
+            # The translation of the hit: the same characters unless it spans a run of
+            # word breaks ("AI, Act"); then its last word is looked up as well.
+            if translated.startswith(part, start):
+                end = start + len(part)
+            else:
+                last = folded.rfind(" ", fstart, fend) + 1
+                end = _find_word(translated, folded, last, start) + fend - last
         events = self._events
         if events is None:
             events = self._uneven_events()
@@ -84,12 +113,45 @@ class FoldedText:
             and (TABLES.fold.get(ord(text[end])) == "")
         ):
             end += 1
-        return start, end
+        return widen(start, end, self._regions)
 
     def words(self, fstart: int, fend: int) -> tuple[int, int]:
         """Word numbers ``(first, stop)`` covered by ``folded[fstart:fend]`` (stop exclusive)."""
+        index = self._word_index(None)
+        if index is not None:
+            spaces = index[0]
+            return bisect_left(spaces, fstart) - 1, bisect_left(spaces, fend)
         count = self.folded.count
         return count(" ", 0, fstart) - 1, count(" ", 0, fend)
+
+    def _word_index(self, translated: str | None) -> tuple[list[int], list[int]] | None:
+        """The word index once more than ``DIRECT_LOOKUPS`` look-ups were made, else None."""
+        if self._index is not None:
+            return self._index
+        self._lookups += 1
+        if self._lookups <= DIRECT_LOOKUPS:
+            return None
+        if translated is None:
+            translated = self._translation()
+        # Both texts hold the same words in the same order; only the runs of word
+        # breaks between them differ.  ``split(" ")`` leaves an empty part per extra space.
+        spaces = [end - 1 for end in accumulate(len(part) + 1 for part in self.folded.split(" "))]
+        spaces.pop()  # the end of the text, not a space
+        parts = translated.split(" ")
+        ends = list(accumulate(len(part) + 1 for part in parts))
+        starts = [end - len(part) - 1 for end, part in zip(ends, parts, strict=True) if part]
+        self._index = (spaces, starts)
+        return self._index
+
+    def _translation(self) -> str:
+        translated = self._translated
+        if not isinstance(translated, str):
+            translated = self._translated = (
+                self.text.translate(tables_for(self.text).scan)
+                if translated is None
+                else translated.decode("ascii")
+            )
+        return translated
 
     def _uneven_events(self) -> Events:
         # Characters whose fold is not exactly one character shift the offsets.

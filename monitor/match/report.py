@@ -44,10 +44,21 @@ def explanation_text(
         for check in e.checks:
             mark = paint("ok", "ok  ") if check.ok else paint("fail", "FAIL")
             lines.append(f"  {mark} {check.kind}: {check.detail}")
+        if e.prominence is not None:
+            weight = e.prominence
+            lines.append(
+                f"  prominence {weight.score:g} ({weight.label}): {'; '.join(weight.reasons)}"
+            )
         for hit in e.hits:
             lines.extend(_hit_lines(hit, color, "hit"))
+        if len(e.hits) < e.hit_count:
+            lines.append(f"    and {e.hit_count - len(e.hits):,} more hits")
         for hit in e.ignored:
             lines.extend(_hit_lines(hit, color, "ignored"))
+        if len(e.ignored) < e.ignored_count:
+            lines.append(f"    and {e.ignored_count - len(e.ignored):,} more ignored")
+        for hit in e.unconfirmed:
+            lines.extend(_hit_lines(hit, color, "unconfirmed"))
     return "\n".join(lines) + "\n\n"
 
 
@@ -57,7 +68,10 @@ def _paint(style: str, text: str, color: bool) -> str:
 
 def _hit_lines(hit: Hit, color: bool, kind: str) -> list[str]:
     open_, close = (_STYLES["hit"], _RESET) if color else ("[", "]")
-    label = "ignored (inside an ignore: phrase)" if kind == "ignored" else "hit"
+    label = {
+        "ignored": "ignored (inside an ignore: phrase)",
+        "unconfirmed": "unconfirmed (ambiguous alias, no context: term near it)",
+    }.get(kind, "hit")
     return [
         f"    {label} {hit.field}[{hit.start}:{hit.end}] {hit.text!r}  <- {hit.term}"
         + (f" ({_form(hit.form)})" if hit.form else "")
@@ -95,7 +109,17 @@ def explanation_json(article: Article, explanations: Sequence[Explanation]) -> d
                     for c in e.checks
                 ],
                 "hits": [_hit_json(h) for h in e.hits],
+                "hit_count": e.hit_count,
                 "ignored": [_hit_json(h) for h in e.ignored],
+                "ignored_count": e.ignored_count,
+                "unconfirmed": [_hit_json(h) for h in e.unconfirmed],
+                "prominence": None
+                if e.prominence is None
+                else {
+                    "score": e.prominence.score,
+                    "label": e.prominence.label,
+                    "reasons": list(e.prominence.reasons),
+                },
             }
             for e in explanations
         ],

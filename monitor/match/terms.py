@@ -13,7 +13,9 @@ on the text length only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from itertools import product
 
 from monitor.match.normalize import fold, fold_cased
 
@@ -159,10 +161,79 @@ def parse_term(raw: str) -> Term:
     )
 
 
+ACRONYM_LETTERS = (2, 6)
+"""A word written in 2 to 6 capitals (``AI``, ``EDPB``) is an acronym (issue 18)."""
+_ACRONYM = re.compile(r"[^\W\d_]+")
+# How an acronym's hit must look in the article when it matched a variant key: dotted
+# ("A.I.", "E.U."), or spaced in capitals with three letters or more ("E D P B": "a I"
+# is too common in running text), or a plural in a lower-case "s" ("AIs", "NGOs").
+_DOTTED = re.compile(r"(?<![^\W\d_])[^\W\d_](?:\.[^\W\d_]){1,5}(?![^\W\d_])")
+_SPACED = re.compile(r"(?<![^\W\d_])[A-Z](?: [A-Z]){2,5}(?![^\W\d_])")
+_PLURAL = re.compile(r"[A-Z]{2,6}s(?![^\W\d_])")
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """Another folded key for a term with acronyms, and what its hit must look like."""
+
+    key: str
+    spelled: bool
+    """An acronym is spelled out letter by letter ("a i act" for "A.I. Act")."""
+    plural: bool
+    """The last acronym takes an "s" ("ais" for "AIs")."""
+
+    def accepts(self, found: str) -> bool:
+        """Whether the article slice ``found`` has the shape this variant stands for."""
+        if self.spelled and not (_DOTTED.search(found) or _SPACED.search(found)):
+            return False
+        return not self.plural or _PLURAL.search(found) is not None
+
+
+def variants(term: Term) -> tuple[Variant, ...]:
+    """The keys under which the acronyms of ``term`` may also be written.
+
+    ``AI Act``: ``a i act`` (``A.I. Act``); ``EDPB``: ``e d p b`` (``E.D.P.B.``, ``E D P B``)
+    and ``edpbs`` (``EDPBs``).  Only words written in capitals in keywords.yaml count.
+    """
+    body = term.text.removeprefix(CASE_MARK).strip().strip(WILDCARD)
+    low, high = ACRONYM_LETTERS
+    acronyms = {
+        fold(word)
+        for word in _ACRONYM.findall(body)
+        if word.isupper() and low <= len(word) <= high and word.isascii()
+    }
+    words = term.key.split(" ")
+    if not acronyms.intersection(words):
+        return ()
+    options: list[list[tuple[str, bool, bool]]] = []
+    for number, word in enumerate(words):
+        choice = [(word, False, False)]
+        if word in acronyms:
+            choice.append((" ".join(word), True, False))
+            if number == len(words) - 1 and not term.open_end:
+                choice.append((word + "s", False, True))
+        options.append(choice)
+    out: list[Variant] = []
+    for combo in product(*options):
+        key = " ".join(w for w, _, _ in combo)
+        if key != term.key:
+            spelled = any(s for _, s, _ in combo)
+            plural = any(p for _, _, p in combo)
+            out.append(Variant(key, spelled, plural))
+    return tuple(out)
+
+
 def cased_matches(term: Term, found: str) -> bool:
-    """Whether ``found`` (an article slice that matched ``term`` folded) has the term's case."""
+    """Whether ``found`` (an article slice that matched ``term`` folded) has the term's case.
+
+    An acronym may be spelled out ("E.D.P.B.") or take a plural "s" ("EDPBs").
+    """
     got = fold_cased(found)
     want = term.cased
+    if " " not in want and " " in got:
+        got = got.replace(" ", "")
+    if got == want + "s" and not term.open_end:
+        got = want
     if term.open_start and term.open_end:
         return want in got
     if term.open_end:

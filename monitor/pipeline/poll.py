@@ -61,12 +61,13 @@ def _parse_and_match(
     parsed = parse()
     if _WORKER_MATCHER is None:
         return parsed, None
-    found = {}
-    for article in parsed.articles:
-        matches = _WORKER_MATCHER.match(article)
-        if matches:
-            found[article.key] = matches
-    return parsed, found
+    return parsed, _match_all(_WORKER_MATCHER, parsed.articles)
+
+
+def _match_all(matcher: Any, articles: Sequence[Article]) -> dict[str, list[Match]]:
+    """The matches of every article by key (an empty list for those that match nothing)."""
+    match = matcher.match
+    return {article.key: match(article) for article in articles}
 
 
 def default_parse_workers() -> int:
@@ -282,7 +283,11 @@ class Poller:
                 self._pool, _parse_and_match, parse
             )
         else:
-            parsed = parse()
+            # Parsing and matching one body can take longer than the event loop may wait
+            # (an item repeating a watched word 25,000 times: ~0.1 s to match, issue 10):
+            # both run in a thread, the storing stays here.
+            parsed = await asyncio.to_thread(parse)
+            prematched = await self._prematch(spec, parsed)
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
@@ -514,19 +519,30 @@ class Poller:
             moved_to=result.permanent_url,
         )
 
+    async def _prematch(self, spec: FeedSpec, parsed: ParsedFeed) -> dict[str, list[Match]] | None:
+        """Matches, found in a thread, of the articles that may be new (their key was
+        never seen in this feed): the others are not matched again."""
+        if self.matcher is None or not parsed.articles:
+            return None
+        keys = [a.key for a in parsed.articles]
+        unseen = store_articles.unseen_keys(self.store.conn, spec.id, keys)
+        articles = [a for a in parsed.articles if a.key in unseen]
+        if not articles:
+            return {}
+        return await asyncio.to_thread(_match_all, self.matcher, articles)
+
     def _match(
         self, new: Sequence[NewArticle], prematched: Mapping[str, list[Match]] | None = None
     ) -> dict[int, list[Match]]:
-        """Matches of the new articles (by article id); ``prematched``: what the parser
-        process already found, by article key."""
+        """Matches of the new articles (by article id); ``prematched``: what a thread or
+        the parser process already found, by article key (the others are matched here)."""
         if self.matcher is None:
             return {}
         out: dict[int, list[Match]] = {}
         match = self.matcher.match  # type: ignore[attr-defined]
         for item in new:
-            if prematched is not None:
-                found = prematched.get(item.article.key, [])
-            else:
+            found = prematched.get(item.article.key) if prematched is not None else None
+            if found is None:
                 found = match(item.article)
             if found:
                 out[item.id] = found

@@ -80,6 +80,8 @@ class _Item:
     snippets_html: tuple[Markup, ...]
     also: tuple[str, ...]
     other_watchlists: tuple[str, ...]
+    more_hits: str = ""
+    """"and 24,990 more hits" when the match reported only some of its hits."""
     tags: tuple[str, ...] = ()
     """``stories`` layout: the story's watchlists."""
     sources: str = ""
@@ -365,6 +367,9 @@ def _item(
         snippets = [best] if best is not None else []
     else:
         snippets = [] if see_above else _snippets(item, watchlist)
+    # The stories layout has no one watchlist: the largest remainder of any match.
+    matches = [m for m in item.matches if m.watchlist == watchlist] or list(item.matches)
+    more = 0 if see_above else max((m.more_hits for m in matches), default=0)
     others = tuple(
         title
         for match, title in zip(item.matches, item.watchlist_titles, strict=False)
@@ -383,6 +388,7 @@ def _item(
         snippets_html=tuple(highlight_html(s) for s in snippets),
         also=() if stories else _names(item.also),
         other_watchlists=() if stories else _names(others),
+        more_hits=f"and {more:,} more hits" if more else "",
     )
 
 

@@ -27,6 +27,7 @@ from monitor.models import (
     Button,
     Digest,
     DigestSection,
+    Match,
     OutgoingMessage,
     Snippet,
     Target,
@@ -258,11 +259,19 @@ def _item(
         for snippet in _snippets(item)[: style.snippets]:
             text, marks = _shorten(snippet.text.strip(), _strip_marks(snippet), snippet_chars)
             lines.append(_marked(text, marks))
+    more = _more_hits(item.matches)
+    if more:
+        lines.append(_tag("i", _t(f"and {more:,} more hits")))
     if item.also and not style.sources:
         lines.append(_tag("i", _t(f"also: {_names(item.also)}")))
     if item.hashtags:
         lines.append(_t(_hashtags(item)))
     return _join(lines, "\n")
+
+
+def _more_hits(matches: Sequence[Match]) -> int:
+    """Hits found but not reported (a match keeps a few per field, ``Match.hit_count``)."""
+    return max((m.more_hits for m in matches), default=0)
 
 
 def _hashtags(item: AlertItem) -> str:
@@ -304,6 +313,7 @@ def _templated(
         "also": [_short(a, NAME_CHARS) for a in item.also],
         "hashtags": _hashtags(item),
         "terms": list(dict.fromkeys(h.term for m in item.matches for h in m.hits)),
+        "more_hits": f"and {more:,} more hits" if (more := _more_hits(item.matches)) else "",
     }
     try:
         out = telegram_template.render(template, variables)

@@ -42,6 +42,7 @@ VARIABLES = (
     "also",
     "hashtags",
     "terms",
+    "more_hits",
 )
 # Telegram's HTML subset (https://core.telegram.org/bots/api#html-style).
 TELEGRAM_TAGS = frozenset(
@@ -115,6 +116,7 @@ SAMPLE: Mapping[str, Any] = {
     "also": ["EUobserver"],
     "hashtags": "#AIAct",
     "terms": ["AI Act"],
+    "more_hits": "and 24,990 more hits",
 }
 
 

@@ -58,6 +58,24 @@ def _chunks(items: Sequence[str], size: int = 400) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
+def _known(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> dict[str, int]:
+    known: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT key, article_id FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
+            (feed_id, *chunk),
+        ):
+            known[row[0]] = row[1]
+    return known
+
+
+def unseen_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> set[str]:
+    """The ``keys`` never recorded for ``feed_id``: every article that ``add_articles``
+    can return as new has one of them (some turn out to be known by URL or content)."""
+    return set(keys).difference(_known(conn, feed_id, keys))
+
+
 def add_articles(
     conn: sqlite3.Connection, feed_id: str, articles: Sequence[Article], now: datetime
 ) -> list[NewArticle]:
@@ -68,15 +86,7 @@ def add_articles(
     if not articles:
         return []
     stamp = to_db(now)
-    keys = [a.key for a in articles]
-    known: dict[str, int] = {}
-    for chunk in _chunks(keys):
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-            f"SELECT key, article_id FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
-            (feed_id, *chunk),
-        ):
-            known[row[0]] = row[1]
+    known = _known(conn, feed_id, [a.key for a in articles])
     if known:
         conn.executemany(
             "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key = ?",

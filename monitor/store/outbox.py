@@ -43,6 +43,24 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
     )
 
 
+def _hits_to_json(match: Match) -> str:
+    # A list of hits; with hits left out (``Match.hit_count``) or a prominence below 1,
+    # {"hits": [...], "count": n, "prominence": p}.
+    hits = [_hit_to_json(h) for h in match.hits]
+    if match.more_hits or match.prominence != 1.0:
+        data = {"hits": hits, "count": match.hit_count, "prominence": match.prominence}
+        return json.dumps(data, ensure_ascii=False)
+    return json.dumps(hits, ensure_ascii=False)
+
+
+def _hits_from_json(text: str) -> tuple[tuple[Hit, ...], int, float]:
+    data = json.loads(text)
+    if isinstance(data, dict):
+        hits = tuple(_hit_from_json(h) for h in data["hits"])
+        return hits, int(data["count"]), float(data.get("prominence", 1.0))
+    return tuple(_hit_from_json(h) for h in data), len(data), 1.0
+
+
 def record_matches(
     conn: sqlite3.Connection, article_id: int, matches: Sequence[Match], now: datetime
 ) -> None:
@@ -54,7 +72,7 @@ def record_matches(
                 article_id,
                 m.watchlist,
                 m.score,
-                json.dumps([_hit_to_json(h) for h in m.hits], ensure_ascii=False),
+                _hits_to_json(m),
                 to_db(now),
             )
             for m in matches
@@ -73,9 +91,15 @@ def matches_for(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[in
             " ORDER BY article_id, watchlist",
             chunk,
         ):
-            hits = tuple(_hit_from_json(h) for h in json.loads(row["hits"]))
+            hits, count, weight = _hits_from_json(row["hits"])
             out.setdefault(row["article_id"], []).append(
-                Match(watchlist=row["watchlist"], score=row["score"], hits=hits)
+                Match(
+                    watchlist=row["watchlist"],
+                    score=row["score"],
+                    hits=hits,
+                    hit_count=count,
+                    prominence=weight,
+                )
             )
     return out
 

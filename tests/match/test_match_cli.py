@@ -39,7 +39,7 @@ def test_match_a_plain_text_file(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     text = SEED.read_text(encoding="utf-8")
     for m in record["matches"]:
-        assert set(m) == {"watchlist", "score", "hits"}
+        assert set(m) == {"watchlist", "score", "hit_count", "prominence", "hits"}
         for hit in m["hits"]:
             assert set(hit) == {"term", "text", "field", "start", "end"}
             assert text[hit["start"] : hit["end"]] == hit["text"]

@@ -363,3 +363,52 @@ def test_backlog_slot_is_released_when_a_body_fails(feed_server: FeedServer, tmp
     assert "within 2s" in (reports["slow"].error or "")  # type: ignore[attr-defined]
     assert [reports[f"f{i}"].status for i in range(4)] == ["ok"] * 4  # type: ignore[attr-defined]
     assert peak == 1
+
+
+def test_parsing_and_matching_run_off_the_event_loop(feed_server: FeedServer, tmp_path: Path):
+    """Issue 10: an item repeating a watched word 25,000 times takes ~0.1 s to match;
+    the service's one-feed polls parse and match in a thread, only new items are
+    matched, and the match keeps ten hits and the exact count."""
+    import asyncio
+    import threading
+
+    from monitor.fetch import Fetcher
+    from monitor.match import Matcher
+    from monitor.pipeline.build import matcher, routing
+    from monitor.pipeline.poll import Poller
+    from monitor.store import Store
+
+    word_item = ("g-many", "facial recognition " * 2_500, "https://news.example.eu/many")
+    feed_server.feed("/eu.xml", rss_feed("EU", [word_item, *ITEMS]))
+    app = make_app(tmp_path, {"eu": feed_server.url("/eu.xml")})
+    cfg = app.configs()
+    seen: list[tuple[str, bool]] = []
+
+    class Recording(Matcher):
+        def match(self, article):  # type: ignore[no-untyped-def]
+            seen.append((article.key, threading.current_thread() is threading.main_thread()))
+            return super().match(article)
+
+    async def go() -> CycleReport:
+        with Store(app.state) as store:
+            async with Fetcher(cfg.feeds.settings) as fetcher:
+                poller = Poller(feeds=cfg.feeds, store=store, fetcher=fetcher,
+                                matcher=Recording(matcher(cfg.keywords).config),
+                                routing=routing(cfg.keywords), parse_workers=0)
+                return await poller.cycle(everything=True)
+
+    report = asyncio.run(go())
+    assert report.feeds[0].matches == 3
+    assert len(seen) == 4
+    assert not any(on_loop for _, on_loop in seen)
+    feed_server.publish("/eu.xml", rss_feed("EU", [("g-new", "EDPB", "https://n.eu/5"),
+                                                   word_item, *ITEMS]))
+    seen.clear()
+    asyncio.run(go())
+    assert [key for key, _ in seen] == ["guid:g-new"]
+    with app.store() as store:
+        rows = store.conn.execute("SELECT hits FROM matches").fetchall()
+    from monitor.store import outbox
+
+    counts = sorted(outbox._hits_from_json(r[0])[1] for r in rows)
+    assert counts[-1] == 2 * 2_500  # title and summary, 2,500 each

@@ -190,3 +190,21 @@ def test_build_email_message_refuses_what_it_cannot_send() -> None:
     no_from = OutgoingMessage(Target("p", "email", "p@example.org"), "x", "x", ())
     with pytest.raises(ValueError, match="no From header"):
         build_email_message(no_from, date=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_an_item_with_more_hits_than_reported_says_how_many_more() -> None:
+    """Issue 10: a match keeps ten hits a field and counts the rest."""
+    digest = sample_digest()
+    section = digest.sections[0]
+    first = section.items[0]
+    many = replace(first, matches=tuple(replace(m, hit_count=25_000) for m in first.matches))
+    shown = len(first.matches[0].hits)
+    section = replace(section, items=(many, *section.items[1:]))
+    digest = replace(digest, sections=(section, *digest.sections[1:]))
+    message = render_digest_email(digest, mail_from=MAIL_FROM)
+    assert f"(and {25_000 - shown:,} more hits)" in message.text
+    assert f"and {25_000 - shown:,} more hits</div>" in (message.html or "")
+    assert "more hits" not in render_digest_email(sample_digest(), mail_from=MAIL_FROM).text
+    # The digest edition's stories layout (issue 17) says it too.
+    stories = render_digest_email(replace(digest, layout="stories"), mail_from=MAIL_FROM)
+    assert "more hits)" in stories.text

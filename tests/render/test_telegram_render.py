@@ -269,3 +269,29 @@ def test_every_message_parses_and_fits(data: st.DataObject) -> None:
     parts = render_digest(digest)
     check_limits(parts)
     assert sorted(i for m in parts for i in m.outbox_ids) == list(range(1, count + 1))
+
+
+def test_an_item_with_more_hits_than_reported_says_how_many_more() -> None:
+    """Issue 10: a match keeps ten hits a field and counts the rest."""
+    a = item(1, "The [[AI Act]]", snippets=("the [[AI Act]] again",), published=NOW)
+    a = dataclasses.replace(
+        a, matches=tuple(dataclasses.replace(m, hit_count=25_000) for m in a.matches)
+    )
+    (message,) = render_alert(Alert(target(), (a,)), now=NOW)
+    parsed = parse_html(message.text, strict_entities=True)
+    assert "and 24,998 more hits" in parsed.text
+    (plain,) = render_alert(Alert(target(), (item(1, "The [[AI Act]]"),)), now=NOW)
+    assert "more hits" not in plain.text
+
+
+def test_a_template_gets_the_more_hits_line() -> None:
+    """Issue 10 with the templates: ``more_hits`` is the same line, empty when all shown."""
+    template = "{{ title }}{% if more_hits %} ({{ more_hits }}){% endif %}"
+    a = item(1, "The [[AI Act]]", published=NOW)
+    many = dataclasses.replace(
+        a, matches=tuple(dataclasses.replace(m, hit_count=25_000) for m in a.matches)
+    )
+    (message,) = render_alert(Alert(target(), (many,), template=template), now=NOW)
+    assert message.text == "🔔 The AI Act (and 24,999 more hits)"
+    (plain,) = render_alert(Alert(target(), (a,), template=template), now=NOW)
+    assert plain.text == "🔔 The AI Act"

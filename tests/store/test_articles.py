@@ -135,3 +135,28 @@ def test_prune_drops_old_delivered_outbox_rows_but_never_pending_ones(tmp_path: 
         store.prune(later, later - timedelta(days=30), later - timedelta(days=400))
         left = [tuple(r) for r in store.conn.execute("SELECT kind, status FROM outbox")]
         assert left == [("digest", "pending")]
+
+
+def test_unseen_keys_are_the_keys_never_recorded_in_that_feed(tmp_path: Path):
+    with Store(tmp_path) as store:
+        add(store, "a", [art("a", "guid:1")])
+        assert arts.unseen_keys(store.conn, "a", ["guid:1", "guid:2"]) == {"guid:2"}
+        assert arts.unseen_keys(store.conn, "b", ["guid:1"]) == {"guid:1"}
+
+
+def test_a_match_keeps_its_count_of_hits_left_out(tmp_path: Path):
+    """Issue 10: ``hit_count`` survives the database; rows without it read as before."""
+    from monitor.models import Hit, Match
+    from monitor.store import outbox
+
+    hit = Hit("privacy", "privacy", "summary", 0, 7)
+    with Store(tmp_path) as store:
+        (first, second) = add(store, "a", [art("a", "guid:1"), art("a", "guid:2", "U")])
+        with store.transaction() as conn:
+            many = Match("p", 1.0, (hit,), hit_count=25_000, prominence=0.3)
+            outbox.record_matches(conn, first, [many], NOW)
+            outbox.record_matches(conn, second, [Match("p", 1.0, (hit, hit))], NOW)
+        found = outbox.matches_for(store.conn, [first, second])
+    assert found[first] == [many]
+    assert (found[second][0].hit_count, found[second][0].more_hits) == (2, 0)
+    assert found[second][0].prominence == 1.0

@@ -1,0 +1,88 @@
+"""How prominent a watchlist's hits are in an article: its main topic, or a passing mention.
+
+Issue 18: a watched phrase once in a 20-item newsletter round-up ("Morning Tech: farm
+subsidies, fish quotas and more") is not what a channel wants as an instant alert.
+The score, from 0 to 1, looks at where the hits are (title, the start of the summary or
+the body), how much of the text they take, and whether the item is a list of unrelated
+headlines; ``min_prominence:`` on a watchlist sends matches below it to digests only.
+
+The score uses the first reported hit of each field and the hit count, so its cost
+does not depend on the number of hits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.models import Article, Field, Hit
+
+MAIN_TOPIC = 0.5
+"""From this score on, the hits are the item's main topic; below, a passing mention."""
+LEAD_CHARS = 300
+"""A hit this close to the start of the summary or the body is in the lead."""
+# Titles of round-ups and newsletters, in the languages of the shipped feeds.
+_ROUNDUP_TITLE = re.compile(
+    r"\b(?:round-?up|briefing|newsletter|digest|in brief|news in brief|week in review|"
+    r"what we(?:'|’)re reading|and more|morning|evening|daily|weekly|the download|"
+    r"revue de presse|en bref|kurz gemeldet|überblick|rassegna|in breve)\b",
+    re.IGNORECASE,
+)
+# "Topic: a, b, c and d" or many list items in the text: several unrelated headlines.
+_LIST_TITLE = re.compile(r":[^:]*,[^:,]*,[^:]*(?:\band\b|&|\+|…)")
+_BULLETS = ("•", "·", "▪", "►", "■", "\n- ", "\n* ", " | ")
+_MIN_LIST_ITEMS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Prominence:
+    """The score and what it comes from, for ``explain``."""
+
+    score: float
+    reasons: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return "main topic" if self.score >= MAIN_TOPIC else "mentioned"
+
+
+def is_roundup(article: Article) -> bool:
+    """Whether ``article`` looks like a list of unrelated headlines (a newsletter)."""
+    title = article.title
+    if _ROUNDUP_TITLE.search(title) or (":" in title and _LIST_TITLE.search(title)):
+        return True
+    # Bullets and separators, counted by C-level str.count (this runs for every match).
+    body = article.summary or article.content
+    return sum(body.count(bullet) for bullet in _BULLETS) >= _MIN_LIST_ITEMS
+
+
+def prominence(
+    article: Article, hits: tuple[Hit, ...], hit_count: int, *, roundup: bool
+) -> Prominence:
+    """How prominent ``hits`` (one match's, in text order) are in ``article``;
+    ``roundup``: :func:`is_roundup` of the article (computed once for every match)."""
+    first: dict[Field, Hit] = {}
+    for hit in hits:
+        first.setdefault(hit.field, hit)
+    reasons: list[str] = []
+    if "title" in first:
+        score = 1.0
+        reasons.append("in the title")
+    elif "summary" in first and first["summary"].start < LEAD_CHARS:
+        score = 0.7
+        reasons.append("in the lead of the summary")
+    elif "content" in first and first["content"].start < LEAD_CHARS:
+        score = 0.6
+        reasons.append("in the lead of the body")
+    else:
+        score = 0.3
+        reasons.append("only further down")
+    # About seven characters a word in EU-language news.
+    words = sum(len(article.text(f)) for f in first) / 7 or 1.0
+    if hit_count >= 3 or hit_count / words >= 0.02:
+        score = min(1.0, score + 0.2)
+        reasons.append(f"{hit_count} hits")
+    if roundup:
+        score = min(score, 0.3)
+        reasons.append("a round-up of several stories")
+    return Prominence(round(score, 2), tuple(reasons))
