@@ -67,6 +67,7 @@ from monitor.models import Article  # noqa: E402
 from monitor.plaintext import html_to_text  # noqa: E402
 from monitor.store import stories as store_stories  # noqa: E402
 from monitor.store.db import connect  # noqa: E402
+from monitor.store.stories import StoryRows  # noqa: E402
 
 PAIRS = ROOT / "tests" / "data" / "dedupe" / "pairs.json"
 SIZES = (10_000, 100_000, 1_000_000)
@@ -129,7 +130,7 @@ def fill(settings: Settings, docs: list[dict[str, Any]]) -> tuple[Any, StoryInde
     ids = []
     conn.execute("BEGIN")
     for n, d in enumerate(sorted(docs, key=when), start=1):
-        index.assign(conn, n, article(d), when(d))
+        index.assign(StoryRows(conn), n, article(d), when(d))
         ids.append(n)
     conn.execute("COMMIT")
     return conn, index, ids
@@ -150,8 +151,8 @@ def copy_outcomes(
             a, b = sorted((data["docs"][pair["a"]], data["docs"][pair["b"]]), key=when)
             first, second = base + 2 * n, base + 2 * n + 1
             conn.execute("SAVEPOINT pair")
-            index.assign(conn, first, article(a), when(a))
-            got = index.assign(conn, second, article(b), when(b))
+            index.assign(StoryRows(conn), first, article(a), when(a))
+            got = index.assign(StoryRows(conn), second, article(b), when(b))
             conn.execute("ROLLBACK TO pair")
             conn.execute("RELEASE pair")
             index.discard([first, second])
@@ -353,7 +354,7 @@ def child(size: int, measure: int, replay_dir: str, peer: bool) -> dict[str, Any
         conn.execute("BEGIN")
         for k, art in enumerate(batch):
             now += step
-            got = index.assign(conn, n - BATCH + 1 + k, art, now)
+            got = index.assign(StoryRows(conn), n - BATCH + 1 + k, art, now)
             copies += got.relation == "copy" and art.feed_id == "farm"
         conn.execute("COMMIT")
         walls.append((time.perf_counter() - w0) / BATCH * 1000)
@@ -361,7 +362,7 @@ def child(size: int, measure: int, replay_dir: str, peer: bool) -> dict[str, Any
     rss = proc.memory_info().rss
     postings = index.keys.postings
     t1 = time.perf_counter()
-    loaded = StoryIndex().load(conn, now)
+    loaded = StoryIndex().load(StoryRows(conn), now)
     load_s = time.perf_counter() - t1
     conn.close()
     walls.sort()

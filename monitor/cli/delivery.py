@@ -212,13 +212,12 @@ def cmd_send_test(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.store import Store
-    from monitor.store import outbox as ob
 
     store = Store(args.state)
     try:
-        stats = ob.outbox_stats(store.conn)
-        dests = ob.destination_rows(store.conn)
-        failures = ob.recent_failures(store.conn, limit=10)
+        stats = store.outbox_stats()
+        dests = store.destination_rows()
+        failures = store.recent_failures(limit=10)
     finally:
         store.close()
     now = datetime.now(UTC)

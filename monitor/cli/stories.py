@@ -39,7 +39,6 @@ def register(sub: Any) -> None:
 def cmd_stories(args: argparse.Namespace) -> int:
     from monitor.config.durations import parse_duration
     from monitor.store import Store
-    from monitor.store import stories as store_stories
 
     try:
         since = datetime.now(UTC) - parse_duration(args.since)
@@ -48,7 +47,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
     labels = _feed_labels(args.feeds)
     store = Store(args.state)
     try:
-        rows = store_stories.stories_since(store.conn, since)
+        rows = store.stories_since(since)
     finally:
         store.close()
     stories = [

@@ -8,15 +8,15 @@ the fingerprint, to rebuild that index after a restart).
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import numpy as np
 
+from monitor import identity
 from monitor.dedupe.sketch import Sketch
 from monitor.dedupe.text import Features, features, hash32
+from monitor.identity import canonical_url
 from monitor.models import Article
 
 SHINGLE_SKETCH = 128
@@ -30,40 +30,16 @@ KEYS = 12
 SHINGLE, TERM, TITLE, URL = 0, 0x9E3779B9, 0x7F4A7C15, 0x85EBCA6B
 
 _VERSION = 1
-_MIRRORS = frozenset({"www", "www1", "www2", "m", "mobile", "amp"})
-_URL_SUFFIXES = re.compile(r"(?:/amp|/index\.html?|/)+$")
-# Parameters that say where a click came from, not which page it is.
-_TRACKING = re.compile(
-    r"(?:utm_[a-z]*|src|ref|ref_src|source|fbclid|gclid|dclid|mc_cid|mc_eid|cmpid|ocid"
-    r"|at_medium|at_campaign|taid|ito|xtor|smid|s_cid|feature|share|amp|output)(?:=|$)"
-)
 
 
 def url_key(url: str | None) -> int | None:
-    """A URL without scheme, ``www.``/``m.``/``amp.``, fragment, tracking parameters and
-    ``/amp`` ending.
+    """``monitor.identity.url_key`` of the URL, hashed to 32 bits (None: no key).
 
-    Looser than storage's identity key on purpose: a tracking parameter or the AMP page
-    of an article is the same article, so equal keys in the window mean a copy.  Other
-    parameters stay: ``news.ycombinator.com/item?id=1`` and ``?id=2`` are two pages.
+    Looser than an entry's key on purpose: a tracking parameter or the AMP page of an
+    article is the same article, so equal keys in the window mean a copy.
     """
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    labels = (parts.hostname or "").lower().split(".")
-    while len(labels) > 2 and labels[0] in _MIRRORS:
-        labels.pop(0)
-    host = ".".join(labels)
-    path = _URL_SUFFIXES.sub("", parts.path)
-    query = "&".join(
-        sorted(p for p in parts.query.split("&") if p and not _TRACKING.match(p.lower()))
-    )
-    if not host or not (path or query):
-        return None  # a home page is not an article
-    return hash32(host + path + ("?" + query if query else ""))
+    key = identity.url_key(canonical_url(url)) if url else None
+    return None if key is None else hash32(key)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -94,7 +70,7 @@ class Fingerprint:
             terms=f.terms[:max_terms],
             title_terms=min(f.title_terms, max_terms),
             title_key=f.title_key,
-            url_key=url_key(article.canonical_url or article.url),
+            url_key=_article_url_key(article),
             body_words=f.body_words,
             shingle_keys=keys,
         )
@@ -179,6 +155,13 @@ class Fingerprint:
             norm=norm,
             shingle_keys=shingle_keys,
         )
+
+
+def _article_url_key(article: Article) -> int | None:
+    if article.canonical_url:  # canonical already (the parser made it): skip the normaliser
+        key = identity.url_key(article.canonical_url)
+        return None if key is None else hash32(key)
+    return url_key(article.url)
 
 
 # version, shingle keys, terms, three set sizes, three sketch lengths, title terms,

@@ -1,10 +1,12 @@
-"""Assign each new article to a story, inside the caller's transaction.
+"""Assign each new article to a story, inside the store's transaction.
 
-``StoryIndex`` is the stage's one stateful object (its SQL is in
-``monitor.store.stories``).  Per article: compute its fingerprint; look its keys up in
-the in-memory :class:`~monitor.dedupe.keyindex.KeyIndex` (which also gives the
-document frequencies of its terms); read the best candidates' fingerprints from
-SQLite; :func:`~monitor.dedupe.decide.decide`; store the article's story row with its
+``StoryIndex`` is the stage's one stateful object. It reads and writes the story tables
+through the ``StoryRows`` the store hands it (``Store.apply``, ``Store.story_rows``);
+its SQL is in ``monitor.store.stories`` and it never holds a connection. Per article:
+compute its fingerprint; look its keys up in the in-memory
+:class:`~monitor.dedupe.keyindex.KeyIndex` (which also gives the document frequencies of
+its terms); read the best candidates' fingerprints from SQLite;
+:func:`~monitor.dedupe.decide.decide`; store the article's story row with its
 fingerprint and keys; file its keys in memory.
 
 SQLite holds everything the index needs, committed with the article: after a restart
@@ -17,7 +19,6 @@ article that now has it, compared on its own fingerprint), so nothing false come
 from __future__ import annotations
 
 import heapq
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from monitor.dedupe.fingerprint import SHINGLE, TERM, Fingerprint
 from monitor.dedupe.keyindex import MAX_ID, KeyIndex
 from monitor.models import Article
 from monitor.store import stories as store
+from monitor.store.stories import StoryRows
 
 RELATIONS: tuple[Relation, ...] = ("first", "copy", "same-story")
 UNINDEX_EVERY = 256
@@ -78,7 +80,7 @@ class StoryIndex:
         self._loaded = False
         self._expired = 0
 
-    def load(self, conn: sqlite3.Connection, now: datetime) -> int:
+    def load(self, rows: StoryRows, now: datetime) -> int:
         """Rebuild the in-memory keys from the articles stored inside the window.
 
         Called by the first :meth:`assign`; returns how many articles were loaded.
@@ -87,7 +89,7 @@ class StoryIndex:
         ids: list[int] = []
         counts: list[int] = []
         arrivals: list[tuple[int, datetime]] = []
-        for aid, seen, keys in store.window(conn, now - self.settings.window):
+        for aid, seen, keys in rows.window(now - self.settings.window):
             blob += keys
             ids.append(aid)
             counts.append(len(keys) // 4)
@@ -98,8 +100,18 @@ class StoryIndex:
         self._loaded = True
         return len(ids)
 
+    def fingerprint(self, article: Article) -> Fingerprint:
+        """The article's fingerprint under these settings (pure: the parser process
+        computes it for ``assign``)."""
+        return Fingerprint.of(article, keys=self.settings.keys, max_terms=self.settings.max_terms)
+
     def assign(
-        self, conn: sqlite3.Connection, article_id: int, article: Article, now: datetime
+        self,
+        rows: StoryRows,
+        article_id: int,
+        article: Article,
+        now: datetime,
+        fingerprint: Fingerprint | None = None,
     ) -> StoryAssignment:
         """Find the story of a newly stored article, record it, and return it.
 
@@ -112,7 +124,7 @@ class StoryIndex:
         """
         if not 0 <= article_id <= MAX_ID:
             raise ValueError(f"dedupe: article id {article_id} does not fit 32 bits")
-        known = store.assignment(conn, article_id)
+        known = rows.assignment(article_id)
         if known is not None:
             return StoryAssignment(
                 known.article_id,
@@ -123,9 +135,9 @@ class StoryIndex:
             )
         s = self.settings
         if not self._loaded:
-            self.load(conn, now)
-        self.expire(conn, now)
-        fp = Fingerprint.of(article, keys=s.keys, max_terms=s.max_terms)
+            self.load(rows, now)
+        self.expire(rows, now)
+        fp = fingerprint if fingerprint is not None else self.fingerprint(article)
         kinds = fp.keys()
         found = self.keys.lookup(list(kinds), s.posting_limit)
         counts = {
@@ -135,14 +147,14 @@ class StoryIndex:
         }
         idf = idf_of(counts, fp.terms, len(self.keys))
         fp = fp.with_norm(norm(fp, idf, s))
-        candidates = self._candidates(conn, kinds, found, term_weights(fp, idf, s), article_id)
+        candidates = self._candidates(rows, kinds, found, term_weights(fp, idf, s), article_id)
         decision = decide(fp, article.feed_id, now, candidates, idf, s)
         related = decision.related
         # Stories are named by their first article: the oldest one absorbs the others.
         story_id = min(decision.stories) if decision.stories else article_id
         merged = tuple(sid for sid in decision.stories if sid != story_id)
         if merged:
-            store.merge(conn, story_id, merged)
+            rows.merge(story_id, merged)
         row = store.AssignmentRow(
             article_id=article_id,
             story_id=story_id,
@@ -150,8 +162,7 @@ class StoryIndex:
             related_id=related.article_id if related else None,
             score=decision.score,
         )
-        store.add(
-            conn,
+        rows.add(
             row,
             feed_id=article.feed_id,
             title=article.title,
@@ -176,7 +187,7 @@ class StoryIndex:
         self.keys = KeyIndex()
         self._loaded = False
 
-    def expire(self, conn: sqlite3.Connection, now: datetime) -> int:
+    def expire(self, rows: StoryRows, now: datetime) -> int:
         """Let articles first seen more than a window ago leave the index.
 
         In memory at once; in SQLite (fingerprints and keys dropped, story membership
@@ -186,13 +197,13 @@ class StoryIndex:
         gone = self.keys.expire(before)
         self._expired += gone
         if self._expired >= self.unindex_every:
-            store.unindex(conn, before)
+            rows.unindex(before)
             self._expired = 0
         return gone
 
     def _candidates(
         self,
-        conn: sqlite3.Connection,
+        rows: StoryRows,
         kinds: dict[int, int],
         found: dict[int, tuple[int, list[int]]],
         weights: dict[int, float],
@@ -222,7 +233,7 @@ class StoryIndex:
         wanted += [i for i, w in best if w >= floor and i not in wanted]
         return [
             Candidate(r.article_id, r.story_id, r.feed_id, r.seen, Fingerprint.decode(r.sketch))
-            for r in store.indexed(conn, wanted)
+            for r in rows.indexed(wanted)
         ]
 
 

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from monitor.errors import ParseError
+from monitor.identity import canonical_url
 from monitor.models import ParsedFeed
 from monitor.parse import fallback, fast, jsonfeed
 from monitor.parse.build import build
 from monitor.parse.decode import decode
 from monitor.parse.entities import replace_html_entities
 from monitor.parse.sniff import first_tag, not_a_feed
-from monitor.parse.urls import canonical_url
 
 __all__ = ["Engine", "canonical_url", "parse_feed"]
 

@@ -6,11 +6,12 @@ import functools
 import re
 from datetime import datetime, timedelta
 
+from monitor.identity import canonical_url
 from monitor.models import Article, ParsedFeed
 from monitor.parse.dates import entry_time
 from monitor.parse.identity import IdentityParts, assign_keys
 from monitor.parse.raw import RawEntry, RawFeed, RawText
-from monitor.parse.urls import canonical_url, is_web, unwrap_link
+from monitor.parse.urls import is_web, unwrap_link
 from monitor.plaintext import collapse_space, html_to_text
 
 MAX_ENTRIES = 10_000

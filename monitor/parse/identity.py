@@ -3,8 +3,9 @@
 Each entry takes the first key that is unique among the entries still unkeyed at that
 level: its guid; its guid with its canonical link (feeds that give every item the same
 guid); its canonical link (feeds without guids); a hash of its normalised title and
-summary (feeds without either, or with one shared link).  Entries identical down to
-the hash are one entry published twice: the first is kept.
+summary (``monitor.identity.text_hash``; feeds without either, or with one shared
+link).  Entries identical down to the hash are one entry published twice: the first is
+kept.
 
 Caveat, inherent in the cascade: a guid that becomes shared later (a second item
 arrives with the same guid) moves the older entry from ``guid:`` to ``guid+link:``;
@@ -13,13 +14,11 @@ storage also dedupes by canonical URL, which keeps such an entry from coming bac
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.plaintext import collapse_space
+from monitor.identity import text_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +28,6 @@ class IdentityParts:
     """The canonical link (or the link as given when it is not an http(s) URL)."""
     title: str
     summary: str
-
-
-def text_hash(title: str, summary: str) -> str:
-    """A stable hash of title and summary, insensitive to case, Unicode form and spacing."""
-    norm = unicodedata.normalize("NFKC", f"{collapse_space(title)}\n{collapse_space(summary)}")
-    return hashlib.blake2b(norm.casefold().encode("utf-8"), digest_size=16).hexdigest()
 
 
 def assign_keys(entries: Sequence[IdentityParts]) -> tuple[list[str | None], list[str]]:

@@ -54,6 +54,8 @@ from monitor.route import SUBSCRIBER_PREFIX, targets
 from monitor.store import Store
 from monitor.store import outbox as ob
 from monitor.store.stories import members as story_members
+from monitor.store.unsubscribe import is_unsubscribed
+from monitor.web.unsubscribe import unsubscribe_url
 
 log = logging.getLogger(__name__)
 DEFAULT_TZ = "Europe/Brussels"
@@ -133,7 +135,10 @@ class Deliverer:
     watchlist_priorities: Mapping[str, str] = field(default_factory=dict)
     """Watchlist id -> ``instant`` or ``digest``: part of a story's importance."""
     public_url: str | None = None
-    """``MONITOR_PUBLIC_URL``: a digest over its ``max_items`` links to the dashboard."""
+    """``MONITOR_PUBLIC_URL``: a digest over its ``max_items`` links to the dashboard; with
+    ``secret``, the base of the digests' one-click unsubscribe links."""
+    secret: str | None = None
+    """``MONITOR_SECRET``: signs the unsubscribe links (issue 12)."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     rng: random.Random = field(default_factory=random.Random)
     on_sent: Callable[[Target, Sequence[datetime], datetime], None] | None = None
@@ -306,6 +311,8 @@ class Deliverer:
         out = []
         for name, dest in self.destinations.items():
             for target in targets(name, dest):
+                if self._unsubscribed(target):
+                    continue  # listed apart on /digests, as an override
                 digest = self.build_digest(target)
                 if digest is not None:
                     out.append((target, self._render_digest(self.edition(digest, dest)[0])))
@@ -358,6 +365,13 @@ class Deliverer:
         row = ob.destination_row(self.store.conn, target)
         assert row is not None
         rows = ob.pending_for_target(self.store.conn, "digest", target)
+        if self._unsubscribed(target):
+            # The override wins over the YAML: what matched meanwhile is closed, not kept
+            # for a resubscribe to flush.
+            with self.store.transaction() as conn:
+                ob.mark_failed(conn, [r.id for r in rows], f"{target.address} unsubscribed")
+                ob.record_digest(conn, target, now)
+            return DeliveryReport()
         # Before the first digest, the period starts when the destination was first seen
         # or when its oldest waiting row was created, whichever is earlier: a `monitor
         # digest --send` run from cron sends on its first run.
@@ -671,10 +685,15 @@ class Deliverer:
         return str(getattr(dest, "timezone", DEFAULT_TZ) or DEFAULT_TZ)
 
     def _unsubscribe(self, target: Target) -> str | None:
-        if target.channel != "email":
+        """The one-click link (RFC 8058) of an e-mail target; None without
+        ``MONITOR_PUBLIC_URL`` and ``MONITOR_SECRET`` (issue 12: no unsubscribe header
+        then, rather than a mailto that nobody reads)."""
+        if not self.public_url or not self.secret:
             return None
-        # RFC 6068: the mailto holds the bare address, not MAIL_FROM's "Name <addr>" form.
-        return render_email.unsubscribe_mailto(self.mail_from, target.destination)
+        return unsubscribe_url(self.public_url, self.secret, target)
+
+    def _unsubscribed(self, target: Target) -> bool:
+        return target.channel == "email" and is_unsubscribed(self.store.conn, target)
 
     def _items(
         self, rows: Sequence[OutboxEntry], companions: dict[int, list[int]] | None = None

@@ -1,4 +1,5 @@
-"""One poll of one feed, and a cycle over many: fetch -> parse -> store -> match -> route."""
+"""One poll of one feed, and a cycle over many: fetch -> prepare (parse, identify, match)
+-> snapshot -> decide (``monitor.update``, pure) -> apply (one transaction)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.config.feeds import FeedsConfig
-from monitor.dedupe import StoryIndex
+from monitor.dedupe import Fingerprint, StoryIndex
+from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.pages import PageFetcher
 from monitor.fetch.schedule import next_poll
@@ -27,17 +29,15 @@ from monitor.models import (
     FeedState,
     FetchResult,
     Match,
-    NewArticle,
     ParsedFeed,
     PollReport,
 )
 from monitor.parse import parse_feed
 from monitor.pipeline import fulltext
-from monitor.route import BASELINE_DIGEST_WINDOW, Subscription, route
+from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
-from monitor.store import articles as store_articles
-from monitor.store import feeds as store_feeds
-from monitor.store import outbox as store_outbox
+from monitor.update import PreparedFeed, decide, prepare
+from monitor.update import Routing as UpdateRouting
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -46,28 +46,33 @@ Clock = Callable[[], datetime]
 PARSE_POOL_MIN_FEEDS = 64
 MAX_BACKLOG = 64
 _WORKER_MATCHER: Any = None
+_WORKER_FINGERPRINT: Callable[[Article], Fingerprint] | None = None
+_WORKER_STORIES: Callable[[tuple[Match, ...]], bool] = bool
 
 
-def _init_worker(matcher: Any) -> None:
-    global _WORKER_MATCHER
+def _init_worker(
+    matcher: Any,
+    fingerprint: Callable[[Article], Fingerprint] | None = None,
+    stories: Callable[[tuple[Match, ...]], bool] = bool,
+) -> None:
+    global _WORKER_MATCHER, _WORKER_FINGERPRINT, _WORKER_STORIES
     _WORKER_MATCHER = matcher
+    _WORKER_FINGERPRINT = fingerprint
+    _WORKER_STORIES = stories
 
 
-def _parse_and_match(
-    parse: Callable[[], ParsedFeed],
-) -> tuple[ParsedFeed, dict[str, list[Match]] | None]:
-    """In the parser process: parse, then match every entry (the matcher is pure, and
-    in a big cycle most entries are new), so the main process only stores and routes."""
-    parsed = parse()
-    if _WORKER_MATCHER is None:
-        return parsed, None
-    return parsed, _match_all(_WORKER_MATCHER, parsed.articles)
+def _prepare_in_worker(parse: Callable[[], ParsedFeed]) -> PreparedFeed:
+    """In the parser process: parse, identify, match and fingerprint every entry
+    (``update.prepare``, the one matching path; in a big cycle most entries are new), so
+    the main process only reads the snapshot, decides and writes."""
+    return prepare(
+        parse(), _WORKER_MATCHER, fingerprint=_WORKER_FINGERPRINT, stories=_WORKER_STORIES
+    )
 
 
-def _match_all(matcher: Any, articles: Sequence[Article]) -> dict[str, list[Match]]:
-    """The matches of every article by key (an empty list for those that match nothing)."""
-    match = matcher.match
-    return {article.key: match(article) for article in articles}
+def _joins_story(enabled: bool, everything: bool, matches: Sequence[Match]) -> bool:
+    """Whether a new entry with these matches is grouped into a story."""
+    return enabled and (bool(matches) or everything)
 
 
 def default_parse_workers() -> int:
@@ -77,21 +82,6 @@ def default_parse_workers() -> int:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class MatcherLike:
-    """What the poller needs from the compiled watchlists (``monitor.match.Matcher``)."""
-
-    def match(self, article: object) -> list[Match]:  # pragma: no cover - protocol
-        raise NotImplementedError
-
-
-@dataclass(frozen=True, slots=True)
-class _WithBodies:
-    articles: tuple[Article, ...]
-    prematched: dict[str, list[Match]] | None
-    fetched: int
-    failures: int
 
 
 @dataclass
@@ -200,12 +190,19 @@ class Poller:
             max_workers=self.parse_workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self.matcher,),
+            initargs=(
+                self.matcher,
+                self._fingerprint(),
+                functools.partial(_joins_story, self.stories is not None, self.stories_for_all),
+            ),
         )
 
     async def poll_safely(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
         try:
             report = await self.poll(spec, state)
+        except MonitorError as exc:  # the database said no: its message says what to do
+            log.error("poll of feed %s failed: %s", spec.id, exc)
+            report = PollReport(feed_id=spec.id, status="error", error=str(exc))
         except Exception as exc:  # a bug in one feed's processing must not stop the cycle
             log.exception("poll of feed %s failed", spec.id)
             report = PollReport(
@@ -277,49 +274,68 @@ class Poller:
             content_type=result.content_type,
             language=spec.language,
         )
-        prematched: dict[str, list[Match]] | None = None
         if self._pool is not None:
-            parsed, prematched = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _parse_and_match, parse
+            prepared = await asyncio.get_running_loop().run_in_executor(
+                self._pool, _prepare_in_worker, parse
             )
         else:
             # Parsing and matching one body can take longer than the event loop may wait
             # (an item repeating a watched word 25,000 times: ~0.1 s to match, issue 10):
-            # both run in a thread, the storing stays here.
+            # both run in a thread.  Entries already seen need no matching; the parser
+            # process, without the store, matches them all (in a big cycle most are new).
             parsed = await asyncio.to_thread(parse)
-            prematched = await self._prematch(spec, parsed)
+            known = (
+                self.store.known_keys(spec.id, [a.key for a in parsed.articles])
+                if self.matcher is not None and parsed.articles
+                else frozenset()
+            )
+            prepared = await asyncio.to_thread(
+                prepare,
+                parsed,
+                self.matcher,  # type: ignore[arg-type]
+                known,
+                fingerprint=self._fingerprint(),
+                stories=self._joins_story,
+            )
+        parsed = prepared.parsed
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
             return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
         if spec.fulltext == "never" or not parsed.articles:
-            return self._record(spec, state, result, parsed, digest, prematched)
+            return self._record(spec, state, result, prepared, digest)
         # A first poll with a backfill limit: pages only of articles that can alert or
         # enter a digest (the newest `backfill`, those of the last day).
-        capped = state.last_success is None and spec.backfill is not None
+        capped = state.never_polled and spec.backfill is not None
         since = now - BASELINE_DIGEST_WINDOW if capped else None
-        got = await self._fulltext(spec, parsed, prematched, now, since)
-        if not got.fetched and not got.failures:
-            return self._record(spec, state, result, parsed, digest, prematched)
+        got = await self._fulltext(spec, parsed, now, since)
+        if got is None:
+            return self._record(spec, state, result, prepared, digest)
+        if got.changed:
+            # Match (and fingerprint) again with the bodies: prepare is pure and cheap
+            # next to the pages it waited for.
+            known = self.store.known_keys(spec.id, [a.key for a in got.articles])
+            prepared = await asyncio.to_thread(
+                prepare,
+                replace(parsed, articles=got.articles),
+                self.matcher,  # type: ignore[arg-type]
+                known,
+                fingerprint=self._fingerprint(),
+                stories=self._joins_story,
+            )
         state = replace(
             state,
             pages_fetched=state.pages_fetched + got.fetched,
             page_failures=state.page_failures + got.failures,
         )
-        parsed = replace(parsed, articles=got.articles)
-        report = self._record(spec, state, result, parsed, digest, got.prematched)
+        report = self._record(spec, state, result, prepared, digest)
         return replace(report, pages_fetched=got.fetched, page_failures=got.failures)
 
     async def _fulltext(
-        self,
-        spec: FeedSpec,
-        parsed: ParsedFeed,
-        prematched: dict[str, list[Match]] | None,
-        now: datetime,
-        since: datetime | None,
-    ) -> _WithBodies:
-        """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); the
-        articles that got one are matched again if the parser process matched them."""
+        self, spec: FeedSpec, parsed: ParsedFeed, now: datetime, since: datetime | None
+    ) -> fulltext.Enriched | None:
+        """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); None
+        when no page was wanted."""
         pages = self._pages
         if pages is None or (pages.fetcher, pages.settings) != (self.fetcher, self.feeds.settings):
             # A new fetcher, or a reload changed page_timeout / page_max_size.
@@ -328,17 +344,12 @@ class Poller:
         keep = spec.backfill or 0
         candidates = fulltext.wanted(spec, parsed.articles, known=(), since=since, keep_newest=keep)
         if not candidates:
-            return _WithBodies(parsed.articles, prematched, 0, 0)
-        known = self.store.known_keys(spec.id, candidates)
+            return None
+        known = self.store.known_keys(spec.id, [a.key for a in candidates])
         got = await fulltext.enrich(
             pages, spec, parsed.articles, known, now, since=since, keep_newest=keep
         )
-        if got.changed and prematched is not None and self.matcher is not None:
-            prematched = dict(prematched)
-            for article in got.articles:
-                if article.key in got.changed:
-                    prematched[article.key] = self.matcher.match(article)  # type: ignore[attr-defined]
-        return _WithBodies(got.articles, prematched, got.fetched, got.failures)
+        return got if got.fetched or got.failures else None
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -427,85 +438,60 @@ class Poller:
         spec: FeedSpec,
         state: FeedState,
         result: FetchResult,
-        parsed: ParsedFeed,
+        prepared: PreparedFeed,
         digest: str,
-        prematched: Mapping[str, list[Match]] | None = None,
     ) -> PollReport:
+        """Snapshot, decide (``monitor.update``, pure), apply in one transaction.
+
+        Nothing awaits between the snapshot and the apply, so no other poll of this
+        process writes in between; the state lock keeps other processes out.
+        """
         now = result.fetched_at
+        parsed = prepared.parsed
         nxt = self._schedule(spec, 0, result, parsed.ttl)
-        first_poll = state.last_success is None
-        match_count = 0
-        assigned: list[int] = []
-        try:
-            with self.store.transaction() as conn:
-                new = store_articles.add_articles(conn, spec.id, parsed.articles, now)
-                matched = self._match(new, prematched)
-                alertable = self._backfill(spec, new, matched) if first_poll else None
-                subs = list(self.routing.subscriptions()) if matched else []
-                for item in new:
-                    matches = matched.get(item.id, [])
-                    story = None
-                    if self.stories is not None and (matches or self.stories_for_all):
-                        story = self.stories.assign(conn, item.id, item.article, now)
-                        assigned.append(item.id)
-                        if story.merged_story_ids:
-                            store_outbox.merge_story_rows(
-                                conn, story.story_id, story.merged_story_ids
-                            )
-                        if story.relation != "first":
-                            # A later source of a story already alerted: edit those alerts.
-                            store_outbox.enqueue_story_updates(conn, story.story_id, item.id, now)
-                    if not matches:
-                        continue
-                    match_count += 1
-                    store_outbox.record_matches(conn, item.id, matches, now)
-                    baseline = alertable is not None and item.id not in alertable
-                    routes = route(
-                        item.id,
-                        matches,
-                        watchlists=self.routing.watchlists,  # type: ignore[arg-type]
-                        destinations=self.routing.destinations,  # type: ignore[arg-type]
-                        now=now,
-                        baseline=baseline,
-                        published=item.article.published,
-                        subscriptions=subs,
-                        story_id=story.story_id if story else None,
-                    )
-                    store_outbox.enqueue(conn, routes, now)
-                new_state = replace(
-                    state,
-                    url=self._moved(state, result),
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    body_hash=digest,
-                    last_attempt=now,
-                    last_success=now,
-                    last_status=result.status,
-                    last_error="; ".join(parsed.problems) or None,
-                    consecutive_failures=0,
-                    next_poll=nxt,
-                    articles_seen=state.articles_seen + len(new),
-                    last_new=now if new else state.last_new,
-                )
-                store_feeds.save_feed_state(conn, new_state)
-        except BaseException:
-            if self.stories is not None and assigned:
-                self.stories.discard(assigned)  # the transaction rolled back
-            raise
+        snapshot = self.store.snapshot(spec.id, prepared.identities)
+        subscriptions = tuple(self.routing.subscriptions()) if prepared.matches else ()
+        intent = decide(
+            prepared,
+            snapshot,
+            now,
+            routing=UpdateRouting(
+                self.routing.watchlists,  # type: ignore[arg-type]
+                self.routing.destinations,  # type: ignore[arg-type]
+                subscriptions,
+            ),
+            first_poll=state.never_polled,
+            backfill=spec.backfill,
+            stories=self._joins_story,
+        )
+        polled = replace(
+            state,
+            url=self._moved(state, result),
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=digest,
+            last_attempt=now,
+            last_success=now,
+            last_status=result.status,
+            last_error="; ".join(parsed.problems) or None,
+            consecutive_failures=0,
+            next_poll=nxt,
+        )
+        new = self.store.apply(intent.with_state(polled), self.stories)
         if result.permanent_url:
             log.warning(
                 "feed %s moved permanently to %s; polling the new URL from now on",
                 spec.id,
                 result.permanent_url,
             )
-        if first_poll and alertable is not None and match_count > len(alertable):
+        if intent.held_back:
             log.warning(
                 "feed %s: first poll recorded %d articles; %d matched, only the newest %d "
                 "raise alerts (backfill limit)",
                 spec.id,
                 len(new),
-                match_count,
-                len(alertable),
+                intent.matched,
+                intent.matched - intent.held_back,
             )
         return PollReport(
             feed_id=spec.id,
@@ -515,46 +501,12 @@ class Poller:
             http_status=result.status,
             elapsed=result.elapsed,
             next_poll=nxt,
-            matches=match_count,
+            matches=intent.matched,
             moved_to=result.permanent_url,
         )
 
-    async def _prematch(self, spec: FeedSpec, parsed: ParsedFeed) -> dict[str, list[Match]] | None:
-        """Matches, found in a thread, of the articles that may be new (their key was
-        never seen in this feed): the others are not matched again."""
-        if self.matcher is None or not parsed.articles:
-            return None
-        keys = [a.key for a in parsed.articles]
-        unseen = store_articles.unseen_keys(self.store.conn, spec.id, keys)
-        articles = [a for a in parsed.articles if a.key in unseen]
-        if not articles:
-            return {}
-        return await asyncio.to_thread(_match_all, self.matcher, articles)
+    def _joins_story(self, matches: Sequence[Match]) -> bool:
+        return _joins_story(self.stories is not None, self.stories_for_all, matches)
 
-    def _match(
-        self, new: Sequence[NewArticle], prematched: Mapping[str, list[Match]] | None = None
-    ) -> dict[int, list[Match]]:
-        """Matches of the new articles (by article id); ``prematched``: what a thread or
-        the parser process already found, by article key (the others are matched here)."""
-        if self.matcher is None:
-            return {}
-        out: dict[int, list[Match]] = {}
-        match = self.matcher.match  # type: ignore[attr-defined]
-        for item in new:
-            found = prematched.get(item.article.key) if prematched is not None else None
-            if found is None:
-                found = match(item.article)
-            if found:
-                out[item.id] = found
-        return out
-
-    @staticmethod
-    def _backfill(
-        spec: FeedSpec, new: Sequence[NewArticle], matched: Mapping[int, list[Match]]
-    ) -> set[int] | None:
-        """On a feed's first poll, the ids of the newest matching articles allowed to alert."""
-        if spec.backfill is None:
-            return None
-        candidates = [n for n in new if n.id in matched]
-        candidates.sort(key=lambda n: n.article.published or n.first_seen, reverse=True)
-        return {n.id for n in candidates[: spec.backfill]}
+    def _fingerprint(self) -> Callable[[Article], Fingerprint] | None:
+        return self.stories.fingerprint if self.stories is not None else None

@@ -77,6 +77,7 @@ def build_deliverer(
         watchlist_titles=watchlist_titles(cfg.keywords),
         watchlist_priorities={k: w.priority for k, w in cfg.keywords.watchlists.items()},
         public_url=env.get("MONITOR_PUBLIC_URL", "").strip() or None,
+        secret=env.get("MONITOR_SECRET", "").strip() or None,
         destinations=cfg.keywords.destinations,
         watchlists=cfg.keywords.watchlists,
         mail_from=mail_from_env(env),

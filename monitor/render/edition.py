@@ -45,6 +45,36 @@ def stories(digest: Digest) -> list[AlertItem]:
     return list(seen.values())
 
 
+def one_per_story(items: Sequence[AlertItem], story_of: Mapping[int, int]) -> list[AlertItem]:
+    """``items`` with each story once (``story_of``: item id -> story id): a story's
+    later items fold into its first, which is also tagged with the watchlists they
+    matched.  Items of no story stay as they are."""
+    first: dict[int, int] = {}
+    out: list[AlertItem] = []
+    for item in items:
+        story = story_of.get(item.outbox_id)
+        if story is None or story not in first:
+            if story is not None:
+                first[story] = len(out)
+            out.append(item)
+            continue
+        kept = out[first[story]]
+        known = {m.watchlist for m in kept.matches}
+        titles = item.watchlist_titles
+        extra = [
+            (m, titles[i] if i < len(titles) else m.watchlist)
+            for i, m in enumerate(item.matches)
+            if m.watchlist not in known
+        ]
+        if extra:
+            out[first[story]] = dataclasses.replace(
+                kept,
+                matches=(*kept.matches, *(m for m, _ in extra)),
+                watchlist_titles=(*kept.watchlist_titles, *(t for _, t in extra)),
+            )
+    return out
+
+
 def importance(item: AlertItem, priorities: Mapping[str, str], period_end: datetime) -> float:
     """The documented score of one story (module docstring)."""
     sources = min(1 + len(item.also), 10)
@@ -189,7 +219,7 @@ def _bounded(text: str, marks: Sequence[tuple[int, int]], limit: int) -> Snippet
 
 
 def counts_line(digest: Digest, limit: int = 3, name_chars: int = 60) -> str:
-    """"12 stories, AI Act 5, EDPB 3": the stories and the busiest watchlists."""
+    """ "12 stories, AI Act 5, EDPB 3": the stories and the busiest watchlists."""
     items = stories(digest)
     total = digest.stories or len(items)
     if not total:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 
+from monitor.match.prominence import MAIN_TOPIC
 from monitor.models import (
     Alert,
     AlertItem,
@@ -253,6 +254,9 @@ def _item(
         meta.append(_when(article.published, zone, ref))
     if style.watchlists and item.watchlist_titles:
         meta.append(_names(item.watchlist_titles))
+    if _prominence_label(item.matches) == "mentioned":
+        # A passing mention (issue 18): the main topic is the norm and goes unsaid.
+        meta.append("mentioned")
     line = " · ".join(m for m in meta if m)
     lines = [heading, _t(line)] if line else [heading]
     if snippet_chars > 0:
@@ -267,6 +271,12 @@ def _item(
     if item.hashtags:
         lines.append(_t(_hashtags(item)))
     return _join(lines, "\n")
+
+
+def _prominence_label(matches: Sequence[Match]) -> str:
+    """``main topic`` when any watchlist's match is prominent, else ``mentioned``."""
+    best = max((m.prominence for m in matches), default=1.0)
+    return "main topic" if best >= MAIN_TOPIC else "mentioned"
 
 
 def _more_hits(matches: Sequence[Match]) -> int:
@@ -314,6 +324,7 @@ def _templated(
         "hashtags": _hashtags(item),
         "terms": list(dict.fromkeys(h.term for m in item.matches for h in m.hits)),
         "more_hits": f"and {more:,} more hits" if (more := _more_hits(item.matches)) else "",
+        "prominence": _prominence_label(item.matches),
     }
     try:
         out = telegram_template.render(template, variables)

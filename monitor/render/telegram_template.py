@@ -43,6 +43,7 @@ VARIABLES = (
     "hashtags",
     "terms",
     "more_hits",
+    "prominence",
 )
 # Telegram's HTML subset (https://core.telegram.org/bots/api#html-style).
 TELEGRAM_TAGS = frozenset(
@@ -117,6 +118,7 @@ SAMPLE: Mapping[str, Any] = {
     "hashtags": "#AIAct",
     "terms": ["AI Act"],
     "more_hits": "and 24,990 more hits",
+    "prominence": "main topic",
 }
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from monitor.config.feeds import FeedsConfig
 from monitor.config.keywords import DEFAULT_TIMEZONE, KeywordsConfig
 from monitor.models import AlertItem, Digest, DigestSection, PollReport, Target
+from monitor.render import edition as render_edition
 from monitor.render import telegram as render_telegram
 from monitor.render.telegram_explain import explanation, popup
 from monitor.route import BASELINE_DIGEST_WINDOW, SUBSCRIBER_PREFIX, split_topic
@@ -29,6 +30,7 @@ from monitor.store import Store
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
 from monitor.store.outbox import recent_matched_articles
+from monitor.store.stories import members as story_members
 
 log = logging.getLogger(__name__)
 StatusProvider = Callable[[], Iterable[str]]
@@ -252,10 +254,10 @@ class Commands:
             what = "your watchlists" if mine else "any watchlist"
         now = self.ctx.clock()
         since = now - self.ctx.latest_window
-        digest, total = self._digest(caller, cfg, wanted, since, None, self.ctx.latest_items)
+        digest, shown, total = self._digest(caller, cfg, wanted, since, None, self.ctx.latest_items)
         if digest is None:
             return replies(text.no_matches(what, self.ctx.latest_window))
-        return self._rendered(digest, total, "/latest WATCHLIST", "Latest matches")
+        return self._rendered(digest, shown, total, "/latest WATCHLIST", "Latest matches")
 
     # -- subscribers ---------------------------------------------------------------------
 
@@ -333,10 +335,12 @@ class Commands:
         # Like routing: what a newly added feed recorded from its back catalogue
         # (published long before today) is not news of the day.
         published = midnight - BASELINE_DIGEST_WINDOW
-        digest, total = self._digest(caller, cfg, mine, midnight, published, self.ctx.digest_items)
+        digest, shown, total = self._digest(
+            caller, cfg, mine, midnight, published, self.ctx.digest_items
+        )
         if digest is None:
             return replies(text.no_digest_yet(midnight, self.ctx.timezone))
-        return self._rendered(digest, total, "/latest WATCHLIST", "Your digest so far")
+        return self._rendered(digest, shown, total, "/latest WATCHLIST", "Your digest so far")
 
     # -- admins --------------------------------------------------------------------------
 
@@ -438,18 +442,21 @@ class Commands:
         since: datetime,
         published: datetime | None,
         limit: int,
-    ) -> tuple[Digest | None, int]:
-        """The newest matches of ``wanted`` since ``since`` as a digest, one section per
-        watchlist; and how many articles there were in all."""
+    ) -> tuple[Digest | None, int, int]:
+        """The newest matches of ``wanted`` since ``since`` as the digests' edition
+        (issue 17: each story once, the most important first); how many articles it
+        holds and how many there were in all."""
         conn = self.ctx.store.conn
         ids, total = recent_matched_articles(
             conn, wanted, matched_since=since, published_since=published, limit=limit
         )
         articles = self.ctx.store.get_articles(ids)
         matches = ob.matches_for(conn, ids)
+        story_of = ob.stories_of(conn, ids)
         titles = _titles(cfg)
         feeds = self.ctx.feeds()
         names = {f.id: f.label for f in feeds.feeds} if feeds is not None else {}
+        outlets: dict[int, list[str]] = {}
         items = []
         for article_id in ids:
             stored = articles.get(article_id)
@@ -457,41 +464,41 @@ class Commands:
                 continue
             ms = tuple(m for m in matches.get(article_id, []) if m.watchlist in wanted)
             feed = stored.article.feed_id
+            source = names.get(feed, feed)
+            story = story_of.get(article_id)
+            if story is not None and story not in outlets:
+                outlets[story] = [names.get(f, f) for _, f, _ in story_members(conn, story)]
+            others = outlets.get(story, []) if story is not None else []
             items.append(
                 AlertItem(
                     outbox_id=article_id,
                     article=stored.article,
-                    source=names.get(feed, feed),
+                    source=source,
                     matches=ms,
                     watchlist_titles=tuple(titles.get(m.watchlist, m.watchlist) for m in ms),
+                    also=tuple(dict.fromkeys(o for o in others if o != source)),
                 )
             )
-        sections = tuple(
-            DigestSection(
-                watchlist=wl,
-                title=titles.get(wl, wl),
-                items=tuple(i for i in items if any(m.watchlist == wl for m in i.matches)),
-            )
-            for wl in wanted
-        )
         if not items:
-            return None, 0
+            return None, 0, 0
+        stories = render_edition.one_per_story(items, story_of)
         chat = str(caller.chat_id)
-        return (
-            Digest(
-                target=Target(SUBSCRIBER_PREFIX + chat, "telegram", chat),
-                timezone=self.ctx.timezone,
-                period_end=self.ctx.clock(),
-                period_start=since,
-                sections=tuple(s for s in sections if s.items),
-            ),
-            total,
+        digest = Digest(
+            target=Target(SUBSCRIBER_PREFIX + chat, "telegram", chat),
+            timezone=self.ctx.timezone,
+            period_end=self.ctx.clock(),
+            period_start=since,
+            sections=(DigestSection("", "", tuple(stories)),),
         )
+        priorities = {wl: spec.priority for wl, spec in cfg.watchlists.items()}
+        edition, _ = render_edition.stories_edition(digest, priorities, len(stories))
+        return edition, len(items), total
 
-    def _rendered(self, digest: Digest, total: int, narrower: str, title: str) -> list[Reply]:
+    def _rendered(
+        self, digest: Digest, shown: int, total: int, narrower: str, title: str
+    ) -> list[Reply]:
         rendered = render_telegram.render_digest(digest, title=title)
         out = [Reply(m.plain, m.text) for m in rendered]
-        shown = len({i.outbox_id for s in digest.sections for i in s.items})
         if total > shown:
             out += replies(text.truncated(shown, total, narrower))
         return out

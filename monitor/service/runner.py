@@ -47,9 +47,6 @@ from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
 from monitor.store import StateLock, Store, ensure_state_dir, unsubscribe
-from monitor.store import feeds as store_feeds
-from monitor.store import outbox as ob
-from monitor.store import subscribers as subs
 from monitor.store.db import RESTORE_HINT, check_file
 from monitor.web.app import Site
 
@@ -301,7 +298,7 @@ class Service:
         self._cfg = cfg
         self.store.sync_feeds(cfg.feeds.feeds, utcnow())
         route = routing(cfg.keywords)
-        route.subscriptions = lambda: subs.subscriptions(self.store.conn)
+        route.subscriptions = self.store.subscriptions
         self._poller = Poller(
             feeds=cfg.feeds,
             store=self.store,
@@ -572,7 +569,7 @@ class Service:
                 await asyncio.sleep(1)
 
     def _idle(self) -> float:
-        due = ob.next_due(self.store.conn, ("alert", "update"))
+        due = self.store.next_due(("alert", "update"))
         if due is None:
             return self.opt.outbox_idle
         return min(self.opt.outbox_idle, max(0.05, (due - utcnow()).total_seconds()))
@@ -719,9 +716,9 @@ class Service:
         report = health_report(
             self.config.feeds.feeds,
             self.store.feed_states(),
-            ob.destination_rows(self.store.conn),
+            self.store.destination_rows(),
             utcnow(),
-            created=store_feeds.created_times(self.store.conn),
+            created=self.store.feeds_created(),
         )
         return report.text()
 
@@ -759,7 +756,7 @@ class Service:
         enabled = self.config.feeds.enabled()
         failing = sum(1 for f in enabled if (st := states.get(f.id)) and st.consecutive_failures)
         last_ok = max((st.last_success for st in states.values() if st.last_success), default=None)
-        stats = ob.outbox_stats(self.store.conn)
+        stats = self.store.outbox_stats()
         oldest = stats["oldest_pending_alert"]
         stuck = oldest is not None and utcnow() - oldest > timedelta(minutes=30)
         return {
@@ -773,7 +770,7 @@ class Service:
             "paused": self.paused(),
             "destinations_unhealthy": [
                 f"{d['destination']} ({d['channel']} {d['address']}): {d['last_error']}"
-                for d in ob.destination_rows(self.store.conn)
+                for d in self.store.destination_rows()
                 if not d["healthy"]
             ],
         }
@@ -805,7 +802,7 @@ class Service:
         )
 
     def _refresh_gauges(self) -> None:
-        stats = ob.outbox_stats(self.store.conn)
+        stats = self.store.outbox_stats()
         for kind in ("alert", "digest"):
             self.metrics.outbox_depth.labels(kind).set(stats["counts"].get(f"{kind}:pending", 0))
         oldest = stats["oldest_pending_alert"]

@@ -9,21 +9,59 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from monitor.errors import StorageError
-from monitor.models import Article, FeedSpec, FeedState
+from monitor.models import Article, FeedSpec, FeedState, NewArticle
+from monitor.route import Subscription
 from monitor.store import articles as _articles
 from monitor.store import feeds as _feeds
 from monitor.store import outbox as _outbox
+from monitor.store import stories as _stories
+from monitor.store import subscribers as _subscribers
 from monitor.store.articles import StoredArticle
-from monitor.store.db import DB_NAME, connect, transaction
+from monitor.store.db import BUSY_TIMEOUT, DB_NAME, connect, storage_error, transaction
 from monitor.store.lock import StateLock
+from monitor.store.stories import StoryRow, StoryRows
+from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot
 
-__all__ = ["StateLock", "Store", "StoredArticle", "ensure_state_dir", "state_dir_from_env"]
+__all__ = [
+    "StateLock",
+    "Store",
+    "StoredArticle",
+    "StoryAssigner",
+    "ensure_state_dir",
+    "state_dir_from_env",
+]
+
+
+class StoryAssignmentLike(Protocol):
+    @property
+    def story_id(self) -> int: ...
+    @property
+    def relation(self) -> str: ...
+    @property
+    def merged_story_ids(self) -> tuple[int, ...]: ...
+
+
+class StoryAssigner(Protocol):
+    """What ``Store.apply`` needs from ``monitor.dedupe.StoryIndex``."""
+
+    def assign(
+        self,
+        rows: StoryRows,
+        article_id: int,
+        article: Article,
+        now: datetime,
+        fingerprint: Any = None,
+    ) -> StoryAssignmentLike: ...
+
+    def discard(self, article_ids: Iterable[int]) -> None: ...
 
 
 def state_dir_from_env(value: str | None = None) -> Path:
@@ -55,10 +93,12 @@ def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
 class Store:
     """The state database.  Not thread-safe: one per thread or task group."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, state_dir: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
         self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
-        self.conn: sqlite3.Connection = connect(self.path)
+        self.conn: sqlite3.Connection = connect(self.path, busy_timeout=busy_timeout)
 
     def close(self) -> None:
         self.conn.close()
@@ -71,8 +111,31 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``), rolled back on any exception.
+
+        Raises:
+            StorageError: a database error, said in words an admin can act on.
+        """
         with transaction(self.conn) as conn:
             yield conn
+
+    @contextmanager
+    def story_rows(self) -> Iterator[StoryRows]:
+        """The story tables in one write transaction (``monitor.dedupe`` outside a poll).
+
+        Raises:
+            StorageError: a database error, said in words an admin can act on.
+        """
+        with self.transaction() as conn:
+            yield StoryRows(conn)
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        # A read outside a transaction: the driver's errors become StorageError too.
+        try:
+            yield self.conn
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
 
     # feeds
     def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> None:
@@ -80,30 +143,120 @@ class Store:
             _feeds.sync_feeds(conn, specs, now)
 
     def feed_states(self) -> dict[str, FeedState]:
-        return _feeds.feed_states(self.conn)
+        with self._reading() as conn:
+            return _feeds.feed_states(conn)
 
     def feed_state(self, feed_id: str) -> FeedState | None:
-        return _feeds.feed_state(self.conn, feed_id)
+        with self._reading() as conn:
+            return _feeds.feed_state(conn, feed_id)
 
     def save_feed_state(self, state: FeedState) -> None:
         with self.transaction() as conn:
             _feeds.save_feed_state(conn, state)
 
     # articles
+    def known_keys(self, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
+        """Which of these entry keys were seen in this feed before."""
+        with self._reading() as conn:
+            return _articles.known_keys(conn, feed_id, keys)
+
+    def snapshot(self, feed_id: str, identities: Sequence[EntryIdentity]) -> FeedSnapshot:
+        """What the database knows about one poll's entries (``monitor.update``)."""
+        with self._reading() as conn:
+            return _articles.snapshot(conn, feed_id, identities)
+
+    def apply(
+        self, intent: FeedIntent, stories: StoryAssigner | None = None
+    ) -> tuple[NewArticle, ...]:
+        """Write what ``monitor.update.decide`` decided, in one transaction: articles and
+        keys, each new article's story (``stories`` decides it; skipped when None), its
+        matches and outbox rows (with the new article and story ids), the feed's state.
+        Returns the new articles with their ids.
+
+        Raises:
+            StorageError: a database error (disk full, unreadable, locked); nothing is
+                written, and ``stories`` forgets what it filed.
+        """
+        now = intent.now
+        assigned: list[int] = []
+        try:
+            with self.transaction() as conn:
+                new = _articles.write_articles(conn, intent)
+                rows = StoryRows(conn)
+                for entry, item in zip(intent.new, new, strict=True):
+                    story_id = None
+                    if stories is not None and entry.story:
+                        story = stories.assign(rows, item.id, item.article, now, entry.fingerprint)
+                        assigned.append(item.id)
+                        story_id = story.story_id
+                        if story.merged_story_ids:
+                            _outbox.merge_story_rows(conn, story_id, story.merged_story_ids)
+                        if story.relation != "first":
+                            # A later source of a story already alerted: edit those alerts.
+                            _outbox.enqueue_story_updates(conn, story_id, item.id, now)
+                    if not entry.matches:
+                        continue
+                    _outbox.record_matches(conn, item.id, entry.matches, now)
+                    routes = [
+                        replace(r, article_id=item.id, story_id=story_id) for r in entry.routes
+                    ]
+                    _outbox.enqueue(conn, routes, now)
+                if intent.state is not None:
+                    _feeds.save_feed_state(conn, intent.state)
+        except BaseException:
+            if stories is not None and assigned:
+                stories.discard(assigned)  # the transaction rolled back
+            raise
+        return tuple(new)
+
     def iter_articles(
         self, since: datetime | None = None, feed_id: str | None = None
     ) -> Iterator[StoredArticle]:
-        return _articles.iter_articles(self.conn, since, feed_id)
+        with self._reading() as conn:
+            yield from _articles.iter_articles(conn, since, feed_id)
 
     def get_articles(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
-        return _articles.get_articles(self.conn, ids)
-
-    def known_keys(self, feed_id: str, articles: Sequence[Article]) -> set[str]:
-        """Keys of ``articles`` that are not new: seen in this feed, or their URL stored."""
-        return _articles.known_keys(self.conn, feed_id, articles)
+        with self._reading() as conn:
+            return _articles.get_articles(conn, ids)
 
     def count_articles(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        with self._reading() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    # stories
+    def stories_since(self, since: datetime) -> list[StoryRow]:
+        """Stories with an article seen at or after ``since``, newest first."""
+        with self._reading() as conn:
+            return _stories.stories_since(conn, since)
+
+    # outbox and destinations (rows as ``monitor.store.outbox`` gives them)
+    def outbox_stats(self) -> dict[str, Any]:
+        """``counts`` ("kind:status" -> rows) and ``oldest_pending_alert`` (or None)."""
+        with self._reading() as conn:
+            return _outbox.outbox_stats(conn)
+
+    def destination_rows(self) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            return _outbox.destination_rows(conn)
+
+    def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            return _outbox.recent_failures(conn, limit)
+
+    def next_due(self, kinds: Sequence[str]) -> datetime | None:
+        """When the earliest pending outbox row of these kinds falls due (None: none)."""
+        with self._reading() as conn:
+            return _outbox.next_due(conn, kinds)
+
+    def feeds_created(self) -> dict[str, datetime]:
+        """When each feed was first configured."""
+        with self._reading() as conn:
+            return _feeds.created_times(conn)
+
+    def subscriptions(self, chat_id: str | None = None) -> list[Subscription]:
+        """Telegram subscriptions (of one chat, or everyone's)."""
+        with self._reading() as conn:
+            return _subscribers.subscriptions(conn, chat_id)
 
     def prune(
         self, now: datetime, keep_text_before: datetime, keep_keys_before: datetime

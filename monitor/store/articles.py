@@ -1,13 +1,16 @@
 """Articles and their identity keys: an article is new exactly once.
 
-An entry is *known* when any of these was seen before:
+This module reads what is known (``snapshot``) and writes what ``monitor.update.decide``
+decided (``write_articles``; ``add_articles`` does both for tools and tests); the
+decision itself is not made in SQL.  An entry is
+*known* when any of these was seen before:
 
 * its identity key in the same feed (``seen_keys``: survives the entry dropping out of
   the feed and coming back, a re-dated entry, a title edit);
-* its canonical URL, without scheme and ``www.``, in any feed (the same story syndicated
-  or linked with other tracking parameters, http vs https);
-* the hash of its normalised title and summary in the same feed (a publisher that
-  regenerated both GUID and URL).
+* its URL key (``monitor.identity.url_key``) in any feed (the same story syndicated or
+  linked with other tracking parameters, http vs https, the AMP page);
+* its text hash (``monitor.identity.text_hash`` of title and summary) in the same feed
+  (a publisher that regenerated both GUID and URL).
 
 Every key that maps to a known article is recorded too, so the next poll answers from
 ``seen_keys`` alone.
@@ -15,37 +18,22 @@ Every key that maps to a known article is recorded too, so the next poll answers
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.models import Article, NewArticle
+from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store.db import from_db, to_db
-
-_SCHEME_WWW = re.compile(r"^[a-z][a-z0-9+.-]*://(?:www\.)?", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
-
-
-def url_key(canonical_url: str | None) -> str | None:
-    """The canonical URL without scheme and leading ``www.``: http/https and www variants agree."""
-    if not canonical_url:
-        return None
-    return _SCHEME_WWW.sub("", canonical_url).rstrip("/")
-
-
-def content_hash(article: Article) -> str:
-    """SHA-1 of the casefolded words of title and summary, joined by single spaces.
-
-    Stored in ``articles.content_hash``: changing what it computes would make known
-    articles look new.  (The words are found with ``\\w+`` rather than by replacing each
-    ``\\W+`` run with a space and stripping: the same string, 20 % less CPU.)
-    """
-    text = f"{article.title}\n{article.summary}".casefold()
-    return hashlib.sha1(" ".join(_WORD.findall(text)).encode()).hexdigest()
+from monitor.update import (
+    EntryIdentity,
+    FeedIntent,
+    FeedSnapshot,
+    StoredEntry,
+    decide,
+    prepare,
+)
 
 
 def _json_list(values: Sequence[str]) -> str:
@@ -58,79 +46,81 @@ def _chunks(items: Sequence[str], size: int = 400) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-def _known(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> dict[str, int]:
-    known: dict[str, int] = {}
+def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
+    """Which of ``keys`` were seen in this feed before."""
+    known: set[str] = set()
+    for chunk in _chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        known.update(
+            row[0]
+            for row in conn.execute(
+                f"SELECT key FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
+                (feed_id, *chunk),
+            )
+        )
+    return frozenset(known)
+
+
+def snapshot(
+    conn: sqlite3.Connection, feed_id: str, identities: Sequence[EntryIdentity]
+) -> FeedSnapshot:
+    """What the database knows about one poll's entries (see ``FeedSnapshot``).
+
+    URL keys and text hashes are looked up only for entries whose key is not known.
+    """
+    keys = [i.key for i in identities]
+    known: dict[str, StoredEntry] = {}
     for chunk in _chunks(keys):
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
-            f"SELECT key, article_id FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
+            "SELECT s.key, s.article_id, a.content_hash FROM seen_keys s"
+            " LEFT JOIN articles a ON a.id = s.article_id"
+            f" WHERE s.feed_id = ? AND s.key IN ({marks})",
             (feed_id, *chunk),
         ):
-            known[row[0]] = row[1]
-    return known
-
-
-def unseen_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> set[str]:
-    """The ``keys`` never recorded for ``feed_id``: every article that ``add_articles``
-    can return as new has one of them (some turn out to be known by URL or content)."""
-    return set(keys).difference(_known(conn, feed_id, keys))
-
-
-def add_articles(
-    conn: sqlite3.Connection, feed_id: str, articles: Sequence[Article], now: datetime
-) -> list[NewArticle]:
-    """Record a feed's entries; return those never seen before (in feed order).
-
-    Must run inside a transaction.
-    """
-    if not articles:
-        return []
-    stamp = to_db(now)
-    known = _known(conn, feed_id, [a.key for a in articles])
-    if known:
-        conn.executemany(
-            "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key = ?",
-            [(stamp, feed_id, k) for k in known],
-        )
-        conn.executemany(
-            "UPDATE articles SET last_seen = ? WHERE id = ?",
-            [(stamp, aid) for aid in set(known.values())],
-        )
-    fresh = [a for a in articles if a.key not in known]
-    if not fresh:
-        return []
-    ukeys = {a.key: url_key(a.canonical_url) for a in fresh}
-    hashes = {a.key: content_hash(a) for a in fresh}
-    by_url: dict[str, int] = {}
-    wanted = sorted({u for u in ukeys.values() if u})
-    for chunk in _chunks(wanted):
+            known[row[0]] = StoredEntry(row[1], row[2])
+    fresh = [i for i in identities if i.key not in known]
+    urls: dict[str, int] = {}
+    for chunk in _chunks(sorted({i.url_key for i in fresh if i.url_key})):
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
             f"SELECT url_key, MIN(id) FROM articles WHERE url_key IN ({marks}) GROUP BY url_key",
             tuple(chunk),
         ):
-            by_url[row[0]] = row[1]
-    by_hash: dict[str, int] = {}
-    wanted = sorted(set(hashes.values()))
-    for chunk in _chunks(wanted):
+            urls[row[0]] = row[1]
+    hashes: dict[str, int] = {}
+    for chunk in _chunks(sorted({i.text_hash for i in fresh})):
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
             f"SELECT content_hash, MIN(id) FROM articles WHERE feed_id = ? "
             f"AND content_hash IN ({marks}) GROUP BY content_hash",
             (feed_id, *chunk),
         ):
-            by_hash[row[0]] = row[1]
+            hashes[row[0]] = row[1]
+    return FeedSnapshot(feed_id, known, urls, hashes)
+
+
+def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArticle]:
+    """Write an intent's identity part: seen keys and articles refreshed, new articles and
+    new keys inserted.  Returns the new articles with their ids, in the intent's order.
+
+    Must run inside a transaction.
+    """
+    feed_id = intent.feed_id
+    now = intent.now
+    stamp = to_db(now)
+    if intent.known:
+        conn.executemany(
+            "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key = ?",
+            [(stamp, feed_id, k.key) for k in intent.known],
+        )
+        conn.executemany(
+            "UPDATE articles SET last_seen = ? WHERE id = ?",
+            [(stamp, aid) for aid in {k.article_id for k in intent.known}],
+        )
     new: list[NewArticle] = []
-    aliases: list[tuple[str, str, int, str | None, str | None]] = []
-    seen_in_batch: dict[str, int] = {}
-    for a in fresh:
-        ukey = ukeys[a.key]
-        existing = (by_url.get(ukey) if ukey else None) or by_hash.get(hashes[a.key])
-        if existing is None and ukey and ukey in seen_in_batch:
-            existing = seen_in_batch[ukey]
-        if existing is not None:
-            aliases.append((feed_id, a.key, existing, stamp, stamp))
-            continue
+    for entry in intent.new:
+        a = entry.article
         published = a.published or now
         cur = conn.execute(
             "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
@@ -141,8 +131,8 @@ def add_articles(
                 a.key,
                 a.url,
                 a.canonical_url,
-                ukey,
-                hashes[a.key],
+                entry.url_key,
+                entry.text_hash,
                 a.title,
                 a.summary,
                 a.content,
@@ -157,16 +147,36 @@ def add_articles(
             ),
         )
         article_id = int(cur.lastrowid or 0)
-        if ukey:
-            seen_in_batch[ukey] = article_id
-        aliases.append((feed_id, a.key, article_id, stamp, stamp))
-        new.append(NewArticle(id=article_id, article=a, first_seen=now))
-    conn.executemany(
-        "INSERT INTO seen_keys (feed_id, key, article_id, first_seen, last_seen)"
-        " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, key) DO NOTHING",
-        aliases,
-    )
+        new.append(NewArticle(article_id, a, first_seen=now, baseline=entry.baseline))
+    if intent.keys:
+        conn.executemany(
+            "INSERT INTO seen_keys (feed_id, key, article_id, first_seen, last_seen)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, key) DO NOTHING",
+            [
+                (
+                    feed_id,
+                    k.key,
+                    k.article_id if k.new_index is None else new[k.new_index].id,
+                    stamp,
+                    stamp,
+                )
+                for k in intent.keys
+            ],
+        )
     return new
+
+
+def add_articles(
+    conn: sqlite3.Connection, feed_id: str, articles: Sequence[Article], now: datetime
+) -> list[NewArticle]:
+    """Record a feed's entries without matching or routing (tools and tests); return the
+    new ones in feed order.  The decision is the update decider's, as in a poll.
+
+    Must run inside a transaction.
+    """
+    prepared = prepare(ParsedFeed(feed_id, tuple(articles)), None)
+    known = snapshot(conn, feed_id, prepared.identities)
+    return write_articles(conn, decide(prepared, known, now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,32 +262,3 @@ def prune(
         (cutoff,),
     ).rowcount
     return texts, gone
-
-
-def known_keys(conn: sqlite3.Connection, feed_id: str, articles: Sequence[Article]) -> set[str]:
-    """Keys of ``articles`` that :func:`add_articles` would not record as new: their key
-    was seen in this feed, or an article with their canonical URL is stored (full text
-    fetches only the pages of new articles)."""
-    keys = [a.key for a in articles]
-    known: set[str] = set()
-    for chunk in _chunks(keys):
-        marks = ",".join("?" * len(chunk))
-        known.update(
-            row[0]
-            for row in conn.execute(
-                f"SELECT key FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
-                (feed_id, *chunk),
-            )
-        )
-    by_url: dict[str, list[str]] = {}
-    for a in articles:
-        ukey = url_key(a.canonical_url)
-        if ukey and a.key not in known:
-            by_url.setdefault(ukey, []).append(a.key)
-    for chunk in _chunks(sorted(by_url)):
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-            f"SELECT DISTINCT url_key FROM articles WHERE url_key IN ({marks})", tuple(chunk)
-        ):
-            known.update(by_url[row[0]])
-    return known

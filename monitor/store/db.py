@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor import identity
 from monitor.errors import StorageError
 from monitor.store.migrations import MIGRATIONS, Migration
 
@@ -39,7 +40,13 @@ RESTORE_HINT = (
 )
 
 
-def connect(path: str | Path, *, check: bool = True) -> sqlite3.Connection:
+BUSY_TIMEOUT = 30.0
+"""Seconds a statement waits for another connection's write lock before it fails."""
+
+
+def connect(
+    path: str | Path, *, check: bool = True, busy_timeout: float = BUSY_TIMEOUT
+) -> sqlite3.Connection:
     """Open the database and apply pending migrations; create it when the file is missing.
 
     A new database is built under a temporary name and renamed into place, so a file of
@@ -66,7 +73,7 @@ def connect(path: str | Path, *, check: bool = True) -> sqlite3.Connection:
                 f"or a copy failed; {RESTORE_HINT}"
             )
     try:
-        conn = _open(path)
+        conn = _open(path, busy_timeout)
         if check:
             problems = quick_check(conn)
             if problems:
@@ -76,18 +83,34 @@ def connect(path: str | Path, *, check: bool = True) -> sqlite3.Connection:
                     f"(quick_check: {'; '.join(problems[:3])}); {RESTORE_HINT}"
                 )
         migrate(conn)
+        stored = identity_version(conn)
     except sqlite3.DatabaseError as exc:
         raise storage_error(exc, path) from exc
+    if stored != identity.VERSION:
+        conn.close()
+        raise StorageError(
+            f"storage: {path}: the articles were keyed by identity version {stored}, this "
+            f"program computes version {identity.VERSION}; run the monitor that wrote the "
+            "database, or one whose migrations re-key it"
+        )
     return conn
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
+def identity_version(conn: sqlite3.Connection) -> int | None:
+    """The ``monitor.identity`` version the stored keys were computed with (None: unknown)."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'identity_version'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _open(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, timeout=busy_timeout, check_same_thread=False
+    )
     conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
     return conn
 
 
@@ -156,12 +179,29 @@ def storage_error(exc: sqlite3.Error, path: str | Path | None = None) -> Storage
         )
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return StorageError(f"{where}the state database is unreadable ({exc}); {RESTORE_HINT}")
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StorageError(
+            f"{where}the state database stayed locked by another connection ({exc}; "
+            f"{_holder(path)}); stop the other monitor process or command using this state "
+            "directory, or retry when it has finished"
+        )
     if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
         return StorageError(
             f"{where}cannot write the state database ({exc}); check that the state directory "
             "and the files in it are writable"
         )
     return StorageError(f"{where}{exc}")
+
+
+def _holder(path: str | Path | None) -> str:
+    """Who holds the state directory's lock, as far as ``monitor.lock`` says."""
+    if path is None:
+        return "holder unknown"
+    try:
+        pid = (Path(path).parent / "monitor.lock").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pid = ""
+    return f"monitor.lock names pid {pid}" if pid.isdigit() else "no monitor process holds the lock"
 
 
 def migrate(
@@ -213,9 +253,10 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception.
 
     Raises:
-        StorageError: the disk is full (SQLITE_FULL) or the database is unreadable; the
-            error says so instead of the ``cannot rollback - no transaction is active``
-            that SQLite's own automatic rollback used to cause.
+        StorageError: any database error, in words an admin can act on (``storage_error``):
+            the disk is full (SQLITE_FULL), the database is unreadable or stayed locked; not
+            the ``cannot rollback - no transaction is active`` that SQLite's own automatic
+            rollback used to cause, nor a bare ``OperationalError``.
     """
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -225,14 +266,10 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             _rollback(conn)
             raise
         conn.execute("COMMIT")
-    except sqlite3.DatabaseError as exc:
-        if _primary(exc) in _FATAL:
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):  # keep the cause, not the rollback's error
             _rollback(conn)
-            raise storage_error(exc, _db_path(conn)) from exc
-        raise
-
-
-_FATAL = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_IOERR}
+        raise storage_error(exc, _db_path(conn)) from exc
 
 
 def _primary(exc: sqlite3.Error) -> int | None:

@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from monitor import identity
+
 Step = str | Callable[[sqlite3.Connection], None]
 
 
@@ -19,6 +21,43 @@ Step = str | Callable[[sqlite3.Connection], None]
 class Migration:
     name: str
     step: Step
+
+
+def _identity_v2(conn: sqlite3.Connection) -> None:
+    """Re-key stored articles with ``monitor.identity`` (version 2), record the version.
+
+    Version 1 had three URL keys and three text hashes.  Entry keys (``seen_keys``) kept
+    their meaning: ``link:`` and ``guid+link:`` hold ``canonical_url``'s output and
+    ``hash:`` holds ``text_hash``'s, the normaliser and the hash version 2 kept.  The
+    near-duplicate fingerprints hash the same URL key as before.  What changes is
+    ``articles``: ``url_key`` (was the canonical URL without scheme and ``www.``) is
+    recomputed from ``canonical_url``, which pruning keeps; ``content_hash`` (was SHA-1
+    of the words) is recomputed from title and summary, or taken from the ``hash:`` key
+    the article arrived with once its text was pruned; a pruned article with another
+    key keeps no text hash (its keys and URL still identify it).
+    """
+    conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, key, canonical_url, title, summary, pruned FROM articles"
+            " WHERE id > ? ORDER BY id LIMIT 2000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        updates = []
+        for article_id, key, canonical, title, summary, pruned in rows:
+            if str(key).startswith("hash:"):
+                digest: str | None = str(key)[5:]
+            elif pruned:
+                digest = None
+            else:
+                digest = identity.text_hash(title, summary or "")
+            updates.append((identity.url_key(canonical), digest, article_id))
+        conn.executemany("UPDATE articles SET url_key = ?, content_hash = ? WHERE id = ?", updates)
+        last = rows[-1][0]
+    conn.execute("INSERT INTO meta (name, value) VALUES ('identity_version', '2')")
 
 
 def _article_search(conn: sqlite3.Connection) -> None:
@@ -249,6 +288,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE destinations ADD COLUMN via TEXT
         """,
     ),
+    Migration("identity version 2: one URL key and one text hash (issue 11)", _identity_v2),
     Migration(
         "full text: the article page's body and per-feed page counters",
         """

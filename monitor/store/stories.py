@@ -227,3 +227,41 @@ def _time(text: str) -> datetime:
     # fromisoformat reads to_db's fixed format ("...Z") about twenty times faster than
     # from_db's strptime, and this runs for every candidate of every new article.
     return datetime.fromisoformat(text)
+
+
+class StoryRows:
+    """The story tables inside one transaction of the store: what ``monitor.dedupe`` reads
+    and writes, without holding a connection itself (``Store.apply``, ``Store.story_rows``).
+    """
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def indexed(self, article_ids: Sequence[int]) -> list[IndexedRow]:
+        return indexed(self._conn, article_ids)
+
+    def assignment(self, article_id: int) -> AssignmentRow | None:
+        return assignment(self._conn, article_id)
+
+    def add(
+        self,
+        row: AssignmentRow,
+        *,
+        feed_id: str,
+        title: str,
+        seen: datetime,
+        sketch: bytes,
+        keys: bytes,
+    ) -> None:
+        add(self._conn, row, feed_id=feed_id, title=title, seen=seen, sketch=sketch, keys=keys)
+
+    def merge(self, keep: int, absorbed: Sequence[int]) -> None:
+        merge(self._conn, keep, absorbed)
+
+    def window(self, since: datetime) -> Iterator[tuple[int, datetime, bytes]]:
+        return window(self._conn, since)
+
+    def unindex(self, before: datetime) -> int:
+        return unindex(self._conn, before)

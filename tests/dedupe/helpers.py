@@ -53,8 +53,8 @@ class Stories:
         self.next_id = 1
 
     def add(self, art: Article, now: datetime = NOW) -> StoryAssignment:
-        with self.store.transaction() as conn:
-            result = self.index.assign(conn, self.next_id, art, now)
+        with self.store.story_rows() as rows:
+            result = self.index.assign(rows, self.next_id, art, now)
         self.next_id += 1
         return result
 

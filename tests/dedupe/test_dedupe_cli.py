@@ -12,7 +12,7 @@ from monitor.cli import main
 from monitor.dedupe import StoryIndex
 from monitor.models import Article
 from monitor.store import Store
-from monitor.store import articles as store_articles
+from tests.support.records import record
 
 FEEDS = """\
 feeds:
@@ -50,9 +50,7 @@ def _state(tmp_path: Path, now: datetime) -> Path:
     index = StoryIndex()
     with Store(state) as store:
         for art in (original, copy):
-            with store.transaction() as conn:
-                for new in store_articles.add_articles(conn, art.feed_id, [art], now):
-                    index.assign(conn, new.id, new.article, now)
+            record(store, [art], now, stories=index)
     return state
 
 

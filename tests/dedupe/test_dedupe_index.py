@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from monitor.dedupe import Settings, StoryIndex
 from monitor.dedupe.keyindex import KeyIndex
 from monitor.store import stories as store_stories
+from monitor.store.stories import StoryRows
 from tests.data.dedupe.spinner import despin
 from tests.dedupe.helpers import NOW, article, seed_text, stories
 
@@ -71,15 +72,15 @@ def test_expiry_drops_fingerprints_but_keeps_the_story(tmp_path: Path):
         listed = store_stories.stories_since(s.store.conn, NOW - timedelta(days=1))
         assert 1 in {r.id for r in listed}
         s.reopen()
-        assert s.index.load(s.store.conn, NOW + timedelta(days=8)) == 1
+        assert s.index.load(StoryRows(s.store.conn), NOW + timedelta(days=8)) == 1
 
 
 def test_assigning_an_article_twice_returns_what_was_recorded(tmp_path: Path):
     with stories(tmp_path) as s:
         s.add(article(TITLE, TEXT, "politico-eu"))
         copy = s.add(article(TITLE, COPY, "farm"))
-        with s.store.transaction() as conn:
-            again = s.index.assign(conn, copy.article_id, article("else", "else", "x"), NOW)
+        with s.store.story_rows() as rows:
+            again = s.index.assign(rows, copy.article_id, article("else", "else", "x"), NOW)
         count = s.store.conn.execute("SELECT COUNT(*) FROM story_articles").fetchone()[0]
     assert again == copy
     assert count == 2
@@ -90,7 +91,7 @@ def test_a_rolled_back_article_leaves_no_story(tmp_path: Path):
 
         def poll_that_fails() -> None:
             with s.store.transaction() as conn:
-                s.index.assign(conn, 1, article(TITLE, TEXT, "politico-eu"), NOW)
+                s.index.assign(StoryRows(conn), 1, article(TITLE, TEXT, "politico-eu"), NOW)
                 raise RuntimeError("the poll failed after dedupe")
 
         with pytest.raises(RuntimeError):
@@ -108,7 +109,7 @@ def test_an_id_beyond_32_bits_is_refused(tmp_path: Path):
         s.store.transaction() as conn,
         pytest.raises(ValueError, match="32 bits"),
     ):
-        s.index.assign(conn, 1 << 33, article(TITLE, TEXT), NOW)
+        s.index.assign(StoryRows(conn), 1 << 33, article(TITLE, TEXT), NOW)
 
 
 def test_the_migration_creates_the_story_tables(tmp_path: Path):
@@ -194,3 +195,15 @@ def test_an_empty_article_starts_its_own_story(tmp_path: Path):
         first = s.add(article("", "", "x"))
         second = s.add(article("", "", "y"))
     assert (first.relation, second.relation) == ("first", "first")
+
+
+def test_a_fingerprint_made_in_the_parser_process_gives_the_same_story(tmp_path: Path):
+    # The parser process fingerprints entries with StoryIndex.fingerprint (update.prepare).
+    with stories(tmp_path) as a, stories(tmp_path / "b") as b:
+        for s, given_fp in ((a, False), (b, True)):
+            s.add(article(TITLE, TEXT, "politico-eu"))
+            copy = article(TITLE, COPY, "farm")
+            with s.store.story_rows() as rows:
+                fp = s.index.fingerprint(copy) if given_fp else None
+                got = s.index.assign(rows, 2, copy, NOW, fp)
+            assert (got.relation, got.story_id, got.related_article_id) == ("copy", 1, 1)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.dedupe import StoryAssignment
+from monitor.store.stories import StoryRows
 from tests.dedupe.helpers import Stories, doc_article, pairs, stories
 
 Outcome = tuple[dict[str, str], StoryAssignment, StoryAssignment]
@@ -36,8 +37,8 @@ def _both(s: Stories, n: int, first: tuple, second: tuple) -> tuple[StoryAssignm
     conn = s.store.conn
     conn.execute("BEGIN")
     try:
-        a = s.index.assign(conn, ids[0], *first)
-        b = s.index.assign(conn, ids[1], *second)
+        a = s.index.assign(StoryRows(conn), ids[0], *first)
+        b = s.index.assign(StoryRows(conn), ids[1], *second)
     finally:
         conn.execute("ROLLBACK")
         s.index.discard(ids)

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.parse import canonical_url, parse_feed
-from monitor.parse.urls import _PLAIN, normalize, resolve
+from monitor.identity import _PLAIN, canonical_url, normalize
+from monitor.parse import parse_feed
+from monitor.parse.urls import resolve
 
 REPLAY = Path(__file__).parent.parent / "data" / "parse" / "replay"
 

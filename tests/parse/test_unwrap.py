@@ -14,11 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.identity import canonical_url
 from monitor.models import ParsedFeed
 from monitor.parse import Engine, parse_feed
 from monitor.parse.build import article_link
 from monitor.parse.raw import RawEntry
-from monitor.parse.urls import canonical_url, is_web, unwrap_link
+from monitor.parse.urls import is_web, unwrap_link
 from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
 

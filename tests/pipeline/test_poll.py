@@ -365,6 +365,22 @@ def test_backlog_slot_is_released_when_a_body_fails(feed_server: FeedServer, tmp
     assert peak == 1
 
 
+def test_items_that_all_link_to_the_home_page_are_distinct_articles(
+    feed_server: FeedServer, tmp_path: Path
+):
+    # A feed whose items all link to the site's front page (issue 11: a home page has no
+    # URL key; before, the second item was taken for a copy of the first).
+    items = [
+        ("h1", "EU agrees AI Act deal", "https://news.example.eu/"),
+        ("h2", "Parliament debates facial recognition ban", "https://news.example.eu/"),
+    ]
+    feed_server.feed("/home.xml", rss_feed("H", items))
+    app = make_app(tmp_path, {"home": feed_server.url("/home.xml")})
+    report = app.poll()
+    assert [(r.new, r.matches) for r in report.feeds] == [(2, 2)]
+    assert app.poll().new == 0
+
+
 def test_parsing_and_matching_run_off_the_event_loop(feed_server: FeedServer, tmp_path: Path):
     """Issue 10: an item repeating a watched word 25,000 times takes ~0.1 s to match;
     the service's one-feed polls parse and match in a thread, only new items are

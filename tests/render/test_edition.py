@@ -218,3 +218,28 @@ def test_the_count_past_the_cap_links_to_the_dashboard_when_it_has_a_public_url(
     # A link that is not a web link is left out.
     odd = render_digest_email(replace(day(), more_url="javascript:alert(1)"), mail_from=MAIL_FROM)
     assert "javascript" not in odd.text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_one_per_story_keeps_each_story_once_with_all_its_watchlists(
+    data: st.DataObject,
+) -> None:
+    """The bot's /latest and /digest (issue 17) fold a story's articles into its first."""
+    items = data.draw(stories(data.draw(st.integers(1, 20))))
+    story_of = {
+        i.outbox_id: s
+        for i in items
+        if (s := data.draw(st.one_of(st.none(), st.integers(1, 4)))) is not None
+    }
+    out = edition.one_per_story(items, story_of)
+    keys = [story_of.get(i.outbox_id, -i.outbox_id) for i in out]
+    assert len(keys) == len(set(keys))  # each story once ...
+    assert {story_of.get(i.outbox_id, -i.outbox_id) for i in items} == set(keys)  # ... all
+    assert [i.outbox_id for i in out] == sorted(i.outbox_id for i in out)  # first kept
+    for kept in out:
+        story = story_of.get(kept.outbox_id)
+        members = [i for i in items if story is not None and story_of.get(i.outbox_id) == story]
+        wanted = {m.watchlist for i in members or [kept] for m in i.matches}
+        assert {m.watchlist for m in kept.matches} == wanted
+        assert len(kept.watchlist_titles) == len(kept.matches)

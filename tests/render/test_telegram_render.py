@@ -295,3 +295,25 @@ def test_a_template_gets_the_more_hits_line() -> None:
     assert message.text == "🔔 The AI Act (and 24,999 more hits)"
     (plain,) = render_alert(Alert(target(), (a,), template=template), now=NOW)
     assert plain.text == "🔔 The AI Act"
+
+
+def test_a_passing_mention_says_mentioned_and_a_main_topic_goes_unsaid() -> None:
+    """Issue 18 item 6: the alert says "mentioned" for a passing mention."""
+    a = item(1, "Morning Tech: fish, farms and the [[AI Act]]", published=NOW)
+    low = dataclasses.replace(
+        a, matches=tuple(dataclasses.replace(m, prominence=0.3) for m in a.matches)
+    )
+    (message,) = render_alert(Alert(target(), (low,)), now=NOW)
+    meta = parse_html(message.text, strict_entities=True).text.splitlines()[1]
+    assert meta.endswith(" · mentioned")
+    edge = dataclasses.replace(
+        a, matches=tuple(dataclasses.replace(m, prominence=0.5) for m in a.matches)
+    )
+    for main in (a, edge):
+        (message,) = render_alert(Alert(target(), (main,)), now=NOW)
+        assert "mentioned" not in message.text
+    template = "{{ title }} ({{ prominence }})"
+    (message,) = render_alert(Alert(target(), (low,), template=template), now=NOW)
+    assert message.text.endswith("(mentioned)")
+    (message,) = render_alert(Alert(target(), (a,), template=template), now=NOW)
+    assert message.text.endswith("(main topic)")

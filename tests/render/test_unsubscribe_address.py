@@ -47,9 +47,12 @@ def test_an_invalid_mailto_is_left_out(uri: str) -> None:
     assert "Unsubscribe</a>" not in (message.html or "")
 
 
-def test_digest_over_smtp_has_a_valid_unsubscribe(
-    feed_server: FeedServer, smtp_server: SmtpServer, tmp_path: Path
+@pytest.mark.parametrize("public", [False, True])
+def test_digest_over_smtp_has_a_valid_unsubscribe_or_none(
+    feed_server: FeedServer, smtp_server: SmtpServer, tmp_path: Path, public: bool
 ) -> None:
+    """Issue 12: the one-click https link with MONITOR_PUBLIC_URL and MONITOR_SECRET;
+    without them no unsubscribe header and no link (never an invalid mailto)."""
     feed_server.feed(
         "/eu.xml", rss_feed("EU news", [("g1", "EU agrees AI Act deal", "https://n.example/a")])
     )
@@ -61,6 +64,8 @@ def test_digest_over_smtp_has_a_valid_unsubscribe(
         "SMTP_PORT": str(smtp_server.port),
         "SMTP_SECURITY": "none",
     }
+    if public:
+        env.update(MONITOR_PUBLIC_URL="https://watch.example.org", MONITOR_SECRET="s3cret")
 
     async def go() -> int:
         with app.store() as store:
@@ -73,8 +78,13 @@ def test_digest_over_smtp_has_a_valid_unsubscribe(
     assert asyncio.run(go()) == 1
     [received] = smtp_server.messages
     msg = received.message
-    header = str(msg["List-Unsubscribe"])
-    assert header.startswith("<mailto:watch@example.org?subject=unsubscribe%20")
-    assert "<watch@example.org>" not in header
     text = msg.get_body(("plain",)).get_content()
-    assert "Unsubscribe: mailto:watch@example.org?subject=unsubscribe%20" in text
+    if not public:
+        assert msg["List-Unsubscribe"] is None
+        assert msg["List-Unsubscribe-Post"] is None
+        assert "Unsubscribe" not in text
+        return
+    header = str(msg["List-Unsubscribe"])
+    assert header.startswith("<https://watch.example.org/unsubscribe?t=")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f"Unsubscribe: {header[1:-1]}" in text

@@ -490,6 +490,56 @@ async def test_latest_and_digest_render_hostile_titles_within_limits(
         assert "Police use facial recognition" not in "".join(p.text for p in parts)
 
 
+async def test_latest_and_digest_are_the_digests_edition(
+    feed_server: FeedServer, telegram_server: TelegramServer, tmp_path: Path
+) -> None:
+    """Issue 17: /latest and /digest show each story once, the most important first
+    (two outlets and two watchlists outrank a newer single match), with its sources."""
+    now = datetime.now(UTC)
+    big = "Police use facial recognition under the AI Act"
+    body = "Police forces use facial recognition; the AI Act restricts it in public spaces."
+    feed_server.feed(
+        "/eu.xml",
+        rss(
+            [
+                (
+                    "guidance",
+                    "AI Act guidance published",
+                    "Guidance on the AI Act for providers.",
+                    now,
+                ),
+                (
+                    "consult",
+                    "AI Act consultation opens",
+                    "A consultation on the AI Act.",
+                    now - timedelta(hours=1),
+                ),
+                ("police", big, body, now - timedelta(hours=3)),
+            ]
+        ),
+    )
+    feed_server.feed("/wire.xml", rss([("wire-police", big, body, now - timedelta(hours=2))]))
+    app = make_app(
+        tmp_path,
+        {"eu": feed_server.url("/eu.xml"), "wire": feed_server.url("/wire.xml")},
+        keywords=KEYWORDS,
+    )
+    await app.apoll()
+    user = telegram_server.add_user("Ada")
+    async with running_bot(telegram_server, tmp_path) as bot:
+        await bot.text(user, "/subscribe ai-act facial-recognition")
+        for command, head in (("/latest", "📰 Latest matches"), ("/digest", "📰 Your digest")):
+            [answer] = await bot.say(user, command)
+            shown = answer.text
+            assert shown.startswith(head)
+            assert utf16_len(shown) <= MAX_LENGTH
+            assert "Top stories" in shown
+            assert shown.count(big) == 1  # one story, two outlets, two watchlists: once
+            assert "wire and eu · " in shown  # the newest copy, then the other outlet
+            order = [shown.index(t) for t in (big, "AI Act guidance", "AI Act consultation")]
+            assert order == sorted(order)
+
+
 async def test_html_that_telegram_rejects_is_sent_as_plain_text(
     matched: App, telegram_server: TelegramServer, tmp_path: Path
 ) -> None:

@@ -20,9 +20,9 @@ from monitor.errors import ServiceError, StorageError
 from monitor.models import Article
 from monitor.service.runner import Service, ServiceOptions
 from monitor.store import Store
-from monitor.store import articles as arts
 from monitor.store.db import DB_NAME, check_file
 from tests.support.app import make_app
+from tests.support.records import record
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -40,8 +40,7 @@ def fill(store: Store, count: int = 400) -> None:
         )
         for i in range(count)
     ]
-    with store.transaction() as conn:
-        arts.add_articles(conn, "f", items, NOW)
+    record(store, items, NOW)
 
 
 def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, *argv: str) -> tuple[int, str]:

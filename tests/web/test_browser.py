@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from monitor.pipeline.build import load_configs
+from monitor.pipeline.runtime import build_deliverer
+from monitor.store import Store
 from monitor.web.unsubscribe import make_token
 from tests.support.dashboard import DIGEST, EVIL, SECRET, seed, serve
 
@@ -182,4 +185,28 @@ def test_unsubscribe_and_resubscribe_in_a_browser(browser: Any, tmp_path: Path) 
         page.click("text=Resubscribe")
         page.wait_for_selector("button[value=unsubscribe]")
         assert "receives the digests" in page.locator("#state").inner_text()
+        assert console.errors == []
+
+
+def test_unsubscribe_link_in_a_rendered_digest(browser: Any, tmp_path: Path) -> None:
+    """Issue 12: the reader clicks Unsubscribe in the digest as their mail client shows it."""
+    seed(tmp_path)
+    with serve(tmp_path) as served, Store(tmp_path) as store:
+        cfg = load_configs(str(tmp_path / "feeds.yaml"), str(tmp_path / "keywords.yaml"))
+        env = {"MONITOR_PUBLIC_URL": served.url, "MONITOR_SECRET": SECRET}
+        deliverer = build_deliverer(cfg, store, environ=env)
+        [(target, [message])] = deliverer.preview_digests()
+        assert target == DIGEST
+        assert message.html is not None
+        page = browser.new_page()
+        console = Console(page)
+        page.set_content(message.html)
+        page.click("a:text-is('Unsubscribe')")
+        page.wait_for_url(f"{served.url}/unsubscribe?t=*")
+        page.click("button[value=unsubscribe]")
+        page.wait_for_selector("button[value=resubscribe]")
+        assert page.locator("#state").inner_text() == (
+            "policy@example.org is unsubscribed from the digests of policy."
+        )
+        assert deliverer.preview_digests() == []  # listed as an override instead
         assert console.errors == []
