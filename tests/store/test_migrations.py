@@ -12,6 +12,7 @@ import pytest
 from monitor.errors import StorageError
 from monitor.models import Article, Match, Route, Target
 from monitor.store import Store
+from monitor.store import articles as arts
 from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, connect, migrate
 from monitor.store.migrations import MIGRATIONS
