@@ -19,10 +19,15 @@ time (``time.process_time()``: user + system, all threads) are its own:
   ``--peer-sample`` feeds, then again with ``etag=``/``modified=`` (WARM); its times are
   extrapolated linearly to all feeds (``--peer-sample 0`` runs them all);
 - reader (lemon24/reader): ``add_feed`` for every feed (not timed), then
-  ``update_feeds(workers=N, scheduled=False)`` twice (COLD, WARM).  32 workers were
-  reader's fastest on this farm (single runs, wall seconds cold / warm: 8 workers
-  46 / 21, 16: 51 / 10, 32: 28 / 5.6, 64: 49 / 5.9).  reader retrieves in threads and
-  parses in the calling thread.  It needs ``sgmllib3k`` (in the ``bench`` extra).
+  ``update_feeds(workers=N, scheduled=False)`` twice (COLD, WARM), for every N of
+  ``--reader-workers`` (default 32, 64, 128, 256) in the same run; the fastest N of
+  each phase (median wall) is the one compared (issue 15: with 128 workers reader's
+  warm cycle fell from 5.0 s to 1.7 s).  reader retrieves in threads and parses in the
+  calling thread.  It needs ``sgmllib3k`` (in the ``bench`` extra).
+
+Ratios are given by wall time and by CPU time.  Memory is the peak, per phase, of the
+summed RSS and of the summed PSS of the contender's process and its children (monitor's
+parser process), sampled every 50 ms the same way for every contender.
 
 The machine is shared: besides wall and CPU time, the time the client waited for a
 core (``/proc/self/schedstat``) is reported.  The figures are medians over ``--runs``
@@ -67,50 +72,64 @@ Result = dict[str, Any]
 # -- measuring ------------------------------------------------------------------------
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process, and of its children (monitor's forked parser
-    process) while they ran: the highest sum of PSS (proportional set size, which splits
-    the pages a forked child shares with its parent instead of counting them twice) seen
-    by ``PssSampler``, or this process's own peak RSS when that is higher."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return max(own, PssSampler.peak_mb)
-
-
-def _pss_kib(pid: int) -> int:
+def _rss_pss_kib(pid: int) -> tuple[int, int]:
+    rss = pss = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as fh:
             for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, pss
 
 
 class PssSampler:
-    """Samples the PSS of this process plus its children every 50 ms in a thread."""
+    """Samples the summed RSS and the summed PSS of this process plus its children
+    (monitor's forked parser process) every 50 ms in a thread; every contender runs it,
+    so that memory is compared the same way (issue 15: summed RSS *and* summed PSS; PSS
+    splits the pages a forked child shares with its parent, RSS counts them twice)."""
 
     peak_mb = 0.0
+    """Summed PSS, MB, highest since the last :meth:`reset`."""
+    peak_rss_mb = 0.0
+    """Summed RSS, MB, highest since the last :meth:`reset`."""
     peak_split: tuple[float, float] = (0.0, 0.0)
-    """(this process, its children) in MB at the peak."""
+    """(this process, its children) PSS in MB at the highest PSS of the whole run."""
+    _overall = 0.0
+
+    @classmethod
+    def sample(cls) -> None:
+        me = os.getpid()
+        try:
+            with open(f"/proc/{me}/task/{me}/children") as fh:
+                kids = [int(p) for p in fh.read().split()]
+        except OSError:
+            kids = []
+        mine = _rss_pss_kib(me)
+        theirs = [_rss_pss_kib(k) for k in kids]
+        rss = (mine[0] + sum(t[0] for t in theirs)) / 1024
+        pss = (mine[1] + sum(t[1] for t in theirs)) / 1024
+        cls.peak_rss_mb = max(cls.peak_rss_mb, rss)
+        cls.peak_mb = max(cls.peak_mb, pss)
+        if pss > cls._overall:
+            cls._overall = pss
+            cls.peak_split = (mine[1] / 1024, pss - mine[1] / 1024)
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.peak_mb = cls.peak_rss_mb = 0.0
+        cls.sample()
 
     @classmethod
     def start(cls) -> None:
         import threading
 
         def run() -> None:
-            me = os.getpid()
             while True:
-                try:
-                    with open(f"/proc/{me}/task/{me}/children") as fh:
-                        kids = [int(p) for p in fh.read().split()]
-                except OSError:
-                    kids = []
-                mine = _pss_kib(me)
-                theirs = sum(_pss_kib(k) for k in kids)
-                if (mine + theirs) / 1024 > cls.peak_mb:
-                    cls.peak_mb = (mine + theirs) / 1024
-                    cls.peak_split = (mine / 1024, theirs / 1024)
+                cls.sample()
                 time.sleep(0.05)
 
         threading.Thread(target=run, daemon=True).start()
@@ -135,8 +154,9 @@ def children_cpu() -> float:
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, Result]:
     """Run ``fn``; its wall and CPU seconds, the time it waited for a core, the 1-minute
-    load average before it, and the process's peak RSS afterwards."""
+    load average before it, and the peak summed RSS and PSS while it ran (``PssSampler``)."""
     load = os.getloadavg()[0]
+    PssSampler.reset()
     w0, c0, q0 = time.perf_counter(), time.process_time(), runqueue_wait()
     k0 = children_cpu()
     value = fn()
@@ -145,7 +165,8 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, Result]:
     cpu = time.process_time() - c0 + children_cpu() - k0
     queued = runqueue_wait() - q0
     m = {"wall": wall, "cpu": cpu, "queued": queued, "unqueued": wall - queued, "load": load}
-    return value, {**m, "rss": peak_rss_mb()}
+    PssSampler.sample()
+    return value, {**m, "rss": PssSampler.peak_rss_mb, "pss": PssSampler.peak_mb}
 
 
 class StageClock:
@@ -285,6 +306,7 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
 def worker_feedparser(farm: dict[str, Any], args: argparse.Namespace) -> Result:
     import feedparser
 
+    PssSampler.start()
     urls = farm["urls"][: args.peer_sample or None]
     validators: dict[str, tuple[Any, Any]] = {}
 
@@ -320,15 +342,17 @@ def worker_feedparser(farm: dict[str, Any], args: argparse.Namespace) -> Result:
 def worker_reader(farm: dict[str, Any], args: argparse.Namespace) -> Result:
     from reader import make_reader
 
+    PssSampler.start()
+    workers = args.reader_workers[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-reader-"))
     try:
         reader = make_reader(str(tmp / "reader.sqlite"))
         for url in farm["urls"]:
             reader.add_feed(url)
-        out: Result = {"workers": args.reader_workers}
+        out: Result = {"workers": workers}
         for phase in ("cold", "warm"):
             before = reader.get_entry_counts().total
-            _, m = timed(lambda: reader.update_feeds(workers=args.reader_workers, scheduled=False))
+            _, m = timed(lambda: reader.update_feeds(workers=workers, scheduled=False))
             m["new"] = reader.get_entry_counts().total - before
             m["errors"] = sum(1 for _ in reader.get_feeds(broken=True))
             out[phase] = m
@@ -341,11 +365,11 @@ def worker_reader(farm: dict[str, Any], args: argparse.Namespace) -> Result:
 WORKERS = {"monitor": worker_monitor, "feedparser": worker_feedparser, "reader": worker_reader}
 
 
-def run_worker(kind: str, farm_file: Path, args: argparse.Namespace) -> Result:
+def run_worker(kind: str, farm_file: Path, args: argparse.Namespace, workers: int = 32) -> Result:
     cmd = [
         sys.executable, __file__, "--worker", kind, "--farm-file", str(farm_file),
         "--concurrency", str(args.concurrency), "--per-host", str(args.per_host),
-        "--peer-sample", str(args.peer_sample), "--reader-workers", str(args.reader_workers),
+        "--peer-sample", str(args.peer_sample), "--reader-workers", str(workers),
         "--run", str(args.run),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -412,10 +436,9 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         "and 304 as a real site; gzip. Each contender runs in a fresh subprocess per run: "
         "wall time, CPU time (`time.process_time()` of that process: user + system, all "
         "threads, plus the CPU of its child processes: monitor's parser process) and peak "
-        "memory (`ru_maxrss` of that process, which includes the interpreter and the "
-        "imported libraries; for monitor, the highest sum of PSS of the process and its "
-        "forked parser process, sampled every 50 ms, when that is higher: PSS counts the "
-        "pages the two share once). monitor: a fresh state directory, the "
+        "memory (the highest summed RSS and summed PSS of the process and its children "
+        "during the phase, sampled every 50 ms; PSS counts the pages a forked child shares "
+        "with its parent once, RSS twice). monitor: a fresh state directory, the "
         f"repository's keywords.yaml, `concurrency: {args.concurrency}`, "
         f"`per_host: {args.per_host}` (feeds.yaml ships 4), "
         f"{mon[0].get('parse_workers', 0)} parser process(es) (its default on 2 cores); "
@@ -431,7 +454,7 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         "this 2-core machine is shared and noisy.",
         "",
         "| monitor | wall (median) | CPU (median) | waited for a core | wall - waited "
-        "| peak RSS | runs (wall) | outcome | target |",
+        "| summed RSS / PSS | runs (wall) | outcome | target |",
         "|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
 
@@ -465,7 +488,8 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         lines.append(
             f"| {label} | {med(mon, phase, 'wall'):.2f} s | {med(mon, phase, 'cpu'):.2f} s | "
             f"{med(mon, phase, 'queued'):.2f} s | {med(mon, phase, 'unqueued'):.2f} s | "
-            f"{med(mon, phase, 'rss'):.0f} MB | {series(mon, phase, 'wall')} | {shown}; "
+            f"{med(mon, phase, 'rss'):.0f} / {med(mon, phase, 'pss'):.0f} MB | "
+            f"{series(mon, phase, 'wall')} | {shown}; "
             f"{statistics.median(r[phase]['new'] for r in mon):.0f} new | {targets[phase]} |"
         )
     lines += ["", *stage_table(mon)]
@@ -478,72 +502,99 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         f"average before the cycles was {min(loads):.1f}-{max(loads):.1f} on 2 cores "
         "(other sessions' tests and benchmarks share the machine).",
         "",
-        f"Peak RSS over the three cycles: median {rss_med:.0f} MB, highest {rss:.0f} MB "
+        f"Peak summed RSS over the three cycles: median {rss_med:.0f} MB, highest {rss:.0f} MB "
         f"(target <= {TARGETS['rss']:g} MB: {verdict(rss <= TARGETS['rss'])}).",
     ]
-    if "reader" in res and "feedparser" in res:
-        fp, rd = res["feedparser"], res["reader"]
-        sample = fp[0]["sample"]
-        lines += [
-            "",
-            "Peers, against the same farm in the same run (ratio: the peer's median wall "
-            f"time over monitor's; target >= {TARGETS['ratio']:g}x). reader runs with "
-            f"`workers={args.reader_workers}`: 32 was its fastest of 8, 16, 32 and 64 on this "
-            "farm.",
-            "",
-            "| contender | COLD wall | COLD CPU | WARM wall | WARM CPU | peak RSS "
-            "| COLD ratio | WARM ratio |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-            f"| monitor `Poller.cycle` | {cold:.2f} s | {med(mon, 'cold', 'cpu'):.2f} s | "
-            f"{warm:.2f} s | {warm_cpu:.2f} s | {rss_med:.0f} MB | 1x | 1x |",
-        ]
-        fp_name = "naive serial `feedparser.parse(url)` loop"
-        if sample < n:
-            fp_name += f" (**{sample} feeds, extrapolated x{n / sample:g}**)"
-        peers = [
-            (f"reader `update_feeds(workers={args.reader_workers})`", rd, False),
-            (fp_name, fp, True),
-        ]
-        for name, rows, scale in peers:
-            c, w = med(rows, "cold", "wall", scale), med(rows, "warm", "wall", scale)
-            lines.append(
-                f"| {name} | {c:.2f} s | {med(rows, 'cold', 'cpu', scale):.2f} s | {w:.2f} s | "
-                f"{med(rows, 'warm', 'cpu', scale):.2f} s | "
-                f"{statistics.median(max(r['cold']['rss'], r['warm']['rss']) for r in rows):.0f}"
-                f" MB | {c / cold:.1f}x ({verdict(c / cold >= TARGETS['ratio'])}) | "
-                f"{w / warm:.1f}x ({verdict(w / warm >= TARGETS['ratio'])}) |"
-            )
-        cpu_ratios = ", ".join(
-            f"{name} {med(rows, 'cold', 'cpu', scale) / med(mon, 'cold', 'cpu'):.1f}x cold, "
-            f"{med(rows, 'warm', 'cpu', scale) / warm_cpu:.1f}x warm"
-            for name, rows, scale in (("reader", rd, False), ("feedparser", fp, True))
-        )
-        paired = ", ".join(
-            " / ".join(f"{r[p]['wall'] / m[p]['wall']:.1f}x" for p in ("cold", "warm"))
-            for r, m in zip(rd, mon, strict=False)
-        )
-        lines += [
-            "",
-            f"The same ratios by CPU time, which other processes disturb less: {cpu_ratios}. "
-            f"reader's ratio run by run (cold / warm): {paired}.",
-            "",
-            f"Per-run wall times: reader cold {series(rd, 'cold', 'wall')}, warm "
-            f"{series(rd, 'warm', 'wall')}; feedparser cold {series(fp, 'cold', 'wall', True)}"
-            f", warm {series(fp, 'warm', 'wall', True)} s. The peers only fetch and parse "
-            "(reader also stores); neither matches watchlists nor keeps feed health. "
-            f"reader stored {statistics.median(r['cold']['new'] for r in rd):.0f} entries "
-            f"cold, {statistics.median(r['warm']['new'] for r in rd):.0f} warm, "
-            f"{max(r['cold']['errors'] for r in rd)} broken feeds. "
-            f"feedparser's sample answered {fp[0]['cold']['status']} cold and "
-            f"{fp[0]['warm']['status']} warm.",
-        ]
-        if sample < n:
-            lines.append(
-                f"The feedparser loop is serial, so its time grows linearly with the number "
-                f"of feeds: it ran on the first {sample} feeds and its times are multiplied "
-                f"by {n / sample:g} (`--peer-sample 0` runs all {n})."
-            )
+    readers = {int(k.removeprefix("reader w")): v for k, v in res.items() if k.startswith("reader")}
+    if readers and "feedparser" in res:
+        lines += peer_lines(args, n, mon, readers, res["feedparser"])
     return "\n".join(lines)
+
+
+def peer_lines(
+    args: argparse.Namespace,
+    n: int,
+    mon: list[Result],
+    readers: dict[int, list[Result]],
+    fp: list[Result],
+) -> list[str]:
+    """The fair comparison of issue 15: reader at its best of the swept ``workers``, ratios
+    by wall and by CPU time, summed RSS and summed PSS, the load beside every figure."""
+    phases = ("cold", "warm")
+    sample = fp[0]["sample"]
+    best = {p: min(readers, key=lambda w: med(readers[w], p, "wall")) for p in phases}
+
+    def memory(rows: list[Result], key: str) -> float:
+        return float(statistics.median(max(r[p][key] for p in phases) for r in rows))
+
+    def row(name: str, rows: list[Result], scale: bool) -> str:
+        loads = [r[p]["load"] for r in rows for p in phases]
+        cells = " | ".join(
+            f"{med(rows, p, 'wall', scale):.2f} s | {med(rows, p, 'cpu', scale):.2f} s"
+            for p in phases
+        )
+        return (
+            f"| {name} | {cells} | {memory(rows, 'rss'):.0f} MB | {memory(rows, 'pss'):.0f} MB "
+            f"| {min(loads):.1f}-{max(loads):.1f} |"
+        )
+
+    fp_name = "serial `feedparser.parse(url)` loop"
+    if sample < n:
+        fp_name += f" (**{sample} feeds, extrapolated x{n / sample:g}**)"
+    lines = [
+        "",
+        "Peers, against the same farm in the same run, by the fair method of issue 15: "
+        f"reader's `workers` swept over {', '.join(str(w) for w in sorted(readers))}, its "
+        "fastest per phase (median wall) compared; ratios by wall **and** by CPU time; memory "
+        "as the summed RSS and the summed PSS of each contender's process and its children "
+        "(the peak of a phase, sampled every 50 ms; the higher of COLD and WARM); the "
+        "1-minute load average at the start of the phases beside every row.",
+        "",
+        "| contender | COLD wall | COLD CPU | WARM wall | WARM CPU | summed RSS | summed PSS "
+        "| load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        row("monitor `Poller.cycle`", mon, False),
+        *(row(f"reader `update_feeds(workers={w})`", readers[w], False) for w in sorted(readers)),
+        row(fp_name, fp, True),
+        "",
+        f"Ratios: the peer's median over monitor's (above 1: monitor is faster; target >= "
+        f"{TARGETS['ratio']:g}x).",
+        "",
+        "| peer | COLD by wall | COLD by CPU | WARM by wall | WARM by CPU |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    peers: list[tuple[str, dict[str, list[Result]], bool]] = [
+        (
+            f"reader at its best (workers {best['cold']} cold, {best['warm']} warm)",
+            {p: readers[best[p]] for p in phases},
+            False,
+        ),
+        ("feedparser loop", {p: fp for p in phases}, True),
+    ]
+    for name, rows, scale in peers:
+        cells = []
+        for p in phases:
+            for key in ("wall", "cpu"):
+                ratio = med(rows[p], p, key, scale) / med(mon, p, key)
+                cells.append(f"{ratio:.1f}x ({verdict(ratio >= TARGETS['ratio'])})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    rd = readers[best["warm"]]
+    lines += [
+        "",
+        "The peers only fetch and parse (reader also stores); neither matches watchlists nor "
+        f"keeps feed health. reader (workers {best['warm']}) stored "
+        f"{statistics.median(r['cold']['new'] for r in rd):.0f} entries cold, "
+        f"{statistics.median(r['warm']['new'] for r in rd):.0f} warm, "
+        f"{max(r['cold']['errors'] for r in rd)} broken feeds. feedparser's sample answered "
+        f"{fp[0]['cold']['status']} cold and {fp[0]['warm']['status']} warm.",
+    ]
+    if sample < n:
+        lines.append(
+            f"The feedparser loop is serial, so its time grows linearly with the number "
+            f"of feeds: it ran on the first {sample} feeds and its times are multiplied "
+            f"by {n / sample:g} (`--peer-sample 0` runs all {n})."
+        )
+    return lines
 
 
 def stage_table(mon: list[Result]) -> list[str]:
@@ -615,7 +666,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=100,
         help="feeds for the serial feedparser loop, extrapolated (0: all)",
     )
-    ap.add_argument("--reader-workers", type=int, default=32, help="reader's worker threads")
+    ap.add_argument(
+        "--reader-workers",
+        default="32,64,128,256",
+        help="reader's worker threads, swept in the same run; the best is compared",
+    )
     ap.add_argument(
         "--parse-workers",
         type=int,
@@ -631,6 +686,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--run", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.latency = tuple(float(x) for x in args.latency.split(":"))
+    args.reader_workers = [int(w) for w in str(args.reader_workers).split(",")]
     return args
 
 
@@ -641,7 +697,9 @@ def main() -> int:
         print(json.dumps(WORKERS[args.worker](farm_info, args)))
         return 0
     kinds = ["monitor"] if args.no_peers else ["monitor", "reader", "feedparser"]
-    results: dict[str, list[Result]] = {k: [] for k in kinds}
+    results: dict[str, list[Result]] = {k: [] for k in kinds if k != "reader"}
+    if "reader" in kinds:
+        results.update({f"reader w{w}": [] for w in args.reader_workers})
     with FeedFarm.start(
         feeds=args.feeds,
         items=args.items,
@@ -656,12 +714,15 @@ def main() -> int:
             for run in range(args.runs):
                 for kind in kinds:
                     args.run = run + 1  # another 10 % of the feeds change in each run
-                    r = run_worker(kind, farm_file, args)
-                    results[kind].append(r)
-                    print(f"run {run + 1}/{args.runs} {summary(kind, r)}", flush=True)
-                    for phase in ("cold", "warm", "changed"):
-                        if phase in r and r[phase].get("errors"):
-                            print(f"  {phase} errors: {r[phase]['errors']}", flush=True)
+                    sweep = args.reader_workers if kind == "reader" else [0]
+                    for workers in sweep:
+                        name = f"reader w{workers}" if kind == "reader" else kind
+                        r = run_worker(kind, farm_file, args, workers)
+                        results[name].append(r)
+                        print(f"run {run + 1}/{args.runs} {summary(name, r)}", flush=True)
+                        for phase in ("cold", "warm", "changed"):
+                            if phase in r and r[phase].get("errors"):
+                                print(f"  {phase} errors: {r[phase]['errors']}", flush=True)
         section = report(args, farm, results)
     if args.no_write:
         print(section)

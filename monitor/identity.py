@@ -32,9 +32,6 @@ import re
 import unicodedata
 from urllib.parse import SplitResult, urlsplit
 
-from courlan import normalize_url
-from courlan.clean import TRACKERS_RE
-
 from monitor.plaintext import collapse_space
 
 VERSION = 2
@@ -110,6 +107,10 @@ def normalize(url: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return url
     query = _drop_attribution(parts.query) if parts.query else ""
+    # Imported here: courlan (with urllib3, tld and babel) costs a cron `monitor poll`
+    # with nothing due a quarter of its start-up, and that run keys no URL (issue 15).
+    from courlan import normalize_url
+
     try:
         result = normalize_url(
             SplitResult(parts.scheme, parts.netloc, parts.path, query, ""), trailing_slash=True
@@ -129,6 +130,8 @@ def _only_trackers(query: str) -> bool:
     """True when ``normalize`` would drop every parameter of this (simple) query."""
     if not _SIMPLE_QUERY.match(query):
         return False
+    from courlan.clean import TRACKERS_RE  # imported here: see normalize
+
     for pair in query.split("&"):
         name, _, value = pair.partition("=")
         lname = name.lower()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
@@ -144,7 +144,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         report, delivery = _poll_by_service(args, busy)
     else:
         try:
-            report, delivery = asyncio.run(_poll(cfg, store, args))
+            report, delivery = _poll_here(cfg, store, args)
         finally:
             store.close()
             if lock:
@@ -173,11 +173,50 @@ def _poll_by_service(args: argparse.Namespace, busy: StateLockedError) -> tuple[
     )
 
 
-async def _poll(cfg: Any, store: Any, args: argparse.Namespace) -> tuple[CycleReport, Any]:
+@dataclass(frozen=True)
+class _NothingDelivered:
+    """The delivery report when no outbox row was due (the deliverer was not built)."""
+
+    sent: int = 0
+    messages: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def _poll_here(cfg: Any, store: Any, args: argparse.Namespace) -> tuple[CycleReport, Any]:
+    """Decide what is due from the state database first: with no feed and no outbox row
+    due, the fetcher, parsers, matcher, story index and senders are never imported or
+    built (issue 15: a cron ``monitor poll`` with nothing to do costs only the start-up;
+    tests/test_startup.py holds the list of modules it may import)."""
+    from monitor.pipeline.due import due_feeds
+
+    now = datetime.now(UTC)
+    store.sync_feeds(cfg.feeds.feeds, now)
+    specs = due_feeds(cfg.feeds, store.feed_states(), now, everything=args.all, only=args.feed)
+    if specs or _outbox_due(store, args):
+        import asyncio
+
+        return asyncio.run(_poll(cfg, store, args, specs))
+    report = CycleReport(feeds=(), started=now, finished=datetime.now(UTC))
+    return report, (None if args.no_deliver else _NothingDelivered())
+
+
+def _outbox_due(store: Any, args: argparse.Namespace) -> bool:
+    """Whether an alert or story update waits to be delivered now (never with --no-deliver)."""
+    from monitor.store import outbox
+
+    if args.no_deliver:
+        return False
+    due = outbox.next_due(store.conn, ("alert", "update"))
+    return due is not None and due <= datetime.now(UTC)
+
+
+async def _poll(
+    cfg: Any, store: Any, args: argparse.Namespace, specs: list[Any]
+) -> tuple[CycleReport, Any]:
     from monitor.fetch import Fetcher
     from monitor.pipeline.build import matcher, routing
     from monitor.pipeline.poll import Poller
-    from monitor.pipeline.runtime import build_deliverer
 
     async with Fetcher(cfg.feeds.settings) as fetcher:
         poller = Poller(
@@ -187,9 +226,6 @@ async def _poll(cfg: Any, store: Any, args: argparse.Namespace) -> tuple[CycleRe
             matcher=matcher(cfg.keywords),
             routing=routing(cfg.keywords),
         )
-        now = poller.clock()
-        store.sync_feeds(cfg.feeds.feeds, now)
-        specs = poller.due(now, everything=args.all, only=args.feed)
         progress = Progress(len(specs)) if not args.json else None
         poller.on_report = progress
         try:
@@ -197,14 +233,18 @@ async def _poll(cfg: Any, store: Any, args: argparse.Namespace) -> tuple[CycleRe
         finally:
             if progress:
                 progress.close()
-    delivery = None
-    if not args.no_deliver:
+    delivery: Any = None
+    if _outbox_due(store, args):
+        from monitor.pipeline.runtime import build_deliverer
+
         # With --json, stdout holds only the JSON object: console alerts go to stderr.
         deliverer = build_deliverer(cfg, store, console=sys.stderr if args.json else None)
         try:
             delivery = await deliverer.deliver_alerts()
         finally:
             await deliverer.aclose()
+    elif not args.no_deliver:
+        delivery = _NothingDelivered()
     return report, delivery
 
 

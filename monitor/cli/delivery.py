@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime
@@ -79,6 +78,8 @@ def _close(store: Any, state_lock: Any) -> None:
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
+    import asyncio
+
     from monitor.errors import StateLockedError
     from monitor.pipeline.runtime import build_deliverer
 
@@ -133,6 +134,8 @@ def _matches(target: Target, to: str | None) -> bool:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
+    import asyncio
+
     from monitor.pipeline.runtime import build_deliverer
 
     cfg, store, state_lock = _open(args, lock=not args.preview)
@@ -180,6 +183,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
+    import asyncio
+
     from monitor.pipeline.runtime import build_deliverer
 
     cfg, store, state_lock = _open(args, lock=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from monitor.service.runner import Service, ServiceOptions
 
     options = ServiceOptions(

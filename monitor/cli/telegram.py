@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 from typing import Any
@@ -33,6 +32,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_telegram_chats(args: argparse.Namespace) -> int:
+    import asyncio
+
     from monitor.deliver.telegram_chats import seen_chats
     from monitor.errors import ConfigError
 

@@ -30,7 +30,6 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
@@ -39,7 +38,6 @@ from monitor.errors import ConfigError, ConfigErrors
 from monitor.match.syntax import RuleReader, scalar_text, suggest
 from monitor.match.terms import Rule, Term, primary_language
 from monitor.models import FIELDS, DigestLayout, Explain, Field, LinkPreview
-from monitor.render.telegram_template import check_template
 
 Priority = Literal["instant", "digest"]
 DEFAULT_DIGEST_TIME = time(8, 0)
@@ -393,6 +391,9 @@ class _Loader:
                 'public @channel name or a numeric chat id such as "-1001234567890"',
             )
         addresses = [model.email] if isinstance(model.email, str) else list(model.email or [])
+        if addresses:
+            # Imported here: its IDNA tables cost start-up time in every command (issue 15).
+            from email_validator import EmailNotValidError, validate_email
         emails = []
         for i, address in enumerate(addresses):
             where = (*path, "email", i) if not isinstance(model.email, str) else (*path, "email")
@@ -482,6 +483,9 @@ class _Loader:
         first = self.source.line(path) or 1
         if isinstance(node, LiteralScalarString | FoldedScalarString):
             first += 1  # a block scalar ("template: |") starts on the next line
+        # Imported here: jinja2 is needed only when a destination has a template (issue 15).
+        from monitor.render.telegram_template import check_template
+
         for problem in check_template(source):
             line = first + problem.line - 1
             self.errors.append(

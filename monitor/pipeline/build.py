@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from monitor.config.feeds import FeedsConfig, load_feeds
 from monitor.config.keywords import KeywordsConfig, load_keywords
 from monitor.errors import ConfigError, ConfigErrors
-from monitor.match import Matcher, compile_matcher
-from monitor.pipeline.poll import Routing
 from monitor.store import StateLock, Store, ensure_state_dir
+
+if TYPE_CHECKING:
+    # Imported where used: the matcher and the poller pull in the parsers, numpy and
+    # httpx, which `monitor poll` with nothing due never needs (issue 15).
+    from monitor.match import Matcher
+    from monitor.pipeline.poll import Routing
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,14 @@ def load_configs(feeds_path: str, keywords_path: str) -> Configs:
 
 
 def routing(keywords: KeywordsConfig) -> Routing:
+    from monitor.pipeline.poll import Routing
+
     return Routing(watchlists=keywords.watchlists, destinations=keywords.destinations)
 
 
 def matcher(keywords: KeywordsConfig) -> Matcher:
+    from monitor.match import compile_matcher
+
     return compile_matcher(keywords)
 
 

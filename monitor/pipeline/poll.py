@@ -34,6 +34,7 @@ from monitor.models import (
 )
 from monitor.parse import parse_feed
 from monitor.pipeline import fulltext
+from monitor.pipeline.due import due_feeds
 from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
 from monitor.update import PreparedFeed, decide, prepare
@@ -142,14 +143,7 @@ class Poller:
         everything: bool = False,
         only: Sequence[str] = (),
     ) -> list[FeedSpec]:
-        out = []
-        for spec in self.feeds.enabled():
-            if only and spec.id not in only:
-                continue
-            st = states.get(spec.id)
-            if everything or only or st is None or st.next_poll is None or st.next_poll <= now:
-                out.append(spec)
-        return out
+        return due_feeds(self.feeds, states, now, everything=everything, only=only)
 
     async def cycle(
         self, specs: Sequence[FeedSpec] | None = None, *, everything: bool = False
