@@ -240,6 +240,7 @@ def write_feeds_yaml(path: Path, urls: list[str], concurrency: int, per_host: in
         "defaults:",
         "  interval: 15m",
         "  timeout: 30s",
+        "  fulltext: never",  # the replay's links are real sites; full text: bench_fulltext
         "feeds:",
     ]
     lines += [f"  - id: f{i:04d}\n    url: {url}" for i, url in enumerate(urls)]

@@ -101,6 +101,7 @@ def write_feeds_yaml(path: Path, urls: list[str], hot: str, args: argparse.Names
         f"  interval: {args.interval}",
         "  timeout: 30s",
         "  backfill: 0",
+        "  fulltext: never",  # the replay's links are real sites; full text: bench_fulltext
         "feeds:",
         f"  - id: hot\n    url: {hot}\n    interval: {args.hot_interval}s",
     ]

@@ -15,8 +15,11 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 FetchOutcome = Literal["ok", "not_modified", "error"]
-Field = Literal["title", "summary", "content"]
-FIELDS: tuple[Field, ...] = ("title", "summary", "content")
+Field = Literal["title", "summary", "content", "body"]
+FIELDS: tuple[Field, ...] = ("title", "summary", "content", "body")
+"""``body`` is the article page's text, fetched when the feed carries only a teaser
+(``FeedSpec.fulltext``); empty otherwise."""
+FullText = Literal["always", "auto", "never"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class FeedSpec:
     backfill: int | None = 3
     """On a feed's first successful poll, at most this many of the newest matching
     articles raise instant alerts (``None``: all); the rest are recorded silently."""
+    fulltext: FullText = "auto"
+    """Fetch new articles' pages: always, never, or when the feed's text is a teaser."""
 
     @property
     def label(self) -> str:
@@ -60,6 +65,10 @@ class FeedState:
     next_poll: datetime | None = None
     articles_seen: int = 0
     last_new: datetime | None = None
+    pages_fetched: int = 0
+    """Article pages fetched for full text (``FeedSpec.fulltext``) and their text used."""
+    page_failures: int = 0
+    """Article pages that could not be fetched or read (the article kept its feed text)."""
 
     @property
     def never_polled(self) -> bool:
@@ -117,6 +126,8 @@ class Article:
     language: str | None = None
     authors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    body: str = ""
+    """The article page's main text (full text), empty when it was not fetched."""
 
     def text(self, name: Field) -> str:
         value: str = getattr(self, name)
@@ -224,6 +235,10 @@ class PollReport:
     next_poll: datetime | None = None
     matches: int = 0
     moved_to: str | None = None
+    pages_fetched: int = 0
+    """Article pages fetched for full text in this poll."""
+    page_failures: int = 0
+    """Article pages that could not be had (their articles kept the feed text)."""
 
 
 @dataclass(frozen=True, slots=True)

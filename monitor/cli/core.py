@@ -308,6 +308,11 @@ def _ago(when: datetime | None, now: datetime) -> str:
     return f"{sign}{text}" + (" ago" if not sign else "")
 
 
+def _pages(fetched: int, failed: int) -> str:
+    """Full text: article pages fetched / failed ("-" when none was tried)."""
+    return f"{fetched}/{failed}" if fetched or failed else "-"
+
+
 def cmd_feeds(args: argparse.Namespace) -> int:
     from monitor.config.feeds import load_feeds
     from monitor.store import Store
@@ -341,6 +346,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 "last_error": st.last_error if st else None,
                 "next_poll": st.next_poll.isoformat() if st and st.next_poll else None,
                 "articles": st.articles_seen if st else 0,
+                "pages_fetched": st.pages_fetched if st else 0,
+                "page_failures": st.page_failures if st else 0,
                 "_st": st,
             }
         )
@@ -354,7 +361,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         )
         return 0
     header = (
-        f"{'feed':<24} {'health':<12} {'last ok':<10} {'status':<6} {'next':<10} {'arts':>5}  error"
+        f"{'feed':<24} {'health':<12} {'last ok':<10} {'status':<6} {'next':<10} {'arts':>5} "
+        f"{'pages':>9}  error"
     )
     print(header)
     for r in rows:
@@ -364,6 +372,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             f"{_ago(st.last_success if st else None, now):<10} "
             f"{r['last_status'] or '-'!s:<6} "
             f"{_ago(st.next_poll if st else None, now) if st and st.next_poll else 'now':<10} "
-            f"{r['articles']:>5}  {(r['last_error'] or '')[:80]}"
+            f"{r['articles']:>5} {_pages(r['pages_fetched'], r['page_failures']):>9}  "
+            f"{(r['last_error'] or '')[:80]}"
         )
     return 0

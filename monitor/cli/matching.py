@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--with-text",
         action="store_true",
-        help='add "text": {"title", "summary", "content"}, the text the offsets refer to '
+        help='add "text": {"title", "summary", "content", "body"}, the text the offsets refer to '
         "(for HTML input, its visible text)",
     )
     add_config_args(p)
@@ -287,6 +287,7 @@ def _json_article(line: str, label: str, number: int) -> Article:
         url=record.get("url"),
         summary=_text(record.get("summary")),
         content=_text(record.get("content")),
+        body=_text(record.get("body")),
         published=_when(record.get("published"), label, number),
         language=record.get("language"),
     )

@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from monitor.config.durations import parse_duration
 from monitor.config.source import Source
 from monitor.errors import ConfigError, ConfigErrors
-from monitor.models import FeedSpec
+from monitor.models import FeedSpec, FullText
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -85,6 +85,7 @@ class FeedDefaults(_Strict):
     timeout: Duration = timedelta(seconds=30)
     max_size: Size = 5 * 1024 * 1024
     backfill: int | None = 3
+    fulltext: FullText = "auto"
 
     @field_validator("interval")
     @classmethod
@@ -105,6 +106,7 @@ class FeedEntry(_Strict):
     timeout: Duration | None = None
     max_size: Size | None = None
     backfill: int | None = Field(default=None)
+    fulltext: FullText | None = None
 
     @field_validator("id")
     @classmethod
@@ -135,6 +137,10 @@ class FetchSettings(_Strict):
     user_agent: str | None = None
     keep_text: Duration = timedelta(days=30)
     keep_keys: Duration = timedelta(days=400)
+    page_timeout: Duration = timedelta(seconds=10)
+    """Deadline for one article page (full text), from its slot to its last byte."""
+    page_max_size: Size = 2 * 1024 * 1024
+    """Article pages larger than this (raw or decoded) are not read (full text)."""
 
 
 class FeedsFile(_Strict):
@@ -224,6 +230,7 @@ def feeds_from_source(source: Source) -> FeedsConfig:
             timeout=e.timeout or d.timeout,
             max_size=e.max_size or d.max_size,
             backfill=e.backfill if "backfill" in e.model_fields_set else d.backfill,
+            fulltext=e.fulltext or d.fulltext,
         )
         if spec.interval < WARN_INTERVAL:
             warnings.append(

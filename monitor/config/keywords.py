@@ -546,7 +546,7 @@ class _Loader:
             self.error(path, "empty watchlist: give at least one of any:, all:, near: or weights:")
         fields = tuple(model.fields) if model.fields is not None else FIELDS
         if not fields:
-            self.error((*path, "fields"), "fields: is empty (give title, summary, content)")
+            self.error((*path, "fields"), "fields: is empty (give title, summary, content, body)")
         languages = []
         for i, lang in enumerate(model.languages or ()):
             if _LANGUAGE.match(lang):

@@ -155,7 +155,11 @@ class Features:
 
 
 def body_of(article: Article) -> str:
-    """The article text beyond its title: the content, or the summary when longer or apart."""
+    """The article text beyond its title: the page's text when full text fetched it (a
+    teaser feed's summary is a line of it), else the content, or the summary when longer
+    or apart."""
+    if article.body.strip():
+        return article.body.strip()
     summary, content = article.summary.strip(), article.content.strip()
     if not content:
         return summary

@@ -14,6 +14,7 @@ a fold and that one call.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -59,7 +60,10 @@ class Scan:
     ) -> None:
         self.language = language
         self.texts = texts
-        self.offsets = (0, len(texts[0]) + 3, len(texts[0]) + len(texts[1]) + 6)
+        offsets = [0]
+        for text in texts[:-1]:
+            offsets.append(offsets[-1] + len(text) + 3)  # " \x01 " (or 3 spaces) between
+        self.offsets = tuple(offsets)
         """Where each field starts in the joined original text."""
         self.hits: list[AtomHit] = []
         self._mapped = mapped
@@ -145,7 +149,7 @@ class Scanner:
         return len(self._patterns)
 
     def scan(self, article: Article, language: str | None) -> Scan | None:
-        """Find every atom in the title, summary and content of ``article`` (pure).
+        """Find every atom in the title, summary, content and body of ``article`` (pure).
 
         Returns None when nothing was found.
         """
@@ -153,22 +157,24 @@ class Scanner:
         if automaton is None:
             return None
         title, summary, content = article.title, article.summary, article.content
+        body = article.body
         # A title cut with "…" that the summary continues ("MEPs vote to ban live
         # facial…" / "…recognition in public spaces", issue 18) is read as one text
         # with it: a space, not a FIELD_BREAK, between them.
         bridged = continues(title, summary)
-        joined = f"{title} {' ' if bridged else FIELD_BREAK} {summary} \x01 {content}"
+        between = " " if bridged else FIELD_BREAK
+        joined = f"{title} {between} {summary} \x01 {content} \x01 {body}"
         joined, regions = mend(joined)  # same length: offsets still slice the fields
         data, translated = fold_for_automaton(joined)
-        if data.count(b"\x01") != 2 - bridged:  # FIELD_BREAK folds to itself, nothing else
+        if data.count(b"\x01") != 3 - bridged:  # FIELD_BREAK folds to itself, nothing else
             # Only a JSON input could carry U+0001; keep it from faking a field boundary.
-            a, b, c = (t.replace(FIELD_BREAK, " ") for t in (title, summary, content))
-            joined, regions = mend(f"{a} {' ' if bridged else FIELD_BREAK} {b} {FIELD_BREAK} {c}")
+            a, b, c, d = (t.replace(FIELD_BREAK, " ") for t in (title, summary, content, body))
+            joined, regions = mend(f"{a} {between} {b} {FIELD_BREAK} {c} {FIELD_BREAK} {d}")
             data, translated = fold_for_automaton(joined)
         found = automaton.find_matches_as_indexes(data, True)  # overlapping: every match
         if not found:
             return None  # most articles: nothing more to do
-        texts = (title, summary, content)
+        texts = (title, summary, content, body)
         shapes = self._shapes
         # (start, -stop, pattern): sorted, by position and the longest first.
         raw: set[tuple[int, int, int]] = set()
@@ -194,11 +200,14 @@ class Scanner:
         else:
             first = folded.find(FIELD_BREAK)
             second = folded.find(FIELD_BREAK, first + 1)
+        third = folded.find(FIELD_BREAK, second + 1)
         scan = Scan(language, FoldedText(joined, folded, translated, regions), texts)
-        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), first, second)
+        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), (first, second, third))
         return scan if scan.hits else None
 
-    def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], first: int, second: int) -> None:
+    def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], starts: tuple[int, ...]) -> None:
+        """``starts``: where the summary, the content and the body begin in ``folded``
+        (their FIELD_BREAK, or the summary's first word when it continues the title)."""
         atoms = self.atoms
         language = scan.language
         hits = scan.hits
@@ -206,7 +215,7 @@ class Scanner:
         checked = self._checked
         for start, stop, pid in raw:
             stop = -stop
-            field_index = 0 if start < first else 1 if start < second else 2
+            field_index = bisect_right(starts, start)
             if not checked[pid]:
                 ids = patterns[pid]
                 if len(ids) == 1:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from monitor.match.automaton import AtomHit, Scan
+from monitor.models import FIELDS
 
 if TYPE_CHECKING:  # config imports the rule types from this package
     from monitor.config.keywords import WatchlistSpec
@@ -165,13 +166,13 @@ def quick(
     if len(atoms) == 1:  # the common case
         atom = next(iter(atoms))
         hits = by_atom[atom]
-        if len(wl.fields) != 3:
+        if len(wl.fields) != len(FIELDS):
             hits = [h for h in hits if h[1] in wl.fields]
             if not hits:
                 return None
         # One atom's hits are unique and in text order already (``Scanner.scan``).
         return float(len(set(wl.atom_items[atom]))), list(hits)
-    if len(wl.fields) == 3:
+    if len(wl.fields) == len(FIELDS):
         hits = [h for a in atoms for h in by_atom[a]]
     else:
         hits = [h for a in atoms for h in by_atom[a] if h[1] in wl.fields]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.match.matcher import Explanation
-from monitor.models import Article, Hit
+from monitor.models import FIELDS, Article, Hit
 
 _RESET = "\x1b[0m"
 _STYLES = {
@@ -31,9 +31,7 @@ def explanation_text(
         paint("title", f"Article: {article.title or '(no title)'}"),
         f"  id: {article.key}   language: {article.language or 'unknown'}   "
         + ", ".join(
-            f"{name}: {len(article.text(name))} chars"
-            for name in ("title", "summary", "content")
-            if article.text(name)
+            f"{name}: {len(article.text(name))} chars" for name in FIELDS if article.text(name)
         ),
     ]
     matched = sum(1 for e in explanations if e.matched)

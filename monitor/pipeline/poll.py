@@ -20,6 +20,7 @@ from monitor.config.feeds import FeedsConfig
 from monitor.dedupe import Fingerprint, StoryIndex
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
+from monitor.fetch.pages import PageFetcher
 from monitor.fetch.schedule import next_poll
 from monitor.models import (
     Article,
@@ -32,8 +33,9 @@ from monitor.models import (
     PollReport,
 )
 from monitor.parse import parse_feed
+from monitor.pipeline import fulltext
 from monitor.pipeline.due import due_feeds
-from monitor.route import Subscription
+from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
 from monitor.update import PreparedFeed, decide, prepare
 from monitor.update import Routing as UpdateRouting
@@ -121,6 +123,7 @@ class Poller:
         default=None, init=False, repr=False
     )
     _waiting: int = field(default=0, init=False, repr=False)
+    _pages: PageFetcher | None = field(default=None, init=False, repr=False)
     stories_for_all: bool = False
     """Group every new article into stories, not only those that matched a watchlist.
     Off by default: story assignment costs ~0.6 ms per article (bench/bench_dedupe.py), and
@@ -293,7 +296,54 @@ class Poller:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
             return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
-        return self._record(spec, state, result, prepared, digest)
+        if spec.fulltext == "never" or not parsed.articles:
+            return self._record(spec, state, result, prepared, digest)
+        # A first poll with a backfill limit: pages only of articles that can alert or
+        # enter a digest (the newest `backfill`, those of the last day).
+        capped = state.never_polled and spec.backfill is not None
+        since = now - BASELINE_DIGEST_WINDOW if capped else None
+        got = await self._fulltext(spec, parsed, now, since)
+        if got is None:
+            return self._record(spec, state, result, prepared, digest)
+        if got.changed:
+            # Match (and fingerprint) again with the bodies: prepare is pure and cheap
+            # next to the pages it waited for.
+            known = self.store.known_keys(spec.id, [a.key for a in got.articles])
+            prepared = await asyncio.to_thread(
+                prepare,
+                replace(parsed, articles=got.articles),
+                self.matcher,  # type: ignore[arg-type]
+                known,
+                fingerprint=self._fingerprint(),
+                stories=self._joins_story,
+            )
+        state = replace(
+            state,
+            pages_fetched=state.pages_fetched + got.fetched,
+            page_failures=state.page_failures + got.failures,
+        )
+        report = self._record(spec, state, result, prepared, digest)
+        return replace(report, pages_fetched=got.fetched, page_failures=got.failures)
+
+    async def _fulltext(
+        self, spec: FeedSpec, parsed: ParsedFeed, now: datetime, since: datetime | None
+    ) -> fulltext.Enriched | None:
+        """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); None
+        when no page was wanted."""
+        pages = self._pages
+        if pages is None or (pages.fetcher, pages.settings) != (self.fetcher, self.feeds.settings):
+            # A new fetcher, or a reload changed page_timeout / page_max_size.
+            pages = self._pages = PageFetcher(self.fetcher, self.feeds.settings)
+        # Only teasers are looked up in storage: a feed with full texts costs no query.
+        keep = spec.backfill or 0
+        candidates = fulltext.wanted(spec, parsed.articles, known=(), since=since, keep_newest=keep)
+        if not candidates:
+            return None
+        known = self.store.known_keys(spec.id, [a.key for a in candidates])
+        got = await fulltext.enrich(
+            pages, spec, parsed.articles, known, now, since=since, keep_newest=keep
+        )
+        return got if got.fetched or got.failures else None
 
     # -- outcomes ------------------------------------------------------------------------
 

@@ -73,7 +73,8 @@ def run_demo(seconds: float = 12.0, keep: Path | None = None, out: Any = None) -
     port = server.server_address[1]
     (workdir / "feeds.yaml").write_text(
         "# monitor demo: a local server plays the publisher\n"
-        "defaults:\n  interval: 2s\n  backfill: 1\n"
+        # fulltext: never: the demo is offline, its article links lead nowhere.
+        "defaults:\n  interval: 2s\n  backfill: 1\n  fulltext: never\n"
         f"feeds:\n  - id: eu-wire\n    name: EU Digital Wire (demo)\n"
         f"    url: http://127.0.0.1:{port}/eu-wire.xml\n    language: en\n",
         encoding="utf-8",

@@ -36,6 +36,15 @@ class Metrics:
             "monitor_fetch_errors", "Failed polls by feed", ["feed"], registry=r
         )
         self.articles = Counter("monitor_articles_new", "New articles recorded", registry=r)
+        self.pages = Counter(
+            "monitor_pages_fetched", "Article pages fetched for full text", ["feed"], registry=r
+        )
+        self.page_failures = Counter(
+            "monitor_page_failures",
+            "Article pages that could not be fetched or read (full text)",
+            ["feed"],
+            registry=r,
+        )
         self.matches = Counter("monitor_articles_matched", "New articles that matched", registry=r)
         self.outbox_depth = Gauge(
             "monitor_outbox_pending", "Outbox rows waiting", ["kind"], registry=r
@@ -77,6 +86,10 @@ class Metrics:
             self.articles.inc(report.new)
         if report.matches:
             self.matches.inc(report.matches)
+        if report.pages_fetched:
+            self.pages.labels(report.feed_id).inc(report.pages_fetched)
+        if report.page_failures:
+            self.page_failures.labels(report.feed_id).inc(report.page_failures)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -125,7 +125,7 @@ def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArti
         cur = conn.execute(
             "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
             " title, summary, content, published, date_from_feed, language, authors, tags,"
-            " first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " first_seen, last_seen, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 feed_id,
                 a.key,
@@ -143,6 +143,7 @@ def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArti
                 _json_list(a.tags),
                 stamp,
                 stamp,
+                a.body or None,
             ),
         )
         article_id = int(cur.lastrowid or 0)
@@ -202,6 +203,7 @@ def row_to_article(row: sqlite3.Row) -> StoredArticle:
         language=row["language"],
         authors=tuple(json.loads(row["authors"] or "[]")),
         tags=tuple(json.loads(row["tags"] or "[]")),
+        body=row["body"] or "",
     )
     first = from_db(row["first_seen"])
     last = from_db(row["last_seen"])
@@ -248,7 +250,7 @@ def prune(
     """
     del now
     texts = conn.execute(
-        "UPDATE articles SET summary = NULL, content = NULL, pruned = 1"
+        "UPDATE articles SET summary = NULL, content = NULL, body = NULL, pruned = 1"
         " WHERE pruned = 0 AND last_seen < ?",
         (to_db(keep_text_before),),
     ).rowcount

@@ -289,4 +289,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration("identity version 2: one URL key and one text hash (issue 11)", _identity_v2),
+    Migration(
+        "full text: the article page's body and per-feed page counters",
+        """
+        ALTER TABLE articles ADD COLUMN body TEXT;
+        ALTER TABLE feeds ADD COLUMN pages_fetched INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE feeds ADD COLUMN page_failures INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 )

@@ -117,3 +117,30 @@ def test_durations(text: object, seconds: int):
 def test_bad_durations(bad: object):
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)
+
+
+def test_fulltext_default_defaults_and_per_feed(tmp_path: Path):
+    path = tmp_path / "f.yaml"
+    path.write_text("feeds:\n  - id: a\n    url: https://a.eu/feed\n")
+    assert load_feeds(str(path)).feeds[0].fulltext == "auto"
+    path.write_text(
+        "settings:\n  page_timeout: 5s\n  page_max_size: 1MB\n"
+        "defaults:\n  fulltext: never\n"
+        "feeds:\n  - id: a\n    url: https://a.eu/feed\n"
+        "  - id: b\n    url: https://b.eu/feed\n    fulltext: always\n"
+    )
+    cfg = load_feeds(str(path))
+    assert [f.fulltext for f in cfg.feeds] == ["never", "always"]
+    assert (cfg.settings.page_timeout, cfg.settings.page_max_size) == (
+        timedelta(seconds=5),
+        1000**2,
+    )
+
+
+def test_fulltext_must_be_one_of_three(tmp_path: Path):
+    path = tmp_path / "f.yaml"
+    path.write_text("feeds:\n  - id: a\n    url: https://a.eu/feed\n    fulltext: yes\n")
+    with pytest.raises(ConfigError) as err:
+        load_feeds(str(path))
+    assert "f.yaml:4: feeds[0].fulltext: " in str(err.value)
+    assert "'always', 'auto' or 'never'" in str(err.value)

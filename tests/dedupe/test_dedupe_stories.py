@@ -7,6 +7,7 @@ are those of real feeds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from monitor.dedupe import StoryAssignment
 from monitor.store import stories as store_stories
-from tests.dedupe.helpers import NOW, Stories, article, doc_article, pairs, stories
+from tests.dedupe.helpers import NOW, Stories, article, doc_article, pairs, seed_text, stories
 
 AI_ACT_DEAL = {
     "politico-eu": "EU negotiators strike political deal on AI Act",
@@ -137,3 +138,20 @@ def test_articles_of_one_feed_never_join_as_same_story(tmp_path: Path):
             NOW + timedelta(hours=20),
         )
     assert follow.relation == "first"
+
+
+def test_a_teaser_joins_its_story_through_the_page_body(tmp_path: Path):
+    """Full text: the body fetched from a teaser's page is what stories compare."""
+    full = article("EU edges towards a facial recognition ban", seed_text(), "farm")
+    teaser = dataclasses.replace(
+        article("Lawmakers and the biometrics question", "Our reporter on the vote …", "wire"),
+        key="k:teaser",
+    )
+    with stories(tmp_path / "without") as s:
+        first = s.add(full)
+        alone = s.add(teaser, NOW + timedelta(hours=1))
+    assert alone.story_id != first.story_id
+    with stories(tmp_path / "with") as s:
+        first = s.add(full)
+        joined = s.add(dataclasses.replace(teaser, body=seed_text()), NOW + timedelta(hours=1))
+    assert joined.story_id == first.story_id

@@ -225,3 +225,24 @@ def test_match_a_json_feed_file_reads_its_items(capsys: pytest.CaptureFixture[st
     assert len(records) == 5
     by_watchlist = {m["watchlist"] for r in records for m in r["matches"]}
     assert {"ai-act", "edpb"} <= by_watchlist
+
+
+def test_explain_shows_hits_in_the_body(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = {
+        "id": "a1",
+        "title": "Data watchdogs write to negotiators",
+        "summary": "A letter arrived …",
+        "body": "In the afternoon the EDPB asked for a ban on live identification.",
+    }
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "explain", "--color", "never", str(path))
+    assert code == 0
+    assert "MATCH edpb:" in out
+    assert "body: 65 chars" in out
+    assert "hit body[21:25] 'EDPB'" in out
+    code, out, _ = run(capsys, "explain", "--json", str(path))
+    [edpb] = [w for w in json.loads(out)["watchlists"] if w["watchlist"] == "edpb"]
+    assert edpb["matched"]
+    assert {h["field"] for h in edpb["hits"]} == {"body"}
+    assert edpb["hits"][0]["snippet"].startswith("In the afternoon the [EDPB] asked")

@@ -57,7 +57,12 @@ def test_the_issue_example_slices_its_json_lines_summary() -> None:
 def test_plain_text_offsets_slice_every_field_of_the_input(
     lead: str, title: str, summary: str, content: str
 ) -> None:
-    fields = {"title": lead + title, "summary": lead + summary, "content": content}
+    fields = {
+        "title": lead + title,
+        "summary": lead + summary,
+        "content": content,
+        "body": lead + content,  # full text: the page body is a field like the others
+    }
     m = matcher(KEYWORDS)
     line = json.dumps({"id": "x", **fields}).encode()
     (item,) = articles_from_bytes(line, "in.jsonl", url=None)

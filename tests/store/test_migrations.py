@@ -12,6 +12,7 @@ import pytest
 from monitor.errors import StorageError
 from monitor.models import Article, Match, Route, Target
 from monitor.store import Store
+from monitor.store import articles as arts
 from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, connect, migrate
 from monitor.store.migrations import MIGRATIONS
@@ -117,3 +118,30 @@ def test_subscriptions_keep_their_rows_when_topics_arrive(tmp_path: Path):
         with store.transaction() as c:
             assert subs.unsubscribe(c, "-1009", topic=9) == 1
             assert subs.unsubscribe(c, "-1009") == 3
+
+
+def test_full_text_migration_keeps_articles_and_adds_empty_bodies(tmp_path: Path):
+    names = [m.name for m in MIGRATIONS]
+    version = next(i for i, n in enumerate(names) if n.startswith("full text"))
+    raw = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    migrate(raw, target=version)
+    raw.execute(
+        "INSERT INTO articles (feed_id, key, title, summary, published, first_seen, last_seen)"
+        " VALUES ('f', 'guid:1', 'Old', 'A teaser', '2026-01-01', '2026-01-01', '2026-01-01')"
+    )
+    raw.execute("INSERT INTO feeds (id, configured_url, url, created) VALUES ('f', 'u', 'u', 'x')")
+    raw.close()
+    with Store(tmp_path) as store:
+        [old] = list(store.iter_articles())
+        assert (old.article.summary, old.article.body) == ("A teaser", "")
+        state = store.feed_state("f")
+        assert state is not None
+        assert (state.pages_fetched, state.page_failures) == (0, 0)
+        with store.transaction() as conn:
+            [new] = arts.add_articles(
+                conn, "f", [Article("f", "guid:2", "New", summary="t", body="Page text")], NOW
+            )
+        assert store.get_articles([new.id])[new.id].article.body == "Page text"
+        with store.transaction() as conn:
+            arts.prune(conn, NOW, NOW.replace(year=2027), NOW.replace(year=2000))
+        assert store.get_articles([new.id])[new.id].article.body == ""  # retention drops it

@@ -38,7 +38,9 @@ def write_feeds(path: Path, feeds: dict[str, str], extra: str = "", defaults: st
     lines = ["settings:", "  per_host: 8", "  concurrency: 32", "  min_backoff: 1m"]
     if extra:
         lines.append(textwrap.indent(textwrap.dedent(extra).strip("\n"), "  "))
-    base = {"interval": "15m", "timeout": "2s", "max_size": "1MB"}
+    # fulltext: never unless a test asks: the tests' article links are not served, and
+    # tests never touch the internet.
+    base = {"interval": "15m", "timeout": "2s", "max_size": "1MB", "fulltext": "never"}
     given = textwrap.dedent(defaults).strip("\n").splitlines() if defaults else []
     for line in given:
         base.pop(line.split(":")[0].strip(), None)

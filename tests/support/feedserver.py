@@ -39,6 +39,9 @@ headers=(), latency=0.0)``
 ``reset(path, *, partial=b"")``
     Sends ``partial`` (may be empty) then closes with ``SO_LINGER`` 0: the client sees a
     TCP RST (connection reset by peer).
+``article(path, title, paragraphs)`` / ``robots(text)``
+    A news article page (the paragraphs inside navigation, related links and a footer),
+    and ``/robots.txt``: for full text (``fulltext:``).
 ``huge(path, size, *, content_length=True)``
     ``size`` bytes of XML-ish filler, generated while sending; without a length the body is
     sent chunked.
@@ -72,7 +75,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
@@ -134,8 +137,11 @@ def rss_feed(
     *,
     ttl: int | None = None,
     link: str = "https://example.eu/",
+    summaries: Mapping[str, str] | None = None,
 ) -> bytes:
-    """A small RSS 2.0 document; ``items`` are ``(guid, title, link)``, newest first."""
+    """A small RSS 2.0 document; ``items`` are ``(guid, title, link)``, newest first.
+
+    Each item's description is its title, or ``summaries[guid]`` (a teaser feed)."""
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
         f"<title>{escape(title)}</title><link>{escape(link)}</link>",
@@ -148,7 +154,7 @@ def rss_feed(
         parts.append(
             f"<item><guid>{escape(guid)}</guid><title>{escape(item_title)}</title>"
             f"<link>{escape(item_link)}</link><pubDate>{date}</pubDate>"
-            f"<description>{escape(item_title)}</description></item>"
+            f"<description>{escape((summaries or {}).get(guid, item_title))}</description></item>"
         )
     parts.append("</channel></rss>\n")
     return "".join(parts).encode()
@@ -158,6 +164,29 @@ HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Page not found</title></head>"
     b"<body><h1>We moved our news</h1><p>Please visit our homepage.</p></body></html>\n"
 )
+
+
+def article_page(title: str, paragraphs: Iterable[str]) -> bytes:
+    """An HTML news article page around ``paragraphs`` (see ``FeedServer.article``)."""
+    body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)} | Brussels Wire</title></head><body>"
+        "<header><nav><a href='/'>Home</a> <a href='/policy'>Policy</a> "
+        "<a href='/tech'>Tech</a> <a href='/subscribe'>Subscribe</a></nav></header>"
+        "<div class='cookie'>We use cookies to improve your experience. Accept all?</div>"
+        f"<main><article><h1>{escape(title)}</h1>"
+        "<p class='byline'>By Jane Doe, 7 December 2026</p>"
+        f"<div class='article-body'>{body}</div></article>"
+        "<aside class='related'><h2>Related stories</h2><ul>"
+        "<li><a href='/a'>Farm ministers meet in Luxembourg</a></li>"
+        "<li><a href='/b'>Eurozone inflation slows again</a></li></ul></aside></main>"
+        "<form class='newsletter'><h2>Sign up to our newsletter</h2>"
+        "<input name='email'></form>"
+        "<footer><p>© 2026 Brussels Wire. All rights reserved.</p>"
+        "<a href='/privacy'>Privacy</a> <a href='/terms'>Terms</a></footer>"
+        "</body></html>\n"
+    ).encode()
 
 
 @lru_cache(maxsize=4)
@@ -313,6 +342,17 @@ class FeedServer:
         return self.raw(
             path, HTML_PAGE if body is None else body, "text/html; charset=utf-8", latency=latency
         )
+
+    def article(
+        self, path: str, title: str, paragraphs: Iterable[str], *, latency: float = 0.0
+    ) -> Route:
+        """A news article page: the paragraphs inside site navigation, a related-stories
+        box, a newsletter form and a footer, as real pages have (for full text)."""
+        return self.html(path, article_page(title, paragraphs), latency=latency)
+
+    def robots(self, text: str, *, path: str = "/robots.txt") -> Route:
+        """``/robots.txt`` with ``text`` (RFC 9309)."""
+        return self.raw(path, text.encode(), "text/plain; charset=utf-8")
 
     def empty(self, path: str, *, latency: float = 0.0) -> Route:
         return self.raw(path, b"", RSS, latency=latency)
