@@ -163,3 +163,5 @@ def test_bodies_stored_before_the_index_covered_them_become_searchable(tmp_path:
             conn.execute("UPDATE articles SET body = 'Rewritten page' WHERE id = 1")
         assert found(store, "gatekeepers") == []
         assert found(store, "rewritten") == ["Old"]
+        integrity = "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)"
+        store.conn.execute(integrity)
