@@ -82,13 +82,37 @@ def _article_search(conn: sqlite3.Connection) -> None:
         f" ON articles BEGIN {old} {new} END"
     )
     conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
-    conn.execute(
-        "CREATE INDEX matches_watchlist ON matches (watchlist, matched_at, article_id)"
-    )
+    conn.execute("CREATE INDEX matches_watchlist ON matches (watchlist, matched_at, article_id)")
     # the dashboard's filters and its list of the last alerts sent
     conn.execute("CREATE INDEX articles_language ON articles (language)")
     conn.execute("CREATE INDEX articles_seen_feed ON articles (first_seen, feed_id)")
     conn.execute("CREATE INDEX outbox_sent ON outbox (kind, sent_at)")
+
+
+def _article_search_body(conn: sqlite3.Connection) -> None:
+    """The search index also covers the article page's body (issue 14 stores it in
+    ``articles.body``): the FTS5 table and its triggers are rebuilt with a fourth column,
+    same tokenizer, and refilled from the stored rows.  Retention blanks the body with
+    the other text, and the update trigger takes it out of the index then.
+    """
+    for trigger in ("insert", "delete", "update"):
+        conn.execute(f"DROP TRIGGER articles_fts_{trigger}")
+    conn.execute("DROP TABLE articles_fts")
+    conn.execute(
+        "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, content, body,"
+        " content='articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    old = "INSERT INTO articles_fts(articles_fts, rowid, title, summary, content, body)"
+    old += " VALUES ('delete', old.id, old.title, old.summary, old.content, old.body);"
+    new = "INSERT INTO articles_fts(rowid, title, summary, content, body)"
+    new += " VALUES (new.id, new.title, new.summary, new.content, new.body);"
+    conn.execute(f"CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN {new} END")
+    conn.execute(f"CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN {old} END")
+    conn.execute(
+        "CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, summary, content, body"
+        f" ON articles BEGIN {old} {new} END"
+    )
+    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -297,4 +321,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE feeds ADD COLUMN page_failures INTEGER NOT NULL DEFAULT 0
         """,
     ),
+    Migration("full-text search also covers the article body", _article_search_body),
 )

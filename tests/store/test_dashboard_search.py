@@ -4,6 +4,7 @@ step with inserts, pruning and deletes."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from monitor.store import Store
 from monitor.store import articles as arts
 from monitor.store import dashboard as dash
 from monitor.store import outbox as ob
-from monitor.store.db import DB_NAME
+from monitor.store.db import DB_NAME, migrate
+from monitor.store.migrations import MIGRATIONS
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -107,3 +109,59 @@ def test_counts_stop_at_the_cap(tmp_path: Path, monkeypatch):
         plain = dash.articles(store.conn, dash.ArticleQuery())
         assert (plain.total, plain.capped) == (30, False)
         assert dash.facets(store.conn).languages == ("en", "fr")
+
+
+def test_a_word_only_in_the_body_is_found_and_pruning_takes_it_out(tmp_path: Path):
+    with Store(tmp_path) as store:
+        with store.transaction() as conn:
+            (new,) = arts.add_articles(
+                conn,
+                "f",
+                [
+                    Article(
+                        "f",
+                        "guid:1",
+                        "Council meeting",
+                        summary="Ministers met.",
+                        body="The page says the interoperability règlement was agreed.",
+                    )
+                ],
+                NOW,
+            )
+            ob.record_matches(conn, new.id, [Match("cloud", 1.0, ())], NOW)
+        page = dash.articles(store.conn, dash.ArticleQuery(q="reglement"))
+        assert [a.title for a in page.items] == ["Council meeting"]
+        extract = page.items[0].highlight or ""
+        assert f"{dash.MARK_START}règlement{dash.MARK_END}" in extract
+        later = NOW + timedelta(days=400)
+        store.prune(later, keep_text_before=later, keep_keys_before=NOW)  # the body goes
+        assert found(store, "interoperability") == []
+        assert found(store, "council") == ["Council meeting"]
+        integrity = "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)"
+        store.conn.execute(integrity)
+
+
+def test_bodies_stored_before_the_index_covered_them_become_searchable(tmp_path: Path):
+    names = [m.name for m in MIGRATIONS]
+    version = names.index("full-text search also covers the article body")
+    raw = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    migrate(raw, target=version)
+    raw.execute(
+        "INSERT INTO articles (feed_id, key, title, summary, body, published, first_seen,"
+        " last_seen) VALUES ('f', 'guid:1', 'Old', 'A teaser', 'Full page on gatekeepers',"
+        " '2026-01-01', '2026-01-01', '2026-01-01')"
+    )
+    raw.execute(
+        "INSERT INTO matches (article_id, watchlist, score, hits, matched_at)"
+        " VALUES (1, 'dma', 1, '[]', '2026-01-01')"
+    )
+    raw.close()
+    with Store(tmp_path) as store:
+        assert found(store, "gatekeepers") == ["Old"]
+        assert found(store, "teaser") == ["Old"]
+        with store.transaction() as conn:
+            conn.execute("UPDATE articles SET body = 'Rewritten page' WHERE id = 1")
+        assert found(store, "gatekeepers") == []
+        assert found(store, "rewritten") == ["Old"]
+        integrity = "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)"
+        store.conn.execute(integrity)

@@ -12,9 +12,13 @@ import pytest
 from lxml import html
 
 from monitor.errors import ServiceError
+from monitor.models import Article, Match
 from monitor.service.metrics import HttpEndpoint, Metrics
+from monitor.store import Store
+from monitor.store import outbox as ob
+from monitor.store.articles import add_articles
 from monitor.web.app import CSP, Site
-from tests.support.dashboard import EVIL, seed, serve
+from tests.support.dashboard import EVIL, NOW, seed, serve
 
 PAGES = ("/", "/articles", "/feeds", "/stories", "/trends", "/digests", "/lab")
 
@@ -131,6 +135,26 @@ def test_search_finds_words_across_accents_and_highlights_them(client: httpx.Cli
     match = tree.xpath("//details[@class='match']")[0]
     assert "dma" in match.text_content()
     assert match.xpath(".//mark/text()") == ["Digital Markets Act"]
+
+
+def test_search_finds_a_word_only_in_the_page_body(tmp_path: Path):
+    seed(tmp_path)
+    with Store(tmp_path) as store, store.transaction() as conn:
+        article = Article(
+            "euractiv",
+            "guid:body-only",
+            "Council meeting",
+            summary="Ministers met.",
+            body="The full page: gatekeepers must open their messaging services.",
+        )
+        (new,) = add_articles(conn, "euractiv", [article], NOW)
+        ob.record_matches(conn, new.id, [Match("dma", 1.0, ())], NOW)
+    with serve(tmp_path) as served, httpx.Client(base_url=served.url, timeout=30) as client:
+        page = client.get("/articles", params={"q": "gatekeepers"})
+    tree = html.fromstring(page.text)
+    assert "1 article for" in text_of(page)
+    assert tree.xpath("//p[@class='extract']/mark/text()") == ["gatekeepers"]
+    assert "messaging services" in tree.xpath("string(//p[@class='extract'])")
 
 
 @pytest.mark.parametrize("q", ["AI AND", '"unclosed', "title:x", "*", "NEAR(a b)", ")(", "^a"])
