@@ -203,11 +203,9 @@ def _poll_here(cfg: Any, store: Any, args: argparse.Namespace) -> tuple[CycleRep
 
 def _outbox_due(store: Any, args: argparse.Namespace) -> bool:
     """Whether an alert or story update waits to be delivered now (never with --no-deliver)."""
-    from monitor.store import outbox
-
     if args.no_deliver:
         return False
-    due = outbox.next_due(store.conn, ("alert", "update"))
+    due = store.next_due(("alert", "update"))
     return due is not None and due <= datetime.now(UTC)
 
 

@@ -53,8 +53,6 @@ from monitor.render.schedule import digest_due, in_quiet_hours
 from monitor.route import SUBSCRIBER_PREFIX, targets
 from monitor.store import Store
 from monitor.store import outbox as ob
-from monitor.store.stories import members as story_members
-from monitor.store.unsubscribe import is_unsubscribed
 from monitor.web.unsubscribe import unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -178,7 +176,7 @@ class Deliverer:
         gained sources ("also: ...")."""
         self.release_waiting()
         now = self.clock()
-        due = ob.due_entries(self.store.conn, "alert", now, limit=5000)
+        due = self.store.due_entries("alert", now, limit=5000)
         groups: dict[Target, list[OutboxEntry]] = {}
         for entry in due:
             groups.setdefault(entry.target, []).append(entry)
@@ -186,7 +184,7 @@ class Deliverer:
         results = await asyncio.gather(*(self._alerts_for(t, rows) for t, rows in groups.items()))
         for r in results:
             report.add(r)
-        updates = ob.due_entries(self.store.conn, "update", self.clock(), limit=5000)
+        updates = self.store.due_entries("update", self.clock(), limit=5000)
         edits: dict[tuple[Target, str], list[OutboxEntry]] = {}
         for entry in updates:
             edits.setdefault((entry.target, entry.edit_of or ""), []).append(entry)
@@ -198,7 +196,7 @@ class Deliverer:
         self, target: Target, message_id: str, rows: list[OutboxEntry]
     ) -> DeliveryReport:
         """Re-render the Telegram message ``message_id`` with its stories' new sources."""
-        sent = ob.sent_with(self.store.conn, target, message_id)
+        sent = self.store.sent_with(target, message_id)
         items = self._items(sent)
         if not items or not message_id or target.channel != "telegram" or not self._known(target):
             with self.store.transaction() as conn:  # nothing left to edit: done
@@ -297,7 +295,7 @@ class Deliverer:
             for target in targets(name, dest):
                 if only is None or target.address == only:
                     jobs.append(self._digest_for(target, dest, force))
-        for target in ob.pending_targets(self.store.conn, "digest"):
+        for target in self.store.pending_targets("digest"):
             if target.destination.startswith(SUBSCRIBER_PREFIX) and (
                 only is None or target.address == only
             ):
@@ -343,11 +341,11 @@ class Deliverer:
     ) -> Digest | None:
         """The target's pending digest, one item per story (``companions`` collects the
         rows folded into each story's item)."""
-        rows = ob.pending_for_target(self.store.conn, "digest", target)
+        rows = self.store.pending_for_target("digest", target)
         items = self._items(rows, {} if companions is None else companions)
         if not items:
             return None
-        row = ob.destination_row(self.store.conn, target)
+        row = self.store.destination_row(target)
         start = row["last_digest"] if row else None
         return Digest(
             target=target,
@@ -362,9 +360,9 @@ class Deliverer:
         now = self.clock()
         with self.store.transaction() as conn:
             ob.touch_destination(conn, target, now)
-        row = ob.destination_row(self.store.conn, target)
+        row = self.store.destination_row(target)
         assert row is not None
-        rows = ob.pending_for_target(self.store.conn, "digest", target)
+        rows = self.store.pending_for_target("digest", target)
         if self._unsubscribed(target):
             # The override wins over the YAML: what matched meanwhile is closed, not kept
             # for a resubscribe to flush.
@@ -583,7 +581,7 @@ class Deliverer:
                 # back-off, and the destination shows unhealthy until it works again.
                 wait = retry_delay(max((attempts.get(i, 0) for i in ids), default=0), self.rng)
                 now = self.clock()
-                row = ob.destination_row(self.store.conn, target)
+                row = self.store.destination_row(target)
                 with self.store.transaction() as conn:
                     ob.mark_retry(conn, ids, now + wait, str(exc))
                     ob.record_delivery(conn, target, now, str(exc), permanent=True)
@@ -644,7 +642,7 @@ class Deliverer:
         error = str(exc)
         now = self.clock()
         wait = retry_delay(max((attempts.get(i, 0) for i in ids), default=0), self.rng)
-        before = ob.destination_row(self.store.conn, target)
+        before = self.store.destination_row(target)
         with self.store.transaction() as conn:
             ob.mark_retry(conn, ids, now + wait, error)
             ob.record_delivery(conn, target, now, error, permanent=True)
@@ -693,7 +691,7 @@ class Deliverer:
         return unsubscribe_url(self.public_url, self.secret, target)
 
     def _unsubscribed(self, target: Target) -> bool:
-        return target.channel == "email" and is_unsubscribed(self.store.conn, target)
+        return target.channel == "email" and self.store.is_unsubscribed(target)
 
     def _items(
         self, rows: Sequence[OutboxEntry], companions: dict[int, list[int]] | None = None
@@ -705,8 +703,8 @@ class Deliverer:
         """
         ids = [r.article_id for r in rows]
         articles = self.store.get_articles(ids)
-        matches = ob.matches_for(self.store.conn, ids)
-        story_of = ob.stories_of(self.store.conn, ids)
+        matches = self.store.matches_for(ids)
+        story_of = self.store.stories_of(ids)
         members: dict[int, list[str]] = {}
         items: list[AlertItem] = []
         first_of_story: dict[int, int] = {}
@@ -719,7 +717,7 @@ class Deliverer:
             if story is not None and story not in members:
                 members[story] = [
                     self.feed_names.get(feed, feed)
-                    for _, feed, _ in story_members(self.store.conn, story)
+                    for _, feed, _ in self.store.story_members(story)
                 ]
             if companions is not None and story is not None and story in first_of_story:
                 index = first_of_story[story]

@@ -27,10 +27,7 @@ from monitor.service.bot_flags import pause_state, set_paused
 from monitor.service.bot_limits import CommandRate
 from monitor.service.bot_text import Reply, replies
 from monitor.store import Store
-from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
-from monitor.store.outbox import recent_matched_articles
-from monitor.store.stories import members as story_members
 
 log = logging.getLogger(__name__)
 StatusProvider = Callable[[], Iterable[str]]
@@ -193,13 +190,13 @@ class Commands:
     def why(self, outbox_id: int, chat_id: int, chat_username: str | None) -> tuple[str, str]:
         """The "Why?" button of the alert row ``outbox_id``, pressed in ``chat_id``:
         ``(popup text, reply text)``; the reply is empty when the popup says it all."""
-        conn = self.ctx.store.conn
-        entry = ob.entry(conn, outbox_id)
+        store = self.ctx.store
+        entry = store.outbox_entry(outbox_id)
         if entry is None or not _same_chat(entry.target.address, chat_id, chat_username):
             return text.explanation_gone(), ""
         matches = [
             m
-            for m in ob.matches_for(conn, [entry.article_id]).get(entry.article_id, [])
+            for m in store.matches_for([entry.article_id]).get(entry.article_id, [])
             if m.watchlist in entry.watchlists
         ]
         if not matches:
@@ -319,7 +316,7 @@ class Commands:
     def mysubs(self, caller: Caller, args: Sequence[str]) -> list[Reply]:
         watchlists = self.ctx.keywords().watchlists
         if not caller.private:
-            everything = subs.subscriptions(self.ctx.store.conn, str(caller.chat_id))
+            everything = self.ctx.store.subscriptions(str(caller.chat_id))
             found = [(s.topic, s.watchlist) for s in everything]
             return replies(text.group_subs_text(found, watchlists, caller.thread))
         return replies(text.mysubs_text(self._mine(caller), watchlists))
@@ -389,17 +386,17 @@ class Commands:
                 )
             elif st is None or st.last_success is None:
                 never += 1
-        stats = ob.outbox_stats(store.conn)
+        stats = store.outbox_stats()
         unhealthy = tuple(
             f"{d['destination']} ({d['channel']} {d['address']}): {d['last_error'] or 'failing'}"
-            for d in ob.destination_rows(store.conn)
+            for d in store.destination_rows()
             if not d["healthy"]
         )
         failures = tuple(
             f"#{r['id']} {r['kind']} to {r['destination']}: {r['last_error']}"
-            for r in ob.recent_failures(store.conn, text.SHOWN)
+            for r in store.recent_failures(text.SHOWN)
         )
-        everyone = subs.subscriptions(store.conn)
+        everyone = store.subscriptions()
         pause = pause_state(store)
         return text.StatusSnapshot(
             now=now,
@@ -431,7 +428,7 @@ class Commands:
     def _mine(self, caller: Caller) -> list[str]:
         """The watchlists of the caller's chat (in a group: of the topic it is in)."""
         topic = None if caller.private else caller.thread
-        found = subs.subscriptions(self.ctx.store.conn, str(caller.chat_id), topic=topic)
+        found = self.ctx.store.subscriptions(str(caller.chat_id), topic=topic)
         return [s.watchlist for s in found]
 
     def _digest(
@@ -446,13 +443,13 @@ class Commands:
         """The newest matches of ``wanted`` since ``since`` as the digests' edition
         (issue 17: each story once, the most important first); how many articles it
         holds and how many there were in all."""
-        conn = self.ctx.store.conn
-        ids, total = recent_matched_articles(
-            conn, wanted, matched_since=since, published_since=published, limit=limit
+        store = self.ctx.store
+        ids, total = store.recent_matched_articles(
+            wanted, matched_since=since, published_since=published, limit=limit
         )
         articles = self.ctx.store.get_articles(ids)
-        matches = ob.matches_for(conn, ids)
-        story_of = ob.stories_of(conn, ids)
+        matches = store.matches_for(ids)
+        story_of = store.stories_of(ids)
         titles = _titles(cfg)
         feeds = self.ctx.feeds()
         names = {f.id: f.label for f in feeds.feeds} if feeds is not None else {}
@@ -467,7 +464,7 @@ class Commands:
             source = names.get(feed, feed)
             story = story_of.get(article_id)
             if story is not None and story not in outlets:
-                outlets[story] = [names.get(f, f) for _, f, _ in story_members(conn, story)]
+                outlets[story] = [names.get(f, f) for _, f, _ in store.story_members(story)]
             others = outlets.get(story, []) if story is not None else []
             items.append(
                 AlertItem(

@@ -30,18 +30,18 @@ class PauseState:
 
 def is_paused(store: Store) -> bool:
     """True while an admin has paused deliveries (``/pause``)."""
-    return subs.get_flag(store.conn, PAUSED) == "1"
+    return store.flag(PAUSED) == "1"
 
 
 def pause_state(store: Store) -> PauseState:
     if not is_paused(store):
         return PauseState(False)
-    since = subs.get_flag(store.conn, PAUSED_SINCE)
+    since = store.flag(PAUSED_SINCE)
     try:
         when = datetime.fromisoformat(since) if since else None
     except ValueError:
         when = None
-    return PauseState(True, when, subs.get_flag(store.conn, PAUSED_BY))
+    return PauseState(True, when, store.flag(PAUSED_BY))
 
 
 def set_paused(store: Store, paused: bool, *, now: datetime, by: str) -> bool:

@@ -14,16 +14,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from monitor.errors import StorageError
-from monitor.models import Article, FeedSpec, FeedState, NewArticle
+from monitor.models import Article, FeedSpec, FeedState, Match, NewArticle, OutboxEntry, Target
 from monitor.route import Subscription
 from monitor.store import articles as _articles
 from monitor.store import feeds as _feeds
 from monitor.store import outbox as _outbox
 from monitor.store import stories as _stories
 from monitor.store import subscribers as _subscribers
+from monitor.store import unsubscribe as _unsubscribe
 from monitor.store.articles import StoredArticle
 from monitor.store.db import BUSY_TIMEOUT, DB_NAME, connect, storage_error, transaction
 from monitor.store.lock import StateLock
@@ -253,10 +254,83 @@ class Store:
         with self._reading() as conn:
             return _feeds.created_times(conn)
 
-    def subscriptions(self, chat_id: str | None = None) -> list[Subscription]:
-        """Telegram subscriptions (of one chat, or everyone's)."""
+    def subscriptions(
+        self, chat_id: str | None = None, topic: int | Literal["all"] | None = "all"
+    ) -> list[Subscription]:
+        """Telegram subscriptions (of one chat, in one ``topic`` or in all; or everyone's)."""
         with self._reading() as conn:
-            return _subscribers.subscriptions(conn, chat_id)
+            return _subscribers.subscriptions(conn, chat_id, topic)
+
+    def flag(self, name: str) -> str | None:
+        """A ``service_flags`` value (None: never set)."""
+        with self._reading() as conn:
+            return _subscribers.get_flag(conn, name)
+
+    def is_unsubscribed(self, target: Target) -> bool:
+        """True when this e-mail destination's address followed its unsubscribe link."""
+        with self._reading() as conn:
+            return _unsubscribe.is_unsubscribed(conn, target)
+
+    # outbox reads for delivery and the bot (``monitor.store.outbox``)
+    def outbox_entry(self, outbox_id: int) -> OutboxEntry | None:
+        with self._reading() as conn:
+            return _outbox.entry(conn, outbox_id)
+
+    def due_entries(self, kind: str, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
+        """Pending rows of ``kind`` whose next attempt is due, oldest first."""
+        with self._reading() as conn:
+            return _outbox.due_entries(conn, kind, now, limit)
+
+    def pending_for_target(
+        self, kind: str, target: Target, now: datetime | None = None
+    ) -> list[OutboxEntry]:
+        with self._reading() as conn:
+            return _outbox.pending_for_target(conn, kind, target, now)
+
+    def pending_targets(self, kind: str) -> list[Target]:
+        with self._reading() as conn:
+            return _outbox.pending_targets(conn, kind)
+
+    def sent_with(self, target: Target, remote_id: str) -> list[OutboxEntry]:
+        """The alert rows delivered in one Telegram message (to re-render it for an edit)."""
+        with self._reading() as conn:
+            return _outbox.sent_with(conn, target, remote_id)
+
+    def destination_row(self, target: Target) -> dict[str, Any] | None:
+        with self._reading() as conn:
+            return _outbox.destination_row(conn, target)
+
+    def matches_for(self, article_ids: Sequence[int]) -> dict[int, list[Match]]:
+        with self._reading() as conn:
+            return _outbox.matches_for(conn, article_ids)
+
+    def stories_of(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """article id -> story id, for the articles that belong to a story."""
+        with self._reading() as conn:
+            return _outbox.stories_of(conn, article_ids)
+
+    def story_members(self, story_id: int) -> list[tuple[int, str, str]]:
+        """``(article_id, feed_id, relation)`` of a story's articles, in the order they came."""
+        with self._reading() as conn:
+            return _stories.members(conn, story_id)
+
+    def recent_matched_articles(
+        self,
+        watchlists: Sequence[str],
+        *,
+        matched_since: datetime,
+        published_since: datetime | None = None,
+        limit: int = 10,
+    ) -> tuple[list[int], int]:
+        """See ``monitor.store.outbox.recent_matched_articles``."""
+        with self._reading() as conn:
+            return _outbox.recent_matched_articles(
+                conn,
+                watchlists,
+                matched_since=matched_since,
+                published_since=published_since,
+                limit=limit,
+            )
 
     def prune(
         self, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
