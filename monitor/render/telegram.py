@@ -220,6 +220,17 @@ def _names(names: Sequence[str]) -> str:
     return ", ".join(shown) + more
 
 
+def _shown_title(item: AlertItem, title_chars: int) -> tuple[str, list[tuple[int, int]]]:
+    """The cleaned title cut to ``title_chars`` and its hit spans, "(untitled)" if none."""
+    title = _clean(item.article.title)
+    lead = len(title) - len(title.lstrip())
+    spans = [(s - lead, e - lead) for s, e in _title_spans(item, title)]
+    title = title.strip()
+    if not title:
+        title, spans = "(untitled)", []
+    return _shorten(title, spans, title_chars)
+
+
 def _item(
     item: AlertItem,
     style: _Style,
@@ -230,14 +241,7 @@ def _item(
 ) -> _Text:
     """Title (a link, hits in bold), source · time · watchlists, snippets, "also:"."""
     article = item.article
-    title = _clean(article.title)
-    spans = _title_spans(item, title)
-    lead = len(title) - len(title.lstrip())
-    title = title.strip()
-    spans = [(s - lead, e - lead) for s, e in spans]
-    if not title:
-        title, spans = "(untitled)", []
-    title, spans = _shorten(title, spans, title_chars)
+    title, spans = _shown_title(item, title_chars)
     heading = _marked(title, spans)
     url = _link_url(item)
     if url is not None:
@@ -299,11 +303,7 @@ def _templated(
 ) -> _Text:
     """The item laid out by the destination's template (variables: docs/keywords.md)."""
     article = item.article
-    title = _clean(article.title)
-    lead = len(title) - len(title.lstrip())
-    spans = [(s - lead, e - lead) for s, e in _title_spans(item, title)]
-    title = title.strip() or "(untitled)"
-    title, spans = _shorten(title, spans, title_chars)
+    title, spans = _shown_title(item, title_chars)
     snippets = []
     if snippet_chars > 0:
         for snippet in _snippets(item)[: style.snippets]:
