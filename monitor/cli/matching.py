@@ -131,7 +131,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if not articles:
         raise InputError(f"{source}: no article found")
     color = args.color == "always" or (
-        args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        args.color == "auto" and sys.stdout.isatty() and not args.settings.no_color
     )
     for article in articles:
         explanations = matcher.explain(article)

@@ -37,7 +37,6 @@ __all__ = [
     "StoredArticle",
     "StoryAssigner",
     "ensure_state_dir",
-    "state_dir_from_env",
 ]
 
 
@@ -63,10 +62,6 @@ class StoryAssigner(Protocol):
     ) -> StoryAssignmentLike: ...
 
     def discard(self, article_ids: Iterable[int]) -> None: ...
-
-
-def state_dir_from_env(value: str | None = None) -> Path:
-    return Path(value or os.environ.get("MONITOR_STATE_DIR") or "state")
 
 
 def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
