@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-
-SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "SMTP_PASSWORD", "SMTP_USERNAME")
 
 
 class RedactSecrets(logging.Filter):

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from monitor.config.keywords import KeywordsConfig, load_keywords
 from monitor.deliver.telegram import FloodLimiter, TelegramLimits, TelegramSender
 from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
-from monitor.settings import Settings
 from monitor.models import OutgoingMessage, Target
 from monitor.pipeline.build import Configs
 from monitor.render.telegram import MAX_LENGTH, utf16_len
@@ -50,6 +49,7 @@ from monitor.service.bot_text import (
     unknown_command,
     unknown_watchlists,
 )
+from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
