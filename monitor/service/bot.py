@@ -48,7 +48,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import Conflict, InvalidToken, TelegramError
@@ -292,12 +292,15 @@ async def start_for_service(
     retry_first: float = RETRY_FIRST,
     retry_max: float = RETRY_MAX,
     poll: PollNow | None = None,
+    rejected: Literal["raise", "log"] = "raise",
 ) -> BotHandle:
     """Start the bot for ``monitor run`` from ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_URL``
     and ``TELEGRAM_ADMIN_IDS``.  While Telegram cannot be reached it keeps trying in the
     background (doubling the wait up to ``retry_max`` seconds): the service runs on.
     ``limiter``: the outbox sender's :class:`FloodLimiter`, so both share one budget.
     ``poll``: the service's ``poll_now``, for the admins' ``/poll FEED``.
+    ``rejected="log"``: a rejected token is logged (the service runs on, its alerts
+    waiting in the outbox) rather than raised.
 
     Raises:
         ConfigError: ``TELEGRAM_ADMIN_IDS`` is malformed.
@@ -324,6 +327,10 @@ async def start_for_service(
     handle = BotHandle()
     try:
         handle.app = await _started(build)
+    except PermanentDeliveryError as exc:
+        if rejected == "raise":
+            raise
+        log.error("bot: commands are off: %s", exc)
     except TransientDeliveryError as exc:
         log.warning("bot: commands are off (%s); retrying in %g s", exc, retry_first)
         handle.connecting = asyncio.get_running_loop().create_task(

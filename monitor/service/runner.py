@@ -46,7 +46,7 @@ from monitor.service.endpoint import Status
 from monitor.service.metrics import HttpLimits, Metrics
 from monitor.service.outbox_worker import OutboxWorker
 from monitor.service.poller import PollScheduler
-from monitor.service.reload import FileWatch, load_edited
+from monitor.service.reload import Reloader
 from monitor.service.request_worker import RequestWorker
 from monitor.service.singletons import Singletons
 from monitor.service.tasks import Clock, Tasks, utcnow
@@ -103,13 +103,11 @@ class Service:
         self.tasks = Tasks()
         self.started: datetime | None = None
         self.http_address: str | None = None
-        self.last_reload: dict[str, Any] | None = None
-        """The last configuration edit: when, and the error when it was rejected."""
         self.exit_code = 0
         self._cfg: Configs | None = None
         self._store: Store | None = None
         self._fetcher: Fetcher | None = None
-        self._watch: FileWatch | None = None
+        self.reloader: Reloader | None = None
         self._bot: Any = None
         self.polls: PollScheduler
         self.outbox: OutboxWorker
@@ -143,18 +141,15 @@ class Service:
     def _build(self, scheduler: AsyncIOScheduler) -> None:
         """The parts, sharing the store, the tasks and the clock."""
         opt, store, clock = self.opt, self.store, self.clock
+        tasks, chats = self.tasks, opt.settings.admin_chats()
+        feeds = lambda: self.config.feeds  # noqa: E731 (the current one, after a reload)
         self.outbox = OutboxWorker(
-            store,
-            self.tasks,
-            self.metrics,
-            clock=clock,
-            admin_chats=opt.settings.admin_chats(),
-            idle=opt.outbox_idle,
+            store, tasks, self.metrics, clock=clock, admin_chats=chats, idle=opt.outbox_idle
         )
         self.polls = PollScheduler(
             scheduler,
             store,
-            self.tasks,
+            tasks,
             clock=clock,
             rng=self.rng,
             instance=opt.instance,
@@ -162,25 +157,23 @@ class Service:
         )
         self.singletons = Singletons(
             store,
-            self.tasks,
+            tasks,
             self.outbox,
-            feeds=lambda: self.config.feeds,
+            feeds=feeds,
             clock=clock,
             instance=opt.instance,
             on_corrupt=self._corrupt,
         )
-        self.requests = RequestWorker(
-            opt.state_dir, self.tasks, self.polls, self.outbox, clock=clock
-        )
+        self.requests = RequestWorker(opt.state_dir, tasks, self.polls, self.outbox, clock=clock)
         self.status = Status(
             store,
-            self.tasks,
+            tasks,
             self.metrics,
             self.outbox,
-            feeds=lambda: self.config.feeds,
+            feeds=feeds,
             clock=clock,
             started=self.started or clock(),
-            last_reload=lambda: self.last_reload,
+            last_reload=lambda: self.reloader.last if self.reloader else None,
         )
 
     async def _serve(self, cfg: Configs) -> int:
@@ -199,14 +192,24 @@ class Service:
         self._fetcher = Fetcher(cfg.feeds.settings)
         await self._fetcher.__aenter__()
         self._apply(cfg)
-        self._watch = FileWatch([self.opt.feeds_path, self.opt.keywords_path])
+        self.reloader = Reloader(
+            self.opt.feeds_path,
+            self.opt.keywords_path,
+            self.metrics,
+            clock=self.clock,
+            current=lambda: self.config,
+            apply=self._reloaded,
+            notify=lambda text: self._notify(text),
+        )
         self.singletons.add_jobs(
             scheduler,
             digest_every=self.opt.digest_every,
             health_time=self.opt.health_time,
             health_timezone=self.opt.health_timezone,
         )
-        scheduler.add_job(self._reload, "interval", seconds=self.opt.reload_every, id="reload")
+        scheduler.add_job(
+            self.reloader.reload, "interval", seconds=self.opt.reload_every, id="reload"
+        )
         self.requests.forget_unanswered()
         scheduler.add_job(
             self.requests.take,
@@ -270,6 +273,9 @@ class Service:
             if hasattr(self, "outbox"):
                 self.outbox.wake.set()
 
+    def _notify(self, text: str) -> None:
+        self.tasks.spawn(self.outbox.notify_admins(text), "notify")
+
     def _corrupt(self, text: str) -> None:
         self.exit_code = 1
         self.stop("corrupt state database")
@@ -326,50 +332,11 @@ class Service:
         gc.collect()
         gc.freeze()
 
-    async def _reload(self) -> None:
-        """Apply edited files; an invalid file keeps its last good version (per file).
-
-        Reading, parsing, validating and compiling run in a worker thread: they take
-        hundreds of milliseconds for a real ``keywords.yaml``, and the loop must keep
-        answering /healthz and Telegram meanwhile (issue 10 item 1).
-        """
-        assert self._watch is not None
-        edited = await asyncio.to_thread(self._watch.changed)
-        if not edited:
-            return
-        old = self.config
-        new = await asyncio.to_thread(load_edited, edited, old, self.opt.feeds_path)
-        if new.errors:
-            self.metrics.config_reloads.labels("rejected").inc()
-            text = "\n".join(new.errors)
-            self.last_reload = {"at": self.clock().isoformat(timespec="seconds"), "error": text}
-            log.error(
-                "configuration edit rejected; still running on the last good configuration:\n%s",
-                text,
-            )
-            self.tasks.spawn(
-                self.outbox.notify_admins(
-                    f"⚠️ monitor: configuration edit rejected, still running on the last good "
-                    f"configuration.\n{text}"
-                ),
-                "notify",
-            )
-        if new.feeds is old.feeds and new.keywords is old.keywords:
-            return
-        cfg = Configs(feeds=new.feeds, keywords=new.keywords)
+    def _reloaded(self, cfg: Configs, compiled: object | None, old: Configs) -> None:
         if cfg.feeds.settings != old.feeds.settings:
             self._swap_fetcher(cfg)
-        compiled = new.compiled if new.compiled is not None else self.polls.poller.matcher
-        self._apply(cfg, compiled)
+        self._apply(cfg, compiled if compiled is not None else self.polls.poller.matcher)
         self.polls.schedule_all(previous=old.feeds)
-        self.metrics.config_reloads.labels("applied").inc()
-        if not new.errors:
-            self.last_reload = {"at": self.clock().isoformat(timespec="seconds"), "error": None}
-        log.warning(
-            "configuration reloaded: %d feeds, %d watchlists",
-            len(cfg.feeds.enabled()),
-            len(cfg.keywords.watchlists),
-        )
 
     def _swap_fetcher(self, cfg: Configs) -> None:
         old = self._fetcher
@@ -386,41 +353,26 @@ class Service:
     def _observe(self, report: PollReport) -> None:
         self.metrics.observe_poll(report, self.clock().timestamp())
 
-    # -- what the bot, the demo and `monitor poll` use -----------------------------------
-
-    async def poll_now(self, feed_ids: list[str]) -> list[PollReport]:
-        return await self.polls.poll_now(feed_ids)
-
-    def health(self) -> dict[str, Any]:
-        return self.status.health()
-
     # -- bot -----------------------------------------------------------------------------
 
     async def _start_bot(self) -> None:
-        """Start the Telegram command bot when a token is set (see monitor.service.bot).
-        Telegram allows one ``getUpdates`` reader per token: the bot is a singleton."""
-        if not self.opt.bot or self.opt.settings.telegram_token is None:
-            return
-        if not self.singletons.leads("bot"):
-            return
-        from monitor.errors import DeliveryError
-        from monitor.service import bot as bot_module
+        """The Telegram command bot, when a token is set (monitor.service.bot); Telegram
+        allows one ``getUpdates`` reader per token, so it is a singleton job."""
+        if self.opt.bot and self.opt.settings.telegram_token and self.singletons.leads("bot"):
+            from monitor.service.bot import start_for_service
 
-        try:
-            self._bot = await bot_module.start_for_service(
+            self._bot = await start_for_service(
                 self,
                 self.opt.settings,
                 clock=self.clock,
                 limiter=self.flood,
                 poll=self.polls.poll_now,
+                rejected="log",
             )
-        except DeliveryError as exc:
-            # A rejected token: alerts still queue (and wait) in the outbox; say it loudly.
-            log.error("bot: commands are off: %s", exc)
 
     async def _stop_bot(self) -> None:
         if self._bot is not None:
-            from monitor.service import bot as bot_module
+            from monitor.service.bot import stop_for_service
 
-            await bot_module.stop_for_service(self._bot)
+            await stop_for_service(self._bot)
             self._bot = None
