@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ def register(sub: Any) -> None:
     add_config_args(p)
     p.add_argument(
         "--http",
-        default=os.environ.get("MONITOR_HTTP", "127.0.0.1:9108"),
         help="host:port for the dashboard, /healthz and /metrics (env MONITOR_HTTP; empty: off)",
     )
     p.add_argument("--no-bot", action="store_true", help="do not answer Telegram commands")
@@ -46,6 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.service.runner import Service, ServiceOptions
 
     options = ServiceOptions(
+        settings=args.settings,
         feeds_path=args.feeds,
         keywords_path=args.keywords,
         state_dir=Path(args.state),
