@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from random import Random
@@ -19,19 +20,29 @@ from random import Random
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.feeds import FeedsConfig
+from monitor.errors import StorageError
 from monitor.fetch.schedule import rescheduled
 from monitor.models import FeedSpec, FeedState, PollReport
 from monitor.pipeline.poll import Poller
 from monitor.service.tasks import Clock, Tasks
 from monitor.store import Store
 
+log = logging.getLogger(__name__)
+
 LEASE_MIN = timedelta(minutes=5)
 """A claimed feed's lease: at least this, else three fetch timeouts (a poll fetches the
 feed and, for full text, its article pages)."""
 
 
-def lease_for(spec: FeedSpec) -> timedelta:
-    return max(LEASE_MIN, 3 * spec.timeout)
+HOST_WAIT = timedelta(seconds=1)
+"""How soon to ask again for a feed whose host had ``per_host`` polls under way (on
+other instances: this one's own lanes queue its requests)."""
+
+
+def lease_for(spec: FeedSpec, lease: timedelta | None = None) -> timedelta:
+    """``lease`` (``monitor run --lease``) if given, else ``LEASE_MIN`` or three fetch
+    timeouts, whichever is longer."""
+    return lease if lease is not None else max(LEASE_MIN, 3 * spec.timeout)
 
 
 class PollScheduler:
@@ -46,6 +57,7 @@ class PollScheduler:
         clock: Clock,
         rng: Random,
         instance: str,
+        lease: timedelta | None = None,
         on_matches: Callable[[], None] = lambda: None,
     ) -> None:
         self.scheduler = scheduler
@@ -54,6 +66,7 @@ class PollScheduler:
         self.clock = clock
         self.rng = rng
         self.instance = instance
+        self.lease = lease
         self.on_matches = on_matches
         """Called when a poll queued alerts (the outbox worker wakes up)."""
         self._feeds: FeedsConfig | None = None
@@ -145,20 +158,34 @@ class PollScheduler:
         if spec is None or not spec.enabled:
             return
         now = self.clock()
-        lease_until = now + lease_for(spec)
-        if not self.store.claim_feeds(self.instance, now, lease_until, 1, feed_ids=(feed_id,)):
-            self._arm(feed_id, lease_until)  # another instance polls it
+        lease_until = now + lease_for(spec, self.lease)
+        per_host = self.feeds.settings.per_host
+        try:
+            claimed = self.store.claim_feeds(
+                self.instance, now, lease_until, 1, feed_ids=(feed_id,), per_host=per_host
+            )
+            if not claimed:  # another instance polled it, polls it, or fills its host
+                self._arm(feed_id, self.store.claim_retry_at(feed_id, now, HOST_WAIT))
+                return
+        except StorageError as exc:
+            log.warning("poll of %s not started: %s", feed_id, exc)
+            self._arm(feed_id, now + HOST_WAIT * 5)
             return
-        task = self.tasks.spawn(self._poll(spec), f"poll:{feed_id}")
+        task = self.tasks.spawn(self._poll(spec, leased=True), f"poll:{feed_id}")
         if task is not None:
             self._polling[feed_id] = task
 
-    async def _poll(self, spec: FeedSpec) -> PollReport:
+    async def _poll(self, spec: FeedSpec, leased: bool = False) -> PollReport:
         before = self.feeds
         try:
             report = await self.poller.poll_safely(spec)
         finally:
             self._polling.pop(spec.id, None)
+            if leased:
+                try:
+                    self.store.release_feed(spec.id, self.instance)
+                except StorageError as exc:  # the lease runs out by itself
+                    log.warning("lease of %s not released: %s", spec.id, exc)
         if report.matches:
             self.on_matches()
         nxt = report.next_poll or self.clock() + spec.interval

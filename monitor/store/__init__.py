@@ -24,6 +24,7 @@ from monitor.route import Subscription
 from monitor.store import articles as _articles
 from monitor.store import claims as _claims
 from monitor.store import feeds as _feeds
+from monitor.store import leases as _leases
 from monitor.store import outbox as _outbox
 from monitor.store import stories as _stories
 from monitor.store import subscribers as _subscribers
@@ -141,11 +142,23 @@ class Store:
             ) from exc
         self.engine = "postgresql"
         self.where = f"PostgreSQL at {pg.server_of(url)}"
+        self.url = url
         self.conn = pg.connect(url)
         check_identity(self.conn, self.where)
 
+    url: str | None = None
+    """The PostgreSQL URL (None: SQLite)."""
+    _elections: _leases.Elections | None = None
+
     def close(self) -> None:
+        if self._elections is not None:
+            self._elections.close()
         self.conn.close()
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection to PostgreSQL was lost and reopened (0 on SQLite)."""
+        return int(getattr(self.conn, "reconnects", 0))
 
     def __enter__(self) -> Store:
         return self
@@ -296,16 +309,40 @@ class Store:
         lease_until: datetime,
         limit: int,
         feed_ids: Sequence[str] | None = None,
+        per_host: int | None = None,
     ) -> list[str]:
         """The feeds ``instance`` polls now, at most ``limit``: of ``feed_ids`` (the feeds
         its schedule found due), or else of the feeds due at ``now``, those that no other
-        instance holds, leased to ``instance`` until ``lease_until``.
+        instance holds, leased to ``instance`` until ``lease_until``; with ``per_host``,
+        only while fewer than ``per_host`` feeds of the same host are leased (politeness
+        across instances, ``monitor.store.leases``).  ``release_feed`` after the poll.
 
         Raises:
             StorageError: a database error.
         """
+        if self.engine == "postgresql":
+            return _leases.claim_feeds(
+                self.conn, instance, now, lease_until, limit, feed_ids, per_host
+            )
         with self._reading() as conn:
             return _claims.claim_feeds(conn, now, limit, feed_ids)
+
+    def release_feed(self, feed_id: str, instance: str) -> None:
+        """End ``instance``'s lease of a feed (its poll is written).  Nothing on SQLite.
+
+        Raises:
+            StorageError: a database error.
+        """
+        if self.engine == "postgresql":
+            _leases.release_feed(self.conn, feed_id, instance)
+
+    def claim_retry_at(self, feed_id: str, now: datetime, host_wait: timedelta) -> datetime:
+        """When to ask again for a feed ``claim_feeds`` did not give (``leases.retry_at``).
+
+        Raises:
+            StorageError: a database error.
+        """
+        return _leases.retry_at(self.conn, feed_id, now, host_wait)
 
     def claim_outbox(
         self, kind: str, instance: str, now: datetime, lease: timedelta, limit: int = 1000
@@ -317,6 +354,8 @@ class Store:
         Raises:
             StorageError: a database error.
         """
+        if self.engine == "postgresql":
+            return _leases.claim_outbox(self.conn, kind, instance, now, lease, limit)
         with self._reading() as conn:
             return _claims.claim_outbox(conn, kind, now, limit)
 
@@ -324,8 +363,14 @@ class Store:
         """Whether ``instance`` leads for the singleton job ``name`` (digests, health,
         retention, quick-check, bot): elected at the first call, held until the instance
         ends.  On SQLite always true: the state lock already makes this the only instance.
+        On PostgreSQL a session advisory lock on a connection of its own
+        (``leases.Elections``); a database error answers False.
         """
-        return True
+        if self.url is None:
+            return True
+        if self._elections is None:
+            self._elections = _leases.Elections(self.url, instance)
+        return self._elections.leads(name)
 
     def next_due(self, kinds: Sequence[str]) -> datetime | None:
         """When the earliest pending outbox row of these kinds falls due (None: none)."""

@@ -203,7 +203,9 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime, remote_id: st
 
 def mark_retry(conn: Connection, ids: Sequence[int], due: datetime, error: str) -> None:
     conn.executemany(
-        "UPDATE outbox SET due = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+        # The lease ends with the attempt: the retry is due at ``due`` on any instance.
+        "UPDATE outbox SET due = ?, attempts = attempts + 1, last_error = ?,"
+        " lease_owner = NULL, lease_until = NULL WHERE id = ?",
         [(to_db(due), error, i) for i in ids],
     )
 
@@ -422,10 +424,13 @@ def stories_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, int]:
 
 
 def next_due(conn: Connection, kinds: Sequence[str]) -> datetime | None:
-    """When the earliest pending row of these kinds falls due (None: nothing waits)."""
+    """When the earliest pending row of these kinds falls due (None: nothing waits); a row
+    another instance holds falls due when its lease ends (``leases.claim_outbox``)."""
     marks = ",".join("?" * len(kinds))
     row = conn.execute(
-        f"SELECT MIN(due) FROM outbox WHERE status = ? AND kind IN ({marks})", (PENDING, *kinds)
+        "SELECT MIN(CASE WHEN lease_until > due THEN lease_until ELSE due END) FROM outbox"
+        f" WHERE status = ? AND kind IN ({marks})",
+        (PENDING, *kinds),
     ).fetchone()
     return from_db(row[0]) if row and row[0] else None
 

@@ -14,6 +14,7 @@ so the SQLite default neither needs nor loads it.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from psycopg import pq
 
 from monitor.errors import StorageError
 from monitor.store.migrations import MIGRATIONS, Migration
+
+log = logging.getLogger("monitor.store")
 
 HINT = "check MONITOR_DATABASE_URL / --database"
 
@@ -136,13 +139,28 @@ class PgConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], url: str, name: str = "monitor") -> None:
         self.raw = raw
         self.url = url
+        self.name = name
         self.server = server_of(url)
         self._changes = 0
+        self._closed = False
+        self.reconnects = 0
+        """How many times the connection was lost and opened again (``/healthz``)."""
+
+    def _alive(self) -> None:
+        # The server restarted (or a proxy cut the connection): the statement that saw it
+        # failed with "lost the connection"; the next one opens a new connection, outside
+        # any transaction (the lost one's was rolled back by the server).
+        if not (self.raw.broken or self.raw.closed) or self._closed:
+            return
+        self.raw = _raw(self.url, self.name)
+        self.reconnects += 1
+        log.warning("storage: reconnected to PostgreSQL at %s", self.server)
 
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
+        self._alive()
         try:
             if parameters is None:
                 cur = self.raw.execute(sql.encode())  # DDL and literals: no placeholders
@@ -155,6 +173,7 @@ class PgConnection:
         return cur
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
+        self._alive()
         cur = self.raw.cursor()
         try:
             cur.executemany(_sql(sql), [_params(p) for p in parameters])
@@ -174,6 +193,7 @@ class PgConnection:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
     def close(self) -> None:
+        self._closed = True
         self.raw.close()
 
 
@@ -184,23 +204,37 @@ def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnect
         StorageError: the server cannot be reached, refuses the login, the database does
             not exist, or its schema is newer than this program.
     """
-    try:
-        raw = psycopg.connect(
-            url,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT,
-            application_name="monitor",
-            row_factory=_row_factory,
-        )
-    except psycopg.Error as exc:
-        raise storage_error(exc, url) from exc
-    conn = PgConnection(raw, url)
+    conn = open_connection(url)
     try:
         migrate(conn, migrations)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _raw(url: str, name: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT,
+            application_name=name,
+            row_factory=_row_factory,
+        )
+    except psycopg.Error as exc:
+        raise storage_error(exc, url) from exc
+
+
+def open_connection(url: str, name: str = "monitor") -> PgConnection:
+    """A connection to ``url`` without migrating (``connect`` migrates); ``name`` is its
+    ``application_name`` in ``pg_stat_activity``.
+
+    Raises:
+        StorageError: the server cannot be reached, refuses the login, or the database
+            does not exist.
+    """
+    return PgConnection(_raw(url, name), url, name)
 
 
 # -- schema -----------------------------------------------------------------------------
