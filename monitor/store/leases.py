@@ -41,7 +41,7 @@ from monitor.store.engine import Connection
 
 log = logging.getLogger(__name__)
 
-_FREE = "(lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)"
+_FREE = "(lease_until IS NULL OR lease_until <= ?)"
 _DUE = "(next_poll IS NULL OR next_poll <= ?)"
 
 
@@ -73,7 +73,7 @@ def claim_feeds(
     """
     t_now, t_until = to_db(now), to_db(lease_until)
     where = f"{_DUE} AND {_FREE}"
-    params: list[object] = [t_now, t_now, instance]
+    params: list[object] = [t_now, t_now]
     if feed_ids is not None:
         where += " AND id = ANY(?)"
         params.append(list(feed_ids))
