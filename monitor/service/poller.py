@@ -151,6 +151,17 @@ class PollScheduler:
             replace_existing=True,
         )
 
+    def _rearm(self, feed_id: str, when: datetime) -> None:
+        # From inside this feed's own job: re-armed there, a run date that passes before
+        # APScheduler has counted the job finished (a busy loop) is skipped ("maximum
+        # number of running instances reached") and, a date job being gone once skipped,
+        # the feed would never be polled again.  So a task re-arms it once the job is done.
+        async def later() -> None:
+            await asyncio.sleep(0.01)  # after the job's done callback, queued already
+            self._arm(feed_id, max(when, self.clock()))
+
+        self.tasks.spawn(later(), f"rearm:{feed_id}")
+
     async def _spawn_poll(self, feed_id: str) -> None:
         if feed_id in self._polling:
             return
@@ -165,11 +176,11 @@ class PollScheduler:
                 self.instance, now, lease_until, 1, feed_ids=(feed_id,), per_host=per_host
             )
             if not claimed:  # another instance polled it, polls it, or fills its host
-                self._arm(feed_id, self.store.claim_retry_at(feed_id, now, HOST_WAIT))
+                self._rearm(feed_id, self.store.claim_retry_at(feed_id, now, HOST_WAIT))
                 return
         except StorageError as exc:
             log.warning("poll of %s not started: %s", feed_id, exc)
-            self._arm(feed_id, now + HOST_WAIT * 5)
+            self._rearm(feed_id, now + HOST_WAIT * 5)
             return
         task = self.tasks.spawn(self._poll(spec, leased=True), f"poll:{feed_id}")
         if task is not None:
