@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.feeds import FeedsConfig
+from monitor.errors import StorageError
 from monitor.logs import Throttle
 from monitor.models import Target
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
@@ -85,6 +86,24 @@ class Status:
             self.endpoint = None
 
     def health(self) -> dict[str, Any]:
+        """``/healthz``: not ok while stopping, with an alert stuck, or the database out of
+        reach; ``database`` names the engine and, on PostgreSQL, how many times the
+        connection was lost and reopened (``reconnects``) or why it is down (``error``)."""
+        database: dict[str, Any] = {
+            "engine": self.store.engine,
+            "where": self.store.where,
+            "reconnects": self.store.reconnects,
+        }
+        try:
+            return {**self._health(), "database": database}
+        except StorageError as exc:
+            return {
+                "ok": False,
+                "started": self.started.isoformat(),
+                "database": {**database, "error": str(exc)},
+            }
+
+    def _health(self) -> dict[str, Any]:
         states = self.store.feed_states()
         enabled = self.feeds().enabled()
         failing = sum(1 for f in enabled if (st := states.get(f.id)) and st.consecutive_failures)

@@ -173,7 +173,15 @@ class PollScheduler:
         per_host = self.feeds.settings.per_host
         try:
             claimed = self.store.claim_feeds(
-                self.instance, now, lease_until, 1, feed_ids=(feed_id,), per_host=per_host
+                self.instance,
+                now,
+                lease_until,
+                1,
+                feed_ids=(feed_id,),
+                per_host=per_host,
+                # The host's slot guards the feed's request (and its full-text pages):
+                # two fetch deadlines, so that a dead instance blocks its hosts no longer.
+                host_until=now + 2 * spec.timeout + HOST_WAIT,
             )
             if not claimed:  # another instance polled it, polls it, or fills its host
                 self._rearm(feed_id, self.store.claim_retry_at(feed_id, now, HOST_WAIT))

@@ -310,19 +310,21 @@ class Store:
         limit: int,
         feed_ids: Sequence[str] | None = None,
         per_host: int | None = None,
+        host_until: datetime | None = None,
     ) -> list[str]:
         """The feeds ``instance`` polls now, at most ``limit``: of ``feed_ids`` (the feeds
         its schedule found due), or else of the feeds due at ``now``, those that no other
         instance holds, leased to ``instance`` until ``lease_until``; with ``per_host``,
         only while fewer than ``per_host`` feeds of the same host are leased (politeness
-        across instances, ``monitor.store.leases``).  ``release_feed`` after the poll.
+        across instances, ``monitor.store.leases``), the host's slot leased until
+        ``host_until`` (default ``lease_until``).  ``release_feed`` after the poll.
 
         Raises:
             StorageError: a database error.
         """
         if self.engine == "postgresql":
             return _leases.claim_feeds(
-                self.conn, instance, now, lease_until, limit, feed_ids, per_host
+                self.conn, instance, now, lease_until, limit, feed_ids, per_host, host_until
             )
         with self._reading() as conn:
             return _claims.claim_feeds(conn, now, limit, feed_ids)

@@ -63,15 +63,19 @@ def claim_feeds(
     limit: int,
     feed_ids: Sequence[str] | None = None,
     per_host: int | None = None,
+    host_until: datetime | None = None,
 ) -> list[str]:
     """Lease to ``instance`` until ``lease_until`` up to ``limit`` feeds due at ``now``
     (of ``feed_ids`` when given) that no other instance holds; with ``per_host``, only
-    those whose host has a free slot.  Returns their ids, never polled first.
+    those whose host has a free slot, leased until ``host_until`` (default
+    ``lease_until``: a slot guards a request, so it may be leased for less than the poll,
+    and a dead instance's slots come free sooner).  Returns their ids, never polled first.
 
     Raises:
         StorageError: a database error (nothing is claimed).
     """
     t_now, t_until = to_db(now), to_db(lease_until)
+    t_host = to_db(min(host_until, lease_until)) if host_until is not None else t_until
     where = f"{_DUE} AND {_FREE}"
     params: list[object] = [t_now, t_now]
     if feed_ids is not None:
@@ -86,7 +90,7 @@ def claim_feeds(
         claimed = []
         for feed_id, url in rows:
             if per_host is not None and not _take_slot(
-                conn, host_of(url), per_host, feed_id, instance, t_now, t_until
+                conn, host_of(url), per_host, feed_id, instance, t_now, t_host
             ):
                 continue
             claimed.append(feed_id)

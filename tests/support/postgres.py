@@ -113,6 +113,12 @@ class ThrowawayCluster:
         )
         return self
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every session is ended, the server is back when
+        this returns (the PostgreSQL-restart test)."""
+        data = self.root / "data"
+        self._run(self.pg_ctl, "-D", str(data), "-m", "fast", "-w", "restart")
+
     def stop(self) -> None:
         with contextlib.suppress(PostgresUnavailable, subprocess.TimeoutExpired):
             self._run(self.pg_ctl, "-D", str(self.root / "data"), "-m", "immediate", "stop")
