@@ -374,7 +374,14 @@ class Service:
     async def _start_bot(self) -> None:
         """The Telegram command bot, when a token is set (monitor.service.bot); Telegram
         allows one ``getUpdates`` reader per token, so it is a singleton job."""
-        if self._bot is not None or self.tasks.stopping.is_set():
+        if self.tasks.stopping.is_set():
+            return
+        if self._bot is not None:
+            # Still elected?  A lost election connection (PostgreSQL restarted) frees the
+            # lock, and another instance may read getUpdates by now: one reader per token.
+            if self.store.url is not None and not self.singletons.leads("bot"):
+                log.warning("bot: this instance no longer runs it (election lost); stopped")
+                await self._stop_bot()
             return
         if self.opt.bot and self.opt.settings.telegram_token and self.singletons.leads("bot"):
             from monitor.service.bot import start_for_service

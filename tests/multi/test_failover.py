@@ -14,9 +14,6 @@ import contextlib
 import itertools
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,10 +23,10 @@ import psycopg
 
 from tests.support.app import write_feeds
 from tests.support.feedserver import FeedServer, rss_feed
+from tests.support.instances import KEYWORDS, Instance
 from tests.support.telegram_server import TelegramServer
 from tests.support.wait import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 FEEDS = int(os.environ.get("MONITOR_FAILOVER_FEEDS", "100"))
 KILLS = int(os.environ.get("MONITOR_FAILOVER_KILLS", "10"))
 """The issue asks for 200 feeds and 20 kills: ``MONITOR_FAILOVER_FEEDS=200
@@ -41,16 +38,6 @@ INTERVAL = 8.0
 LEASE = 8.0
 TIMEOUT = 3
 CHANNEL = "@eu_ai_watch"
-KEYWORDS = """\
-destinations:
-  eu-channel:
-    telegram: "@eu_ai_watch"
-watchlists:
-  ai-act:
-    title: EU AI Act
-    any: ["AI Act"]
-    alert: [eu-channel]
-"""
 
 
 def _words(rng: random.Random, n: int) -> str:
@@ -60,66 +47,6 @@ def _words(rng: random.Random, n: int) -> str:
         "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(3))
         for _ in range(n)
     )
-
-
-class Instance:
-    """One ``monitor run`` process, restarted in place after each kill."""
-
-    def __init__(self, name: str, tmp: Path, env: dict[str, str]) -> None:
-        self.name = name
-        self.tmp = tmp
-        self.env = env
-        self.log = tmp / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._seen = 0
-
-    def start(self) -> None:
-        self._seen = self.running() if self.log.exists() else 0
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "monitor",
-                "run",
-                "--feeds",
-                str(self.tmp / "feeds.yaml"),
-                "--keywords",
-                str(self.tmp / "keywords.yaml"),
-                "--state",
-                str(self.tmp / f"state-{self.name}"),
-                "--http",
-                "",
-                "--no-bot",
-                "--lease",
-                str(LEASE),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def running(self) -> int:
-        return self.log.read_text(errors="replace").count("monitor running")
-
-    def up(self) -> bool:
-        """The process started last has said "monitor running"."""
-        return self.running() > self._seen
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
 
 def _pending_sent(url: str, sent_text: str) -> set[str]:
@@ -162,7 +89,10 @@ def test_two_instances_one_killed_again_and_again_lose_nothing(
         "TELEGRAM_BOT_TOKEN": tg.token,
         "TELEGRAM_API_URL": tg.base_url,
     }
-    instances = [Instance("a", tmp_path, env), Instance("b", tmp_path, env)]
+    instances = [
+        Instance("a", tmp_path, env, lease=LEASE),
+        Instance("b", tmp_path, env, lease=LEASE),
+    ]
     published: list[str] = []
     kills: list[float] = []
     window: set[str] = set()
