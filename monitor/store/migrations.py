@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor import identity
+from monitor.store import tallies
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -322,4 +323,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration("full-text search also covers the article body", _article_search_body),
+    Migration(
+        "dashboard tallies: counts kept on write, match rows know feed and language",
+        # Issue 12 at 1,000,000 articles: the overview counted every article and every
+        # match on each view, /feeds read 14 days of the first-seen index, and /trends by
+        # feed or language looked up the article of every match of 90 days.
+        """
+        CREATE TABLE tallies (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        CREATE TABLE article_days (
+            day TEXT NOT NULL,
+            feed_id TEXT NOT NULL,
+            articles INTEGER NOT NULL,
+            PRIMARY KEY (day, feed_id)
+        );
+        ALTER TABLE matches ADD COLUMN feed_id TEXT;
+        ALTER TABLE matches ADD COLUMN language TEXT;
+        UPDATE matches SET
+            feed_id = (SELECT a.feed_id FROM articles a WHERE a.id = matches.article_id),
+            language = (SELECT a.language FROM articles a WHERE a.id = matches.article_id);
+        CREATE INDEX matches_day_feed ON matches (matched_at, feed_id);
+        CREATE INDEX matches_day_language ON matches (matched_at, language);
+        """
+        + ";\n".join(tallies.REBUILD),
+    ),
 )
