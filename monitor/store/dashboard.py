@@ -31,6 +31,8 @@ COUNT_CAP = 1000
 WALK_FROM = 2000
 """Above this many matched articles, a page walks the first-seen index instead of sorting."""
 _TERM = re.compile(r'"([^"]+)"|(\w+)', re.UNICODE)
+HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, MaxFragments=1"
+"""PostgreSQL's ts_headline options: FTS5's snippet of 24 tokens, hits marked alike."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,11 @@ class Facets:
     languages: tuple[str, ...]
 
 
+def _postgresql(conn: object) -> bool:
+    """The engine differs where SQLite has its own syntax: FTS5, INDEXED BY."""
+    return getattr(conn, "dialect", None) == "postgresql"
+
+
 def _day_start(now: datetime) -> str:
     start = to_db(now.replace(hour=0, minute=0, second=0, microsecond=0))
     assert start is not None
@@ -165,9 +172,11 @@ def overview(conn: sqlite3.Connection, now: datetime, recent: int = 20) -> Overv
         )
         for kind in ("alert", "digest")
     }
+    # INDEXED BY (SQLite's own): with statistics saying nearly every row is sent, SQLite
+    # scanned them all
+    hint = "" if _postgresql(conn) else " INDEXED BY outbox_due"
     oldest = conn.execute(
-        # INDEXED BY: with statistics saying nearly every row is sent, SQLite scanned them all
-        "SELECT MIN(created) FROM outbox INDEXED BY outbox_due WHERE status = ? AND kind = 'alert'",
+        f"SELECT MIN(created) FROM outbox{hint} WHERE status = ? AND kind = 'alert'",
         (PENDING,),
     ).fetchone()[0]
     alerts = conn.execute(
@@ -240,7 +249,25 @@ def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
     match = fts_query(query.q)
     page = max(1, query.page)
     window = [query.per_page, (page - 1) * query.per_page]
-    if match is not None:
+    if match is not None and _postgresql(conn):
+        # articles_search holds each article's tsvector ('simple': no stemming, like
+        # unicode61); websearch_to_tsquery reads the same "phrase" word syntax, every
+        # term required.  ts_headline marks the hits in the text of the page's rows only.
+        where.append("s.search @@ websearch_to_tsquery('simple', ?)")
+        params.append(match)
+        clause = " AND ".join(where)
+        source = "articles_search s JOIN articles a ON a.id = s.article_id"
+        total = _count(conn, f"SELECT 1 FROM {source} WHERE {clause}", params)
+        text = " || ' ' || ".join(
+            f"coalesce(a.{c}, '')" for c in ("title", "summary", "content", "body")
+        )
+        rows = conn.execute(
+            f"SELECT a.*, ts_headline('simple', {text}, websearch_to_tsquery('simple', ?),"
+            " ?) AS extract"
+            f" FROM {source} WHERE {clause} ORDER BY s.article_id DESC LIMIT ? OFFSET ?",
+            [match, HEADLINE, *params, *window],
+        ).fetchall()
+    elif match is not None:
         # FTS5 walks its index newest rowid first and stops at the LIMIT; a count of every
         # hit of a common word would read its whole posting list, so it stops at COUNT_CAP.
         where.append("articles_fts MATCH ?")
@@ -264,7 +291,8 @@ def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
         else:
             total = _count(conn, f"SELECT 1 FROM articles a WHERE {clause}", params)
         # Many matches: walk the articles newest first and stop at the page; few: sort them.
-        hint = " INDEXED BY articles_first_seen" if total > WALK_FROM else ""
+        walk = total > WALK_FROM and not _postgresql(conn)
+        hint = " INDEXED BY articles_first_seen" if walk else ""
         rows = conn.execute(
             f"SELECT a.*, NULL AS extract FROM articles a{hint} WHERE {clause}"
             " ORDER BY a.first_seen DESC, a.id DESC LIMIT ? OFFSET ?",
@@ -292,7 +320,7 @@ def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
 
 def _count(conn: sqlite3.Connection, select: str, params: list[object]) -> int:
     """Rows of ``select``, counted up to COUNT_CAP + 1 (the page says "over 1,000")."""
-    sql = f"SELECT COUNT(*) FROM ({select} LIMIT {COUNT_CAP + 1})"
+    sql = f"SELECT COUNT(*) FROM ({select} LIMIT {COUNT_CAP + 1}) AS counted"
     return int(conn.execute(sql, params).fetchone()[0])
 
 
