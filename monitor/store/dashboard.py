@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -417,11 +419,26 @@ def trends(conn: sqlite3.Connection, now: datetime, days: int, by: str = "watchl
     series: dict[str, list[int]] = {}
     # each grouping has its covering index on matches: (watchlist, matched_at),
     # (matched_at, feed_id), (matched_at, language); no article row is read
-    for name, day, count in conn.execute(
-        f"SELECT {group}, substr(matched_at, 1, 10), COUNT(*) FROM matches"
-        " WHERE matched_at >= ? GROUP BY 1, 2",
-        (first.isoformat(),),
-    ):
+    # (watchlist, day) pairs are few; (feed, day) pairs nearly as many as the matches
+    # (8,800 of 12,000 over 90 days at 1,000,000 articles), and SQLite's temporary
+    # B-tree for so many groups took twice as long as a Counter over the rows.
+    since = (first.isoformat(),)
+    counted: Iterable[tuple[str, str, int]]
+    if by == "feed":
+        pairs = Counter[tuple[str, str]](
+            conn.execute(
+                f"SELECT {group}, substr(matched_at, 1, 10) FROM matches WHERE matched_at >= ?",
+                since,
+            )
+        )
+        counted = ((name, day, n) for (name, day), n in pairs.items())
+    else:
+        counted = conn.execute(
+            f"SELECT {group}, substr(matched_at, 1, 10), COUNT(*) FROM matches"
+            " WHERE matched_at >= ? GROUP BY 1, 2",
+            since,
+        )
+    for name, day, count in counted:
         offset = (date.fromisoformat(day) - first).days
         if 0 <= offset < days:
             series.setdefault(str(name), [0] * days)[offset] += count
