@@ -438,9 +438,10 @@ def trends(conn: sqlite3.Connection, now: datetime, days: int, by: str = "watchl
             " WHERE matched_at >= ? GROUP BY 1, 2",
             since,
         )
+    offsets = {day.isoformat(): n for n, day in enumerate(axis)}  # not a date per row
     for name, day, count in counted:
-        offset = (date.fromisoformat(day) - first).days
-        if 0 <= offset < days:
+        offset = offsets.get(day)
+        if offset is not None:
             series.setdefault(str(name), [0] * days)[offset] += count
     ordered = sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
     return Trends(by, axis, tuple(TrendSeries(n, tuple(c)) for n, c in ordered))
