@@ -426,7 +426,8 @@ def trends(conn: sqlite3.Connection, now: datetime, days: int, by: str = "watchl
     counted: Iterable[tuple[str, str, int]]
     if by == "feed":
         pairs = Counter[tuple[str, str]](
-            conn.execute(
+            (r[0], r[1])
+            for r in conn.execute(
                 f"SELECT {group}, substr(matched_at, 1, 10) FROM matches WHERE matched_at >= ?",
                 since,
             )
