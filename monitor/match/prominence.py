@@ -28,9 +28,13 @@ _ROUNDUP_TITLE = re.compile(
     r"revue de presse|en bref|kurz gemeldet|überblick|rassegna|in breve)\b",
     re.IGNORECASE,
 )
+# For ASCII titles (most): the same search on the lower-cased title, case-sensitive,
+# is about 2.5 times as fast and finds the same (no ASCII letter has another case
+# partner under re.IGNORECASE).
+_ROUNDUP_TITLE_LOWER = re.compile(_ROUNDUP_TITLE.pattern)
 # "Topic: a, b, c and d" or many list items in the text: several unrelated headlines.
 _LIST_TITLE = re.compile(r":[^:]*,[^:,]*,[^:]*(?:\band\b|&|\+|…)")
-_BULLETS = ("•", "·", "▪", "►", "■", "\n- ", "\n* ", " | ")
+_BULLETS = ("•", "·", "▪", "►", "■")
 _MIN_LIST_ITEMS = 5
 
 
@@ -49,11 +53,22 @@ class Prominence:
 def is_roundup(article: Article) -> bool:
     """Whether ``article`` looks like a list of unrelated headlines (a newsletter)."""
     title = article.title
-    if _ROUNDUP_TITLE.search(title) or (":" in title and _LIST_TITLE.search(title)):
+    if title.isascii():
+        if _ROUNDUP_TITLE_LOWER.search(title.lower()):
+            return True
+    elif _ROUNDUP_TITLE.search(title):
         return True
-    # Bullets and separators, counted by C-level str.count (this runs for every match).
+    if ":" in title and _LIST_TITLE.search(title):
+        return True
+    # Bullets and separators, counted by C-level str.count (this runs for every match);
+    # the bullets are not ASCII, the list marks need a line break, the separator a "|".
     body = article.summary or article.content
-    return sum(body.count(bullet) for bullet in _BULLETS) >= _MIN_LIST_ITEMS
+    count = 0 if body.isascii() else sum(body.count(bullet) for bullet in _BULLETS)
+    if "\n" in body:
+        count += body.count("\n- ") + body.count("\n* ")
+    if "|" in body:
+        count += body.count(" | ")
+    return count >= _MIN_LIST_ITEMS
 
 
 def prominence(
