@@ -19,7 +19,6 @@ the text) and every further look-up is a binary search.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
@@ -28,8 +27,6 @@ from monitor.match.mend import NO_REGIONS, Regions, widen
 from monitor.match.normalize import TABLES, tables_for
 
 Events = tuple[list[int], list[int], list[int], list[int]]
-_RUNS = re.compile("  +")
-_BYTE_RUNS = re.compile(b"  +")
 DIRECT_LOOKUPS = 16
 """Look-ups answered by searching the text; beyond them, by the word index."""
 
@@ -49,7 +46,6 @@ class FoldedText:
         "_index",
         "_lookups",
         "_regions",
-        "_runs",
         "_translated",
         "folded",
         "text",
@@ -76,78 +72,12 @@ class FoldedText:
         self._lookups = 0
         self._index: tuple[list[int], list[int]] | None = None
         """Where each space of ``folded`` is, and where each word of the translation starts."""
-        self._runs: tuple[list[int], list[int]] | None = None
-        """The runs of word breaks that folding shrank (``_collapsed``)."""
 
     def span(self, fstart: int, fend: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the words at ``folded[fstart:fend]``.
 
         ``fstart`` is the first character of a word and ``fend`` the space after a word.
         """
-        runs = self._runs if self._runs is not None else self._collapsed()
-        spaces, removed = runs
-        # The translation of folded[i] is translation[i - 1 + characters removed before
-        # it]; most hits lie between two runs of word breaks, and the comparison
-        # (C-level) catches a folded text that does not belong to the text (a caller's bug).
-        k = bisect_right(spaces, fstart) - 1
-        shift = removed[k] - 1 if k >= 0 else -1
-        start, end = fstart + shift, fend + shift
-        if (k + 1 < len(spaces) and spaces[k + 1] < fend) or not self._same(
-            start, self.folded[fstart:fend]
-        ):
-            start, end = self._translated_span(fstart, fend)
-        events = self._events
-        if events is None:
-            events = self._uneven_events()
-        if events[0]:
-            start = _orig_char(start, events)
-            end = _orig_char(end - 1, events) + 1
-        text = self.text
-        # A decomposed accent after the last letter belongs to the word ("Dragos\u0326");
-        # combining marks start at U+0300.
-        while (
-            end < len(text)
-            and text[end] >= "\u0300"
-            and unicodedata.category(text[end]) in ("Mn", "Me")
-            and (TABLES.fold.get(ord(text[end])) == "")
-        ):
-            end += 1
-        return widen(start, end, self._regions)
-
-    def _collapsed(self) -> tuple[list[int], list[int]]:
-        """Where ``folded`` has a space that stands for a run of word breaks, and how
-        many characters the runs up to it removed (``folded`` is the translation padded
-        with a space either side, every run of spaces shrunk to one).
-
-        One C-level scan of the text, then a loop over its runs only.
-        """
-        translated = self._translated
-        if translated is None:
-            translated = self._translation()
-        spaces: list[int] = []
-        removed: list[int] = []
-        total = 0
-        found = (
-            _BYTE_RUNS.finditer(b" " + translated + b" ")
-            if isinstance(translated, bytes)
-            else _RUNS.finditer(" " + translated + " ")
-        )
-        for m in found:
-            start, end = m.span()
-            spaces.append(start - total)
-            total += end - start - 1
-            removed.append(total)
-        self._runs = (spaces, removed)
-        return self._runs
-
-    def _same(self, start: int, part: str) -> bool:
-        translated = self._translated
-        if isinstance(translated, bytes):
-            return part.isascii() and translated.startswith(part.encode("ascii"), start)
-        return translated is not None and translated.startswith(part, start)
-
-    def _translated_span(self, fstart: int, fend: int) -> tuple[int, int]:
-        """``span`` in the translation, by the words around the hit."""
         translated = self._translation()
         folded = self.folded
         index = self._word_index(translated)
@@ -167,7 +97,23 @@ class FoldedText:
             else:
                 last = folded.rfind(" ", fstart, fend) + 1
                 end = _find_word(translated, folded, last, start) + fend - last
-        return start, end
+        events = self._events
+        if events is None:
+            events = self._uneven_events()
+        if events[0]:
+            start = _orig_char(start, events)
+            end = _orig_char(end - 1, events) + 1
+        text = self.text
+        # A decomposed accent after the last letter belongs to the word ("Dragos\u0326");
+        # combining marks start at U+0300.
+        while (
+            end < len(text)
+            and text[end] >= "\u0300"
+            and unicodedata.category(text[end]) in ("Mn", "Me")
+            and (TABLES.fold.get(ord(text[end])) == "")
+        ):
+            end += 1
+        return widen(start, end, self._regions)
 
     def words(self, fstart: int, fend: int) -> tuple[int, int]:
         """Word numbers ``(first, stop)`` covered by ``folded[fstart:fend]`` (stop exclusive)."""
