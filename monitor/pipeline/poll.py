@@ -116,7 +116,8 @@ class Poller:
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
     wait, unread, until one is recorded.  Without it a fast network outruns parsing and
     storing in a cold cycle, and every waiting body and parsed feed sits in memory
-    (1,000 feeds at ``concurrency: 400`` measured 291 waiting, +27 MB)."""
+    (1,000 feeds at ``concurrency: 400`` measured 291 waiting, +27 MB).  A feed gives its
+    slot back before it fetches article pages (full text)."""
     backlog_peak: int = field(default=0, init=False)
     """The most bodies that waited at once since this poller was built (a diagnostic)."""
     _backlog: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(
@@ -231,13 +232,18 @@ class Poller:
             self._waiting += 1
             self.backlog_peak = max(self.backlog_peak, self._waiting)
 
-        try:
-            result = await self.fetcher.fetch(spec, state, now, body_gate=gate)
-            return await self._process(spec, state, result, now)
-        finally:
+        def release() -> None:
+            nonlocal held
             if held:
+                held = False
                 self._waiting -= 1
                 backlog.release()
+
+        try:
+            result = await self.fetcher.fetch(spec, state, now, body_gate=gate)
+            return await self._process(spec, state, result, now, release)
+        finally:
+            release()
 
     def _backlog_semaphore(self) -> asyncio.Semaphore:
         # One per event loop: an asyncio.Semaphore binds to the loop it first waits in.
@@ -248,7 +254,12 @@ class Poller:
         return self._backlog[1]
 
     async def _process(
-        self, spec: FeedSpec, state: FeedState, result: FetchResult, now: datetime
+        self,
+        spec: FeedSpec,
+        state: FeedState,
+        result: FetchResult,
+        now: datetime,
+        release_backlog: Callable[[], None] = lambda: None,
     ) -> PollReport:
         if result.outcome == "error":
             return self._failed(spec, state, result, result.error or "unknown error")
@@ -302,6 +313,10 @@ class Poller:
         # enter a digest (the newest `backfill`, those of the last day).
         capped = state.never_polled and spec.backfill is not None
         since = now - BASELINE_DIGEST_WINDOW if capped else None
+        # The page fetches need fetch slots, which feeds waiting at the backlog hold while
+        # they wait: keeping this feed's backlog slot meanwhile hung a cold cycle of 200
+        # teaser feeds for ever (bench/bench_cli.py, issue 15).  The body is parsed by now.
+        release_backlog()
         got = await self._fulltext(spec, parsed, now, since)
         if got is None:
             return self._record(spec, state, result, prepared, digest)
