@@ -62,7 +62,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.match import compile_matcher
     from monitor.pipeline.build import load_configs
 
-    cfg = load_configs(args.feeds, args.keywords)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
     feeds, kw = cfg.feeds, cfg.keywords
     matcher = compile_matcher(kw)
     enabled = feeds.enabled()
@@ -129,7 +129,7 @@ class Progress:
 def cmd_poll(args: argparse.Namespace) -> int:
     from monitor.pipeline.build import load_configs, open_state
 
-    cfg = load_configs(args.feeds, args.keywords)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
     unknown = [f for f in args.feed if cfg.feeds.get(f) is None]
     if unknown:
         print(

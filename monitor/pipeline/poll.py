@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.config.feeds import FeedsConfig
+from monitor.config.specs import FeedsConfig
 from monitor.dedupe import Fingerprint, StoryIndex
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
