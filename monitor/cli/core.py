@@ -221,7 +221,8 @@ async def _poll(
             feeds=cfg.feeds,
             store=store,
             fetcher=fetcher,
-            matcher=matcher(cfg.keywords),
+            # Compiled only when a feed sends a new body: a warm run of 304s needs none.
+            build_matcher=lambda: matcher(cfg.keywords),
             routing=routing(cfg.keywords),
         )
         progress = Progress(len(specs)) if not args.json else None

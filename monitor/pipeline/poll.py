@@ -7,14 +7,13 @@ import asyncio
 import functools
 import hashlib
 import logging
-import multiprocessing
 import os
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config.specs import FeedsConfig
 from monitor.dedupe import Fingerprint, StoryIndex
@@ -39,6 +38,9 @@ from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
 from monitor.update import PreparedFeed, decide, prepare
 from monitor.update import Routing as UpdateRouting
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -102,6 +104,15 @@ class Poller:
     store: Store
     fetcher: Fetcher
     matcher: object | None = None
+    build_matcher: Callable[[], object] | None = None
+    """Builds ``matcher`` (when none was given) once the first fetched body is to be
+    parsed: a cycle in which every feed answers 304, or sends the bytes it sent last,
+    compiles no matcher and starts no parser process (issue 15: a warm cron
+    ``monitor poll`` needs neither)."""
+    matchers_built: int = field(default=0, init=False)
+    """How many times ``build_matcher`` ran (a diagnostic)."""
+    pools_started: int = field(default=0, init=False)
+    """How many parser process pools were started (a diagnostic)."""
     routing: Routing = field(default_factory=Routing)
     clock: Clock = utcnow
     rng: random.Random = field(default_factory=random.Random)
@@ -111,6 +122,7 @@ class Poller:
     parse_pool_min: int = PARSE_POOL_MIN_FEEDS
     """Cycles over fewer feeds than this parse inline (a process costs ~50 ms to start)."""
     _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
+    _pool_wanted: bool = field(default=False, init=False, repr=False)
     stories: StoryIndex | None = field(default_factory=StoryIndex)
     max_backlog: int = MAX_BACKLOG
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
@@ -159,29 +171,46 @@ class Poller:
         if specs is None:
             specs = self._due(states, started, everything=everything)
         todo = list(specs)
-        pool = self._parse_pool(len(todo))
-        self._pool = pool
+        # A parser process for a big cycle: parsing is pure and CPU-bound, and a cold cycle
+        # of 1,000 feeds spends a third of its CPU in it; on a second core it overlaps with
+        # fetching and storing.  Small cycles (and the service's one-feed polls) parse
+        # inline.  Started with the first body to parse (``_parse_pool``), if any.
+        self._pool_wanted = self.parse_workers > 0 and len(todo) >= self.parse_pool_min
         try:
             reports = await asyncio.gather(*(self.poll_safely(s, states.get(s.id)) for s in todo))
         finally:
-            self._pool = None
+            pool, self._pool, self._pool_wanted = self._pool, None, False
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
 
-    def _parse_pool(self, feeds: int) -> ProcessPoolExecutor | None:
-        """A parser process for a big cycle: parsing is pure and CPU-bound, and a cold cycle
-        of 1,000 feeds spends a third of its CPU in it; on a second core it overlaps with
-        fetching and storing.  Small cycles (and the service's one-feed polls) parse inline.
-        """
-        if self.parse_workers <= 0 or feeds < self.parse_pool_min:
-            return None
+    def _matcher(self) -> object | None:
+        """The matcher, built now if it is still to be built (see ``build_matcher``)."""
+        if self.matcher is None and self.build_matcher is not None:
+            build, self.build_matcher = self.build_matcher, None
+            started = time.process_time()
+            self.matcher = build()
+            self.matchers_built += 1
+            log.debug("compiled the matcher in %.3f s CPU", time.process_time() - started)
+        return self.matcher
+
+    def _parse_pool(self) -> ProcessPoolExecutor | None:
+        """This cycle's parser process pool, started on first use when the cycle wants
+        one (after the matcher is built: the forked child inherits it)."""
+        if self._pool is not None or not self._pool_wanted:
+            return self._pool
+        self._pool_wanted = False
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         try:
             context = multiprocessing.get_context("fork")
         except ValueError:  # pragma: no cover - platforms without fork
             return None
+        self.pools_started += 1
+        log.debug("starting %d parser process(es)", self.parse_workers)
         # Forked after the matcher was compiled: the child inherits it, nothing is pickled.
-        return ProcessPoolExecutor(
+        self._pool = ProcessPoolExecutor(
             max_workers=self.parse_workers,
             mp_context=context,
             initializer=_init_worker,
@@ -191,6 +220,7 @@ class Poller:
                 functools.partial(_joins_story, self.stories is not None, self.stories_for_all),
             ),
         )
+        return self._pool
 
     async def poll_safely(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
         try:
@@ -270,6 +300,8 @@ class Poller:
         if state.body_hash == digest and state.last_success is not None:
             # Servers that ignore validators send the same bytes again: nothing to parse.
             return self._unchanged(spec, state, result)
+        self._matcher()
+        pool = self._parse_pool()
         parse = functools.partial(
             parse_feed,
             body,
@@ -279,9 +311,9 @@ class Poller:
             content_type=result.content_type,
             language=spec.language,
         )
-        if self._pool is not None:
+        if pool is not None:
             prepared = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _prepare_in_worker, parse
+                pool, _prepare_in_worker, parse
             )
         else:
             # Parsing and matching one body can take longer than the event loop may wait
