@@ -13,13 +13,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from monitor.config.specs import FeedsConfig
-from monitor.dedupe import Fingerprint, StoryIndex
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
-from monitor.fetch.pages import PageFetcher
 from monitor.fetch.schedule import next_poll
 from monitor.models import (
     Article,
@@ -31,8 +29,6 @@ from monitor.models import (
     ParsedFeed,
     PollReport,
 )
-from monitor.parse import parse_feed
-from monitor.pipeline import fulltext
 from monitor.pipeline.due import due_feeds
 from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
@@ -40,7 +36,14 @@ from monitor.update import PreparedFeed, decide, prepare
 from monitor.update import Routing as UpdateRouting
 
 if TYPE_CHECKING:
+    # Imported where used (issue 15): a cycle in which every feed answers 304 parses
+    # nothing, groups no story and fetches no page, so it loads neither the parsers nor
+    # numpy and the story features.
     from concurrent.futures import ProcessPoolExecutor
+
+    from monitor.dedupe import Fingerprint, StoryIndex
+    from monitor.fetch.pages import PageFetcher
+    from monitor.pipeline import fulltext
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -87,6 +90,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _StoryIndexOnFirstUse:
+    """The default ``Poller.stories``: a ``StoryIndex``, made when first used (a cycle
+    that stores no new article never uses it, and never imports numpy for it)."""
+
+    def __init__(self) -> None:
+        self._index: StoryIndex | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._index is None:
+            from monitor.dedupe import StoryIndex
+
+            self._index = StoryIndex()
+        return getattr(self._index, name)
+
+
+def _story_index_on_first_use() -> StoryIndex:
+    return cast("StoryIndex", _StoryIndexOnFirstUse())
+
+
 @dataclass
 class Routing:
     """The parts of keywords.yaml that routing needs, plus live subscriptions."""
@@ -123,7 +145,7 @@ class Poller:
     """Cycles over fewer feeds than this parse inline (a process costs ~50 ms to start)."""
     _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
     _pool_wanted: bool = field(default=False, init=False, repr=False)
-    stories: StoryIndex | None = field(default_factory=StoryIndex)
+    stories: StoryIndex | None = field(default_factory=lambda: _story_index_on_first_use())
     max_backlog: int = MAX_BACKLOG
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
     wait, unread, until one is recorded.  Without it a fast network outruns parsing and
@@ -300,6 +322,8 @@ class Poller:
         if state.body_hash == digest and state.last_success is not None:
             # Servers that ignore validators send the same bytes again: nothing to parse.
             return self._unchanged(spec, state, result)
+        from monitor.parse import parse_feed
+
         self._matcher()
         pool = self._parse_pool()
         parse = functools.partial(
@@ -377,6 +401,9 @@ class Poller:
     ) -> fulltext.Enriched | None:
         """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); None
         when no page was wanted."""
+        from monitor.fetch.pages import PageFetcher
+        from monitor.pipeline import fulltext
+
         pages = self._pages
         if pages is None or (pages.fetcher, pages.settings) != (self.fetcher, self.feeds.settings):
             # A new fetcher, or a reload changed page_timeout / page_max_size.
