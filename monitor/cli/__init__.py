@@ -48,6 +48,17 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_database_arg(parser: argparse.ArgumentParser) -> None:
+    """``--database URL`` for the commands that open the state database (issue 11)."""
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="postgresql://user:password@host:port/db instead of SQLite under --state "
+        "(env MONITOR_DATABASE_URL)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitor",

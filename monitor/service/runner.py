@@ -46,7 +46,13 @@ from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
-from monitor.store import StateLock, Store, ensure_state_dir, unsubscribe
+from monitor.store import (
+    StateLock,
+    Store,
+    database_url_from_env,
+    ensure_state_dir,
+    unsubscribe,
+)
 from monitor.store.db import RESTORE_HINT, check_file
 from monitor.web.app import Site
 
@@ -125,15 +131,17 @@ class Service:
             StateLockedError: another process uses the state directory.
         """
         state = ensure_state_dir(self.opt.state_dir)
+        url = database_url_from_env(self.opt.environ)
         lock = StateLock(state)
-        lock.acquire()
+        if url is None:  # SQLite: one process per state directory (PostgreSQL: issue 11)
+            lock.acquire()
         try:
             cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path)
             if self.opt.bot:
                 from monitor.service.bot import admin_ids_from_env
 
                 admin_ids_from_env(self.opt.environ)  # a malformed list fails at start
-            self._store = Store(state)
+            self._store = Store(state, database_url=url)
             try:
                 return await self._serve(cfg)
             finally:
@@ -696,7 +704,10 @@ class Service:
 
     async def _check_database(self) -> None:
         """The daily ``PRAGMA quick_check`` (in a thread, on a read-only connection of its
-        own); a corrupt database stops the service, so nothing more is written into it."""
+        own); a corrupt database stops the service, so nothing more is written into it.
+        SQLite's file only: PostgreSQL checks its own pages."""
+        if self.store.engine != "sqlite":
+            return
         problems = await asyncio.to_thread(check_file, self.store.path)
         if not problems:
             return

@@ -47,6 +47,7 @@ __all__ = [
     "StoredArticle",
     "StoryAssigner",
     "database_url_from_env",
+    "describe_database",
     "ensure_state_dir",
     "state_dir_from_env",
 ]
@@ -84,6 +85,27 @@ def database_url_from_env(environ: Mapping[str, str] | None = None) -> str | Non
     """``MONITOR_DATABASE_URL``, the one place the store reads it (None: SQLite)."""
     value = (os.environ if environ is None else environ).get("MONITOR_DATABASE_URL", "")
     return value.strip() or None
+
+
+def describe_database(url: str) -> str:
+    """``monitor check``'s line on a PostgreSQL database (nothing is migrated).
+
+    Raises:
+        StorageError: it cannot be reached or used (see ``Store``).
+    """
+    _check_url(url)
+    from monitor.store import pg
+
+    return pg.probe(url)
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StorageError(
+            "storage: the database URL must start with postgresql:// (got "
+            f"{url.split(':', 1)[0]}:...); leave MONITOR_DATABASE_URL / --database unset "
+            "for SQLite in the state directory"
+        )
 
 
 def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
@@ -131,12 +153,7 @@ class Store:
             self.conn = connect(self.path, busy_timeout=busy_timeout)
             self.where = str(self.path)
             return
-        if not url.startswith(("postgresql://", "postgres://")):
-            raise StorageError(
-                "storage: the database URL must start with postgresql:// (got "
-                f"{url.split(':', 1)[0]}:...); leave MONITOR_DATABASE_URL / --database unset "
-                "for SQLite in the state directory"
-            )
+        _check_url(url)
         try:
             from monitor.store import pg
         except ImportError as exc:

@@ -203,6 +203,33 @@ def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnect
     return conn
 
 
+def probe(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> str:
+    """One line on the database at ``url`` for ``monitor check``: reachable, and its
+    schema version against this program's; nothing is migrated.
+
+    Raises:
+        StorageError: unreachable, login refused, no such database, or a newer schema.
+    """
+    try:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    except psycopg.Error as exc:
+        raise storage_error(exc, url) from exc
+    conn = PgConnection(raw, url)
+    try:
+        exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchall()
+        version = schema_version(conn) if exists[0][0] else 0
+    finally:
+        conn.close()
+    if version > len(migrations):
+        raise StorageError(
+            f"storage: PostgreSQL at {conn.server}: database schema version {version} "
+            f"is newer than this program knows ({len(migrations)}); upgrade monitor"
+        )
+    pending = len(migrations) - version
+    todo = f", {pending} migrations to apply at the next start" if pending else ""
+    return f"database: PostgreSQL at {conn.server}, schema version {version}{todo}"
+
+
 # -- schema -----------------------------------------------------------------------------
 
 _TYPES = (
