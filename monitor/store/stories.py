@@ -119,9 +119,10 @@ def add(
         )
     else:
         conn.execute(
-            "UPDATE stories SET last_seen = max(last_seen, ?), articles = articles + 1"
-            " WHERE id = ?",
-            (stamp, row.story_id),
+            # CASE, not SQLite's max(a, b): PostgreSQL's is GREATEST (issue 11)
+            "UPDATE stories SET last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
+            " articles = articles + 1 WHERE id = ?",
+            (stamp, stamp, row.story_id),
         )
 
 
@@ -135,9 +136,10 @@ def merge(conn: Connection, keep: int, absorbed: Sequence[int]) -> None:
             continue
         conn.execute("UPDATE story_articles SET story_id = ? WHERE story_id = ?", (keep, sid))
         conn.execute(
-            "UPDATE stories SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?),"
+            "UPDATE stories SET first_seen = CASE WHEN first_seen > ? THEN ? ELSE first_seen END,"
+            " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
             " articles = articles + ? WHERE id = ?",
-            (row[0], row[1], row[2], keep),
+            (row[0], row[0], row[1], row[1], row[2], keep),
         )
         conn.execute("DELETE FROM stories WHERE id = ?", (sid,))
 
