@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "monitor.cli.service",
     "monitor.cli.stories",
     "monitor.cli.telegram",
+    "monitor.cli.db",
 )
 
 EXIT_OK = 0

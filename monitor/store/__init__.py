@@ -133,8 +133,9 @@ def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
 class Store:
     """The state database.  Not thread-safe: one per thread or task group.
 
-    ``database_url`` (default: ``MONITOR_DATABASE_URL``) a ``postgresql://`` URL opens
-    PostgreSQL, with one connection; otherwise SQLite in ``<state_dir>/monitor.sqlite3``.
+    ``database_url`` (None: ``MONITOR_DATABASE_URL``), a ``postgresql://`` URL, opens
+    PostgreSQL, with one connection; otherwise (or ``""``) SQLite in
+    ``<state_dir>/monitor.sqlite3``.
     """
 
     def __init__(
@@ -146,7 +147,7 @@ class Store:
     ) -> None:
         self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
-        url = database_url or database_url_from_env()
+        url = database_url_from_env() if database_url is None else (database_url or None)
         self.engine: Dialect = "sqlite"
         self.conn: Connection
         if url is None:
