@@ -14,6 +14,7 @@ so the SQLite default neither needs nor loads it.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from psycopg import pq
 
 from monitor.errors import StorageError
 from monitor.store.migrations import MIGRATIONS, Migration
+
+log = logging.getLogger(__name__)
 
 HINT = "check MONITOR_DATABASE_URL / --database"
 
@@ -142,12 +145,22 @@ class PgConnection:
         self.server = server_of(url)
         self._changes = 0
 
+    def _live(self) -> psycopg.Connection[Any]:
+        """The connection, opened again when the last one was lost (a server restart, a
+        failover): the statement that met the loss failed with a ``StorageError``, and
+        its transaction with it; the next one runs on a new connection."""
+        if self.raw.closed:
+            self.raw = _open(self.url)
+            log.warning("storage: reconnected to PostgreSQL at %s", self.server)
+        return self.raw
+
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
         try:
+            raw = self._live()
             if parameters is None:
-                cur = self.raw.execute(sql.encode())  # DDL and literals: no placeholders
+                cur = raw.execute(sql.encode())  # DDL and literals: no placeholders
             else:
-                cur = self.raw.execute(_sql(sql), _params(parameters))
+                cur = raw.execute(_sql(sql), _params(parameters))
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
         if _writes(sql) and cur.rowcount > 0:
@@ -155,8 +168,8 @@ class PgConnection:
         return cur
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
-        cur = self.raw.cursor()
         try:
+            cur = self._live().cursor()
             cur.executemany(_sql(sql), [_params(p) for p in parameters])
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
@@ -177,15 +190,9 @@ class PgConnection:
         self.raw.close()
 
 
-def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnection:
-    """Open the database at ``url`` and apply pending migrations.
-
-    Raises:
-        StorageError: the server cannot be reached, refuses the login, the database does
-            not exist, or its schema is newer than this program.
-    """
+def _open(url: str) -> psycopg.Connection[Any]:
     try:
-        raw = psycopg.connect(
+        return psycopg.connect(
             url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
@@ -194,7 +201,16 @@ def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnect
         )
     except psycopg.Error as exc:
         raise storage_error(exc, url) from exc
-    conn = PgConnection(raw, url)
+
+
+def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnection:
+    """Open the database at ``url`` and apply pending migrations.
+
+    Raises:
+        StorageError: the server cannot be reached, refuses the login, the database does
+            not exist, or its schema is newer than this program.
+    """
+    conn = PgConnection(_open(url), url)
     try:
         migrate(conn, migrations)
     except BaseException:
@@ -341,11 +357,14 @@ def storage_error(exc: psycopg.Error, url: str) -> StorageError:
     ):
         message = f"storage: cannot reach PostgreSQL at {server}: {_reason(text)}; {HINT}"
     elif (
-        state.startswith("08")
+        state.startswith(("08", "57P"))
         or "server closed the connection" in low
         or (isinstance(exc, psycopg.OperationalError) and "closed" in low)
     ):
-        message = f"storage: lost the connection to PostgreSQL at {server}: {_reason(text)}"
+        message = (
+            f"storage: lost the connection to PostgreSQL at {server}: {_reason(text)}; "
+            "the next statement connects again"
+        )
     else:
         message = f"storage: PostgreSQL at {server}: {text}"
     if password:

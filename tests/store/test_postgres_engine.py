@@ -183,6 +183,30 @@ def test_the_search_table_follows_inserts_and_pruning(tmp_path: Path):
         assert found(store, "gatekeeper") == [new.id]  # the title stays
 
 
+@pg
+def test_a_lost_connection_fails_one_statement_and_the_next_reconnects(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+):
+    import psycopg
+
+    with Store(tmp_path) as store:
+        store.sync_feeds([], NOW)
+        pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StorageError) as err:
+            store.count_articles()
+        assert str(err.value).startswith(
+            "storage: lost the connection to PostgreSQL at 127.0.0.1:5432: "
+        )
+        assert str(err.value).endswith("; the next statement connects again")
+        assert store.count_articles() == 0
+        assert "storage: reconnected to PostgreSQL at 127.0.0.1:5432" in caplog.text
+        with store.transaction() as conn:  # and writes again
+            conn.execute("INSERT INTO service_flags VALUES ('x', '1', '')")
+        assert store.flag("x") == "1"
+
+
 @pytest.mark.sqlite_only
 def test_sqlite_stays_the_default_and_never_loads_psycopg(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "MONITOR_DATABASE_URL"}
