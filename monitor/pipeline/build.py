@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from monitor.config.feeds import FeedsConfig, load_feeds
 from monitor.config.keywords import KeywordsConfig, load_keywords
 from monitor.errors import ConfigError, ConfigErrors
-from monitor.store import StateLock, Store, database_url_from_env, ensure_state_dir
+from monitor.store import StateLock, Store, ensure_state_dir
 
 if TYPE_CHECKING:
     # Imported where used: the matcher and the poller pull in the parsers, numpy and
@@ -69,21 +69,20 @@ def matcher(keywords: KeywordsConfig) -> Matcher:
 def open_state(
     state_dir: str | os.PathLike[str], *, lock: bool = True, database_url: str | None = None
 ) -> tuple[Store, StateLock | None]:
-    """Open the state database, taking the process lock when ``lock`` (SQLite only:
-    PostgreSQL serves several processes, ``database_url`` or ``MONITOR_DATABASE_URL``).
+    """Open the state database (``database_url``, else ``MONITOR_DATABASE_URL``, else
+    SQLite in ``state_dir``), taking the state directory's process lock when ``lock``.
 
     Raises:
         StateLockedError: another monitor process uses this state directory.
         StorageError: the directory is not writable, or the database is empty or corrupt.
     """
     path = ensure_state_dir(state_dir)
-    url = database_url or database_url_from_env()
     state_lock = None
-    if lock and url is None:
+    if lock:
         state_lock = StateLock(path)
         state_lock.acquire()
     try:
-        store = Store(path, database_url=url)
+        store = Store(path, database_url=database_url)
     except BaseException:
         if state_lock:
             state_lock.release()

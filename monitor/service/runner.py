@@ -133,8 +133,7 @@ class Service:
         state = ensure_state_dir(self.opt.state_dir)
         url = database_url_from_env(self.opt.environ)
         lock = StateLock(state)
-        if url is None:  # SQLite: one process per state directory (PostgreSQL: issue 11)
-            lock.acquire()
+        lock.acquire()
         try:
             cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path)
             if self.opt.bot:
