@@ -224,3 +224,30 @@ def test_sqlite_stays_the_default_and_never_loads_psycopg(tmp_path: Path):
     ).stdout.split()
     assert out == ["sqlite", str(len(MIGRATIONS)), "False"]
     assert (tmp_path / "monitor.sqlite3").stat().st_size > 0
+
+
+@pg
+def test_check_says_whether_the_database_answers_and_migrates_nothing(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+):
+    from monitor.cli import main
+    from tests.support.app import make_app
+
+    app = make_app(tmp_path, {"eu": "http://127.0.0.1:9/eu.xml"})
+    files = ["--feeds", str(app.feeds_path), "--keywords", str(app.keywords_path)]
+    assert main(["check", *files, "--database", postgres_url]) == 0
+    assert (
+        f"database: PostgreSQL at 127.0.0.1:5432, schema version 0, {len(MIGRATIONS)} "
+        "migrations to apply at the next start\nok\n"
+    ) in capsys.readouterr().out
+    Store(tmp_path).close()  # MONITOR_DATABASE_URL is postgres_url: migrates
+    assert main(["check", *files]) == 0
+    assert (
+        f"database: PostgreSQL at 127.0.0.1:5432, schema version {len(MIGRATIONS)}\nok\n"
+    ) in capsys.readouterr().out
+    port = _closed_port()
+    assert main(["check", *files, "--database", f"postgresql://m:pw@127.0.0.1:{port}/m"]) == 1
+    assert capsys.readouterr().err == (
+        f"monitor: storage: cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused; "
+        "check MONITOR_DATABASE_URL / --database\n"
+    )
