@@ -46,11 +46,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from monitor.service.runner import Service, ServiceOptions
 
-    environ = dict(os.environ)
-    if args.database:  # the service reads its environment, --database wins over it
-        environ["MONITOR_DATABASE_URL"] = args.database
     options = ServiceOptions(
-        environ=environ,
+        database_url=args.database,
         feeds_path=args.feeds,
         keywords_path=args.keywords,
         state_dir=Path(args.state),

@@ -46,13 +46,7 @@ from monitor.service.bot_flags import is_paused
 from monitor.service.health import health_report
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.reload import FileWatch
-from monitor.store import (
-    StateLock,
-    Store,
-    database_url_from_env,
-    ensure_state_dir,
-    unsubscribe,
-)
+from monitor.store import StateLock, Store, ensure_state_dir, unsubscribe
 from monitor.store.db import RESTORE_HINT, check_file
 from monitor.web.app import Site
 
@@ -82,6 +76,8 @@ class ServiceOptions:
     bot: bool = True
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     requests_every: float = 1.0
+    database_url: str | None = None
+    """``--database``: a ``postgresql://`` URL; None: ``MONITOR_DATABASE_URL``, else SQLite."""
     """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
 
 
@@ -131,7 +127,6 @@ class Service:
             StateLockedError: another process uses the state directory.
         """
         state = ensure_state_dir(self.opt.state_dir)
-        url = database_url_from_env(self.opt.environ)
         lock = StateLock(state)
         lock.acquire()
         try:
@@ -140,7 +135,7 @@ class Service:
                 from monitor.service.bot import admin_ids_from_env
 
                 admin_ids_from_env(self.opt.environ)  # a malformed list fails at start
-            self._store = Store(state, database_url=url)
+            self._store = Store(state, database_url=self.opt.database_url)
             try:
                 return await self._serve(cfg)
             finally:

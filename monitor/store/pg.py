@@ -184,6 +184,9 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
+        # A lost connection has no transaction left to roll back.
+        if self.raw.closed:
+            return False
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
     def close(self) -> None:
