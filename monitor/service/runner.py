@@ -130,7 +130,7 @@ class Service:
         lock = StateLock(state)
         lock.acquire()
         try:
-            cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path)
+            cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path, cache_dir=state)
             if self.opt.bot:
                 from monitor.service.bot import admin_ids_from_env
 
