@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "monitor.cli.service",
     "monitor.cli.stories",
     "monitor.cli.telegram",
+    "monitor.cli.db",
 )
 
 EXIT_OK = 0
@@ -45,6 +46,17 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
         "--state",
         default=os.environ.get("MONITOR_STATE_DIR", "state"),
         help="state directory (env MONITOR_STATE_DIR, default ./state)",
+    )
+
+
+def add_database_arg(parser: argparse.ArgumentParser) -> None:
+    """``--database URL`` for the commands that open the state database (issue 11)."""
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="postgresql://user:password@host:port/db instead of SQLite under --state "
+        "(env MONITOR_DATABASE_URL)",
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from monitor.cli import add_config_args
+    from monitor.cli import add_config_args, add_database_arg
 
     p = sub.add_parser(
         "run",
@@ -19,6 +19,7 @@ def register(sub: Any) -> None:
         "SIGTERM or SIGINT finish in-flight work and exit within 10 seconds.",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument(
         "--http",
         default=os.environ.get("MONITOR_HTTP", "127.0.0.1:9108"),
@@ -46,6 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.service.runner import Service, ServiceOptions
 
     options = ServiceOptions(
+        database_url=args.database,
         feeds_path=args.feeds,
         keywords_path=args.keywords,
         state_dir=Path(args.state),

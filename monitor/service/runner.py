@@ -76,6 +76,8 @@ class ServiceOptions:
     bot: bool = True
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     requests_every: float = 1.0
+    database_url: str | None = None
+    """``--database``: a ``postgresql://`` URL; None: ``MONITOR_DATABASE_URL``, else SQLite."""
     """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
 
 
@@ -133,7 +135,7 @@ class Service:
                 from monitor.service.bot import admin_ids_from_env
 
                 admin_ids_from_env(self.opt.environ)  # a malformed list fails at start
-            self._store = Store(state)
+            self._store = Store(state, database_url=self.opt.database_url)
             try:
                 return await self._serve(cfg)
             finally:
@@ -696,7 +698,10 @@ class Service:
 
     async def _check_database(self) -> None:
         """The daily ``PRAGMA quick_check`` (in a thread, on a read-only connection of its
-        own); a corrupt database stops the service, so nothing more is written into it."""
+        own); a corrupt database stops the service, so nothing more is written into it.
+        SQLite's file only: PostgreSQL checks its own pages."""
+        if self.store.engine != "sqlite":
+            return
         problems = await asyncio.to_thread(check_file, self.store.path)
         if not problems:
             return
