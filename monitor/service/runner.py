@@ -786,6 +786,7 @@ class Service:
         public = self.opt.environ.get("MONITOR_PUBLIC_URL", "")
         return Site(
             database=self.store.path,
+            database_url=self.store.url,
             token=token,
             status=lambda: {"health": self.health(), "reload": self.last_reload},
             now=utcnow,

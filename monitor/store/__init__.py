@@ -149,6 +149,8 @@ class Store:
         self.path = self.state_dir / DB_NAME
         url = database_url_from_env() if database_url is None else (database_url or None)
         self.engine: Dialect = "sqlite"
+        self.url: str | None = url
+        """The PostgreSQL URL (None: SQLite), for the dashboard's reader of the same data."""
         self.conn: Connection
         if url is None:
             self.conn = connect(self.path, busy_timeout=busy_timeout)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from monitor.errors import StorageError
-from monitor.store import Store
+from monitor.store import Store, tallies
 from monitor.store.engine import Connection
 
 TABLES = (
@@ -31,7 +31,8 @@ TABLES = (
     "unsubscribed",
 )
 """Every table of state, parents first (``articles_search`` refers to ``articles``).
-``meta`` is not copied: both sides must already agree on it (``db.check_identity``)."""
+``meta`` is not copied: both sides must already agree on it (``db.check_identity``);
+nor are ``tallies`` and ``article_days``: they are counted again from the copied rows."""
 
 IDENTITY_TABLES = ("articles", "outbox", "stories")
 """Tables whose ``id`` the engine numbers (an identity column on PostgreSQL)."""
@@ -96,6 +97,8 @@ def copy_state(
             copied[table] = n
             if progress is not None:
                 progress(table, n)
+        # the dashboard's counts are kept by the store's writers, not by these INSERTs
+        tallies.rebuild(out)
         if target.engine == "postgresql":
             for table in IDENTITY_TABLES:
                 # Inserting explicit ids does not move an identity's sequence.

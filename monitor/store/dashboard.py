@@ -20,6 +20,7 @@ from monitor.models import Match
 from monitor.store import tallies
 from monitor.store.articles import StoredArticle, row_to_article
 from monitor.store.db import from_db, storage_error, to_db
+from monitor.store.engine import Connection, dialect
 from monitor.store.outbox import PENDING, matches_for
 from monitor.store.stories import StoryMember, StoryRow
 
@@ -147,9 +148,9 @@ class Facets:
     languages: tuple[str, ...]
 
 
-def _postgresql(conn: object) -> bool:
+def _postgresql(conn: Connection) -> bool:
     """The engine differs where SQLite has its own syntax: FTS5, INDEXED BY."""
-    return getattr(conn, "dialect", None) == "postgresql"
+    return dialect(conn) == "postgresql"
 
 
 def _day_start(now: datetime) -> str:
@@ -158,7 +159,7 @@ def _day_start(now: datetime) -> str:
     return start
 
 
-def overview(conn: sqlite3.Connection, now: datetime, recent: int = 20) -> Overview:
+def overview(conn: Connection, now: datetime, recent: int = 20) -> Overview:
     today = _day_start(now)
     pending = {
         r[0]: r[1]
@@ -226,7 +227,7 @@ def fts_query(text: str) -> str | None:
     return " ".join(terms) if terms else None
 
 
-def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
+def articles(conn: Connection, query: ArticleQuery) -> ArticlePage:
     """Matched articles, newest first, filtered and searched; one page of them."""
     # Matched articles are a small share of the stored ones: start from matches.
     where = ["a.id IN (SELECT article_id FROM matches{})"]
@@ -320,13 +321,13 @@ def articles(conn: sqlite3.Connection, query: ArticleQuery) -> ArticlePage:
     return ArticlePage(query=query, fts_query=match, total=total, items=items, capped=capped)
 
 
-def _count(conn: sqlite3.Connection, select: str, params: list[object]) -> int:
+def _count(conn: Connection, select: str, params: list[object]) -> int:
     """Rows of ``select``, counted up to COUNT_CAP + 1 (the page says "over 1,000")."""
     sql = f"SELECT COUNT(*) FROM ({select} LIMIT {COUNT_CAP + 1}) AS counted"
     return int(conn.execute(sql, params).fetchone()[0])
 
 
-def article(conn: sqlite3.Connection, article_id: int) -> ArticleView | None:
+def article(conn: Connection, article_id: int) -> ArticleView | None:
     row = conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
     if row is None:
         return None
@@ -345,7 +346,7 @@ def article(conn: sqlite3.Connection, article_id: int) -> ArticleView | None:
     )
 
 
-def facets(conn: sqlite3.Connection) -> Facets:
+def facets(conn: Connection) -> Facets:
     return Facets(
         watchlists=tuple(
             r[0] for r in conn.execute("SELECT DISTINCT watchlist FROM matches ORDER BY 1")
@@ -363,7 +364,7 @@ def facets(conn: sqlite3.Connection) -> Facets:
     )
 
 
-def feed_health(conn: sqlite3.Connection, now: datetime, days: int = 14) -> list[FeedHealth]:
+def feed_health(conn: Connection, now: datetime, days: int = 14) -> list[FeedHealth]:
     """Every feed the database knows, with new articles per day over the last ``days``."""
     first = (now - timedelta(days=days - 1)).date()
     per_day: dict[str, list[int]] = {}
@@ -404,7 +405,7 @@ TREND_GROUPS = {
 }
 
 
-def trends(conn: sqlite3.Connection, now: datetime, days: int, by: str = "watchlist") -> Trends:
+def trends(conn: Connection, now: datetime, days: int, by: str = "watchlist") -> Trends:
     """Matches per day over the last ``days`` (ending today), one series per watchlist,
     language or feed (``by``), largest first.
 
@@ -448,9 +449,7 @@ def trends(conn: sqlite3.Connection, now: datetime, days: int, by: str = "watchl
     return Trends(by, axis, tuple(TrendSeries(n, tuple(c)) for n, c in ordered))
 
 
-def stories(
-    conn: sqlite3.Connection, now: datetime, days: int = 7, limit: int = 50
-) -> list[StoryRow]:
+def stories(conn: Connection, now: datetime, days: int = 7, limit: int = 50) -> list[StoryRow]:
     """The ``limit`` stories seen last within ``days``, newest first, with their articles."""
     found = conn.execute(
         "SELECT id, title, first_seen, last_seen FROM stories WHERE last_seen >= ?"
@@ -484,14 +483,19 @@ def _when(text: str) -> datetime:
     return value
 
 
-def open_reader(path: str | Path) -> sqlite3.Connection:
+def open_reader(path: str | Path, database_url: str | None = None) -> Connection:
     """A read-only connection to the state database for the dashboard's queries, used from
-    a worker thread (one query at a time) so a slow search never holds up the event loop;
-    WAL lets it read while the service writes.
+    a worker thread (one query at a time) so a slow search never holds up the event loop.
+    SQLite: the file at ``path`` (WAL lets it read while the service writes); with
+    ``database_url``, PostgreSQL (``pg.connect_reader``).
 
     Raises:
         StorageError: the database cannot be opened.
     """
+    if database_url:
+        from monitor.store import pg
+
+        return pg.connect_reader(database_url)
     try:
         conn = sqlite3.connect(
             Path(path).absolute().as_uri() + "?mode=ro",
@@ -506,7 +510,7 @@ def open_reader(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def lab_articles(conn: sqlite3.Connection, since: datetime, limit: int) -> list[StoredArticle]:
+def lab_articles(conn: Connection, since: datetime, limit: int) -> list[StoredArticle]:
     """The newest ``limit`` stored articles first seen since ``since`` whose text is kept
     (what ``/lab`` replays), oldest first."""
     rows = conn.execute(
@@ -517,6 +521,6 @@ def lab_articles(conn: sqlite3.Connection, since: datetime, limit: int) -> list[
     return [row_to_article(r) for r in reversed(rows)]
 
 
-def stored_article(conn: sqlite3.Connection, article_id: int) -> StoredArticle | None:
+def stored_article(conn: Connection, article_id: int) -> StoredArticle | None:
     row = conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
     return row_to_article(row) if row is not None else None

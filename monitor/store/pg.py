@@ -222,6 +222,22 @@ def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnect
     return conn
 
 
+def connect_reader(url: str) -> PgConnection:
+    """A read-only connection to ``url`` for the dashboard (its own, used from a worker
+    thread); nothing is migrated: the service that writes has done that.
+
+    Raises:
+        StorageError: the server cannot be reached or refuses the login.
+    """
+    conn = PgConnection(_open(url), url)
+    try:
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def probe(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> str:
     """One line on the database at ``url`` for ``monitor check``: reachable, and its
     schema version against this program's; nothing is migrated.

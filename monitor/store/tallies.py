@@ -11,8 +11,9 @@ the tables, and tools that rewrite rows directly).  Plain SQL, the same on both 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
+
+from monitor.store.engine import Connection
 
 ARTICLES = "articles"
 MATCHED = "matched"
@@ -24,7 +25,7 @@ def day_of(stamp: str) -> str:
     return stamp[:10]
 
 
-def add_articles(conn: sqlite3.Connection, feed_id: str, day: str, count: int) -> None:
+def add_articles(conn: Connection, feed_id: str, day: str, count: int) -> None:
     """``count`` new articles of ``feed_id`` first seen on ``day``."""
     if count <= 0:
         return
@@ -36,7 +37,7 @@ def add_articles(conn: sqlite3.Connection, feed_id: str, day: str, count: int) -
     _bump(conn, ARTICLES, count)
 
 
-def forget_articles(conn: sqlite3.Connection, gone: Iterable[tuple[str, str, int]]) -> None:
+def forget_articles(conn: Connection, gone: Iterable[tuple[str, str, int]]) -> None:
     """Articles deleted: ``(feed_id, day first seen, how many)`` each."""
     total = 0
     for feed_id, day, count in gone:
@@ -49,13 +50,13 @@ def forget_articles(conn: sqlite3.Connection, gone: Iterable[tuple[str, str, int
     _bump(conn, ARTICLES, -total)
 
 
-def add_matched(conn: sqlite3.Connection, count: int) -> None:
+def add_matched(conn: Connection, count: int) -> None:
     """``count`` articles got their first match."""
     if count > 0:
         _bump(conn, MATCHED, count)
 
 
-def recount_matched(conn: sqlite3.Connection) -> None:
+def recount_matched(conn: Connection) -> None:
     """After matches were deleted (pruning: one index walk of the matches)."""
     conn.execute(
         "UPDATE tallies SET value = (SELECT COUNT(DISTINCT article_id) FROM matches)"
@@ -64,7 +65,7 @@ def recount_matched(conn: sqlite3.Connection) -> None:
     )
 
 
-def _bump(conn: sqlite3.Connection, name: str, by: int) -> None:
+def _bump(conn: Connection, name: str, by: int) -> None:
     conn.execute("UPDATE tallies SET value = value + ? WHERE name = ?", (by, name))
 
 
@@ -81,11 +82,11 @@ REBUILD = (
 """Recount both tables from the stored rows (also the migration that made them)."""
 
 
-def rebuild(conn: sqlite3.Connection) -> None:
+def rebuild(conn: Connection) -> None:
     """Recount both tables from the stored rows."""
     for statement in REBUILD:
         conn.execute(statement)
 
 
-def read(conn: sqlite3.Connection) -> dict[str, int]:
+def read(conn: Connection) -> dict[str, int]:
     return {str(n): int(v) for n, v in conn.execute("SELECT name, value FROM tallies")}

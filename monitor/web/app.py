@@ -75,6 +75,8 @@ class Site:
     """The dashboard: the state database it reads and who may see it."""
 
     database: Path
+    database_url: str | None = None
+    """PostgreSQL's URL when the service's store is there (None: the SQLite ``database``)."""
     token: str | None = None
     """``MONITOR_WEB_TOKEN``: when set, every page but /healthz and /metrics needs it."""
     status: Callable[[], dict[str, Any]] = field(default=lambda: {})
@@ -94,15 +96,16 @@ class Site:
 class Reader:
     """One read-only connection, used by one worker thread at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
+        self.url = url
         self._conn: Any = None
         self._lock = threading.Lock()
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self._lock:
             if self._conn is None:
-                self._conn = db.open_reader(self.path)
+                self._conn = db.open_reader(self.path, self.url)
             return fn(self._conn, *args)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -225,7 +228,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
-    reader = Reader(site.database) if site is not None else None
+    reader = Reader(site.database, site.database_url) if site is not None else None
     if site is not None and reader is not None:
         routes += pages(site, reader)
         routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))

@@ -8,6 +8,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.models import Article, FeedSpec, Match
 from monitor.store import Store, tallies
 from monitor.store import articles as arts
@@ -94,6 +96,7 @@ def test_trends_group_matches_by_their_article_feed_and_language(tmp_path: Path)
         assert [(s.name, s.total) for s in by_language.series] == [("fr", 2), ("?", 1)]
 
 
+@pytest.mark.sqlite_only  # a SQLite file of the previous version, written by hand
 def test_the_migration_counts_an_older_database(tmp_path: Path):
     raw = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
     migrate(raw, target=len(MIGRATIONS) - 1)
