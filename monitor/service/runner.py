@@ -307,6 +307,7 @@ class Service:
             matcher=compiled if compiled is not None else matcher(cfg.keywords),
             routing=route,
             rng=self.rng,
+            clock=self.clock,
             on_report=self._observe,
             # One story index for the life of the process: a reload must not make the
             # next poll rebuild it from SQLite (seconds at a million articles).
@@ -321,6 +322,7 @@ class Service:
                 console=self.opt.console,
                 limiter=self.flood,
                 instance=self.opt.instance,
+                clock=self.clock,
                 on_sent=self.outbox.sent,
                 on_failed=self.outbox.failed,
                 on_unhealthy=self.outbox.unhealthy,
