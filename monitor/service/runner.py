@@ -207,17 +207,8 @@ class Service:
             health_time=self.opt.health_time,
             health_timezone=self.opt.health_timezone,
         )
-        scheduler.add_job(
-            self.reloader.reload, "interval", seconds=self.opt.reload_every, id="reload"
-        )
-        self.requests.forget_unanswered()
-        scheduler.add_job(
-            self.requests.take,
-            "interval",
-            seconds=self.opt.requests_every,
-            id="requests",
-            next_run_time=self.clock(),
-        )
+        self.reloader.add_job(scheduler, self.opt.reload_every)
+        self.requests.add_job(scheduler, self.opt.requests_every)
         if self.opt.http:
             # Before anything is started: a taken port must end the start cleanly.
             try:
