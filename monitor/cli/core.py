@@ -62,7 +62,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.match import compile_matcher
     from monitor.pipeline.build import load_configs
 
-    cfg = load_configs(args.feeds, args.keywords)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
     feeds, kw = cfg.feeds, cfg.keywords
     matcher = compile_matcher(kw)
     enabled = feeds.enabled()
@@ -129,7 +129,7 @@ class Progress:
 def cmd_poll(args: argparse.Namespace) -> int:
     from monitor.pipeline.build import load_configs, open_state
 
-    cfg = load_configs(args.feeds, args.keywords)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
     unknown = [f for f in args.feed if cfg.feeds.get(f) is None]
     if unknown:
         print(
@@ -221,7 +221,8 @@ async def _poll(
             feeds=cfg.feeds,
             store=store,
             fetcher=fetcher,
-            matcher=matcher(cfg.keywords),
+            # Compiled only when a feed sends a new body: a warm run of 304s needs none.
+            build_matcher=lambda: matcher(cfg.keywords),
             routing=routing(cfg.keywords),
         )
         progress = Progress(len(specs)) if not args.json else None

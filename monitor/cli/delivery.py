@@ -66,7 +66,7 @@ def register(sub: Any) -> None:
 def _open(args: argparse.Namespace, lock: bool = True) -> tuple[Any, Any, Any]:
     from monitor.pipeline.build import load_configs, open_state
 
-    cfg = load_configs(args.feeds, args.keywords)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
     store, state_lock = open_state(args.state, lock=lock)
     return cfg, store, state_lock
 

@@ -127,7 +127,7 @@ class Service:
         lock = StateLock(state)
         lock.acquire()
         try:
-            cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path)
+            cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path, cache_dir=state)
             if self.opt.bot:
                 self.opt.settings.admin_ids()  # a malformed list fails at start
             self._store = Store(state)
