@@ -11,7 +11,7 @@ from tests.support.fixtures import feed_server  # noqa: F401
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401
 from tests.support.telegram_fixtures import telegram_server  # noqa: F401
 
-pytest_plugins = ["tests.support.smtp_server"]
+pytest_plugins = ["tests.support.smtp_server", "tests.support.engines"]
 
 DATA = Path(__file__).parent / "data"
 

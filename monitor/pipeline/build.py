@@ -92,9 +92,10 @@ def matcher(keywords: KeywordsConfig) -> Matcher:
 
 
 def open_state(
-    state_dir: str | os.PathLike[str], *, lock: bool = True
+    state_dir: str | os.PathLike[str], *, lock: bool = True, database_url: str | None = None
 ) -> tuple[Store, StateLock | None]:
-    """Open the state database, taking the process lock when ``lock``.
+    """Open the state database (``database_url``, else ``MONITOR_DATABASE_URL``, else
+    SQLite in ``state_dir``), taking the state directory's process lock when ``lock``.
 
     Raises:
         StateLockedError: another monitor process uses this state directory.
@@ -106,7 +107,7 @@ def open_state(
         state_lock = StateLock(path)
         state_lock.acquire()
     try:
-        store = Store(path)
+        store = Store(path, database_url=database_url)
     except BaseException:
         if state_lock:
             state_lock.release()

@@ -82,6 +82,8 @@ class ServiceOptions:
     bot: bool = True
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     requests_every: float = 1.0
+    database_url: str | None = None
+    """``--database``: a ``postgresql://`` URL; None: ``MONITOR_DATABASE_URL``, else SQLite."""
     """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
     clock: Clock = utcnow
     instance: str = field(default_factory=default_instance)
@@ -130,7 +132,10 @@ class Service:
             cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path, cache_dir=state)
             if self.opt.bot:
                 self.opt.settings.admin_ids()  # a malformed list fails at start
-            self._store = Store(state)
+            url = self.opt.database_url or (
+                self.opt.settings.database_url.reveal() if self.opt.settings.database_url else None
+            )
+            self._store = Store(state, database_url=url)
             try:
                 return await self._serve(cfg)
             finally:

@@ -1,15 +1,17 @@
 """Storage: the only package that speaks SQL.
 
-``Store`` wraps one SQLite connection (WAL) under the state directory; the functions
-in ``feeds`` and ``articles`` take a connection so that several can share one
-transaction (an article, its matches and its outbox rows commit together).
+``Store`` wraps one connection: SQLite (WAL) under the state directory by default, or
+PostgreSQL when a ``postgresql://`` URL is given (``--database`` or
+``MONITOR_DATABASE_URL``; ``monitor.store.pg``).  The functions in ``feeds`` and
+``articles`` take a connection so that several can share one transaction (an article,
+its matches and its outbox rows commit together).
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -27,7 +29,15 @@ from monitor.store import stories as _stories
 from monitor.store import subscribers as _subscribers
 from monitor.store import unsubscribe as _unsubscribe
 from monitor.store.articles import StoredArticle
-from monitor.store.db import BUSY_TIMEOUT, DB_NAME, connect, storage_error, transaction
+from monitor.store.db import (
+    BUSY_TIMEOUT,
+    DB_NAME,
+    check_identity,
+    connect,
+    storage_error,
+    transaction,
+)
+from monitor.store.engine import Connection, Dialect
 from monitor.store.lock import StateLock
 from monitor.store.stories import StoryRow, StoryRows
 from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot
@@ -37,6 +47,8 @@ __all__ = [
     "Store",
     "StoredArticle",
     "StoryAssigner",
+    "database_url_from_env",
+    "describe_database",
     "ensure_state_dir",
 ]
 
@@ -65,6 +77,33 @@ class StoryAssigner(Protocol):
     def discard(self, article_ids: Iterable[int]) -> None: ...
 
 
+def database_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``MONITOR_DATABASE_URL``, the one place the store reads it (None: SQLite)."""
+    value = (os.environ if environ is None else environ).get("MONITOR_DATABASE_URL", "")
+    return value.strip() or None
+
+
+def describe_database(url: str) -> str:
+    """``monitor check``'s line on a PostgreSQL database (nothing is migrated).
+
+    Raises:
+        StorageError: it cannot be reached or used (see ``Store``).
+    """
+    _check_url(url)
+    from monitor.store import pg
+
+    return pg.probe(url)
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StorageError(
+            "storage: the database URL must start with postgresql:// (got "
+            f"{url.split(':', 1)[0]}:...); leave MONITOR_DATABASE_URL / --database unset "
+            "for SQLite in the state directory"
+        )
+
+
 def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
     """Create the state directory if needed and make sure monitor can write in it.
 
@@ -88,14 +127,40 @@ def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
 
 
 class Store:
-    """The state database.  Not thread-safe: one per thread or task group."""
+    """The state database.  Not thread-safe: one per thread or task group.
+
+    ``database_url`` (None: ``MONITOR_DATABASE_URL``), a ``postgresql://`` URL, opens
+    PostgreSQL, with one connection; otherwise (or ``""``) SQLite in
+    ``<state_dir>/monitor.sqlite3``.
+    """
 
     def __init__(
-        self, state_dir: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT
+        self,
+        state_dir: str | os.PathLike[str],
+        *,
+        database_url: str | None = None,
+        busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
         self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
-        self.conn: sqlite3.Connection = connect(self.path, busy_timeout=busy_timeout)
+        url = database_url_from_env() if database_url is None else (database_url or None)
+        self.engine: Dialect = "sqlite"
+        self.conn: Connection
+        if url is None:
+            self.conn = connect(self.path, busy_timeout=busy_timeout)
+            self.where = str(self.path)
+            return
+        _check_url(url)
+        try:
+            from monitor.store import pg
+        except ImportError as exc:
+            raise StorageError(
+                "storage: PostgreSQL needs psycopg: pip install 'monitor[postgres]'"
+            ) from exc
+        self.engine = "postgresql"
+        self.where = f"PostgreSQL at {pg.server_of(url)}"
+        self.conn = pg.connect(url)
+        check_identity(self.conn, self.where)
 
     def close(self) -> None:
         self.conn.close()
@@ -107,7 +172,7 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """One write transaction (``BEGIN IMMEDIATE``), rolled back on any exception.
 
         Raises:
@@ -127,8 +192,9 @@ class Store:
             yield StoryRows(conn)
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        # A read outside a transaction: the driver's errors become StorageError too.
+    def _reading(self) -> Iterator[Connection]:
+        # A read outside a transaction: the driver's errors become StorageError too
+        # (PostgreSQL's already are: ``pg.PgConnection``).
         try:
             yield self.conn
         except sqlite3.Error as exc:

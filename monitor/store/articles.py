@@ -19,13 +19,13 @@ Every key that maps to a known article is recorded too, so the next poll answers
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store.db import from_db, to_db
+from monitor.store.engine import Connection, Row
 from monitor.update import (
     EntryIdentity,
     FeedIntent,
@@ -46,7 +46,7 @@ def _chunks(items: Sequence[str], size: int = 400) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
+def known_keys(conn: Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
     """Which of ``keys`` were seen in this feed before."""
     known: set[str] = set()
     for chunk in _chunks(keys):
@@ -61,9 +61,7 @@ def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> f
     return frozenset(known)
 
 
-def snapshot(
-    conn: sqlite3.Connection, feed_id: str, identities: Sequence[EntryIdentity]
-) -> FeedSnapshot:
+def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]) -> FeedSnapshot:
     """What the database knows about one poll's entries (see ``FeedSnapshot``).
 
     URL keys and text hashes are looked up only for entries whose key is not known.
@@ -100,7 +98,7 @@ def snapshot(
     return FeedSnapshot(feed_id, known, urls, hashes)
 
 
-def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArticle]:
+def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
     """Write an intent's identity part: seen keys and articles refreshed, new articles and
     new keys inserted.  Returns the new articles with their ids, in the intent's order.
 
@@ -125,7 +123,8 @@ def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArti
         cur = conn.execute(
             "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
             " title, summary, content, published, date_from_feed, language, authors, tags,"
-            " first_seen, last_seen, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " first_seen, last_seen, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " RETURNING id",
             (
                 feed_id,
                 a.key,
@@ -146,7 +145,9 @@ def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArti
                 a.body or None,
             ),
         )
-        article_id = int(cur.lastrowid or 0)
+        # RETURNING on both engines (no lastrowid on PostgreSQL); fetchall completes the
+        # statement, so SQLite can commit after it.
+        article_id = int(cur.fetchall()[0][0])
         new.append(NewArticle(article_id, a, first_seen=now, baseline=entry.baseline))
     if intent.keys:
         conn.executemany(
@@ -167,7 +168,7 @@ def write_articles(conn: sqlite3.Connection, intent: FeedIntent) -> list[NewArti
 
 
 def add_articles(
-    conn: sqlite3.Connection, feed_id: str, articles: Sequence[Article], now: datetime
+    conn: Connection, feed_id: str, articles: Sequence[Article], now: datetime
 ) -> list[NewArticle]:
     """Record a feed's entries without matching or routing (tools and tests); return the
     new ones in feed order.  The decision is the update decider's, as in a poll.
@@ -188,7 +189,7 @@ class StoredArticle:
     pruned: bool
 
 
-def row_to_article(row: sqlite3.Row) -> StoredArticle:
+def row_to_article(row: Row) -> StoredArticle:
     published = from_db(row["published"])
     article = Article(
         feed_id=row["feed_id"],
@@ -215,7 +216,7 @@ def row_to_article(row: sqlite3.Row) -> StoredArticle:
 
 
 def iter_articles(
-    conn: sqlite3.Connection, since: datetime | None = None, feed_id: str | None = None
+    conn: Connection, since: datetime | None = None, feed_id: str | None = None
 ) -> Iterator[StoredArticle]:
     """Stored articles first seen at or after ``since``, oldest first."""
     sql = "SELECT * FROM articles WHERE first_seen >= ?"
@@ -228,7 +229,7 @@ def iter_articles(
         yield row_to_article(row)
 
 
-def get_articles(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredArticle]:
+def get_articles(conn: Connection, ids: Sequence[int]) -> dict[int, StoredArticle]:
     out: dict[int, StoredArticle] = {}
     for chunk in _chunks([str(i) for i in ids]):
         marks = ",".join("?" * len(chunk))
@@ -240,7 +241,7 @@ def get_articles(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Stor
 
 
 def prune(
-    conn: sqlite3.Connection, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
+    conn: Connection, now: datetime, keep_text_before: datetime, keep_keys_before: datetime
 ) -> tuple[int, int]:
     """Drop article text last seen before ``keep_text_before``; forget identities last
     seen before ``keep_keys_before``.  Returns (texts pruned, identities forgotten).

@@ -15,17 +15,17 @@ advisory locks.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.models import OutboxEntry
 from monitor.store import outbox as _outbox
 from monitor.store.db import to_db
+from monitor.store.engine import Connection
 
 
 def claim_feeds(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: datetime,
     limit: int,
     feed_ids: Sequence[str] | None = None,
@@ -43,8 +43,6 @@ def claim_feeds(
     return [r[0] for r in rows]
 
 
-def claim_outbox(
-    conn: sqlite3.Connection, kind: str, now: datetime, limit: int
-) -> list[OutboxEntry]:
+def claim_outbox(conn: Connection, kind: str, now: datetime, limit: int) -> list[OutboxEntry]:
     """The pending rows of ``kind`` due at ``now``, oldest first."""
     return _outbox.due_entries(conn, kind, now, limit)

@@ -1,4 +1,4 @@
-"""SQLite connection, migrations and transactions."""
+"""Connections, migrations and transactions (SQLite here; PostgreSQL in ``pg``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from monitor import identity
 from monitor.errors import StorageError
+from monitor.store.engine import Connection, dialect
 from monitor.store.migrations import MIGRATIONS, Migration
 
 DB_NAME = "monitor.sqlite3"
@@ -83,20 +84,30 @@ def connect(
                     f"(quick_check: {'; '.join(problems[:3])}); {RESTORE_HINT}"
                 )
         migrate(conn)
-        stored = identity_version(conn)
+        check_identity(conn, path)
     except sqlite3.DatabaseError as exc:
         raise storage_error(exc, path) from exc
-    if stored != identity.VERSION:
-        conn.close()
-        raise StorageError(
-            f"storage: {path}: the articles were keyed by identity version {stored}, this "
-            f"program computes version {identity.VERSION}; run the monitor that wrote the "
-            "database, or one whose migrations re-key it"
-        )
     return conn
 
 
-def identity_version(conn: sqlite3.Connection) -> int | None:
+def check_identity(conn: Connection, where: object) -> None:
+    """Refuse a database whose article keys another identity version computed.
+
+    Raises:
+        StorageError: the stored version is not ``monitor.identity.VERSION`` (the
+            connection is closed).
+    """
+    stored = identity_version(conn)
+    if stored != identity.VERSION:
+        conn.close()
+        raise StorageError(
+            f"storage: {where}: the articles were keyed by identity version {stored}, this "
+            f"program computes version {identity.VERSION}; run the monitor that wrote the "
+            "database, or one whose migrations re-key it"
+        )
+
+
+def identity_version(conn: Connection) -> int | None:
     """The ``monitor.identity`` version the stored keys were computed with (None: unknown)."""
     row = conn.execute("SELECT value FROM meta WHERE name = 'identity_version'").fetchone()
     return None if row is None else int(row[0])
@@ -205,17 +216,23 @@ def _holder(path: str | Path | None) -> str:
 
 
 def migrate(
-    conn: sqlite3.Connection,
+    conn: Connection,
     migrations: Sequence[Migration] = MIGRATIONS,
     target: int | None = None,
 ) -> int:
-    """Apply the migrations after ``PRAGMA user_version``, each in its own transaction.
+    """Apply the migrations after ``PRAGMA user_version``, each in its own transaction
+    (on PostgreSQL: after the ``schema_version`` table's, see ``pg.migrate``).
 
     Returns the new version.
 
     Raises:
         StorageError: the database was written by a newer monitor.
     """
+    if dialect(conn) == "postgresql":
+        from monitor.store import pg
+
+        assert isinstance(conn, pg.PgConnection)
+        return pg.migrate(conn, migrations, target)
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > len(migrations):
         raise StorageError(
@@ -228,7 +245,7 @@ def migrate(
         conn.execute("BEGIN IMMEDIATE")
         try:
             if isinstance(migration.step, str):
-                for statement in _statements(migration.step):
+                for statement in statements(migration.step):
                     conn.execute(statement)
             else:
                 migration.step(conn)
@@ -240,7 +257,7 @@ def migrate(
     return max(version, stop)
 
 
-def _statements(script: str) -> Iterator[str]:
+def statements(script: str) -> Iterator[str]:
     # executescript() would COMMIT our transaction; split on ';' instead (no
     # migration uses a ';' inside a literal or a trigger body).
     for part in script.split(";"):
@@ -249,8 +266,9 @@ def _statements(script: str) -> Iterator[str]:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception.
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception.  (On PostgreSQL a
+    plain ``BEGIN``, read committed: ``pg.PgConnection`` raises ``StorageError`` itself.)
 
     Raises:
         StorageError: any database error, in words an admin can act on (``storage_error``):
@@ -259,7 +277,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             rollback used to cause, nor a bare ``OperationalError``.
     """
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN" if dialect(conn) == "postgresql" else "BEGIN IMMEDIATE")
         try:
             yield conn
         except BaseException:
@@ -279,14 +297,14 @@ def _primary(exc: sqlite3.Error) -> int | None:
     return None if code is None else int(code) & 0xFF
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def _rollback(conn: Connection) -> None:
     # On SQLITE_FULL (and some I/O errors) SQLite has already rolled the transaction
     # back; a second ROLLBACK would replace the real error by "no transaction is active".
     if conn.in_transaction:
         conn.execute("ROLLBACK")
 
 
-def _db_path(conn: sqlite3.Connection) -> str | None:
+def _db_path(conn: Connection) -> str | None:
     try:
         for row in conn.execute("PRAGMA database_list"):
             if row[1] == "main":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -10,12 +9,13 @@ from typing import Any
 
 from monitor.models import FeedSpec, FeedState
 from monitor.store.db import from_db, to_db
+from monitor.store.engine import Connection, Row
 
 _TIME_FIELDS = {"last_attempt", "last_success", "next_poll", "last_new"}
 _COLUMNS = [f.name for f in fields(FeedState) if f.name not in {"feed_id", "configured_url"}]
 
 
-def sync_feeds(conn: sqlite3.Connection, specs: Sequence[FeedSpec], now: datetime) -> None:
+def sync_feeds(conn: Connection, specs: Sequence[FeedSpec], now: datetime) -> None:
     """Create state rows for new feeds; reset a feed whose configured URL changed.
 
     A URL the publisher moved us to (301/308) is kept while the configured URL stays
@@ -38,7 +38,7 @@ def sync_feeds(conn: sqlite3.Connection, specs: Sequence[FeedSpec], now: datetim
             )
 
 
-def _state(row: sqlite3.Row) -> FeedState:
+def _state(row: Row) -> FeedState:
     values: dict[str, Any] = {}
     for name in _COLUMNS:
         value = row[name]
@@ -46,16 +46,16 @@ def _state(row: sqlite3.Row) -> FeedState:
     return FeedState(feed_id=row["id"], configured_url=row["configured_url"], **values)
 
 
-def feed_states(conn: sqlite3.Connection) -> dict[str, FeedState]:
+def feed_states(conn: Connection) -> dict[str, FeedState]:
     return {row["id"]: _state(row) for row in conn.execute("SELECT * FROM feeds ORDER BY id")}
 
 
-def feed_state(conn: sqlite3.Connection, feed_id: str) -> FeedState | None:
+def feed_state(conn: Connection, feed_id: str) -> FeedState | None:
     row = conn.execute("SELECT * FROM feeds WHERE id = ?", (feed_id,)).fetchone()
     return _state(row) if row else None
 
 
-def save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
+def save_feed_state(conn: Connection, state: FeedState) -> None:
     assignments = ", ".join(f"{name} = ?" for name in _COLUMNS)
     values = [
         to_db(getattr(state, name)) if name in _TIME_FIELDS else getattr(state, name)
@@ -64,7 +64,7 @@ def save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
     conn.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", (*values, state.feed_id))
 
 
-def created_times(conn: sqlite3.Connection) -> dict[str, datetime]:
+def created_times(conn: Connection) -> dict[str, datetime]:
     """When each feed was first configured (for the health report's "usual" rates)."""
     out = {}
     for feed_id, created in conn.execute("SELECT id, created FROM feeds"):

@@ -8,13 +8,13 @@ PostgreSQL backend can replay the same list.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor import identity
+from monitor.store.engine import Connection, dialect
 
-Step = str | Callable[[sqlite3.Connection], None]
+Step = str | Callable[[Connection], None]
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Migration:
     step: Step
 
 
-def _identity_v2(conn: sqlite3.Connection) -> None:
+def _identity_v2(conn: Connection) -> None:
     """Re-key stored articles with ``monitor.identity`` (version 2), record the version.
 
     Version 1 had three URL keys and three text hashes.  Entry keys (``seen_keys``) kept
@@ -60,13 +60,17 @@ def _identity_v2(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta (name, value) VALUES ('identity_version', '2')")
 
 
-def _article_search(conn: sqlite3.Connection) -> None:
+def _article_search(conn: Connection) -> None:
     """Full-text search of the archive (issue 12): an FTS5 index over the articles' title,
     summary and content, kept in step by triggers, filled from the rows already stored.
 
-    SQLite only; the PostgreSQL engine builds its own ``tsvector`` index instead.  The
-    ``unicode61`` tokenizer with ``remove_diacritics 2`` finds "reglement" in "règlement".
+    The ``unicode61`` tokenizer with ``remove_diacritics 2`` finds "reglement" in
+    "règlement".  On PostgreSQL only the plain indexes: its search index comes with the
+    body column (``_article_search_body``).
     """
+    if dialect(conn) == "postgresql":
+        _search_indexes(conn)
+        return
     conn.execute(
         "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, content,"
         " content='articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
@@ -82,6 +86,10 @@ def _article_search(conn: sqlite3.Connection) -> None:
         f" ON articles BEGIN {old} {new} END"
     )
     conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    _search_indexes(conn)
+
+
+def _search_indexes(conn: Connection) -> None:
     conn.execute("CREATE INDEX matches_watchlist ON matches (watchlist, matched_at, article_id)")
     # the dashboard's filters and its list of the last alerts sent
     conn.execute("CREATE INDEX articles_language ON articles (language)")
@@ -89,12 +97,17 @@ def _article_search(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX outbox_sent ON outbox (kind, sent_at)")
 
 
-def _article_search_body(conn: sqlite3.Connection) -> None:
+def _article_search_body(conn: Connection) -> None:
     """The search index also covers the article page's body (issue 14 stores it in
     ``articles.body``): the FTS5 table and its triggers are rebuilt with a fourth column,
     same tokenizer, and refilled from the stored rows.  Retention blanks the body with
     the other text, and the update trigger takes it out of the index then.
+
+    On PostgreSQL: ``_pg_search``.
     """
+    if dialect(conn) == "postgresql":
+        _pg_search(conn)
+        return
     for trigger in ("insert", "delete", "update"):
         conn.execute(f"DROP TRIGGER articles_fts_{trigger}")
     conn.execute("DROP TABLE articles_fts")
@@ -113,6 +126,43 @@ def _article_search_body(conn: sqlite3.Connection) -> None:
         f" ON articles BEGIN {old} {new} END"
     )
     conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+
+
+def _pg_search(conn: Connection) -> None:
+    """PostgreSQL's counterpart of the FTS5 index: ``articles_search`` holds one
+    ``tsvector`` per article (the ``simple`` configuration: no stemming, no stop words,
+    like ``unicode61``; diacritics are kept, unlike ``remove_diacritics 2``) over title,
+    summary, content and body, kept in step by a trigger, with a GIN index.  A table
+    beside ``articles`` rather than a column in it, as FTS5's is, so ``SELECT *`` of an
+    article does not carry its vector and ``db copy`` copies the same columns on both
+    engines.
+    """
+    conn.execute(
+        "CREATE TABLE articles_search (article_id BIGINT PRIMARY KEY"
+        " REFERENCES articles (id) ON DELETE CASCADE, search TSVECTOR NOT NULL)"
+    )
+    vector = (
+        "to_tsvector('simple', coalesce(NEW.title, '') || ' ' || coalesce(NEW.summary, '')"
+        " || ' ' || coalesce(NEW.content, '') || ' ' || coalesce(NEW.body, ''))"
+    )
+    conn.execute(
+        "CREATE FUNCTION articles_search_update() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN"
+        f" INSERT INTO articles_search (article_id, search) VALUES (NEW.id, {vector})"
+        " ON CONFLICT (article_id) DO UPDATE SET search = excluded.search;"
+        " RETURN NULL;"
+        " END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER articles_search_update AFTER INSERT OR UPDATE OF title, summary,"
+        " content, body ON articles FOR EACH ROW EXECUTE FUNCTION articles_search_update()"
+    )
+    conn.execute(
+        "INSERT INTO articles_search (article_id, search) SELECT id,"
+        " to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(summary, '') || ' '"
+        " || coalesce(content, '') || ' ' || coalesce(body, '')) FROM articles"
+    )
+    conn.execute("CREATE INDEX articles_search_gin ON articles_search USING GIN (search)")
 
 
 MIGRATIONS: tuple[Migration, ...] = (

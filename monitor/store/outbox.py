@@ -9,7 +9,6 @@ send and that commit is the only way to send a row twice.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from monitor.models import Hit, Match, OutboxEntry, Route, Snippet, Target
 from monitor.store.db import from_db, to_db
+from monitor.store.engine import Connection, Row
 
 PENDING = "pending"
 SENT = "sent"
@@ -62,7 +62,7 @@ def _hits_from_json(text: str) -> tuple[tuple[Hit, ...], int, float]:
 
 
 def record_matches(
-    conn: sqlite3.Connection, article_id: int, matches: Sequence[Match], now: datetime
+    conn: Connection, article_id: int, matches: Sequence[Match], now: datetime
 ) -> None:
     conn.executemany(
         "INSERT INTO matches (article_id, watchlist, score, hits, matched_at) VALUES (?,?,?,?,?)"
@@ -80,7 +80,7 @@ def record_matches(
     )
 
 
-def matches_for(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[int, list[Match]]:
+def matches_for(conn: Connection, article_ids: Sequence[int]) -> dict[int, list[Match]]:
     out: dict[int, list[Match]] = {}
     ids = list(dict.fromkeys(article_ids))
     for i in range(0, len(ids), 400):
@@ -104,7 +104,7 @@ def matches_for(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[in
     return out
 
 
-def enqueue(conn: sqlite3.Connection, routes: Sequence[Route], now: datetime) -> int:
+def enqueue(conn: Connection, routes: Sequence[Route], now: datetime) -> int:
     """Insert outbox rows; a row whose key exists already is left alone. Returns rows added."""
     before = conn.total_changes
     conn.executemany(
@@ -131,7 +131,7 @@ def enqueue(conn: sqlite3.Connection, routes: Sequence[Route], now: datetime) ->
     return conn.total_changes - before
 
 
-def _entry(row: sqlite3.Row) -> OutboxEntry:
+def _entry(row: Row) -> OutboxEntry:
     created = from_db(row["created"])
     due = from_db(row["due"])
     assert created is not None
@@ -153,15 +153,13 @@ def _entry(row: sqlite3.Row) -> OutboxEntry:
     )
 
 
-def entry(conn: sqlite3.Connection, outbox_id: int) -> OutboxEntry | None:
+def entry(conn: Connection, outbox_id: int) -> OutboxEntry | None:
     """One row by id (None: never existed, or pruned)."""
     row = conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
     return None if row is None else _entry(row)
 
 
-def due_entries(
-    conn: sqlite3.Connection, kind: str, now: datetime, limit: int = 1000
-) -> list[OutboxEntry]:
+def due_entries(conn: Connection, kind: str, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
     """Pending rows of ``kind`` whose next attempt is due, oldest first."""
     rows = conn.execute(
         "SELECT * FROM outbox WHERE status = ? AND kind = ? AND due <= ? ORDER BY id LIMIT ?",
@@ -171,7 +169,7 @@ def due_entries(
 
 
 def pending_for_target(
-    conn: sqlite3.Connection, kind: str, target: Target, now: datetime | None = None
+    conn: Connection, kind: str, target: Target, now: datetime | None = None
 ) -> list[OutboxEntry]:
     sql = (
         "SELECT * FROM outbox WHERE status = ? AND kind = ? AND destination = ?"
@@ -184,7 +182,7 @@ def pending_for_target(
     return [_entry(r) for r in conn.execute(sql + " ORDER BY id", params)]
 
 
-def pending_targets(conn: sqlite3.Connection, kind: str) -> list[Target]:
+def pending_targets(conn: Connection, kind: str) -> list[Target]:
     return [
         Target(r[0], r[1], r[2])
         for r in conn.execute(
@@ -195,9 +193,7 @@ def pending_targets(conn: sqlite3.Connection, kind: str) -> list[Target]:
     ]
 
 
-def mark_sent(
-    conn: sqlite3.Connection, ids: Sequence[int], now: datetime, remote_id: str | None
-) -> None:
+def mark_sent(conn: Connection, ids: Sequence[int], now: datetime, remote_id: str | None) -> None:
     conn.executemany(
         "UPDATE outbox SET status = ?, sent_at = ?, remote_id = ?, attempts = attempts + 1,"
         " last_error = NULL WHERE id = ? AND status = ?",
@@ -205,14 +201,14 @@ def mark_sent(
     )
 
 
-def mark_retry(conn: sqlite3.Connection, ids: Sequence[int], due: datetime, error: str) -> None:
+def mark_retry(conn: Connection, ids: Sequence[int], due: datetime, error: str) -> None:
     conn.executemany(
         "UPDATE outbox SET due = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
         [(to_db(due), error, i) for i in ids],
     )
 
 
-def release_unhealthy(conn: sqlite3.Connection, now: datetime) -> int:
+def release_unhealthy(conn: Connection, now: datetime) -> int:
     """Make the pending rows of every unhealthy destination due at ``now``; returns how
     many waited longer.  (New settings may have fixed what made them unhealthy.)"""
     return int(
@@ -225,14 +221,14 @@ def release_unhealthy(conn: sqlite3.Connection, now: datetime) -> int:
     )
 
 
-def mark_failed(conn: sqlite3.Connection, ids: Sequence[int], error: str) -> None:
+def mark_failed(conn: Connection, ids: Sequence[int], error: str) -> None:
     conn.executemany(
         "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
         [(FAILED, error, i) for i in ids],
     )
 
 
-def outbox_stats(conn: sqlite3.Connection) -> dict[str, Any]:
+def outbox_stats(conn: Connection) -> dict[str, Any]:
     counts = {
         f"{r[0]}:{r[1]}": r[2]
         for r in conn.execute("SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status")
@@ -246,7 +242,7 @@ def outbox_stats(conn: sqlite3.Connection) -> dict[str, Any]:
 # --- destination health and digest bookkeeping -------------------------------------------
 
 
-def touch_destination(conn: sqlite3.Connection, target: Target, now: datetime) -> None:
+def touch_destination(conn: Connection, target: Target, now: datetime) -> None:
     conn.execute(
         "INSERT INTO destinations (destination, address, channel, first_seen) VALUES (?,?,?,?)"
         " ON CONFLICT (destination, address) DO NOTHING",
@@ -255,7 +251,7 @@ def touch_destination(conn: sqlite3.Connection, target: Target, now: datetime) -
 
 
 def record_delivery(
-    conn: sqlite3.Connection,
+    conn: Connection,
     target: Target,
     now: datetime,
     error: str | None,
@@ -279,7 +275,7 @@ def record_delivery(
         )
 
 
-def record_digest(conn: sqlite3.Connection, target: Target, now: datetime) -> None:
+def record_digest(conn: Connection, target: Target, now: datetime) -> None:
     touch_destination(conn, target, now)
     conn.execute(
         "UPDATE destinations SET last_digest = ?, digests_sent = digests_sent + 1"
@@ -288,7 +284,7 @@ def record_digest(conn: sqlite3.Connection, target: Target, now: datetime) -> No
     )
 
 
-def destination_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def destination_rows(conn: Connection) -> list[dict[str, Any]]:
     out = []
     for r in conn.execute("SELECT * FROM destinations ORDER BY destination, address"):
         d = dict(r)
@@ -299,7 +295,7 @@ def destination_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return out
 
 
-def destination_row(conn: sqlite3.Connection, target: Target) -> dict[str, Any] | None:
+def destination_row(conn: Connection, target: Target) -> dict[str, Any] | None:
     r = conn.execute(
         "SELECT * FROM destinations WHERE destination = ? AND address = ?",
         (target.destination, target.address),
@@ -312,7 +308,7 @@ def destination_row(conn: sqlite3.Connection, target: Target) -> dict[str, Any] 
     return d
 
 
-def recent_failures(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
+def recent_failures(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:
     return [
         dict(r)
         for r in conn.execute(
@@ -324,7 +320,7 @@ def recent_failures(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str,
 
 
 def recent_matched_articles(
-    conn: sqlite3.Connection,
+    conn: Connection,
     watchlists: Sequence[str],
     *,
     matched_since: datetime,
@@ -357,9 +353,7 @@ def recent_matched_articles(
 # --- stories: later sources of an alerted story -------------------------------------------
 
 
-def enqueue_story_updates(
-    conn: sqlite3.Connection, story_id: int, article_id: int, now: datetime
-) -> int:
+def enqueue_story_updates(conn: Connection, story_id: int, article_id: int, now: datetime) -> int:
     """A new article joined ``story_id``: queue an edit of every Telegram alert already
     sent for the story, so it lists the new source ("also: ...").  Returns rows added."""
     rows = conn.execute(
@@ -393,7 +387,7 @@ def enqueue_story_updates(
     return conn.total_changes - before
 
 
-def sent_with(conn: sqlite3.Connection, target: Target, remote_id: str) -> list[OutboxEntry]:
+def sent_with(conn: Connection, target: Target, remote_id: str) -> list[OutboxEntry]:
     """The alert rows delivered in one Telegram message (to re-render it for an edit)."""
     return [
         _entry(r)
@@ -405,14 +399,14 @@ def sent_with(conn: sqlite3.Connection, target: Target, remote_id: str) -> list[
     ]
 
 
-def merge_story_rows(conn: sqlite3.Connection, keep: int, absorbed: Sequence[int]) -> None:
+def merge_story_rows(conn: Connection, keep: int, absorbed: Sequence[int]) -> None:
     """Stories merged by the dedupe index: their outbox rows follow."""
     conn.executemany(
         "UPDATE outbox SET story_id = ? WHERE story_id = ?", [(keep, old) for old in absorbed]
     )
 
 
-def stories_of(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[int, int]:
+def stories_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, int]:
     """article id -> story id, for the articles that belong to a story."""
     out: dict[int, int] = {}
     ids = list(dict.fromkeys(article_ids))
@@ -427,7 +421,7 @@ def stories_of(conn: sqlite3.Connection, article_ids: Sequence[int]) -> dict[int
     return out
 
 
-def next_due(conn: sqlite3.Connection, kinds: Sequence[str]) -> datetime | None:
+def next_due(conn: Connection, kinds: Sequence[str]) -> datetime | None:
     """When the earliest pending row of these kinds falls due (None: nothing waits)."""
     marks = ",".join("?" * len(kinds))
     row = conn.execute(
@@ -436,7 +430,7 @@ def next_due(conn: sqlite3.Connection, kinds: Sequence[str]) -> datetime | None:
     return from_db(row[0]) if row and row[0] else None
 
 
-def prune(conn: sqlite3.Connection, before: datetime) -> int:
+def prune(conn: Connection, before: datetime) -> int:
     """Forget outbox rows delivered or failed before ``before``, and the matches of
     articles that no longer exist.  Pending rows are never dropped."""
     gone = conn.execute(

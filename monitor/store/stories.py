@@ -13,12 +13,12 @@ matches, its outbox rows and its story commit together.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.store.db import from_db, to_db
+from monitor.store.engine import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class StoryRow:
     members: tuple[StoryMember, ...]
 
 
-def indexed(conn: sqlite3.Connection, article_ids: Sequence[int]) -> list[IndexedRow]:
+def indexed(conn: Connection, article_ids: Sequence[int]) -> list[IndexedRow]:
     """The index rows of these articles (those still inside the window)."""
     if not article_ids:
         return []
@@ -76,7 +76,7 @@ def indexed(conn: sqlite3.Connection, article_ids: Sequence[int]) -> list[Indexe
     return [IndexedRow(r[0], r[1], r[2], _time(r[3]), r[4]) for r in rows]
 
 
-def assignment(conn: sqlite3.Connection, article_id: int) -> AssignmentRow | None:
+def assignment(conn: Connection, article_id: int) -> AssignmentRow | None:
     row = conn.execute(
         "SELECT article_id, story_id, relation, related_id, score FROM story_articles"
         " WHERE article_id = ?",
@@ -86,7 +86,7 @@ def assignment(conn: sqlite3.Connection, article_id: int) -> AssignmentRow | Non
 
 
 def add(
-    conn: sqlite3.Connection,
+    conn: Connection,
     row: AssignmentRow,
     *,
     feed_id: str,
@@ -119,13 +119,14 @@ def add(
         )
     else:
         conn.execute(
-            "UPDATE stories SET last_seen = max(last_seen, ?), articles = articles + 1"
-            " WHERE id = ?",
-            (stamp, row.story_id),
+            # CASE, not SQLite's max(a, b): PostgreSQL's is GREATEST (issue 11)
+            "UPDATE stories SET last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
+            " articles = articles + 1 WHERE id = ?",
+            (stamp, stamp, row.story_id),
         )
 
 
-def merge(conn: sqlite3.Connection, keep: int, absorbed: Sequence[int]) -> None:
+def merge(conn: Connection, keep: int, absorbed: Sequence[int]) -> None:
     """Make stories ``absorbed`` part of story ``keep`` (their articles move, rows go)."""
     for sid in absorbed:
         row = conn.execute(
@@ -135,14 +136,15 @@ def merge(conn: sqlite3.Connection, keep: int, absorbed: Sequence[int]) -> None:
             continue
         conn.execute("UPDATE story_articles SET story_id = ? WHERE story_id = ?", (keep, sid))
         conn.execute(
-            "UPDATE stories SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?),"
+            "UPDATE stories SET first_seen = CASE WHEN first_seen > ? THEN ? ELSE first_seen END,"
+            " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
             " articles = articles + ? WHERE id = ?",
-            (row[0], row[1], row[2], keep),
+            (row[0], row[0], row[1], row[1], row[2], keep),
         )
         conn.execute("DELETE FROM stories WHERE id = ?", (sid,))
 
 
-def window(conn: sqlite3.Connection, since: datetime) -> Iterator[tuple[int, datetime, bytes]]:
+def window(conn: Connection, since: datetime) -> Iterator[tuple[int, datetime, bytes]]:
     """``(article_id, seen, keys)`` of every article still indexed and seen since ``since``."""
     for aid, seen, keys in conn.execute(
         "SELECT article_id, seen, keys FROM story_articles"
@@ -152,7 +154,7 @@ def window(conn: sqlite3.Connection, since: datetime) -> Iterator[tuple[int, dat
         yield aid, _time(seen), keys
 
 
-def unindex(conn: sqlite3.Connection, before: datetime) -> int:
+def unindex(conn: Connection, before: datetime) -> int:
     """Drop the fingerprints and keys of articles seen before ``before``; their story
     membership stays.  Returns how many rows changed."""
     return int(
@@ -164,7 +166,7 @@ def unindex(conn: sqlite3.Connection, before: datetime) -> int:
     )
 
 
-def forget(conn: sqlite3.Connection, before: datetime) -> int:
+def forget(conn: Connection, before: datetime) -> int:
     """Delete story memberships, and stories, last seen before ``before`` (already unindexed)."""
     stamp = to_db(before)
     gone = conn.execute(
@@ -178,7 +180,7 @@ def forget(conn: sqlite3.Connection, before: datetime) -> int:
     return int(gone)
 
 
-def members(conn: sqlite3.Connection, story_id: int) -> list[tuple[int, str, str]]:
+def members(conn: Connection, story_id: int) -> list[tuple[int, str, str]]:
     """``(article_id, feed_id, relation)`` of a story's articles, in the order they came."""
     return [
         (r[0], r[1], r[2])
@@ -190,7 +192,7 @@ def members(conn: sqlite3.Connection, story_id: int) -> list[tuple[int, str, str
     ]
 
 
-def stories_since(conn: sqlite3.Connection, since: datetime) -> list[StoryRow]:
+def stories_since(conn: Connection, since: datetime) -> list[StoryRow]:
     """Stories with an article seen at or after ``since``, newest first, with all members."""
     stories = conn.execute(
         "SELECT id, title, first_seen, last_seen FROM stories WHERE last_seen >= ?"
@@ -236,7 +238,7 @@ class StoryRows:
 
     __slots__ = ("_conn",)
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def indexed(self, article_ids: Sequence[int]) -> list[IndexedRow]:

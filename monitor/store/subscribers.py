@@ -3,16 +3,16 @@ service flags such as pause.  ``topic`` None (stored as 0) is the chat itself.""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Literal
 
 from monitor.route import Subscription
 from monitor.store.db import to_db
+from monitor.store.engine import Connection
 
 
 def subscribe(
-    conn: sqlite3.Connection,
+    conn: Connection,
     chat_id: str,
     watchlist: str,
     now: datetime,
@@ -35,7 +35,7 @@ def subscribe(
 
 
 def unsubscribe(
-    conn: sqlite3.Connection,
+    conn: Connection,
     chat_id: str,
     watchlist: str | None = None,
     topic: int | Literal["all"] | None = "all",
@@ -53,7 +53,7 @@ def unsubscribe(
     return conn.execute(sql, params).rowcount
 
 
-def mark_blocked(conn: sqlite3.Connection, chat_id: str, now: datetime) -> int:
+def mark_blocked(conn: Connection, chat_id: str, now: datetime) -> int:
     """A user who blocked the bot is unsubscribed from everything; returns how many."""
     conn.execute(
         "UPDATE subscribers SET blocked = 1, blocked_at = ? WHERE chat_id = ?",
@@ -63,7 +63,7 @@ def mark_blocked(conn: sqlite3.Connection, chat_id: str, now: datetime) -> int:
 
 
 def subscriptions(
-    conn: sqlite3.Connection,
+    conn: Connection,
     chat_id: str | None = None,
     topic: int | Literal["all"] | None = "all",
 ) -> list[Subscription]:
@@ -82,7 +82,7 @@ def subscriptions(
     ]
 
 
-def set_flag(conn: sqlite3.Connection, name: str, value: str, now: datetime) -> None:
+def set_flag(conn: Connection, name: str, value: str, now: datetime) -> None:
     conn.execute(
         "INSERT INTO service_flags (name, value, updated) VALUES (?,?,?)"
         " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated = excluded.updated",
@@ -90,6 +90,6 @@ def set_flag(conn: sqlite3.Connection, name: str, value: str, now: datetime) -> 
     )
 
 
-def get_flag(conn: sqlite3.Connection, name: str) -> str | None:
+def get_flag(conn: Connection, name: str) -> str | None:
     row = conn.execute("SELECT value FROM service_flags WHERE name = ?", (name,)).fetchone()
     return None if row is None else str(row[0])

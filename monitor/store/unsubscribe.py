@@ -3,12 +3,12 @@ link in one (issue 12).  The YAML is never edited; the override wins over it."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.models import Target
 from monitor.store.db import from_db, to_db
+from monitor.store.engine import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,7 @@ class Override:
     unsubscribed: datetime
 
 
-def set_unsubscribed(conn: sqlite3.Connection, target: Target, on: bool, now: datetime) -> None:
+def set_unsubscribed(conn: Connection, target: Target, on: bool, now: datetime) -> None:
     """Record (``on``) or remove an unsubscribe.  Must run inside a transaction."""
     if on:
         conn.execute(
@@ -33,7 +33,7 @@ def set_unsubscribed(conn: sqlite3.Connection, target: Target, on: bool, now: da
         )
 
 
-def is_unsubscribed(conn: sqlite3.Connection, target: Target) -> bool:
+def is_unsubscribed(conn: Connection, target: Target) -> bool:
     row = conn.execute(
         "SELECT 1 FROM unsubscribed WHERE destination = ? AND address = ?",
         (target.destination, target.address),
@@ -41,7 +41,7 @@ def is_unsubscribed(conn: sqlite3.Connection, target: Target) -> bool:
     return row is not None
 
 
-def overrides(conn: sqlite3.Connection) -> list[Override]:
+def overrides(conn: Connection) -> list[Override]:
     out = []
     for destination, address, at in conn.execute(
         "SELECT destination, address, at FROM unsubscribed ORDER BY at DESC"

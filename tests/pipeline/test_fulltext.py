@@ -170,6 +170,7 @@ def test_404_timeout_and_20mb_page_leave_the_article_matched_on_its_teaser(
     assert 'monitor_page_failures_total{feed="wire"} 3.0' in metrics.render().decode()
 
 
+@pytest.mark.sqlite_only  # several state dirs in one test (one database on PostgreSQL)
 def test_never_fetches_no_page_and_always_fetches_long_texts(
     feed_server: FeedServer, tmp_path: Path
 ):

@@ -8,6 +8,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.models import Article, Match
 from monitor.store import Store
 from monitor.store import articles as arts
@@ -15,6 +17,9 @@ from monitor.store import dashboard as dash
 from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, migrate
 from monitor.store.migrations import MIGRATIONS
+
+# the FTS5 index; the dashboard's search on PostgreSQL is ported separately (issue 11)
+pytestmark = pytest.mark.sqlite_only
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 

@@ -8,12 +8,17 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from monitor import identity
 from monitor.parse import parse_feed
 from monitor.store.db import DB_NAME, identity_version, migrate
 from monitor.store.migrations import MIGRATIONS
 from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
+
+# built from SQLite files of version 1 (PostgreSQL starts at the current identity)
+pytestmark = pytest.mark.sqlite_only
 
 BEFORE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 VERSION_1_MIGRATIONS = next(

@@ -26,6 +26,9 @@ from monitor.store.db import DB_NAME, check_file
 from tests.support.app import make_app
 from tests.support.records import record
 
+# SQLite's file: empty, corrupt, full disk (PostgreSQL's errors: test_postgres_engine.py)
+pytestmark = pytest.mark.sqlite_only
+
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 

@@ -18,6 +18,9 @@ from monitor.store.db import DB_NAME, connect, migrate
 from monitor.store.migrations import MIGRATIONS
 from tests.support.records import record
 
+# SQLite's files and PRAGMA user_version; PostgreSQL's: test_postgres_engine.py
+pytestmark = pytest.mark.sqlite_only
+
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 

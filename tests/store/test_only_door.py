@@ -18,6 +18,7 @@ import monitor
 from monitor.errors import StorageError
 from monitor.models import Target
 from monitor.store import Store
+from tests.support.engines import MISSING
 
 PACKAGE = Path(monitor.__file__).parent
 
@@ -77,5 +78,5 @@ def test_the_delivery_and_bot_reads_raise_storage_errors(tmp_path: Path, name: s
     table, read = READS[name]
     with Store(tmp_path) as store:
         store.conn.execute(f"ALTER TABLE {table} RENAME TO gone")
-        with pytest.raises(StorageError, match=f"no such table: {table}"):
+        with pytest.raises(StorageError, match=MISSING.format(table=table)):
             read(store)

@@ -19,6 +19,7 @@ from monitor.pipeline.poll import Poller
 from monitor.store import Store
 from monitor.store.db import DB_NAME
 from tests.support.app import make_app
+from tests.support.engines import MISSING
 from tests.support.feedserver import FeedServer, rss_feed
 
 
@@ -34,6 +35,7 @@ def write_locked(state: Path) -> Iterator[None]:
         other.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock
 def test_a_locked_database_says_who_holds_it_and_what_to_do(tmp_path: Path):
     with Store(tmp_path, busy_timeout=0.05) as store:
         (tmp_path / "monitor.lock").write_text(str(os.getpid()))
@@ -52,11 +54,12 @@ def test_a_locked_database_says_who_holds_it_and_what_to_do(tmp_path: Path):
 
 def test_a_read_error_is_a_storage_error(tmp_path: Path):
     with Store(tmp_path) as store:
-        store.conn.execute("DROP TABLE articles")
-        with pytest.raises(StorageError, match="no such table: articles"):
+        store.conn.execute("ALTER TABLE articles RENAME TO gone")
+        with pytest.raises(StorageError, match=MISSING.format(table="articles")):
             store.count_articles()
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock
 def test_a_poll_reports_the_storage_error_not_an_internal_error(
     feed_server: FeedServer, tmp_path: Path
 ):

@@ -1,0 +1,39 @@
+"""Both storage engines for the same tests (issue 11): one parametrised fixture.
+
+``store_engine`` is ``"sqlite"`` or ``"postgresql"``.  For PostgreSQL it points
+``MONITOR_DATABASE_URL`` at a fresh database of the test's own (``postgres_url``), so
+every ``Store(state_dir)`` the test opens, directly or through the pipeline and the CLI,
+uses it; for SQLite it removes the variable.  A package's ``conftest.py`` makes it autouse
+(``tests/store``, ``tests/pipeline``); a test about SQLite's file itself (corruption,
+``PRAGMA user_version``, the state lock) is marked ``sqlite_only`` and runs once; one
+about PostgreSQL's (``schema_version``, its error messages) ``postgresql_only``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+ENGINES = ("sqlite", "postgresql")
+
+MISSING = 'no such table: {table}|relation "{table}" does not exist'
+"""A dropped table, as SQLite and PostgreSQL say it (a ``pytest.raises`` pattern)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_engine" in metafunc.fixturenames:
+        engines: tuple[str, ...] = ENGINES
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            engines = ("sqlite",)
+        elif metafunc.definition.get_closest_marker("postgresql_only"):
+            engines = ("postgresql",)
+        metafunc.parametrize("store_engine", engines, indirect=True)
+
+
+@pytest.fixture
+def store_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    engine: str = request.param
+    if engine == "postgresql":
+        monkeypatch.setenv("MONITOR_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
+    return engine
