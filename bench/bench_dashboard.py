@@ -8,13 +8,16 @@ index, the triggers and every index are the real ones): 5 % of them matched by o
 watchlists with a hit, one alert row each (sent), one story per 20 articles with a copy.
 Then serves the dashboard on 127.0.0.1 (uvicorn in a thread of this process, as
 ``monitor run`` does) and asks each page ``--requests`` times with httpx, one request at a
-time: p50 and p95 wall time per page, searches for a common word, a rare word and a phrase.
+time: p50 and p95 wall time per page and the process's CPU time per request (server and
+client share the process), searches for a common word, a rare word and a phrase; the
+load average before and after, since the machine may be shared.
 Prints a Markdown table; also the process's RSS after the run (psutil, when installed).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -28,7 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.models import Article, FeedSpec, Hit, Match, Route, Snippet, Target
-from monitor.store import Store
+from monitor.store import Store, tallies
 from monitor.store import outbox as ob
 from monitor.store import stories as st
 from monitor.store.articles import add_articles
@@ -167,20 +170,27 @@ def generate(state: Path, count: int) -> None:
                 conn.execute(
                     "UPDATE outbox SET status = 'sent', sent_at = created WHERE status = 'pending'"
                 )
+        with store.transaction() as conn:
+            # the generator back-dates first_seen after writing: count the days again
+            tallies.rebuild(conn)
         store.conn.execute("ANALYZE")
     print(f"generated {count} articles in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def measure(url: str, path: str, requests: int) -> tuple[float, float]:
+def measure(url: str, path: str, requests: int) -> tuple[float, float, float]:
+    """p50 and p95 wall time of one request, and the mean CPU time of this process (the
+    server and the client both) per request, in ms."""
     times = []
     with httpx.Client(base_url=url, timeout=60) as client:
         client.get(path).raise_for_status()  # warm
+        cpu = time.process_time()
         for _ in range(requests):
             t0 = time.perf_counter()
             client.get(path).raise_for_status()
             times.append((time.perf_counter() - t0) * 1000)
+        cpu = (time.process_time() - cpu) * 1000 / requests
     times.sort()
-    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
+    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)], cpu
 
 
 def main() -> None:
@@ -208,11 +218,13 @@ def main() -> None:
         "/api/articles",
     ]
     searches = ["/articles?q=commission", "/articles?q=semiconductor+fine", '/articles?q="AI+Act"']
-    print("\n| path | p50 ms | p95 ms |\n|---|---|---|")
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    print("\n| path | p50 ms | p95 ms | CPU ms |\n|---|---|---|---|")
     with serve(state) as served:
         for path in pages + searches:
-            p50, p95 = measure(served.url, path, args.requests)
-            print(f"| `{path}` | {p50:.1f} | {p95:.1f} |", flush=True)
+            p50, p95, cpu = measure(served.url, path, args.requests)
+            print(f"| `{path}` | {p50:.1f} | {p95:.1f} | {cpu:.1f} |", flush=True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     try:
         import psutil
 

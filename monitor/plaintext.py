@@ -21,8 +21,6 @@ from __future__ import annotations
 import re
 from html.entities import html5
 
-from selectolax.lexbor import LexborHTMLParser
-
 # A space goes in front of every block tag, opening or closing.  A lookahead that
 # inserts a constant is about three times faster than a group-substituting template,
 # and the parser hits this for every summary of every feed.
@@ -199,6 +197,10 @@ def html_to_text(html: str) -> str:
 
 def lexbor_text(html: str) -> str:
     """``html_to_text`` by lexbor's HTML5 tree builder alone: the reference of the fast path."""
+    # Imported here: the state package imports this module (monitor.identity), and a
+    # cron `monitor poll` with nothing due parses no HTML (issue 15).
+    from selectolax.lexbor import LexborHTMLParser
+
     tree = LexborHTMLParser(_BLOCK.sub(" <", html))
     if _INVISIBLE.search(html):
         for node in tree.css("script, style, noscript, template"):

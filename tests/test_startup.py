@@ -132,3 +132,59 @@ def test_a_due_alert_is_delivered_although_no_feed_is_due(
     assert out["feeds"] == []
     assert out["delivered"] == {"sent": 1, "messages": 1, "retry": 0, "failed": 0}
     assert "monitor.pipeline.runtime" in modules  # the deliverer was built for it
+
+
+# What validating the configuration loads; a warm poll reads the cached configuration.
+VALIDATION = {
+    "pydantic",
+    "pydantic_core",
+    "ruamel.yaml",
+    "email_validator",
+    "monitor.config.keywords",
+}
+
+
+def test_a_warm_poll_reads_the_cached_configuration_until_a_file_changes(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feed_server.feed("/eu.xml", rss_feed("EU", ITEMS))
+    app = make_app(tmp_path, {"eu": feed_server.url("/eu.xml")})
+    # The shipped watchlists: they have an e-mail destination (email_validator).
+    app.keywords_path.write_text((ROOT / "keywords.yaml").read_text(encoding="utf-8"))
+    args = ["--feeds", str(app.feeds_path), "--keywords", str(app.keywords_path)]
+    args += ["--state", str(app.state)]
+    assert main(["poll", "--no-deliver", "--json", *args]) == 0  # cold: creates the state
+    _, validated = run_cli(tmp_path, "poll", "--no-deliver", "--json", *args)
+    assert validated >= VALIDATION  # validated, and cached in the state directory
+
+    out, cached = run_cli(tmp_path, "poll", "--no-deliver", "--json", *args)
+
+    assert out == {"feeds": [], "new": 0}
+    assert heavy_in(cached) == set()
+    assert {m for m in cached if m.split(".")[0] in {"pydantic", "pydantic_core", "ruamel"}} == {
+        "ruamel"  # the namespace package, found (not loaded) for the cache key
+    }
+    assert cached.isdisjoint(VALIDATION)
+
+    app.keywords_path.write_text(KEYWORDS_TYPO, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "poll", "--no-deliver", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr  # the edit is seen at once, errors and all
+    assert "unknown destination 'eu-chanel'" in proc.stderr
+
+
+KEYWORDS_TYPO = """\
+destinations:
+  eu-channel:
+    telegram: "@eu_ai_watch"
+watchlists:
+  ai-act:
+    any: ["AI Act"]
+    alert: [eu-chanel]
+"""

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "monitor.cli.service",
     "monitor.cli.stories",
     "monitor.cli.telegram",
+    "monitor.cli.db",
 )
 
 EXIT_OK = 0
@@ -43,6 +44,17 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state",
         help="state directory (env MONITOR_STATE_DIR, default ./state)",
+    )
+
+
+def add_database_arg(parser: argparse.ArgumentParser) -> None:
+    """``--database URL`` for the commands that open the state database (issue 11)."""
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="postgresql://user:password@host:port/db instead of SQLite under --state "
+        "(env MONITOR_DATABASE_URL)",
     )
 
 
@@ -77,6 +89,8 @@ def with_settings(args: argparse.Namespace, settings: Settings) -> argparse.Name
     for name, value in fallbacks.items():
         if hasattr(args, name) and getattr(args, name) is None:
             setattr(args, name, value)
+    if getattr(args, "database", "") is None and settings.database_url is not None:
+        args.database = settings.database_url.reveal()  # MONITOR_DATABASE_URL
     args.settings = settings
     return args
 

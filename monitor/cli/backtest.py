@@ -9,7 +9,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from monitor.cli import add_config_args
+    from monitor.cli import add_config_args, add_database_arg
 
     p = sub.add_parser(
         "backtest", help="replay stored articles under current and proposed watchlists",
@@ -17,6 +17,7 @@ def register(sub: Any) -> None:
         "current keywords.yaml and with NEW_KEYWORDS, and list per watchlist the matches "
         "gained and lost. Nothing is sent or written.")
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument("new_keywords", metavar="NEW_KEYWORDS.yaml")
     p.add_argument("--since", default="14d", help="how far back (a duration like 14d)")
     p.add_argument("--limit", type=int, default=10, help="example titles per list")
@@ -37,7 +38,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
     current = compile_matcher(load_keywords(args.keywords))
     proposed = compile_matcher(load_keywords(args.new_keywords))
-    with Store(args.state) as store:
+    with Store(args.state, database_url=args.database) as store:
         articles = [s.article for s in store.iter_articles(since) if not s.pruned]
     report = backtest(current, proposed, articles)
     if args.json:

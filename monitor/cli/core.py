@@ -16,7 +16,7 @@ from monitor.models import CycleReport, PollReport
 
 
 def register(sub: Any) -> None:
-    from monitor.cli import add_config_args
+    from monitor.cli import add_config_args, add_database_arg
 
     p = sub.add_parser(
         "check",
@@ -25,6 +25,7 @@ def register(sub: Any) -> None:
         "line, key) on an invalid file; exit 0 with a one-screen summary otherwise.",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(
@@ -36,6 +37,7 @@ def register(sub: Any) -> None:
         "feeds failed: the failures are in the output.",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument("--all", action="store_true", help="poll every enabled feed, due or not")
     p.add_argument(
         "--feed", action="append", default=[], metavar="ID", help="poll only this feed (repeatable)"
@@ -51,6 +53,7 @@ def register(sub: Any) -> None:
         "status and error, next poll.",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_feeds)
 
@@ -62,7 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.match import compile_matcher
     from monitor.pipeline.build import load_configs
 
-    cfg = load_configs(args.feeds, args.keywords)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
     feeds, kw = cfg.feeds, cfg.keywords
     matcher = compile_matcher(kw)
     enabled = feeds.enabled()
@@ -93,6 +96,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  destination {did}: {'; '.join(where)}; digest {d.digest_time:%H:%M} {d.timezone}")
     for w in (*feeds.warnings, *kw.warnings):
         print(f"warning: {w}")
+    from monitor.store import database_url_from_env
+
+    url = args.database or database_url_from_env()
+    if url:  # PostgreSQL: reachable, and a schema this program knows (SQLite: at first use)
+        from monitor.store import describe_database
+
+        print(describe_database(url))
     print("ok")
     return 0
 
@@ -129,7 +139,7 @@ class Progress:
 def cmd_poll(args: argparse.Namespace) -> int:
     from monitor.pipeline.build import load_configs, open_state
 
-    cfg = load_configs(args.feeds, args.keywords)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
     unknown = [f for f in args.feed if cfg.feeds.get(f) is None]
     if unknown:
         print(
@@ -139,7 +149,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     for w in cfg.feeds.warnings:
         print(f"warning: {w}", file=sys.stderr)
     try:
-        store, lock = open_state(args.state)
+        store, lock = open_state(args.state, database_url=args.database)
     except StateLockedError as busy:
         report, delivery = _poll_by_service(args, busy)
     else:
@@ -221,7 +231,8 @@ async def _poll(
             feeds=cfg.feeds,
             store=store,
             fetcher=fetcher,
-            matcher=matcher(cfg.keywords),
+            # Compiled only when a feed sends a new body: a warm run of 304s needs none.
+            build_matcher=lambda: matcher(cfg.keywords),
             routing=routing(cfg.keywords),
         )
         progress = Progress(len(specs)) if not args.json else None
@@ -318,7 +329,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
     feeds = load_feeds(args.feeds)
-    store = Store(args.state)
+    store = Store(args.state, database_url=args.database)
     try:
         states = store.feed_states()
     finally:

@@ -13,7 +13,7 @@ from monitor.models import Target
 
 
 def register(sub: Any) -> None:
-    from monitor.cli import add_config_args
+    from monitor.cli import add_config_args, add_database_arg
 
     p = sub.add_parser(
         "deliver",
@@ -22,6 +22,7 @@ def register(sub: Any) -> None:
         "digests that are due). Nothing is polled.",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument("--no-digests", action="store_true", help="alerts only")
     p.set_defaults(func=cmd_deliver)
 
@@ -33,6 +34,7 @@ def register(sub: Any) -> None:
         "of the clock).",
     )
     add_config_args(p)
+    add_database_arg(p)
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--preview", action="store_true", help="render without sending")
     mode.add_argument("--send", action="store_true", help="send the digests that are due")
@@ -48,6 +50,7 @@ def register(sub: Any) -> None:
         "(a name under destinations: in keywords.yaml).",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument("destination")
     p.set_defaults(func=cmd_send_test)
 
@@ -59,6 +62,7 @@ def register(sub: Any) -> None:
         "reason).",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_status)
 
@@ -66,8 +70,8 @@ def register(sub: Any) -> None:
 def _open(args: argparse.Namespace, lock: bool = True) -> tuple[Any, Any, Any]:
     from monitor.pipeline.build import load_configs, open_state
 
-    cfg = load_configs(args.feeds, args.keywords)
-    store, state_lock = open_state(args.state, lock=lock)
+    cfg = load_configs(args.feeds, args.keywords, cache_dir=args.state)
+    store, state_lock = open_state(args.state, lock=lock, database_url=args.database)
     return cfg, store, state_lock
 
 
@@ -218,7 +222,7 @@ def cmd_send_test(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
-    store = Store(args.state)
+    store = Store(args.state, database_url=args.database)
     try:
         stats = store.outbox_stats()
         dests = store.destination_rows()

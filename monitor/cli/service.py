@@ -8,7 +8,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from monitor.cli import add_config_args
+    from monitor.cli import add_config_args, add_database_arg
 
     p = sub.add_parser(
         "run",
@@ -18,6 +18,7 @@ def register(sub: Any) -> None:
         "SIGTERM or SIGINT finish in-flight work and exit within 10 seconds.",
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument(
         "--http",
         help="host:port for the dashboard, /healthz and /metrics (env MONITOR_HTTP; empty: off)",
@@ -53,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     options = ServiceOptions(
         settings=args.settings,
+        database_url=args.database,
         feeds_path=args.feeds,
         keywords_path=args.keywords,
         state_dir=Path(args.state),

@@ -12,7 +12,7 @@ from monitor.errors import ConfigError
 
 
 def register(sub: Any) -> None:
-    from monitor.cli import add_config_args
+    from monitor.cli import add_config_args, add_database_arg
 
     p = sub.add_parser(
         "stories",
@@ -24,6 +24,7 @@ def register(sub: Any) -> None:
         'relation one of "first", "copy", "same-story".',
     )
     add_config_args(p)
+    add_database_arg(p)
     p.add_argument(
         "--since", default="2d", metavar="DURATION", help="how far back (e.g. 12h, 2d; default 2d)"
     )
@@ -45,7 +46,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"--since: {exc}") from exc
     labels = _feed_labels(args.feeds)
-    store = Store(args.state)
+    store = Store(args.state, database_url=args.database)
     try:
         rows = store.stories_since(since)
     finally:

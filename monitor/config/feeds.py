@@ -15,7 +15,6 @@ feeds:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from monitor.config.durations import parse_duration
 from monitor.config.source import Source
+from monitor.config.specs import FeedsConfig, FetchSettings
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.models import FeedSpec, FullText
 
@@ -41,6 +41,10 @@ _SIZE_UNITS = {
 }
 MIN_INTERVAL = timedelta(seconds=1)
 WARN_INTERVAL = timedelta(minutes=1)
+
+# The validated values live in monitor.config.specs (a cached configuration loads them
+# without pydantic); they are still importable from here.
+__all__ = ["FeedsConfig", "FetchSettings", "feeds_from_source", "load_feeds", "parse_size"]
 
 
 def parse_size(value: object) -> int:
@@ -128,44 +132,28 @@ class FeedEntry(_Strict):
         return v
 
 
-class FetchSettings(_Strict):
-    concurrency: int = Field(default=64, ge=1, le=1000)
-    per_host: int = Field(default=4, ge=1, le=64)
-    max_backoff: Duration = timedelta(hours=6)
-    min_backoff: Duration = timedelta(minutes=1)
-    max_redirects: int = Field(default=5, ge=0, le=20)
-    user_agent: str | None = None
-    keep_text: Duration = timedelta(days=30)
-    keep_keys: Duration = timedelta(days=400)
-    page_timeout: Duration = timedelta(seconds=10)
-    """Deadline for one article page (full text), from its slot to its last byte."""
-    page_max_size: Size = 2 * 1024 * 1024
-    """Article pages larger than this (raw or decoded) are not read (full text)."""
+_DEFAULT = FetchSettings()
+
+
+class FetchSettingsModel(_Strict):
+    """The schema of ``settings:``; the validated value is a ``FetchSettings``."""
+
+    concurrency: int = Field(default=_DEFAULT.concurrency, ge=1, le=1000)
+    per_host: int = Field(default=_DEFAULT.per_host, ge=1, le=64)
+    max_backoff: Duration = _DEFAULT.max_backoff
+    min_backoff: Duration = _DEFAULT.min_backoff
+    max_redirects: int = Field(default=_DEFAULT.max_redirects, ge=0, le=20)
+    user_agent: str | None = _DEFAULT.user_agent
+    keep_text: Duration = _DEFAULT.keep_text
+    keep_keys: Duration = _DEFAULT.keep_keys
+    page_timeout: Duration = _DEFAULT.page_timeout
+    page_max_size: Size = _DEFAULT.page_max_size
 
 
 class FeedsFile(_Strict):
-    settings: FetchSettings = Field(default_factory=FetchSettings)
+    settings: FetchSettingsModel = Field(default_factory=FetchSettingsModel)
     defaults: FeedDefaults = Field(default_factory=FeedDefaults)
     feeds: list[FeedEntry]
-
-
-@dataclass(frozen=True)
-class FeedsConfig:
-    """The validated contents of ``feeds.yaml``."""
-
-    path: str
-    settings: FetchSettings
-    feeds: tuple[FeedSpec, ...]
-    warnings: tuple[str, ...] = ()
-
-    def enabled(self) -> tuple[FeedSpec, ...]:
-        return tuple(f for f in self.feeds if f.enabled)
-
-    def get(self, feed_id: str) -> FeedSpec | None:
-        for f in self.feeds:
-            if f.id == feed_id:
-                return f
-        return None
 
 
 def load_feeds(path: str) -> FeedsConfig:
@@ -240,5 +228,8 @@ def feeds_from_source(source: Source) -> FeedsConfig:
             )
         specs.append(spec)
     return FeedsConfig(
-        path=source.name, settings=parsed.settings, feeds=tuple(specs), warnings=tuple(warnings)
+        path=source.name,
+        settings=FetchSettings(**parsed.settings.model_dump()),
+        feeds=tuple(specs),
+        warnings=tuple(warnings),
     )

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import time
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -34,16 +33,37 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from monitor.config.source import PathPart, Source, format_path
+from monitor.config.specs import (
+    DEFAULT_DIGEST_TIME,
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_TIMEZONE,
+    ActorSpec,
+    DestinationSpec,
+    KeywordsConfig,
+    Priority,
+    WatchlistSpec,
+    default_hashtag,
+)
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match.syntax import RuleReader, scalar_text, suggest
 from monitor.match.terms import Rule, Term, primary_language
-from monitor.models import FIELDS, DigestLayout, Explain, Field, LinkPreview
+from monitor.models import FIELDS, Explain, Field, LinkPreview
 
-Priority = Literal["instant", "digest"]
-DEFAULT_DIGEST_TIME = time(8, 0)
-DEFAULT_TIMEZONE = "Europe/Brussels"
-DEFAULT_MAX_ITEMS = 40
-"""Stories shown in one digest (issue 17); the rest are counted."""
+# The validated values live in monitor.config.specs (a cached configuration loads them
+# without pydantic); they are still importable from here.
+__all__ = [
+    "DEFAULT_DIGEST_TIME",
+    "DEFAULT_MAX_ITEMS",
+    "DEFAULT_TIMEZONE",
+    "ActorSpec",
+    "DestinationSpec",
+    "KeywordsConfig",
+    "Priority",
+    "WatchlistSpec",
+    "default_hashtag",
+    "keywords_from_source",
+    "load_keywords",
+]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.I)
@@ -120,81 +140,6 @@ class WatchlistModel(_Strict):
 
 
 _TOP_KEYS = ("actors", "destinations", "watchlists")
-
-
-@dataclass(frozen=True, slots=True)
-class ActorSpec:
-    """A person or organisation and every name it goes by."""
-
-    id: str
-    name: str
-    aliases: tuple[Term, ...]
-    """The name and the aliases that apply in every language."""
-    by_language: tuple[tuple[str, tuple[Term, ...]], ...] = ()
-    """Aliases that count only in articles of that language (or of unknown language)."""
-    ambiguous: frozenset[str] = frozenset()
-    """Aliases (as written) that name other bodies too: they count only with one of the
-    ``context`` terms at most ``within`` words away in the same field (issue 18)."""
-    context: tuple[Term, ...] = ()
-    within: int = 20
-
-
-@dataclass(frozen=True, slots=True)
-class DestinationSpec:
-    """Where alerts and digests go: a Telegram chat and/or e-mail addresses."""
-
-    id: str
-    telegram: str | None
-    email: tuple[str, ...]
-    digest_time: time = DEFAULT_DIGEST_TIME
-    timezone: str = DEFAULT_TIMEZONE
-    digest_empty: bool = False
-    topic: int | None = None
-    """Telegram forum topic (``message_thread_id``) of the chat to post in."""
-    silent: bool = False
-    quiet_hours: tuple[time, time] | None = None
-    """Alerts from the first time of day to the second (local, ``timezone``) are silent."""
-    link_preview: LinkPreview = "off"
-    hashtags: bool = False
-    explain: Explain = "inline"
-    template: str | None = None
-    """Jinja2 source for each article of an alert (checked at load)."""
-    layout: DigestLayout = "stories"
-    """``stories``: each story once, most important first; ``watchlists``: by watchlist."""
-    max_items: int = DEFAULT_MAX_ITEMS
-    """Stories shown in one digest; the rest are counted."""
-
-
-@dataclass(frozen=True, slots=True)
-class WatchlistSpec:
-    """One watchlist: its rule and where its matches go."""
-
-    id: str
-    title: str
-    rule: Rule
-    priority: Priority = "instant"
-    alert: tuple[str, ...] = ()
-    digest: tuple[str, ...] = ()
-    fields: tuple[Field, ...] = FIELDS
-    languages: tuple[str, ...] = ()
-    """Primary language subtags; empty: every language.  Unknown article language passes."""
-    min_prominence: float = 0.0
-    """Matches less prominent than this (``Match.prominence``) go to digests only."""
-    hashtag: str = ""
-    """Without the "#": ``hashtag:`` or one made from the id (``ai-act`` -> ``AIAct``)."""
-    silent: bool | None = None
-    """Overrides the destinations' ``silent:``/``quiet_hours:`` for this watchlist's alerts."""
-
-
-@dataclass(frozen=True)
-class KeywordsConfig:
-    """The validated contents of ``keywords.yaml``."""
-
-    path: str
-    actors: Mapping[str, ActorSpec]
-    watchlists: Mapping[str, WatchlistSpec]
-    destinations: Mapping[str, DestinationSpec]
-    warnings: tuple[str, ...] = ()
 
 
 def load_keywords(path: str) -> KeywordsConfig:
@@ -593,16 +538,6 @@ class _Loader:
             hashtag=hashtag,
             silent=model.silent,
         )
-
-
-def default_hashtag(watchlist_id: str) -> str:
-    """A hashtag from a watchlist id: its words joined, each capitalised, words of one
-    or two letters upper-cased (``ai-act`` -> ``AIAct``, ``eu.dsa_fines`` -> ``EUDsaFines``);
-    ``Watchlist`` in front of an id without letters (Telegram needs one); at most 64."""
-    words = [w for w in re.split(r"[^0-9a-z]+", watchlist_id) if w]
-    tag = "".join(w.upper() if len(w) <= 2 else w.capitalize() for w in words)
-    tag = tag if any(c.isalpha() for c in tag) else "Watchlist" + tag
-    return tag[:64]
 
 
 def _lower(text: str) -> str:

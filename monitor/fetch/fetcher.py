@@ -35,7 +35,7 @@ from types import TracebackType
 import httpx
 
 from monitor import __version__
-from monitor.config.feeds import FetchSettings
+from monitor.config.specs import FetchSettings
 from monitor.errors import FetchError
 from monitor.fetch.connection import LaneTransport
 from monitor.fetch.decode import ACCEPT_ENCODING, BoundedDecoder, DecodingError, TooLargeError

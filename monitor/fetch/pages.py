@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-from monitor.config.feeds import FetchSettings
+from monitor.config.specs import FetchSettings
 from monitor.fetch.fetcher import Fetcher
 from monitor.models import FeedSpec, FeedState
 

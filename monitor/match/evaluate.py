@@ -15,7 +15,7 @@ from monitor.match.automaton import AtomHit, Scan
 from monitor.models import FIELDS
 
 if TYPE_CHECKING:  # config imports the rule types from this package
-    from monitor.config.keywords import WatchlistSpec
+    from monitor.config.specs import WatchlistSpec
 
 CheckKind = Literal["languages", "any", "all", "near", "threshold", "none"]
 

@@ -17,7 +17,7 @@ from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_langua
 from monitor.models import FIELDS, Article, Hit, Match
 
 if TYPE_CHECKING:  # config imports the rule types from this package
-    from monitor.config.keywords import KeywordsConfig, WatchlistSpec
+    from monitor.config.specs import KeywordsConfig, WatchlistSpec
 
 MAX_HITS_PER_FIELD = 10
 """A match reports at most this many hits of each field, and how many there are in all:

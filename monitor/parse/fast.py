@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from monitor.parse.compat import author_name, content_type, fix_text
-from monitor.parse.raw import RawEntry, RawFeed
+from monitor.parse.raw import RawEntry, RawFeed, RawText
 from monitor.parse.urls import is_web, resolve
 from monitor.parse.xmltext import XHTML, simple_text, text_construct
 
@@ -273,6 +273,15 @@ def _read_entry(
             has_summary = True
             level = 0 if levels is None else levels[child]
             if level > summary_level:
+                # feedparser keeps the shallower summary's text but takes the deeper
+                # element's type (its ``summary_detail`` is overwritten whatever the
+                # depth): a <summary> read as plain text becomes HTML when a
+                # <media:description> follows inside a <media:group>.
+                if e.summary is not None:
+                    default = "text/html" if guess and kind == SUMMARY else "text/plain"
+                    deeper = text_construct(child, default, guess)
+                    if deeper is not None:
+                        e.summary = RawText(e.summary.value, deeper.html)
                 continue
             default = "text/html" if guess and kind == SUMMARY else "text/plain"
             e.summary = text_construct(child, default, guess)

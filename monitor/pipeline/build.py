@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.config.feeds import FeedsConfig, load_feeds
-from monitor.config.keywords import KeywordsConfig, load_keywords
+from monitor.config.specs import FeedsConfig, KeywordsConfig
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.store import StateLock, Store, ensure_state_dir
 
@@ -25,13 +24,39 @@ class Configs:
     keywords: KeywordsConfig
 
 
-def load_configs(feeds_path: str, keywords_path: str) -> Configs:
+def load_configs(
+    feeds_path: str, keywords_path: str, *, cache_dir: str | os.PathLike[str] | None = None
+) -> Configs:
     """Load and validate both files, reporting the errors of both at once, sorted by
-    file and line.
+    file and line.  With ``cache_dir`` (the state directory), a configuration validated
+    earlier from the very same files is read from the cache there instead
+    (``monitor.config.cache``).
 
     Raises:
         ConfigErrors: every error found, each with file, line and key path.
     """
+    if cache_dir is None:
+        return _validate(feeds_path, keywords_path)
+    from monitor.config.cache import load_cached
+
+    feeds, keywords = load_cached(
+        cache_dir,
+        (feeds_path, keywords_path),
+        lambda: _as_pair(_validate(feeds_path, keywords_path)),
+    )
+    return Configs(feeds=feeds, keywords=keywords)
+
+
+def _as_pair(cfg: Configs) -> tuple[FeedsConfig, KeywordsConfig]:
+    return cfg.feeds, cfg.keywords
+
+
+def _validate(feeds_path: str, keywords_path: str) -> Configs:
+    # Imported here: the loaders pull in ruamel.yaml, pydantic and the rule syntax,
+    # which a cached configuration does without (issue 15).
+    from monitor.config.feeds import load_feeds
+    from monitor.config.keywords import load_keywords
+
     errors: list[ConfigError] = []
     feeds = keywords = None
     for loader, path in ((load_feeds, feeds_path), (load_keywords, keywords_path)):
@@ -67,9 +92,10 @@ def matcher(keywords: KeywordsConfig) -> Matcher:
 
 
 def open_state(
-    state_dir: str | os.PathLike[str], *, lock: bool = True
+    state_dir: str | os.PathLike[str], *, lock: bool = True, database_url: str | None = None
 ) -> tuple[Store, StateLock | None]:
-    """Open the state database, taking the process lock when ``lock``.
+    """Open the state database (``database_url``, else ``MONITOR_DATABASE_URL``, else
+    SQLite in ``state_dir``), taking the state directory's process lock when ``lock``.
 
     Raises:
         StateLockedError: another monitor process uses this state directory.
@@ -81,7 +107,7 @@ def open_state(
         state_lock = StateLock(path)
         state_lock.acquire()
     try:
-        store = Store(path)
+        store = Store(path, database_url=database_url)
     except BaseException:
         if state_lock:
             state_lock.release()

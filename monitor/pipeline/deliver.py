@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from monitor.config.keywords import default_hashtag
+from monitor.config.specs import default_hashtag
 from monitor.deliver.base import Sender
 from monitor.errors import (
     DeliveryError,

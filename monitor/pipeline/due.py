@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from monitor.config.feeds import FeedsConfig
+from monitor.config.specs import FeedsConfig
 from monitor.models import FeedSpec, FeedState
 
 

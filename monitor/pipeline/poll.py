@@ -7,20 +7,17 @@ import asyncio
 import functools
 import hashlib
 import logging
-import multiprocessing
 import os
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from monitor.config.feeds import FeedsConfig
-from monitor.dedupe import Fingerprint, StoryIndex
+from monitor.config.specs import FeedsConfig
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
-from monitor.fetch.pages import PageFetcher
 from monitor.fetch.schedule import next_poll
 from monitor.models import (
     Article,
@@ -32,13 +29,21 @@ from monitor.models import (
     ParsedFeed,
     PollReport,
 )
-from monitor.parse import parse_feed
-from monitor.pipeline import fulltext
 from monitor.pipeline.due import due_feeds
 from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
 from monitor.update import PreparedFeed, decide, prepare
 from monitor.update import Routing as UpdateRouting
+
+if TYPE_CHECKING:
+    # Imported where used (issue 15): a cycle in which every feed answers 304 parses
+    # nothing, groups no story and fetches no page, so it loads neither the parsers nor
+    # numpy and the story features.
+    from concurrent.futures import ProcessPoolExecutor
+
+    from monitor.dedupe import Fingerprint, StoryIndex
+    from monitor.fetch.pages import PageFetcher
+    from monitor.pipeline import fulltext
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -85,6 +90,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _StoryIndexOnFirstUse:
+    """The default ``Poller.stories``: a ``StoryIndex``, made when first used (a cycle
+    that stores no new article never uses it, and never imports numpy for it)."""
+
+    def __init__(self) -> None:
+        self._index: StoryIndex | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._index is None:
+            from monitor.dedupe import StoryIndex
+
+            self._index = StoryIndex()
+        return getattr(self._index, name)
+
+
+def _story_index_on_first_use() -> StoryIndex:
+    return cast("StoryIndex", _StoryIndexOnFirstUse())
+
+
 @dataclass
 class Routing:
     """The parts of keywords.yaml that routing needs, plus live subscriptions."""
@@ -102,6 +126,15 @@ class Poller:
     store: Store
     fetcher: Fetcher
     matcher: object | None = None
+    build_matcher: Callable[[], object] | None = None
+    """Builds ``matcher`` (when none was given) once the first fetched body is to be
+    parsed: a cycle in which every feed answers 304, or sends the bytes it sent last,
+    compiles no matcher and starts no parser process (issue 15: a warm cron
+    ``monitor poll`` needs neither)."""
+    matchers_built: int = field(default=0, init=False)
+    """How many times ``build_matcher`` ran (a diagnostic)."""
+    pools_started: int = field(default=0, init=False)
+    """How many parser process pools were started (a diagnostic)."""
     routing: Routing = field(default_factory=Routing)
     clock: Clock = utcnow
     rng: random.Random = field(default_factory=random.Random)
@@ -111,12 +144,14 @@ class Poller:
     parse_pool_min: int = PARSE_POOL_MIN_FEEDS
     """Cycles over fewer feeds than this parse inline (a process costs ~50 ms to start)."""
     _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
-    stories: StoryIndex | None = field(default_factory=StoryIndex)
+    _pool_wanted: bool = field(default=False, init=False, repr=False)
+    stories: StoryIndex | None = field(default_factory=lambda: _story_index_on_first_use())
     max_backlog: int = MAX_BACKLOG
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
     wait, unread, until one is recorded.  Without it a fast network outruns parsing and
     storing in a cold cycle, and every waiting body and parsed feed sits in memory
-    (1,000 feeds at ``concurrency: 400`` measured 291 waiting, +27 MB)."""
+    (1,000 feeds at ``concurrency: 400`` measured 291 waiting, +27 MB).  A feed gives its
+    slot back before it fetches article pages (full text)."""
     backlog_peak: int = field(default=0, init=False)
     """The most bodies that waited at once since this poller was built (a diagnostic)."""
     _backlog: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(
@@ -158,29 +193,46 @@ class Poller:
         if specs is None:
             specs = self._due(states, started, everything=everything)
         todo = list(specs)
-        pool = self._parse_pool(len(todo))
-        self._pool = pool
+        # A parser process for a big cycle: parsing is pure and CPU-bound, and a cold cycle
+        # of 1,000 feeds spends a third of its CPU in it; on a second core it overlaps with
+        # fetching and storing.  Small cycles (and the service's one-feed polls) parse
+        # inline.  Started with the first body to parse (``_parse_pool``), if any.
+        self._pool_wanted = self.parse_workers > 0 and len(todo) >= self.parse_pool_min
         try:
             reports = await asyncio.gather(*(self.poll_safely(s, states.get(s.id)) for s in todo))
         finally:
-            self._pool = None
+            pool, self._pool, self._pool_wanted = self._pool, None, False
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
 
-    def _parse_pool(self, feeds: int) -> ProcessPoolExecutor | None:
-        """A parser process for a big cycle: parsing is pure and CPU-bound, and a cold cycle
-        of 1,000 feeds spends a third of its CPU in it; on a second core it overlaps with
-        fetching and storing.  Small cycles (and the service's one-feed polls) parse inline.
-        """
-        if self.parse_workers <= 0 or feeds < self.parse_pool_min:
-            return None
+    def _matcher(self) -> object | None:
+        """The matcher, built now if it is still to be built (see ``build_matcher``)."""
+        if self.matcher is None and self.build_matcher is not None:
+            build, self.build_matcher = self.build_matcher, None
+            started = time.process_time()
+            self.matcher = build()
+            self.matchers_built += 1
+            log.debug("compiled the matcher in %.3f s CPU", time.process_time() - started)
+        return self.matcher
+
+    def _parse_pool(self) -> ProcessPoolExecutor | None:
+        """This cycle's parser process pool, started on first use when the cycle wants
+        one (after the matcher is built: the forked child inherits it)."""
+        if self._pool is not None or not self._pool_wanted:
+            return self._pool
+        self._pool_wanted = False
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         try:
             context = multiprocessing.get_context("fork")
         except ValueError:  # pragma: no cover - platforms without fork
             return None
+        self.pools_started += 1
+        log.debug("starting %d parser process(es)", self.parse_workers)
         # Forked after the matcher was compiled: the child inherits it, nothing is pickled.
-        return ProcessPoolExecutor(
+        self._pool = ProcessPoolExecutor(
             max_workers=self.parse_workers,
             mp_context=context,
             initializer=_init_worker,
@@ -190,6 +242,7 @@ class Poller:
                 functools.partial(_joins_story, self.stories is not None, self.stories_for_all),
             ),
         )
+        return self._pool
 
     async def poll_safely(self, spec: FeedSpec, state: FeedState | None = None) -> PollReport:
         try:
@@ -231,13 +284,18 @@ class Poller:
             self._waiting += 1
             self.backlog_peak = max(self.backlog_peak, self._waiting)
 
-        try:
-            result = await self.fetcher.fetch(spec, state, now, body_gate=gate)
-            return await self._process(spec, state, result, now)
-        finally:
+        def release() -> None:
+            nonlocal held
             if held:
+                held = False
                 self._waiting -= 1
                 backlog.release()
+
+        try:
+            result = await self.fetcher.fetch(spec, state, now, body_gate=gate)
+            return await self._process(spec, state, result, now, release)
+        finally:
+            release()
 
     def _backlog_semaphore(self) -> asyncio.Semaphore:
         # One per event loop: an asyncio.Semaphore binds to the loop it first waits in.
@@ -248,7 +306,12 @@ class Poller:
         return self._backlog[1]
 
     async def _process(
-        self, spec: FeedSpec, state: FeedState, result: FetchResult, now: datetime
+        self,
+        spec: FeedSpec,
+        state: FeedState,
+        result: FetchResult,
+        now: datetime,
+        release_backlog: Callable[[], None] = lambda: None,
     ) -> PollReport:
         if result.outcome == "error":
             return self._failed(spec, state, result, result.error or "unknown error")
@@ -259,6 +322,10 @@ class Poller:
         if state.body_hash == digest and state.last_success is not None:
             # Servers that ignore validators send the same bytes again: nothing to parse.
             return self._unchanged(spec, state, result)
+        from monitor.parse import parse_feed
+
+        self._matcher()
+        pool = self._parse_pool()
         parse = functools.partial(
             parse_feed,
             body,
@@ -268,9 +335,9 @@ class Poller:
             content_type=result.content_type,
             language=spec.language,
         )
-        if self._pool is not None:
+        if pool is not None:
             prepared = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _prepare_in_worker, parse
+                pool, _prepare_in_worker, parse
             )
         else:
             # Parsing and matching one body can take longer than the event loop may wait
@@ -302,6 +369,10 @@ class Poller:
         # enter a digest (the newest `backfill`, those of the last day).
         capped = state.never_polled and spec.backfill is not None
         since = now - BASELINE_DIGEST_WINDOW if capped else None
+        # The page fetches need fetch slots, which feeds waiting at the backlog hold while
+        # they wait: keeping this feed's backlog slot meanwhile hung a cold cycle of 200
+        # teaser feeds for ever (bench/bench_cli.py, issue 15).  The body is parsed by now.
+        release_backlog()
         got = await self._fulltext(spec, parsed, now, since)
         if got is None:
             return self._record(spec, state, result, prepared, digest)
@@ -330,6 +401,9 @@ class Poller:
     ) -> fulltext.Enriched | None:
         """The new articles' page text as ``body`` (``monitor.pipeline.fulltext``); None
         when no page was wanted."""
+        from monitor.fetch.pages import PageFetcher
+        from monitor.pipeline import fulltext
+
         pages = self._pages
         if pages is None or (pages.fetcher, pages.settings) != (self.fetcher, self.feeds.settings):
             # A new fetcher, or a reload changed page_timeout / page_max_size.

@@ -15,7 +15,7 @@ Running it inside ``monitor run`` (one event loop, the service's ``Store``)::
             store=store,
             keywords=lambda: current.keywords,  # called per command: hot reload applies
             feeds=lambda: current.feeds,
-            admin_ids=settings.admin_ids(),      # TELEGRAM_ADMIN_IDS
+            admin_ids=settings.admin_ids(),     # TELEGRAM_ADMIN_IDS
             status=[lambda: ["scheduler: ..."]],  # extra /status lines
         ),
         limiter=sender.limiter,                 # optional: share the outbox's FloodLimiter
@@ -25,7 +25,7 @@ Running it inside ``monitor run`` (one event loop, the service's ``Store``)::
     await stop_bot(app)    # updater.stop, stop, shutdown -- before the Store is closed
 
 or, for :class:`monitor.service.runner.Service`, ``handle = await
-start_for_service(service)`` and ``await stop_for_service(handle)``, which also keep
+start_for_service(service, settings)`` and ``await stop_for_service(handle)``, which also keep
 retrying in the background while Telegram cannot be reached.  The outbox worker and
 the digest job honour ``/pause`` through :func:`is_paused` (polling goes on); the
 outbox worker's failure hook should call :func:`unsubscribe_if_gone`, so that a 403

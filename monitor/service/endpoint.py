@@ -136,6 +136,7 @@ class Status:
 
         return Site(
             database=self.store.path,
+            database_url=self.store.url,
             token=settings.web_token.reveal() if settings.web_token else None,
             status=lambda: {"health": self.health(), "reload": self.last_reload()},
             now=self.clock,

@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from monitor.config.bounded import MAX_BYTES
 from monitor.config.feeds import FeedsConfig, load_feeds
@@ -19,6 +20,9 @@ from monitor.errors import ConfigError
 from monitor.pipeline.build import Configs, matcher
 from monitor.service.metrics import Metrics
 from monitor.service.tasks import Clock
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("monitor.service.runner")  # these lines kept their logger name
 
@@ -157,6 +161,9 @@ class Reloader:
         self.notify = notify
         self.last: dict[str, str | None] | None = None
         """The last edit: when, and the error when it was rejected (for the dashboard)."""
+
+    def add_job(self, scheduler: AsyncIOScheduler, every: float) -> None:
+        scheduler.add_job(self.reload, "interval", seconds=every, id="reload")
 
     async def reload(self) -> None:
         edited = await asyncio.to_thread(self.watch.changed)

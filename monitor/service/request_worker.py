@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import MonitorError, ServiceError
 from monitor.models import CycleReport
@@ -13,6 +13,9 @@ from monitor.service import requests
 from monitor.service.outbox_worker import OutboxWorker
 from monitor.service.poller import PollScheduler
 from monitor.service.tasks import Clock, Tasks
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("monitor.service.runner")  # these lines kept their logger name
 
@@ -35,9 +38,13 @@ class RequestWorker:
         self.outbox = outbox
         self.clock = clock
 
-    def forget_unanswered(self) -> None:
-        """At start: requests of an earlier run are answered "the service stopped"."""
+    def add_job(self, scheduler: AsyncIOScheduler, every: float) -> None:
+        """Look for requests every ``every`` seconds, from now; those left by an earlier
+        run are answered "the service stopped" first."""
         requests.forget_unanswered(self.state_dir)
+        scheduler.add_job(
+            self.take, "interval", seconds=every, id="requests", next_run_time=self.clock()
+        )
 
     async def take(self) -> None:
         if self.tasks.stopping.is_set():

@@ -84,6 +84,8 @@ class ServiceOptions:
     bot: bool = True
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     requests_every: float = 1.0
+    database_url: str | None = None
+    """``--database``: a ``postgresql://`` URL; None: ``MONITOR_DATABASE_URL``, else SQLite."""
     """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
     clock: Clock = utcnow
     instance: str = field(default_factory=default_instance)
@@ -135,10 +137,13 @@ class Service:
         lock = StateLock(state)
         lock.acquire()
         try:
-            cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path)
+            cfg = load_configs(self.opt.feeds_path, self.opt.keywords_path, cache_dir=state)
             if self.opt.bot:
                 self.opt.settings.admin_ids()  # a malformed list fails at start
-            self._store = Store(state)
+            url = self.opt.database_url or (
+                self.opt.settings.database_url.reveal() if self.opt.settings.database_url else None
+            )
+            self._store = Store(state, database_url=url)
             try:
                 return await self._serve(cfg)
             finally:
@@ -216,17 +221,8 @@ class Service:
             health_time=self.opt.health_time,
             health_timezone=self.opt.health_timezone,
         )
-        scheduler.add_job(
-            self.reloader.reload, "interval", seconds=self.opt.reload_every, id="reload"
-        )
-        self.requests.forget_unanswered()
-        scheduler.add_job(
-            self.requests.take,
-            "interval",
-            seconds=self.opt.requests_every,
-            id="requests",
-            next_run_time=self.clock(),
-        )
+        self.reloader.add_job(scheduler, self.opt.reload_every)
+        self.requests.add_job(scheduler, self.opt.requests_every)
         if self.opt.http:
             # Before anything is started: a taken port must end the start cleanly.
             try:
@@ -322,6 +318,7 @@ class Service:
             matcher=compiled if compiled is not None else matcher(cfg.keywords),
             routing=route,
             rng=self.rng,
+            clock=self.clock,
             on_report=self._observe,
             # One story index for the life of the process: a reload must not make the
             # next poll rebuild it from SQLite (seconds at a million articles).
@@ -336,6 +333,7 @@ class Service:
                 console=self.opt.console,
                 limiter=self.flood,
                 instance=self.opt.instance,
+                clock=self.clock,
                 **({"lease": self.opt.lease} if self.opt.lease is not None else {}),
                 on_sent=self.outbox.sent,
                 on_failed=self.outbox.failed,

@@ -126,7 +126,7 @@ class Singletons:
     async def check_database(self) -> None:
         """The daily ``PRAGMA quick_check`` (in a thread, on a read-only connection of its
         own); a corrupt database stops the service, so nothing more is written into it.
-        On PostgreSQL nothing: the server checks its own pages."""
+        SQLite's file only: PostgreSQL checks its own pages."""
         if self.store.engine != "sqlite":
             return
         problems = await asyncio.to_thread(check_file, self.store.path)

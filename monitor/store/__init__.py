@@ -49,6 +49,7 @@ __all__ = [
     "StoredArticle",
     "StoryAssigner",
     "database_url_from_env",
+    "describe_database",
     "ensure_state_dir",
 ]
 
@@ -83,6 +84,27 @@ def database_url_from_env(environ: Mapping[str, str] | None = None) -> str | Non
     return value.strip() or None
 
 
+def describe_database(url: str) -> str:
+    """``monitor check``'s line on a PostgreSQL database (nothing is migrated).
+
+    Raises:
+        StorageError: it cannot be reached or used (see ``Store``).
+    """
+    _check_url(url)
+    from monitor.store import pg
+
+    return pg.probe(url)
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StorageError(
+            "storage: the database URL must start with postgresql:// (got "
+            f"{url.split(':', 1)[0]}:...); leave MONITOR_DATABASE_URL / --database unset "
+            "for SQLite in the state directory"
+        )
+
+
 def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
     """Create the state directory if needed and make sure monitor can write in it.
 
@@ -108,8 +130,9 @@ def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
 class Store:
     """The state database.  Not thread-safe: one per thread or task group.
 
-    ``database_url`` (default: ``MONITOR_DATABASE_URL``) a ``postgresql://`` URL opens
-    PostgreSQL, with one connection; otherwise SQLite in ``<state_dir>/monitor.sqlite3``.
+    ``database_url`` (None: ``MONITOR_DATABASE_URL``), a ``postgresql://`` URL, opens
+    PostgreSQL, with one connection; otherwise (or ``""``) SQLite in
+    ``<state_dir>/monitor.sqlite3``.
     """
 
     def __init__(
@@ -121,19 +144,16 @@ class Store:
     ) -> None:
         self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
-        url = database_url or database_url_from_env()
+        url = database_url_from_env() if database_url is None else (database_url or None)
         self.engine: Dialect = "sqlite"
+        self.url: str | None = url
+        """The PostgreSQL URL (None: SQLite), for the dashboard's reader of the same data."""
         self.conn: Connection
         if url is None:
             self.conn = connect(self.path, busy_timeout=busy_timeout)
             self.where = str(self.path)
             return
-        if not url.startswith(("postgresql://", "postgres://")):
-            raise StorageError(
-                "storage: the database URL must start with postgresql:// (got "
-                f"{url.split(':', 1)[0]}:...); leave MONITOR_DATABASE_URL / --database unset "
-                "for SQLite in the state directory"
-            )
+        _check_url(url)
         try:
             from monitor.store import pg
         except ImportError as exc:
@@ -142,13 +162,11 @@ class Store:
             ) from exc
         self.engine = "postgresql"
         self.where = f"PostgreSQL at {pg.server_of(url)}"
-        self.url = url
         self.conn = pg.connect(url)
         check_identity(self.conn, self.where)
 
-    url: str | None = None
-    """The PostgreSQL URL (None: SQLite)."""
     _elections: _leases.Elections | None = None
+    """PostgreSQL's singleton elections, opened at the first ``singleton`` call."""
 
     def close(self) -> None:
         if self._elections is not None:

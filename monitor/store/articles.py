@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.models import Article, NewArticle, ParsedFeed
+from monitor.store import tallies
 from monitor.store.db import from_db, to_db
 from monitor.store.engine import Connection, Row
 from monitor.update import (
@@ -149,6 +150,8 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
         # statement, so SQLite can commit after it.
         article_id = int(cur.fetchall()[0][0])
         new.append(NewArticle(article_id, a, first_seen=now, baseline=entry.baseline))
+    if new and stamp is not None:
+        tallies.add_articles(conn, feed_id, tallies.day_of(stamp), len(new))
     if intent.keys:
         conn.executemany(
             "INSERT INTO seen_keys (feed_id, key, article_id, first_seen, last_seen)"
@@ -257,9 +260,16 @@ def prune(
     ).rowcount
     cutoff = to_db(keep_keys_before)
     conn.execute("DELETE FROM seen_keys WHERE last_seen < ?", (cutoff,))
-    gone = conn.execute(
-        "DELETE FROM articles WHERE last_seen < ?"
-        " AND NOT EXISTS (SELECT 1 FROM seen_keys s WHERE s.article_id = articles.id)",
-        (cutoff,),
-    ).rowcount
+    forgotten = (
+        "last_seen < ? AND NOT EXISTS (SELECT 1 FROM seen_keys s WHERE s.article_id = articles.id)"
+    )
+    tallies.forget_articles(
+        conn,
+        conn.execute(
+            "SELECT feed_id, substr(first_seen, 1, 10), COUNT(*) FROM articles"
+            f" WHERE {forgotten} GROUP BY feed_id, substr(first_seen, 1, 10)",
+            (cutoff,),
+        ).fetchall(),
+    )
+    gone = conn.execute(f"DELETE FROM articles WHERE {forgotten}", (cutoff,)).rowcount
     return texts, gone

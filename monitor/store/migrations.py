@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor import identity
+from monitor.store import tallies
 from monitor.store.engine import Connection, dialect
 
 Step = str | Callable[[Connection], None]
@@ -372,6 +373,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration("full-text search also covers the article body", _article_search_body),
+    Migration(
+        "dashboard tallies: counts kept on write, match rows know feed and language",
+        # Issue 12 at 1,000,000 articles: the overview counted every article and every
+        # match on each view, /feeds read 14 days of the first-seen index, and /trends by
+        # feed or language looked up the article of every match of 90 days.
+        """
+        CREATE TABLE tallies (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        CREATE TABLE article_days (
+            day TEXT NOT NULL,
+            feed_id TEXT NOT NULL,
+            articles INTEGER NOT NULL,
+            PRIMARY KEY (day, feed_id)
+        );
+        ALTER TABLE matches ADD COLUMN feed_id TEXT;
+        ALTER TABLE matches ADD COLUMN language TEXT;
+        UPDATE matches SET
+            feed_id = (SELECT a.feed_id FROM articles a WHERE a.id = matches.article_id),
+            language = (SELECT a.language FROM articles a WHERE a.id = matches.article_id);
+        CREATE INDEX matches_day_feed ON matches (matched_at, feed_id);
+        CREATE INDEX matches_day_language ON matches (matched_at, language);
+        """
+        + ";\n".join(tallies.REBUILD),
+    ),
     Migration(
         "leases for several instances: claimed feeds, claimed outbox rows, per-host slots",
         # Written by PostgreSQL's claims (monitor/store/leases.py); SQLite has one instance

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import Hit, Match, OutboxEntry, Route, Snippet, Target
+from monitor.store import tallies
 from monitor.store.db import from_db, to_db
 from monitor.store.engine import Connection, Row
 
@@ -64,8 +65,15 @@ def _hits_from_json(text: str) -> tuple[tuple[Hit, ...], int, float]:
 def record_matches(
     conn: Connection, article_id: int, matches: Sequence[Match], now: datetime
 ) -> None:
+    if not matches:
+        return
+    first = conn.execute("SELECT 1 FROM matches WHERE article_id = ? LIMIT 1", (article_id,))
+    new_article = first.fetchone() is None
+    # feed and language copied onto the match: /trends groups 90 days of matches by them
     conn.executemany(
-        "INSERT INTO matches (article_id, watchlist, score, hits, matched_at) VALUES (?,?,?,?,?)"
+        "INSERT INTO matches (article_id, watchlist, score, hits, matched_at, feed_id, language)"
+        " VALUES (?, ?, ?, ?, ?, (SELECT feed_id FROM articles WHERE id = ?),"
+        " (SELECT language FROM articles WHERE id = ?))"
         " ON CONFLICT (article_id, watchlist) DO NOTHING",
         [
             (
@@ -74,10 +82,14 @@ def record_matches(
                 m.score,
                 _hits_to_json(m),
                 to_db(now),
+                article_id,
+                article_id,
             )
             for m in matches
         ],
     )
+    if new_article:
+        tallies.add_matched(conn, 1)
 
 
 def matches_for(conn: Connection, article_ids: Sequence[int]) -> dict[int, list[Match]]:
@@ -441,5 +453,8 @@ def prune(conn: Connection, before: datetime) -> int:
     gone = conn.execute(
         "DELETE FROM outbox WHERE status IN (?, ?) AND created < ?", (SENT, FAILED, to_db(before))
     ).rowcount
-    conn.execute("DELETE FROM matches WHERE article_id NOT IN (SELECT id FROM articles)")
+    if conn.execute(
+        "DELETE FROM matches WHERE article_id NOT IN (SELECT id FROM articles)"
+    ).rowcount:
+        tallies.recount_matched(conn)
     return int(gone)

@@ -27,7 +27,7 @@ from psycopg import pq
 from monitor.errors import StorageError
 from monitor.store.migrations import MIGRATIONS, Migration
 
-log = logging.getLogger("monitor.store")
+log = logging.getLogger(__name__)
 
 HINT = "check MONITOR_DATABASE_URL / --database"
 
@@ -143,29 +143,29 @@ class PgConnection:
         self.raw = raw
         self.url = url
         self.name = name
+        """Its ``application_name`` (``pg_stat_activity``), kept when it reconnects."""
         self.server = server_of(url)
         self._changes = 0
-        self._closed = False
         self.reconnects = 0
         """How many times the connection was lost and opened again (``/healthz``)."""
 
-    def _alive(self) -> None:
-        # The server restarted (or a proxy cut the connection): the statement that saw it
-        # failed with "lost the connection"; the next one opens a new connection, outside
-        # any transaction (the lost one's was rolled back by the server).
-        if not (self.raw.broken or self.raw.closed) or self._closed:
-            return
-        self.raw = _raw(self.url, self.name)
-        self.reconnects += 1
-        log.warning("storage: reconnected to PostgreSQL at %s", self.server)
+    def _live(self) -> psycopg.Connection[Any]:
+        """The connection, opened again when the last one was lost (a server restart, a
+        failover): the statement that met the loss failed with a ``StorageError``, and
+        its transaction with it; the next one runs on a new connection."""
+        if self.raw.closed:
+            self.raw = _open(self.url, self.name)
+            self.reconnects += 1
+            log.warning("storage: reconnected to PostgreSQL at %s", self.server)
+        return self.raw
 
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
-        self._alive()
         try:
+            raw = self._live()
             if parameters is None:
-                cur = self.raw.execute(sql.encode())  # DDL and literals: no placeholders
+                cur = raw.execute(sql.encode())  # DDL and literals: no placeholders
             else:
-                cur = self.raw.execute(_sql(sql), _params(parameters))
+                cur = raw.execute(_sql(sql), _params(parameters))
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
         if _writes(sql) and cur.rowcount > 0:
@@ -173,9 +173,8 @@ class PgConnection:
         return cur
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
-        self._alive()
-        cur = self.raw.cursor()
         try:
+            cur = self._live().cursor()
             cur.executemany(_sql(sql), [_params(p) for p in parameters])
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
@@ -190,30 +189,16 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
+        # A lost connection has no transaction left to roll back.
+        if self.raw.closed:
+            return False
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
     def close(self) -> None:
-        self._closed = True
         self.raw.close()
 
 
-def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnection:
-    """Open the database at ``url`` and apply pending migrations.
-
-    Raises:
-        StorageError: the server cannot be reached, refuses the login, the database does
-            not exist, or its schema is newer than this program.
-    """
-    conn = open_connection(url)
-    try:
-        migrate(conn, migrations)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _raw(url: str, name: str) -> psycopg.Connection[Any]:
+def _open(url: str, name: str = "monitor") -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(
             url,
@@ -228,13 +213,72 @@ def _raw(url: str, name: str) -> psycopg.Connection[Any]:
 
 def open_connection(url: str, name: str = "monitor") -> PgConnection:
     """A connection to ``url`` without migrating (``connect`` migrates); ``name`` is its
-    ``application_name`` in ``pg_stat_activity``.
+    ``application_name`` in ``pg_stat_activity`` (the elections' is ``monitor-elections``).
 
     Raises:
         StorageError: the server cannot be reached, refuses the login, or the database
             does not exist.
     """
-    return PgConnection(_raw(url, name), url, name)
+    return PgConnection(_open(url, name), url, name)
+
+
+def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnection:
+    """Open the database at ``url`` and apply pending migrations.
+
+    Raises:
+        StorageError: the server cannot be reached, refuses the login, the database does
+            not exist, or its schema is newer than this program.
+    """
+    conn = PgConnection(_open(url), url)
+    try:
+        migrate(conn, migrations)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def connect_reader(url: str) -> PgConnection:
+    """A read-only connection to ``url`` for the dashboard (its own, used from a worker
+    thread); nothing is migrated: the service that writes has done that.
+
+    Raises:
+        StorageError: the server cannot be reached or refuses the login.
+    """
+    conn = PgConnection(_open(url), url)
+    try:
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def probe(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> str:
+    """One line on the database at ``url`` for ``monitor check``: reachable, and its
+    schema version against this program's; nothing is migrated.
+
+    Raises:
+        StorageError: unreachable, login refused, no such database, or a newer schema.
+    """
+    try:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    except psycopg.Error as exc:
+        raise storage_error(exc, url) from exc
+    conn = PgConnection(raw, url)
+    try:
+        exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchall()
+        version = schema_version(conn) if exists[0][0] else 0
+    finally:
+        conn.close()
+    if version > len(migrations):
+        raise StorageError(
+            f"storage: PostgreSQL at {conn.server}: database schema version {version} "
+            f"is newer than this program knows ({len(migrations)}); upgrade monitor"
+        )
+    pending = len(migrations) - version
+    todo = f", {pending} migrations to apply at the next start" if pending else ""
+    return f"database: PostgreSQL at {conn.server}, schema version {version}{todo}"
 
 
 # -- schema -----------------------------------------------------------------------------
@@ -348,11 +392,14 @@ def storage_error(exc: psycopg.Error, url: str) -> StorageError:
     ):
         message = f"storage: cannot reach PostgreSQL at {server}: {_reason(text)}; {HINT}"
     elif (
-        state.startswith("08")
+        state.startswith(("08", "57P"))
         or "server closed the connection" in low
         or (isinstance(exc, psycopg.OperationalError) and "closed" in low)
     ):
-        message = f"storage: lost the connection to PostgreSQL at {server}: {_reason(text)}"
+        message = (
+            f"storage: lost the connection to PostgreSQL at {server}: {_reason(text)}; "
+            "the next statement connects again"
+        )
     else:
         message = f"storage: PostgreSQL at {server}: {text}"
     if password:

@@ -119,8 +119,8 @@ def add(
         )
     else:
         conn.execute(
-            # CASE, not SQLite's two-argument max(): PostgreSQL has no such function.
-            "UPDATE stories SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END,"
+            # CASE, not SQLite's max(a, b): PostgreSQL's is GREATEST (issue 11)
+            "UPDATE stories SET last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
             " articles = articles + 1 WHERE id = ?",
             (stamp, stamp, row.story_id),
         )
@@ -136,9 +136,8 @@ def merge(conn: Connection, keep: int, absorbed: Sequence[int]) -> None:
             continue
         conn.execute("UPDATE story_articles SET story_id = ? WHERE story_id = ?", (keep, sid))
         conn.execute(
-            "UPDATE stories SET"
-            " first_seen = CASE WHEN first_seen < ? THEN first_seen ELSE ? END,"
-            " last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END,"
+            "UPDATE stories SET first_seen = CASE WHEN first_seen > ? THEN ? ELSE first_seen END,"
+            " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
             " articles = articles + ? WHERE id = ?",
             (row[0], row[0], row[1], row[1], row[2], keep),
         )

@@ -75,6 +75,8 @@ class Site:
     """The dashboard: the state database it reads and who may see it."""
 
     database: Path
+    database_url: str | None = None
+    """PostgreSQL's URL when the service's store is there (None: the SQLite ``database``)."""
     token: str | None = None
     """``MONITOR_WEB_TOKEN``: when set, every page but /healthz and /metrics needs it."""
     status: Callable[[], dict[str, Any]] = field(default=lambda: {})
@@ -94,15 +96,16 @@ class Site:
 class Reader:
     """One read-only connection, used by one worker thread at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
+        self.url = url
         self._conn: Any = None
         self._lock = threading.Lock()
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self._lock:
             if self._conn is None:
-                self._conn = db.open_reader(self.path)
+                self._conn = db.open_reader(self.path, self.url)
             return fn(self._conn, *args)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -225,7 +228,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
-    reader = Reader(site.database) if site is not None else None
+    reader = Reader(site.database, site.database_url) if site is not None else None
     if site is not None and reader is not None:
         routes += pages(site, reader)
         routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
@@ -322,25 +325,34 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
             )
         )
 
-    async def lab_run(request: Request) -> Response:
+    async def lab_backtest(request: Request) -> tuple[lab.LabResult, int] | Response:
+        """The lab's form (or, for ``/api/lab``, a JSON object) replayed: the result and
+        the days asked for, or the answer that refuses the request."""
         body = await request.body()
         if len(body) > 3 * lab.MAX_YAML:  # URL-encoding triples the size at most
             return PlainTextResponse("the candidate file is too large\n", status_code=413)
-        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-        text = (fields.get("yaml") or [""])[0].replace("\r\n", "\n")
         try:
-            days = views.int_param({"days": (fields.get("days") or [""])[0]}, "days", 14, 1, 365)
-            explain_id = views.int_param(
-                {"explain": (fields.get("explain") or [""])[0]}, "explain", 0, 0, 2**62
-            )
+            fields = views.lab_fields(body, request.headers.get("content-type", ""))
+            days = views.int_param(fields, "days", 14, 1, 365)
+            explain_id = views.int_param(fields, "explain", 0, 0, 2**62)
         except views.BadRequest as exc:
+            if request.url.path.startswith("/api/"):
+                return JSONResponse({"error": str(exc)}, status_code=400)
             return HTMLResponse(views.render("error.html.j2", message=str(exc)), 400)
+        text = fields.get("yaml", "").replace("\r\n", "\n")
         since = site.now() - timedelta(days=days)
         stored = await reader.run(db.lab_articles, since, LAB_LIMIT)
         explained = await reader.run(db.stored_article, explain_id) if explain_id else None
         if site.keywords is None:
             return PlainTextResponse("the lab needs the service's keywords.yaml\n", 404)
         result = await asyncio.to_thread(lab.run_lab, site.keywords, text, stored, explained)
+        return result, days
+
+    async def lab_run(request: Request) -> Response:
+        done = await lab_backtest(request)
+        if isinstance(done, Response):
+            return done
+        result, days = done
         return HTMLResponse(
             views.render(
                 "lab.html.j2",
@@ -351,6 +363,18 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
                 limit=LAB_LIMIT,
             ),
             status_code=422 if result.errors else 200,
+        )
+
+    async def lab_api(request: Request) -> Response:
+        done = await lab_backtest(request)
+        if isinstance(done, Response):
+            return done
+        result, days = done
+        payload = {"days": days, "limit": LAB_LIMIT, **lab.as_data(result)}
+        return Response(
+            json.dumps(to_jsonable(payload), ensure_ascii=False, indent=1),
+            status_code=422 if result.errors else 200,
+            media_type="application/json",
         )
 
     async def digests(request: Request) -> tuple[str, dict[str, Any], Any]:
@@ -472,6 +496,7 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/lab", lab_form, methods=["GET"]),
         Route("/lab", lab_run, methods=["POST"]),
+        Route("/api/lab", lab_api, methods=["POST"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

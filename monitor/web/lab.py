@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitor.config.keywords import KeywordsConfig, keywords_from_source, load_keywords
 from monitor.config.source import Source
 from monitor.errors import ConfigError
 from monitor.match import backtest, compile_matcher
-from monitor.match.backtest import BacktestReport
+from monitor.match.backtest import BacktestReport, Change
 from monitor.match.matcher import Explanation
 from monitor.store.articles import StoredArticle
 
@@ -74,3 +75,45 @@ def run_lab(
 
 def _keywords(text: str) -> KeywordsConfig:
     return keywords_from_source(Source.parse(text, LAB_NAME))
+
+
+def as_data(result: LabResult) -> dict[str, Any]:
+    """``/api/lab``'s answer: the errors, or per watchlist every article gained and lost
+    (with the match the candidate makes or the current rules made), and the explanation."""
+    report = result.report
+
+    def change(c: Change) -> dict[str, Any]:
+        a = c.article
+        return {
+            "article_id": result.ids.get(id(a)),
+            "feed_id": a.feed_id,
+            "title": a.title,
+            "url": a.url,
+            "match": c.match,
+        }
+
+    explained = None
+    if result.explained is not None:
+        a = result.explained.article
+        explained = {
+            "article_id": result.explained.id,
+            "feed_id": a.feed_id,
+            "title": a.title,
+            "language": a.language,
+            "watchlists": result.explanations,
+        }
+    return {
+        "errors": list(result.errors),
+        "articles": report.articles if report else 0,
+        "watchlists": [
+            {
+                "watchlist": d.watchlist,
+                "status": d.status,
+                "kept": d.kept,
+                "gained": [change(c) for c in d.gained],
+                "lost": [change(c) for c in d.lost],
+            }
+            for d in (report.watchlists if report else ())
+        ],
+        "explain": explained,
+    }

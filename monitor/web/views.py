@@ -6,12 +6,14 @@ charts) escapes feed text first and adds its own tags around it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
@@ -111,6 +113,34 @@ def int_param(params: Mapping[str, str], name: str, default: int, low: int, high
     if not low <= value <= high:
         raise BadRequest(f"{name}: {value} is not between {low} and {high}")
     return value
+
+
+def lab_fields(body: bytes, content_type: str) -> dict[str, str]:
+    """The lab's fields (``yaml``, ``days``, ``explain``) from its form, or from the JSON
+    object a script posts to ``/api/lab``.
+
+    Raises:
+        BadRequest: the JSON is not an object of those fields with string or number values.
+    """
+    text = body.decode("utf-8", "replace")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"body: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadRequest('body: expected an object like {"yaml": "...", "days": 14}')
+    fields = {}
+    for key, value in data.items():
+        if key not in ("yaml", "days", "explain"):
+            raise BadRequest(f"{key}: unknown field (yaml, days, explain)")
+        if key == "yaml" and not isinstance(value, str):
+            raise BadRequest("yaml: expected the candidate keywords.yaml as a string")
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise BadRequest(f"{key}: {value!r} is not a number")
+        fields[key] = str(value)
+    return fields
 
 
 def choice(params: Mapping[str, str], name: str, allowed: Sequence[str], default: str) -> str:

@@ -47,7 +47,7 @@ MATCH = [
     ("fi", "edpb", "Euroopan tietosuojaneuvoston lausunto julkaistiin."),
     ("fr", "facial-recognition", "Les reconnaissances faciales dans les gares inquiètent."),
     ("fr", "facial-recognition", "Les identifications biométriques à distance sont interdites."),
-    ("ga", "ai-act", "Tá forálacha an Achta um Intleacht Shaorga i bhfeidhm."),
+    ("ga", "ai-act", "Tá forálacha an Ghnímh um an Intleacht Shaorga i bhfeidhm."),
     ("ga", "edpb", "Foilsíodh tuairim an Bhoird Eorpaigh um Chosaint Sonraí inné."),
     ("hr", "ai-act", "Primjena Akta o umjetnoj inteligenciji počinje."),
     ("hr", "edpb", "Mišljenje Europskog odbora za zaštitu podataka objavljeno je."),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from monitor.errors import ConfigError
-from monitor.match.prominence import MAIN_TOPIC
+from monitor.match.prominence import _ROUNDUP_TITLE, MAIN_TOPIC, is_roundup
 from monitor.match.report import explanation_json, explanation_text
 from monitor.models import Match
 from monitor.route import route
@@ -60,9 +63,10 @@ def test_prominence_from_place_count_and_round_ups(
     assert explained.prominence is not None
     assert (explained.prominence.score, explained.prominence.label) == (score, label)
     assert f"prominence {score:g} ({label})" in explanation_text(article(title), [explained])
-    assert explanation_json(article(title), [explained])["watchlists"][0]["prominence"][
-        "label"
-    ] == label
+    assert (
+        explanation_json(article(title), [explained])["watchlists"][0]["prominence"]["label"]
+        == label
+    )
 
 
 def test_a_passing_mention_goes_to_the_digest_only() -> None:
@@ -92,3 +96,55 @@ def test_the_shipped_watchlists_alert_on_main_topics_only() -> None:
     for wl in cfg.watchlists.values():
         if wl.priority == "instant":
             assert wl.min_prominence == MAIN_TOPIC, wl.id
+
+
+def _roundup_reference(title: str, body: str) -> bool:
+    # is_roundup as first written: one case-insensitive search, every mark counted.
+    if _ROUNDUP_TITLE.search(title) or (
+        ":" in title and re.search(r":[^:]*,[^:,]*,[^:]*(?:\band\b|&|\+|…)", title)
+    ):
+        return True
+    marks = ("•", "·", "▪", "►", "■", "\n- ", "\n* ", " | ")
+    return sum(body.count(mark) for mark in marks) >= 5
+
+
+_WORDS = st.sampled_from(
+    [
+        "In Brief",
+        "ın brıef",
+        "İN BRİEF",
+        "Newſletter",
+        "NEWSLETTER",
+        "Überblick",
+        "daily",
+        "digeſt",
+        "the Download",
+        "week in review",
+        "EU",
+        ":",
+        ",",
+        " and ",
+        "•",
+        "\n- ",
+        " | ",
+        "\n* ",
+        "é",
+        "Ⅰ",
+        "ﬅ",
+        "K",
+        "rassegna",
+        "What we’re reading",
+        " ",
+    ]
+)
+
+
+@given(st.lists(_WORDS, max_size=12).map("".join), st.lists(_WORDS, max_size=12).map("".join))
+@example("İn brief: news", "")
+@example("Daily ſummary", "• a\n- b | c")
+@example("Weekly newſletter", "")
+def test_the_round_up_shortcuts_find_what_the_case_insensitive_search_finds(
+    title: str, summary: str
+) -> None:
+    # The lower-cased search for most titles, the skipped counts for ASCII text.
+    assert is_roundup(article(title, summary)) == _roundup_reference(title, summary)

@@ -243,3 +243,25 @@ def test_both_engines_read_every_well_formed_feed_alike(body: bytes) -> None:
         return
     slow = parse_feed(body, feed_id="f", url=url, now=NOW, language="en", engine="feedparser")
     assert fast == slow
+
+
+def test_a_nested_media_description_gives_its_type_to_the_summary() -> None:
+    """Found by the property above: feedparser keeps a <summary>'s text but takes the type
+    of a <media:description> deeper in a <media:group> (it overwrites ``summary_detail``
+    whatever the depth), so the summary is read as HTML; the fast engine does the same."""
+    item = (
+        "<item><content:encoded>Plain title</content:encoded>"
+        "<summary>&lt;Title&gt; &amp;fake;</summary>"
+        "<media:group><media:description>Plain title</media:description></media:group></item>"
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:media="http://search.yahoo.com/mrss/" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        f"<link>https://ex.example/</link>{item}</channel></rss>"
+    ).encode()
+    url = "https://feed.example/dir/feed.xml"
+    fast = parse_feed(body, feed_id="f", url=url, now=NOW, language="en", engine="lxml")
+    slow = parse_feed(body, feed_id="f", url=url, now=NOW, language="en", engine="feedparser")
+    assert fast == slow
+    assert [a.summary for a in fast.articles] == ["&fake;"]

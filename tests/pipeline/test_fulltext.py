@@ -170,6 +170,7 @@ def test_404_timeout_and_20mb_page_leave_the_article_matched_on_its_teaser(
     assert 'monitor_page_failures_total{feed="wire"} 3.0' in metrics.render().decode()
 
 
+@pytest.mark.sqlite_only  # several state dirs in one test (one database on PostgreSQL)
 def test_never_fetches_no_page_and_always_fetches_long_texts(
     feed_server: FeedServer, tmp_path: Path
 ):
@@ -242,3 +243,46 @@ def test_articles_matched_in_the_parser_process_are_matched_again_with_their_bod
     [feed] = asyncio.run(cycle()).feeds
     assert (feed.new, feed.pages_fetched, feed.matches) == (1, 1, 1)
     assert matched(app) == {"Biometrics talks drag on": {"edpb"}}
+
+
+def test_page_fetches_never_wait_behind_feeds_waiting_for_the_backlog(
+    feed_server: FeedServer, tmp_path: Path
+):
+    # A cold cycle of 200 teaser feeds hung for ever (bench/bench_cli.py, issue 15): a feed
+    # fetching its pages held its backlog slot while the pages waited for a fetch slot, and
+    # the fetch slots were held by feeds waiting, body unread, for a backlog slot.  With one
+    # of each, the second feed takes the lane as soon as the first has read its body.
+    feeds = {}
+    for i in range(3):
+        feed_server.article(f"/news/{i}", f"Biometrics talks, day {i}", BODY)
+        item = (f"w{i}", f"Biometrics talks, day {i}", feed_server.url(f"/news/{i}"))
+        teaser = {f"w{i}": "negotiators met again in Brussels …"}
+        feed_server.feed(f"/t{i}.xml", rss_feed(f"Wire {i}", [item], summaries=teaser))
+        feeds[f"t{i}"] = feed_server.url(f"/t{i}.xml")
+    app = make_app(tmp_path, feeds, keywords=KEYWORDS, defaults="fulltext: auto")
+    text = app.feeds_path.read_text(encoding="utf-8")
+    text = text.replace("per_host: 8", "per_host: 1").replace("concurrency: 32", "concurrency: 1")
+    app.feeds_path.write_text(text, encoding="utf-8")
+    cfg = app.configs()
+    assert (cfg.feeds.settings.concurrency, cfg.feeds.settings.per_host) == (1, 1)
+
+    async def go() -> CycleReport:
+        with Store(app.state) as store:
+            async with Fetcher(cfg.feeds.settings) as fetcher:
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    matcher=matcher(cfg.keywords),
+                    routing=routing(cfg.keywords),
+                    parse_workers=0,
+                    max_backlog=1,
+                )
+                # A guard against the hang, not a timing: the cycle takes well under 1 s.
+                return await asyncio.wait_for(poller.cycle(everything=True), 60)
+
+    report = asyncio.run(go())
+
+    assert sorted((r.feed_id, r.status, r.new, r.pages_fetched) for r in report.feeds) == [
+        (f"t{i}", "ok", 1, 1) for i in range(3)
+    ]

@@ -266,6 +266,7 @@ def test_first_poll_backfill_limits_alerts(feed_server: FeedServer, tmp_path: Pa
     assert alerts == 3  # after the first poll every match alerts
 
 
+@pytest.mark.sqlite_only  # several state dirs in one test (one database on PostgreSQL)
 def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_path: Path):
     """Big cycles parse in a worker process; the outcome must not depend on it."""
     import asyncio
@@ -328,6 +329,7 @@ def _backlog_poll(app, max_backlog: int, *, workers: int = 1) -> tuple[CycleRepo
     return asyncio.run(go())
 
 
+@pytest.mark.sqlite_only  # several state dirs in one test (one database on PostgreSQL)
 def test_backlog_bounds_the_bodies_waiting_to_be_stored(feed_server: FeedServer, tmp_path: Path):
     # 12 feeds answer at once; with a parser process the bodies would all wait at once.
     feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(12)}

@@ -235,3 +235,18 @@ async def test_a_rejected_edit_is_dated_by_the_reloaders_clock(tmp_path: Path) -
     assert applied == []
     assert len(notices) == 1
     assert "rejected" in notices[0]
+
+
+def test_no_part_reads_the_clock_itself() -> None:
+    """Only the defaults (``tasks.utcnow``, the bot's ``utcnow``) read the machine's clock;
+    every part calls the clock it was given."""
+    service = Path(__file__).resolve().parents[2] / "monitor" / "service"
+    defaults = {"tasks.py", "bot_commands.py"}
+    readers = [
+        f"{path.name}:{number}"
+        for path in sorted(service.glob("*.py"))
+        if path.name not in defaults
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "datetime.now(" in line or "utcnow()" in line or "time.time()" in line
+    ]
+    assert readers == []

@@ -18,7 +18,7 @@ from pathlib import Path
 from monitor.service.reload import FileWatch, fingerprint
 from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
-from tests.support.app import make_app, write_feeds
+from tests.support.app import App, make_app, write_feeds
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.hostile import alias_bomb
 from tests.support.telegram_server import TelegramServer
@@ -125,6 +125,12 @@ def test_valid_and_invalid_edits(
     asyncio.run(scenario())
 
 
+def scheduled(app: App) -> bool:
+    with app.store() as store:
+        state = store.feed_state("eu")
+    return state is not None and state.next_poll is not None
+
+
 def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
     feed_server: FeedServer, tmp_path: Path
 ):
@@ -148,6 +154,8 @@ def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
         task = asyncio.create_task(service.run())
         try:
             assert await until(lambda: len(feed_server.requests_for("/eu.xml")) >= 1, 10)
+            # the poll commits its feed state just after the fetch (later on PostgreSQL)
+            assert await until(lambda: scheduled(app), 10)
             with app.store() as store:
                 before = store.feed_state("eu")
             assert before is not None

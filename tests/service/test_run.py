@@ -113,11 +113,16 @@ def test_alert_within_one_interval_then_clean_sigterm(servers, tmp_path: Path):
     assert tg.token not in log
 
 
-def test_second_instance_on_the_same_state_is_refused(servers, tmp_path: Path):
+def test_second_instance_on_the_same_state_is_refused(servers, tmp_path: Path, store_engine: str):
     _, _, env = servers
     first = start(tmp_path, env, tmp_path / "a.log")
+    # the first has the lock once its database exists (on PostgreSQL: once it logs so)
+    if store_engine == "sqlite":
+        ready = lambda: (tmp_path / "state" / "monitor.sqlite3").exists()  # noqa: E731
+    else:
+        ready = lambda: "monitor running" in (tmp_path / "a.log").read_text()  # noqa: E731
     try:
-        assert wait_until(lambda: (tmp_path / "state" / "monitor.sqlite3").exists(), 15)
+        assert wait_until(ready, 15)
         second = start(tmp_path, env, tmp_path / "b.log")
         assert second.wait(timeout=30) == 1
         assert "another monitor process" in (tmp_path / "b.log").read_text()

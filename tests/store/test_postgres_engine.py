@@ -183,6 +183,30 @@ def test_the_search_table_follows_inserts_and_pruning(tmp_path: Path):
         assert found(store, "gatekeeper") == [new.id]  # the title stays
 
 
+@pg
+def test_a_lost_connection_fails_one_statement_and_the_next_reconnects(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+):
+    import psycopg
+
+    with Store(tmp_path) as store:
+        store.sync_feeds([], NOW)
+        pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StorageError) as err:
+            store.count_articles()
+        assert str(err.value).startswith(
+            "storage: lost the connection to PostgreSQL at 127.0.0.1:5432: "
+        )
+        assert str(err.value).endswith("; the next statement connects again")
+        assert store.count_articles() == 0
+        assert "storage: reconnected to PostgreSQL at 127.0.0.1:5432" in caplog.text
+        with store.transaction() as conn:  # and writes again
+            conn.execute("INSERT INTO service_flags VALUES ('x', '1', '')")
+        assert store.flag("x") == "1"
+
+
 @pytest.mark.sqlite_only
 def test_sqlite_stays_the_default_and_never_loads_psycopg(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "MONITOR_DATABASE_URL"}
@@ -200,3 +224,30 @@ def test_sqlite_stays_the_default_and_never_loads_psycopg(tmp_path: Path):
     ).stdout.split()
     assert out == ["sqlite", str(len(MIGRATIONS)), "False"]
     assert (tmp_path / "monitor.sqlite3").stat().st_size > 0
+
+
+@pg
+def test_check_says_whether_the_database_answers_and_migrates_nothing(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+):
+    from monitor.cli import main
+    from tests.support.app import make_app
+
+    app = make_app(tmp_path, {"eu": "http://127.0.0.1:9/eu.xml"})
+    files = ["--feeds", str(app.feeds_path), "--keywords", str(app.keywords_path)]
+    assert main(["check", *files, "--database", postgres_url]) == 0
+    assert (
+        f"database: PostgreSQL at 127.0.0.1:5432, schema version 0, {len(MIGRATIONS)} "
+        "migrations to apply at the next start\nok\n"
+    ) in capsys.readouterr().out
+    Store(tmp_path).close()  # MONITOR_DATABASE_URL is postgres_url: migrates
+    assert main(["check", *files]) == 0
+    assert (
+        f"database: PostgreSQL at 127.0.0.1:5432, schema version {len(MIGRATIONS)}\nok\n"
+    ) in capsys.readouterr().out
+    port = _closed_port()
+    assert main(["check", *files, "--database", f"postgresql://m:pw@127.0.0.1:{port}/m"]) == 1
+    assert capsys.readouterr().err == (
+        f"monitor: storage: cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused; "
+        "check MONITOR_DATABASE_URL / --database\n"
+    )

@@ -256,6 +256,7 @@ def serve(
         set_unsubscribed=set_unsubscribed,
         digests=deliverer.preview_digests,
         database=state / "monitor.sqlite3",
+        database_url=store.url,
         keywords=keywords,
         token=token,
         status=lambda: {

@@ -87,3 +87,70 @@ def test_feed_text_in_the_lab_is_escaped(client: httpx.Client):
     assert page.status_code == 200
     assert EVIL in " ".join(html.fromstring(page.text).text_content().split())
     assert not html.fromstring(page.text).xpath("//img")
+
+
+def test_the_api_twin_answers_the_same_backtest_as_json(client: httpx.Client, state: Path):
+    before = (state / "keywords.yaml").read_bytes()
+    answer = client.post("/api/lab", json={"yaml": CANDIDATE, "days": 30})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    data = answer.json()
+    assert data["errors"] == []
+    assert data["days"] == 30
+    assert data["limit"] == 20_000
+    found = {w["watchlist"]: w for w in data["watchlists"]}
+    assert (found["ai-act"]["status"], found["ai-act"]["kept"]) == ("changed", 3)
+    assert (len(found["ai-act"]["gained"]), len(found["ai-act"]["lost"])) == (0, 30)
+    assert all(c["title"].startswith("AI Act briefing number ") for c in found["ai-act"]["lost"])
+    assert all(isinstance(c["article_id"], int) for c in found["ai-act"]["lost"])
+    assert found["data-act"]["status"] == "added"
+    [gained] = found["data-act"]["gained"]
+    assert gained["title"] == "Data Act guidance published"
+    assert gained["match"]["watchlist"] == "data-act"
+    assert gained["match"]["hits"][0]["text"] == "Data Act"
+    assert (found["dma"]["status"], found["dma"]["gained"], found["dma"]["lost"]) == (
+        "unchanged",
+        [],
+        [],
+    )
+    assert data["explain"] is None
+    assert data["articles"] > 30
+    assert (state / "keywords.yaml").read_bytes() == before
+    # the form's own encoding is taken too (curl -d)
+    form = client.post("/api/lab", data={"yaml": CANDIDATE, "days": "30"})
+    assert form.json()["watchlists"] == data["watchlists"]
+
+
+def test_the_api_explains_one_article_by_its_id(client: httpx.Client):
+    data = client.post("/api/lab", json={"yaml": CANDIDATE, "days": 30}).json()
+    lost = next(w for w in data["watchlists"] if w["watchlist"] == "ai-act")["lost"][0]
+    answer = client.post(
+        "/api/lab", json={"yaml": CANDIDATE, "days": 30, "explain": lost["article_id"]}
+    )
+    explain = answer.json()["explain"]
+    assert (explain["article_id"], explain["title"]) == (lost["article_id"], lost["title"])
+    ai_act = next(e for e in explain["watchlists"] if e["watchlist"] == "ai-act")
+    assert ai_act["matched"] is False
+    checks = {c["kind"]: (c["ok"], c["detail"]) for c in ai_act["checks"]}
+    assert checks["none"] == (False, "vetoed by briefing")
+
+
+def test_the_api_answers_errors_as_json(client: httpx.Client):
+    bad = KEYWORDS.replace("    title: EU AI Act\n", "    title: EU AI Act\n    colour: red\n")
+    answer = client.post("/api/lab", json={"yaml": bad})
+    assert answer.status_code == 422
+    assert "keywords.yaml (lab):9: watchlists.ai-act.colour" in " ".join(answer.json()["errors"])
+    assert answer.json()["watchlists"] == []
+    for body, message in (
+        ({"yaml": CANDIDATE, "days": "many"}, "days: 'many' is not a number"),
+        ({"yaml": CANDIDATE, "days": 0}, "days: 0 is not between 1 and 365"),
+        ({"yaml": 12}, "yaml: expected the candidate keywords.yaml as a string"),
+        ({"yaml": CANDIDATE, "colour": "red"}, "colour: unknown field (yaml, days, explain)"),
+        (["yaml"], "body: expected an object"),
+    ):
+        answer = client.post("/api/lab", json=body)
+        assert answer.status_code == 400, body
+        assert answer.json()["error"].startswith(message), answer.json()
+    answer = client.post("/api/lab", content=b"{yaml", headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("body: not JSON")

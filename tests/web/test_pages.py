@@ -18,7 +18,7 @@ from monitor.store import Store
 from monitor.store import outbox as ob
 from monitor.store.articles import add_articles
 from monitor.web.app import CSP, Site
-from tests.support.dashboard import EVIL, NOW, seed, serve
+from tests.support.dashboard import EVIL, KEYWORDS, NOW, seed, serve
 
 PAGES = ("/", "/articles", "/feeds", "/stories", "/trends", "/digests", "/lab")
 
@@ -264,6 +264,9 @@ def test_with_a_token_pages_need_a_login_and_the_api_a_bearer_token(state: Path)
             assert nope.status_code == 401
             ok = c.get("/api/articles", headers={"Authorization": f"Bearer {token}"})
             assert ok.status_code == 200
+            assert c.post("/api/lab", json={"yaml": KEYWORDS}).status_code == 401
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert c.post("/api/lab", json={"yaml": KEYWORDS}, headers=bearer).status_code == 200
             wrong = c.post("/login", data={"token": "nope", "next": "/articles"})
             assert wrong.status_code == 401
             assert "not the token" in wrong.text
