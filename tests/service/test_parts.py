@@ -190,6 +190,7 @@ async def test_retention_prunes_by_the_singletons_clock(
             )  # fmt: skip
 
         assert jobs(NOW).leads("retention")  # SQLite: the only instance
+        caplog.clear()  # PostgreSQL logs the election ("... runs the singleton job retention")
         with caplog.at_level(logging.WARNING, logger="monitor.service.runner"):
             await jobs(NOW + keep_text - timedelta(days=1)).retention()
             assert "retention" not in caplog.text
