@@ -175,7 +175,10 @@ def claim_outbox(
     conn: Connection, kind: str, instance: str, now: datetime, lease: timedelta, limit: int
 ) -> list[OutboxEntry]:
     """Lease to ``instance`` for ``lease`` the pending rows of ``kind`` due at ``now`` that
-    no instance holds, oldest first, at most ``limit``.
+    no other instance holds, oldest first, at most ``limit``.  Rows ``instance`` holds
+    already come again: a service sends one round at a time (the outbox worker's lock),
+    so they are not in flight, and a one-shot ``monitor deliver`` (instance ``local``)
+    takes back at once what a crashed one left.
 
     Raises:
         StorageError: a database error (nothing is claimed).
@@ -185,9 +188,9 @@ def claim_outbox(
         rows = conn.execute(
             "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN ("
             " SELECT id FROM outbox WHERE status = ? AND kind = ? AND due <= ?"
-            " AND (lease_until IS NULL OR lease_until <= ?)"
+            " AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)"
             " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
-            (instance, to_db(now + lease), _outbox.PENDING, kind, t_now, t_now, limit),
+            (instance, to_db(now + lease), _outbox.PENDING, kind, t_now, t_now, instance, limit),
         ).fetchall()
     return sorted((_outbox._entry(r) for r in rows), key=lambda e: e.id)
 

@@ -118,6 +118,8 @@ def test_outbox_rows_racing_instances_claim_each_row_once(stores: tuple[Store, S
     def claim(store: Store, name: str) -> None:
         while rows := store.claim_outbox("alert", name, NOW, LEASE, limit=7):
             got[name].extend(r.id for r in rows)
+            with store.transaction() as conn:  # sent: an instance's own rows come again
+                ob.mark_sent(conn, [r.id for r in rows], NOW, "m")
 
     threads = [threading.Thread(target=claim, args=(s, n)) for s, n in ((a, "a"), (b, "b"))]
     for t in threads:
@@ -147,6 +149,10 @@ def test_outbox_lease_ends_and_a_sent_row_is_never_claimed_again(
         ob.mark_retry(conn, [rows[1].id], NOW + LEASE + timedelta(seconds=5), "timeout")
     retry = NOW + LEASE + timedelta(seconds=5)
     assert [r.id for r in a.claim_outbox("alert", "a", retry, LEASE)] == [rows[1].id]
+    # The holder asking again gets its own row back (a one-shot ``monitor deliver``
+    # restarted under the same name after a crash); another instance still does not.
+    assert [r.id for r in a.claim_outbox("alert", "a", retry, LEASE)] == [rows[1].id]
+    assert b.claim_outbox("alert", "b", retry, LEASE) == []
 
 
 def test_singleton_election_and_takeover_when_the_holder_s_session_ends(
