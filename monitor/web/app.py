@@ -341,11 +341,11 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
             return HTMLResponse(views.render("error.html.j2", message=str(exc)), 400)
         text = fields.get("yaml", "").replace("\r\n", "\n")
         since = site.now() - timedelta(days=days)
-        stored = await reader.run(db.lab_articles, since, LAB_LIMIT)
-        explained = await reader.run(db.stored_article, explain_id) if explain_id else None
         if site.keywords is None:
             return PlainTextResponse("the lab needs the service's keywords.yaml\n", 404)
-        result = await asyncio.to_thread(lab.run_lab, site.keywords, text, stored, explained)
+        result = await lab.run_apart(
+            site.database, site.database_url, site.keywords, text, since, LAB_LIMIT, explain_id
+        )
         return result, days
 
     async def lab_run(request: Request) -> Response:

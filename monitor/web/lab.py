@@ -6,8 +6,13 @@ the file on disk is only read, never written.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import multiprocessing
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,8 @@ from monitor.errors import ConfigError
 from monitor.match import backtest, compile_matcher
 from monitor.match.backtest import BacktestReport, Change
 from monitor.match.matcher import Explanation
+from monitor.models import Article
+from monitor.store import dashboard as db
 from monitor.store.articles import StoredArticle
 
 MAX_YAML = 512 * 1024
@@ -29,10 +36,16 @@ class LabResult:
     text: str
     errors: tuple[str, ...] = ()
     report: BacktestReport | None = None
-    ids: dict[int, int] = field(default_factory=dict)
-    """Article object id -> database id, for the explain buttons."""
+    stored: tuple[tuple[Article, int], ...] = ()
+    """The report's articles with their database ids (only those: it crosses from the
+    lab's process to the service's by pickle, which keeps them the same objects)."""
     explained: StoredArticle | None = None
     explanations: tuple[Explanation, ...] = ()
+
+    @functools.cached_property
+    def ids(self) -> dict[int, int]:
+        """Article object id -> database id, for the explain buttons."""
+        return {id(article): article_id for article, article_id in self.stored}
 
 
 def current_text(path: Path | None) -> str:
@@ -67,10 +80,69 @@ def run_lab(
         return LabResult(text, (f"the current file: {exc}",))
     report = backtest(now, proposed, [s.article for s in articles])
     ids = {id(s.article): s.id for s in articles}
+    changed = {
+        id(c.article): (c.article, ids[id(c.article)])
+        for d in report.watchlists
+        for c in (*d.gained, *d.lost)
+    }
     explanations: tuple[Explanation, ...] = ()
     if explain is not None:
         explanations = tuple(proposed.explain(explain.article))
-    return LabResult(text, (), report, ids, explain, explanations)
+    return LabResult(text, (), report, tuple(changed.values()), explain, explanations)
+
+
+def run_stored(
+    database: Path,
+    database_url: str | None,
+    current: Path,
+    text: str,
+    since: datetime,
+    limit: int,
+    explain_id: int = 0,
+) -> LabResult:
+    """:func:`run_lab` over the newest ``limit`` articles stored since ``since``, read
+    on a connection of its own (it runs in the lab's process).
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    conn = db.open_reader(database, database_url)
+    try:
+        stored = db.lab_articles(conn, since, limit)
+        explained = db.stored_article(conn, explain_id) if explain_id else None
+    finally:
+        conn.close()
+    return run_lab(current, text, stored, explained)
+
+
+async def run_apart(
+    database: Path,
+    database_url: str | None,
+    current: Path,
+    text: str,
+    since: datetime,
+    limit: int,
+    explain_id: int = 0,
+) -> LabResult:
+    """:func:`run_stored` in a process forked for this one run.
+
+    A backtest compiles two matchers and holds up to ``limit`` articles, 60-120 MB that
+    the service's heap kept after the run (issue 12's memory target); the child's ends
+    with it.  Only the report (the articles that changed) comes back.  Where there is no
+    ``fork``, a worker thread of this process.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    call = functools.partial(
+        run_stored, database, database_url, current, text, since, limit, explain_id
+    )
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - platforms without fork
+        return await asyncio.to_thread(call)
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
 
 
 def _keywords(text: str) -> KeywordsConfig:
