@@ -141,8 +141,13 @@ async def run_apart(
         context = multiprocessing.get_context("fork")
     except ValueError:  # pragma: no cover - platforms without fork
         return await asyncio.to_thread(call)
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    try:
         return await asyncio.get_running_loop().run_in_executor(pool, call)
+    finally:
+        # Never joined here, in the event loop: a run the request deadline cut off ends
+        # in its child all the same, and the executor's own thread reaps the child.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _keywords(text: str) -> KeywordsConfig:
