@@ -22,7 +22,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -49,6 +49,9 @@ from monitor.service.reload import FileWatch
 from monitor.store import StateLock, Store, ensure_state_dir, unsubscribe
 from monitor.store.db import RESTORE_HINT, check_file
 from monitor.web.app import Site
+
+if TYPE_CHECKING:
+    from monitor.match import Matcher
 
 log = logging.getLogger(__name__)
 DEFAULT_HTTP = "127.0.0.1:9108"
@@ -795,7 +798,12 @@ class Service:
             digests=lambda: self._deliverer.preview_digests() if self._deliverer else [],
             secret=self.opt.environ.get("MONITOR_SECRET", "").strip() or None,
             set_unsubscribed=self._set_unsubscribed,
+            matcher=self._matcher_in_force,
         )
+
+    def _matcher_in_force(self) -> Matcher | None:
+        # The poller's is typed ``object`` so that it need not import the matcher.
+        return cast("Matcher | None", self._poller.matcher if self._poller else None)
 
     def _set_unsubscribed(self, target: Target, on: bool) -> None:
         with self.store.transaction() as conn:
