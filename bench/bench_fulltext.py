@@ -44,6 +44,7 @@ from feedfarm import default_replay  # noqa: E402
 
 from monitor.parse import parse_feed  # noqa: E402
 from monitor.parse.extract import extract_body  # noqa: E402
+from monitor.settings import Settings  # noqa: E402
 from tests.support.feedserver import FeedServer, rss_feed  # noqa: E402
 from tests.support.telegram_server import TelegramServer  # noqa: E402
 
@@ -278,7 +279,7 @@ async def one_alert(tmp: Path, server: FeedServer, tg: TelegramServer, n: int) -
     env = {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.base_url}
     before = len(tg.messages(CHANNEL))
     with Store(tmp / "state") as store:
-        deliverer = build_deliverer(cfg, store, environ=env)
+        deliverer = build_deliverer(cfg, store, settings=Settings.from_env(env))
         try:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(

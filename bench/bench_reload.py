@@ -41,6 +41,7 @@ from common import cpu_model, write_section  # noqa: E402
 
 from monitor.config.bounded import MAX_BYTES  # noqa: E402
 from monitor.service.runner import Service, ServiceOptions  # noqa: E402
+from monitor.settings import Settings  # noqa: E402
 from tests.support.hostile import alias_bomb  # noqa: E402
 
 FEEDS = "feeds:\n  - id: off\n    url: http://127.0.0.1:9/feed\n    enabled: false\n"
@@ -99,7 +100,7 @@ async def one(name: str, text: str, tmp: Path) -> Sample:
             feeds_path=str(feeds),
             keywords_path=str(keywords),
             state_dir=tmp / "state",
-            environ={},
+            settings=Settings(),
             http=None,
             bot=False,
             reload_every=0.2,

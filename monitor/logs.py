@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-
-SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "SMTP_PASSWORD", "SMTP_USERNAME")
 
 
 class RedactSecrets(logging.Filter):
-    """Replace the value of every secret environment variable by ``***`` in log records."""
+    """Replace every secret (``Settings.secret_values()``) by ``***`` in log records."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
         super().__init__()
-        self.secrets = [v for k in SECRET_ENV if (v := os.environ.get(k)) and len(v) >= 4]
+        self.secrets = list(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
@@ -49,10 +46,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
-def setup_logging(verbosity: int = 0, fmt: str = "text") -> None:
+def setup_logging(verbosity: int = 0, fmt: str = "text", secrets: Sequence[str] = ()) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactSecrets())
+    handler.addFilter(RedactSecrets(secrets))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

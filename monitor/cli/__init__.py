@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
 from monitor.errors import ConfigError, MonitorError
+from monitor.settings import Settings
 
 COMMAND_MODULES = (
     "monitor.cli.core",
@@ -31,20 +31,18 @@ EXIT_CONFIG = 2
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """``--feeds`` / ``--keywords`` / ``--state`` with their environment fall-backs."""
+    """``--feeds`` / ``--keywords`` / ``--state`` with their environment fall-backs (filled
+    in from :class:`Settings` by :func:`main`)."""
     parser.add_argument(
         "--feeds",
-        default=os.environ.get("MONITOR_FEEDS", "feeds.yaml"),
         help="feeds file (env MONITOR_FEEDS, default ./feeds.yaml)",
     )
     parser.add_argument(
         "--keywords",
-        default=os.environ.get("MONITOR_KEYWORDS", "keywords.yaml"),
         help="watchlists file (env MONITOR_KEYWORDS, default ./keywords.yaml)",
     )
     parser.add_argument(
         "--state",
-        default=os.environ.get("MONITOR_STATE_DIR", "state"),
         help="state directory (env MONITOR_STATE_DIR, default ./state)",
     )
 
@@ -69,7 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-format",
         choices=("text", "json"),
-        default=os.environ.get("MONITOR_LOG_FORMAT", "text"),
         help="log format (env MONITOR_LOG_FORMAT)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -79,7 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def with_settings(args: argparse.Namespace, settings: Settings) -> argparse.Namespace:
+    """Fill the options left out on the command line from ``settings`` (the environment),
+    and hand ``settings`` to the command as ``args.settings``."""
+    fallbacks = {
+        "feeds": settings.feeds_path,
+        "keywords": settings.keywords_path,
+        "state": str(settings.state_dir),
+        "log_format": settings.log_format,
+        "http": settings.http,
+    }
+    for name, value in fallbacks.items():
+        if hasattr(args, name) and getattr(args, name) is None:
+            setattr(args, name, value)
+    if getattr(args, "database", "") is None and settings.database_url is not None:
+        args.database = settings.database_url.reveal()  # MONITOR_DATABASE_URL
+    args.settings = settings
+    return args
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    """Run one command; ``settings``: the environment, read here when not given."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -87,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     from monitor.logs import setup_logging
 
-    setup_logging(verbosity=args.verbose, fmt=args.log_format)
+    settings = Settings.from_env() if settings is None else settings
+    with_settings(args, settings)
+    setup_logging(verbosity=args.verbose, fmt=args.log_format, secrets=settings.secret_values())
     try:
         code: int = args.func(args)
     except ConfigError as exc:

@@ -247,7 +247,9 @@ async def _poll(
         from monitor.pipeline.runtime import build_deliverer
 
         # With --json, stdout holds only the JSON object: console alerts go to stderr.
-        deliverer = build_deliverer(cfg, store, console=sys.stderr if args.json else None)
+        deliverer = build_deliverer(
+            cfg, store, settings=args.settings, console=sys.stderr if args.json else None
+        )
         try:
             delivery = await deliverer.deliver_alerts()
         finally:

@@ -63,12 +63,11 @@ def cmd_copy(args: argparse.Namespace) -> int:
         cannot be opened, or a database error.
     StateLockedError: a service uses a SQLite state directory named.
     """
-    from monitor.store import database_url_from_env
     from monitor.store.copy import copy_state
 
-    source = (
-        args.source or database_url_from_env() or os.environ.get("MONITOR_STATE_DIR") or "state"
-    )
+    settings = args.settings
+    env_url = settings.database_url.reveal() if settings.database_url else None
+    source = args.source or env_url or str(settings.state_dir)
     if _same(source, args.to):
         raise StorageError(f"storage: db copy: the source and the target are both {args.to}")
     with ExitStack() as stack:

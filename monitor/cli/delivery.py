@@ -94,7 +94,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         return 0
 
     async def go() -> Any:
-        deliverer = build_deliverer(cfg, store)
+        deliverer = build_deliverer(cfg, store, settings=args.settings)
         try:
             report = await deliverer.deliver_alerts()
             if not args.no_digests:
@@ -145,7 +145,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     cfg, store, state_lock = _open(args, lock=not args.preview)
     try:
         if args.preview:
-            deliverer = build_deliverer(cfg, store)
+            deliverer = build_deliverer(cfg, store, settings=args.settings)
             found = 0
             for target, messages in deliverer.preview_digests():
                 if not _matches(target, args.to):
@@ -168,7 +168,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
             return 0
 
         async def go() -> Any:
-            deliverer = build_deliverer(cfg, store)
+            deliverer = build_deliverer(cfg, store, settings=args.settings)
             try:
                 return await deliverer.deliver_digests(force=args.now, only=args.to)
             finally:
@@ -202,7 +202,7 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         return 2
 
     async def go() -> list[str]:
-        deliverer = build_deliverer(cfg, store)
+        deliverer = build_deliverer(cfg, store, settings=args.settings)
         try:
             return await deliverer.send_test(args.destination)
         finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -131,7 +130,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if not articles:
         raise InputError(f"{source}: no article found")
     color = args.color == "always" or (
-        args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        args.color == "auto" and sys.stdout.isatty() and not args.settings.no_color
     )
     for article in articles:
         explanations = matcher.explain(article)

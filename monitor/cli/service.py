@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ def register(sub: Any) -> None:
     add_database_arg(p)
     p.add_argument(
         "--http",
-        default=os.environ.get("MONITOR_HTTP", "127.0.0.1:9108"),
         help="host:port for the dashboard, /healthz and /metrics (env MONITOR_HTTP; empty: off)",
     )
     p.add_argument("--no-bot", action="store_true", help="do not answer Telegram commands")
@@ -47,6 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.service.runner import Service, ServiceOptions
 
     options = ServiceOptions(
+        settings=args.settings,
         database_url=args.database,
         feeds_path=args.feeds,
         keywords_path=args.keywords,

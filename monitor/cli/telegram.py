@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 HELP_DESCRIPTION = (
@@ -37,14 +36,14 @@ def cmd_telegram_chats(args: argparse.Namespace) -> int:
     from monitor.deliver.telegram_chats import seen_chats
     from monitor.errors import ConfigError
 
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if not token:
+    settings = args.settings
+    if settings.telegram_token is None:
         raise ConfigError(
             "is not set: create a bot with @BotFather and export its token",
             path="TELEGRAM_BOT_TOKEN",
         )
-    api = os.environ.get("TELEGRAM_API_URL", "").strip() or None
-    report = asyncio.run(seen_chats(token, api_url=api))
+    token = settings.telegram_token.reveal()
+    report = asyncio.run(seen_chats(token, api_url=settings.telegram_api_url))
     if args.json:
         out = {
             "bot": report.bot_username,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -212,8 +211,9 @@ def words_of(text: str) -> list[str]:
 
 def default_cache() -> Path:
     """``$XDG_CACHE_HOME/monitor/inflections-<simplemma version>.json`` (or ``~/.cache``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "monitor" / f"inflections-{simplemma_version()}.json"
+    from monitor.settings import cache_home
+
+    return cache_home() / "monitor" / f"inflections-{simplemma_version()}.json"
 
 
 def _product(lists: list[list[str]]) -> int:

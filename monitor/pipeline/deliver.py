@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TZ = "Europe/Brussels"
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
+OUTBOX_LEASE = timedelta(minutes=5)
 
 
 @dataclass
@@ -148,6 +149,10 @@ class Deliverer:
     on_unhealthy: Callable[[Target, str], None] | None = None
     """Called once when a settings error makes a healthy destination unhealthy (to tell
     the admins); not again for the same reason while it stays unhealthy."""
+    instance: str = "local"
+    """This process's name in the outbox leases (``Store.claim_outbox``)."""
+    lease: timedelta = OUTBOX_LEASE
+    """How long a claimed row is this instance's to send before another may take it."""
     _released: bool = field(default=False, init=False)
 
     def release_waiting(self) -> None:
@@ -176,7 +181,7 @@ class Deliverer:
         gained sources ("also: ...")."""
         self.release_waiting()
         now = self.clock()
-        due = self.store.due_entries("alert", now, limit=5000)
+        due = self.store.claim_outbox("alert", self.instance, now, self.lease, limit=5000)
         groups: dict[Target, list[OutboxEntry]] = {}
         for entry in due:
             groups.setdefault(entry.target, []).append(entry)
@@ -184,7 +189,9 @@ class Deliverer:
         results = await asyncio.gather(*(self._alerts_for(t, rows) for t, rows in groups.items()))
         for r in results:
             report.add(r)
-        updates = self.store.due_entries("update", self.clock(), limit=5000)
+        updates = self.store.claim_outbox(
+            "update", self.instance, self.clock(), self.lease, limit=5000
+        )
         edits: dict[tuple[Target, str], list[OutboxEntry]] = {}
         for entry in updates:
             edits.setdefault((entry.target, entry.edit_of or ""), []).append(entry)

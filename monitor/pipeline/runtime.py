@@ -1,4 +1,4 @@
-"""Transports chosen from the environment, and the outbox worker built on them.
+"""Transports chosen from the settings (the environment), and the outbox worker built on them.
 
 Secrets come only from the environment: ``TELEGRAM_BOT_TOKEN`` (else alerts go to the
 console) and ``SMTP_*`` (else e-mails are written as ``.eml`` files under
@@ -7,17 +7,17 @@ console) and ``SMTP_*`` (else e-mails are written as ``.eml`` files under
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.deliver.base import Sender
 from monitor.deliver.console import ConsoleSender
-from monitor.deliver.email import EmlFileSender, SmtpSender, SmtpSettings, mail_from_env
+from monitor.deliver.email import EmlFileSender, SmtpSender
 from monitor.deliver.telegram import FloodLimiter, TelegramSender
 from monitor.pipeline.build import Configs, feed_names, watchlist_titles
 from monitor.pipeline.deliver import Deliverer
+from monitor.settings import Settings
 from monitor.store import Store
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
@@ -25,24 +25,23 @@ DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 
 def build_senders(
     state_dir: Path,
-    environ: Mapping[str, str] | None = None,
+    settings: Settings,
     console: TextIO | None = None,
     limiter: FloodLimiter | None = None,
 ) -> dict[str, Sender]:
-    """One transport per channel, from the environment.
+    """One transport per channel, from the settings (the environment).
 
     Raises:
         ConfigError: an ``SMTP_*`` variable has a bad value.
     """
-    env = os.environ if environ is None else environ
     senders: dict[str, Sender] = {}
-    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if token:
-        api = env.get("TELEGRAM_API_URL", "").strip() or DEFAULT_TELEGRAM_API
+    if settings.telegram_token is not None:
+        api = settings.telegram_api_url or DEFAULT_TELEGRAM_API
+        token = settings.telegram_token.reveal()
         senders["telegram"] = TelegramSender(token, api_url=api, limiter=limiter)
     else:
         senders["telegram"] = ConsoleSender(console)
-    smtp = SmtpSettings.from_env(env)
+    smtp = settings.smtp()
     if smtp is not None:
         senders["email"] = SmtpSender(smtp)
     else:
@@ -64,22 +63,26 @@ def build_deliverer(
     cfg: Configs,
     store: Store,
     *,
-    environ: Mapping[str, str] | None = None,
+    settings: Settings,
     console: TextIO | None = None,
     limiter: FloodLimiter | None = None,
     **kwargs: Any,
 ) -> Deliverer:
-    env = os.environ if environ is None else environ
+    """The outbox worker of ``cfg``, its transports chosen by ``settings``.
+
+    Raises:
+        ConfigError: an ``SMTP_*`` variable or ``MAIL_FROM`` has a bad value.
+    """
     return Deliverer(
         store=store,
-        senders=build_senders(store.state_dir, env, console, limiter),
+        senders=build_senders(store.state_dir, settings, console, limiter),
         feed_names=feed_names(cfg.feeds),
         watchlist_titles=watchlist_titles(cfg.keywords),
         watchlist_priorities={k: w.priority for k, w in cfg.keywords.watchlists.items()},
-        public_url=env.get("MONITOR_PUBLIC_URL", "").strip() or None,
-        secret=env.get("MONITOR_SECRET", "").strip() or None,
+        public_url=settings.public_url,
+        secret=settings.secret.reveal() if settings.secret else None,
         destinations=cfg.keywords.destinations,
         watchlists=cfg.keywords.watchlists,
-        mail_from=mail_from_env(env),
+        mail_from=settings.checked_mail_from(),
         **kwargs,
     )

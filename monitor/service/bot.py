@@ -15,7 +15,7 @@ Running it inside ``monitor run`` (one event loop, the service's ``Store``)::
             store=store,
             keywords=lambda: current.keywords,  # called per command: hot reload applies
             feeds=lambda: current.feeds,
-            admin_ids=admin_ids_from_env(os.environ),
+            admin_ids=settings.admin_ids(),     # TELEGRAM_ADMIN_IDS
             status=[lambda: ["scheduler: ..."]],  # extra /status lines
         ),
         limiter=sender.limiter,                 # optional: share the outbox's FloodLimiter
@@ -25,7 +25,7 @@ Running it inside ``monitor run`` (one event loop, the service's ``Store``)::
     await stop_bot(app)    # updater.stop, stop, shutdown -- before the Store is closed
 
 or, for :class:`monitor.service.runner.Service`, ``handle = await
-start_for_service(service)`` and ``await stop_for_service(handle)``, which also keep
+start_for_service(service, settings)`` and ``await stop_for_service(handle)``, which also keep
 retrying in the background while Telegram cannot be reached.  The outbox worker and
 the digest job honour ``/pause`` through :func:`is_paused` (polling goes on); the
 outbox worker's failure hook should call :func:`unsubscribe_if_gone`, so that a 403
@@ -45,11 +45,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import Conflict, InvalidToken, TelegramError
@@ -72,6 +71,7 @@ from monitor.service.bot_flags import is_paused, pause_state, set_paused
 from monitor.service.bot_handlers import BotApp, Handlers, PerUserUpdates
 from monitor.service.bot_limits import CommandLimiter, CommandRate
 from monitor.service.bot_text import COMMANDS
+from monitor.settings import Settings
 from monitor.store import Store
 
 __all__ = [
@@ -104,14 +104,13 @@ _FILTER_KEY = "monitor.redact"
 _ADMINS_KEY = "monitor.admins"
 
 
-def admin_ids_from_env(environ: Mapping[str, str] | None = None) -> frozenset[int]:
+def admin_ids_from_env(environ: Mapping[str, str]) -> frozenset[int]:
     """The numeric user ids in ``TELEGRAM_ADMIN_IDS`` (comma or space separated).
 
     Raises:
         ConfigError: an entry is not a numeric Telegram user id.
     """
-    env = os.environ if environ is None else environ
-    raw = env.get("TELEGRAM_ADMIN_IDS", "")
+    raw = environ.get("TELEGRAM_ADMIN_IDS", "")
     ids = set()
     for part in raw.replace(",", " ").split():
         if not part.isdigit():
@@ -259,11 +258,6 @@ def _polling_error(exc: TelegramError) -> None:
 # --- monitor run --------------------------------------------------------------------
 
 
-class _Options(Protocol):
-    @property
-    def environ(self) -> Mapping[str, str]: ...
-
-
 class _Configs(Protocol):
     @property
     def keywords(self) -> KeywordsConfig: ...
@@ -274,8 +268,6 @@ class _Configs(Protocol):
 class ServiceLike(Protocol):
     """What :func:`start_for_service` needs of ``monitor.service.runner.Service``."""
 
-    @property
-    def opt(self) -> _Options: ...
     @property
     def store(self) -> Store: ...
     @property
@@ -292,38 +284,42 @@ class BotHandle:
 
 async def start_for_service(
     service: ServiceLike,
+    settings: Settings,
     status: Sequence[StatusProvider] = (),
     *,
+    clock: Callable[[], datetime] = utcnow,
     limiter: FloodLimiter | None = None,
     retry_first: float = RETRY_FIRST,
     retry_max: float = RETRY_MAX,
     poll: PollNow | None = None,
+    rejected: Literal["raise", "log"] = "raise",
 ) -> BotHandle:
     """Start the bot for ``monitor run`` from ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_URL``
     and ``TELEGRAM_ADMIN_IDS``.  While Telegram cannot be reached it keeps trying in the
     background (doubling the wait up to ``retry_max`` seconds): the service runs on.
     ``limiter``: the outbox sender's :class:`FloodLimiter`, so both share one budget.
     ``poll``: the service's ``poll_now``, for the admins' ``/poll FEED``.
+    ``rejected="log"``: a rejected token is logged (the service runs on, its alerts
+    waiting in the outbox) rather than raised.
 
     Raises:
         ConfigError: ``TELEGRAM_ADMIN_IDS`` is malformed.
         PermanentDeliveryError: Telegram rejected the token.
     """
-    env = service.opt.environ
     context = BotContext(
         store=service.store,
         keywords=lambda: service.config.keywords,
         feeds=lambda: service.config.feeds,
-        admin_ids=admin_ids_from_env(env),
-        clock=utcnow,
+        admin_ids=settings.admin_ids(),
+        clock=clock,
         status=status,
         poll=poll,
     )
 
     def build() -> BotApp:
         return build_bot(
-            token=env.get("TELEGRAM_BOT_TOKEN", ""),
-            api_url=env.get("TELEGRAM_API_URL", "").strip() or None,
+            token=settings.telegram_token.reveal() if settings.telegram_token else "",
+            api_url=settings.telegram_api_url,
             context=context,
             limiter=limiter,
         )
@@ -331,6 +327,10 @@ async def start_for_service(
     handle = BotHandle()
     try:
         handle.app = await _started(build)
+    except PermanentDeliveryError as exc:
+        if rejected == "raise":
+            raise
+        log.error("bot: commands are off: %s", exc)
     except TransientDeliveryError as exc:
         log.warning("bot: commands are off (%s); retrying in %g s", exc, retry_first)
         handle.connecting = asyncio.get_running_loop().create_task(

@@ -97,13 +97,14 @@ def run_demo(seconds: float = 12.0, keep: Path | None = None, out: Any = None) -
 
 async def _run(workdir: Path, feeds: _Feeds, wire: bytes, seconds: float, out: Any) -> int:
     from monitor.service.runner import Service, ServiceOptions
+    from monitor.settings import Settings
 
     service = Service(
         ServiceOptions(
             feeds_path=str(workdir / "feeds.yaml"),
             keywords_path=str(workdir / "keywords.yaml"),
             state_dir=workdir / "state",
-            environ={},
+            settings=Settings(),
             http=None,
             bot=False,
             console=out,
@@ -122,7 +123,7 @@ async def _run(workdir: Path, feeds: _Feeds, wire: bytes, seconds: float, out: A
     )
     await asyncio.sleep(max(1.0, seconds - min(4.0, seconds / 3)))
     print("\n>>> digest preview (what policy@example.org gets at 08:00 Brussels time):\n", file=out)
-    deliverer = service._deliverer
+    deliverer = service.outbox.deliverer
     if deliverer is not None:
         for target, messages in deliverer.preview_digests():
             for message in messages:

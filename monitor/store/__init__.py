@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -22,6 +22,7 @@ from monitor.errors import StorageError
 from monitor.models import Article, FeedSpec, FeedState, Match, NewArticle, OutboxEntry, Target
 from monitor.route import Subscription
 from monitor.store import articles as _articles
+from monitor.store import claims as _claims
 from monitor.store import feeds as _feeds
 from monitor.store import outbox as _outbox
 from monitor.store import stories as _stories
@@ -49,7 +50,6 @@ __all__ = [
     "database_url_from_env",
     "describe_database",
     "ensure_state_dir",
-    "state_dir_from_env",
 ]
 
 
@@ -75,10 +75,6 @@ class StoryAssigner(Protocol):
     ) -> StoryAssignmentLike: ...
 
     def discard(self, article_ids: Iterable[int]) -> None: ...
-
-
-def state_dir_from_env(value: str | None = None) -> Path:
-    return Path(value or os.environ.get("MONITOR_STATE_DIR") or "state")
 
 
 def database_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
@@ -313,6 +309,45 @@ class Store:
     def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
         with self._reading() as conn:
             return _outbox.recent_failures(conn, limit)
+
+    # claims and elections (several instances; trivial on SQLite: see store/claims.py)
+    def claim_feeds(
+        self,
+        instance: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        feed_ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """The feeds ``instance`` polls now, at most ``limit``: of ``feed_ids`` (the feeds
+        its schedule found due), or else of the feeds due at ``now``, those that no other
+        instance holds, leased to ``instance`` until ``lease_until``.
+
+        Raises:
+            StorageError: a database error.
+        """
+        with self._reading() as conn:
+            return _claims.claim_feeds(conn, now, limit, feed_ids)
+
+    def claim_outbox(
+        self, kind: str, instance: str, now: datetime, lease: timedelta, limit: int = 1000
+    ) -> list[OutboxEntry]:
+        """The pending outbox rows of ``kind`` due at ``now`` that ``instance`` sends now,
+        oldest first, at most ``limit``; another instance does not get them for ``lease``
+        (or until they are marked sent or rescheduled).
+
+        Raises:
+            StorageError: a database error.
+        """
+        with self._reading() as conn:
+            return _claims.claim_outbox(conn, kind, now, limit)
+
+    def singleton(self, name: str, instance: str) -> bool:
+        """Whether ``instance`` leads for the singleton job ``name`` (digests, health,
+        retention, quick-check, bot): elected at the first call, held until the instance
+        ends.  On SQLite always true: the state lock already makes this the only instance.
+        """
+        return True
 
     def next_due(self, kinds: Sequence[str]) -> datetime | None:
         """When the earliest pending outbox row of these kinds falls due (None: none)."""

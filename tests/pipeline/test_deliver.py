@@ -11,6 +11,7 @@ import pytest
 
 from monitor.pipeline.deliver import DeliveryReport
 from monitor.pipeline.runtime import build_deliverer
+from monitor.settings import Settings
 from monitor.store import outbox as ob
 from monitor.store.db import from_db
 from tests.support.app import App, make_app
@@ -52,7 +53,7 @@ def deliver(
         with app.store() as store:
             if clock:
                 kwargs["clock"] = clock
-            d = build_deliverer(app.configs(), store, environ=env, **kwargs)
+            d = build_deliverer(app.configs(), store, settings=Settings.from_env(env), **kwargs)
             try:
                 if digests and alerts_first:
                     report = await d.deliver_alerts()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.render.email import message_size, render_digest_emails
+from monitor.settings import Settings
 from monitor.store import outbox as ob
 from tests.pipeline.test_deliver import deliver, env_for, outbox_rows
 from tests.support.app import App, make_app
@@ -63,7 +64,7 @@ def whole_digest_size(app: App) -> int:
     from monitor.pipeline.runtime import build_deliverer
 
     with app.store() as store:
-        d = build_deliverer(app.configs(), store, environ=env_for(None, None))
+        d = build_deliverer(app.configs(), store, settings=Settings.from_env(env_for(None, None)))
         [(_target, [message])] = d.preview_digests()
     return message_size(message)
 
@@ -105,7 +106,7 @@ def test_only_an_item_too_large_alone_fails(app: App, smtp_server_factory: MakeS
     from monitor.pipeline.runtime import build_deliverer
 
     with app.store() as store:
-        d = build_deliverer(app.configs(), store, environ=env_for(None, None))
+        d = build_deliverer(app.configs(), store, settings=Settings.from_env(env_for(None, None)))
         [(target, _)] = d.preview_digests()
         built = d.build_digest(target)
         assert built is not None

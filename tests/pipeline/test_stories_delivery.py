@@ -8,6 +8,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from monitor.pipeline.runtime import build_deliverer
+from monitor.settings import Settings
 from tests.support.app import App, make_app
 from tests.support.feedserver import FeedServer
 from tests.support.smtp_server import SmtpServer
@@ -45,7 +46,7 @@ def feed(title: str, items: list[tuple[str, str, str, str]]) -> bytes:
 def deliver(app: App, env: dict[str, str], digests: bool = False) -> None:
     async def go() -> None:
         with app.store() as store:
-            d = build_deliverer(app.configs(), store, environ=env)
+            d = build_deliverer(app.configs(), store, settings=Settings.from_env(env))
             try:
                 if digests:
                     await d.deliver_digests(force=True)

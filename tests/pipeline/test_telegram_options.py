@@ -21,6 +21,7 @@ from monitor.pipeline.runtime import build_deliverer
 from monitor.render.schedule import in_quiet_hours
 from monitor.render.telegram import MAX_LENGTH, render_alert, render_story_update, utf16_len
 from monitor.render.telegram_explain import MAX_BUTTONS
+from monitor.settings import Settings
 from monitor.store import outbox as ob
 from tests.support.app import App, make_app
 from tests.support.feedserver import FeedServer, rss_feed
@@ -61,7 +62,8 @@ def deliver(
             kwargs: dict[str, Any] = {"clock": clock} if clock else {}
             if held is not None:
                 kwargs["on_held"] = lambda target, n, error: held.append(f"{n} {error}")
-            d = build_deliverer(app.configs(), store, environ=env_for(tg), **kwargs)
+            settings = Settings.from_env(env_for(tg))
+            d = build_deliverer(app.configs(), store, settings=settings, **kwargs)
             try:
                 return await d.deliver_alerts()
             finally:
@@ -359,7 +361,8 @@ def test_digests_and_send_test_go_to_the_topic_too(
 
     async def go() -> list[str]:
         with app.store() as store:
-            d = build_deliverer(app.configs(), store, environ=env_for(telegram_server))
+            settings = Settings.from_env(env_for(telegram_server))
+            d = build_deliverer(app.configs(), store, settings=settings)
             try:
                 assert (await d.deliver_digests(force=True)).sent == 2
                 return await d.send_test("forum")

@@ -10,6 +10,7 @@ import pytest
 
 from monitor.pipeline.runtime import build_deliverer
 from monitor.render.email import render_digest_email, unsubscribe_mailto
+from monitor.settings import Settings
 from tests.support.app import make_app
 from tests.support.digest_sample import sample_digest
 from tests.support.feedserver import FeedServer, rss_feed
@@ -69,7 +70,7 @@ def test_digest_over_smtp_has_a_valid_unsubscribe_or_none(
 
     async def go() -> int:
         with app.store() as store:
-            d = build_deliverer(app.configs(), store, environ=env)
+            d = build_deliverer(app.configs(), store, settings=Settings.from_env(env))
             try:
                 return (await d.deliver_digests(force=True)).digests
             finally:

@@ -49,6 +49,7 @@ from monitor.service.bot_text import (
     unknown_command,
     unknown_watchlists,
 )
+from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
@@ -583,15 +584,9 @@ async def test_start_reports_a_rejected_token_and_an_unreachable_server(
 
 
 @dataclass
-class _Options:
-    environ: dict[str, str]
-
-
-@dataclass
 class _Service:
-    """The three things start_for_service reads from monitor.service.runner.Service."""
+    """The two things start_for_service reads from monitor.service.runner.Service."""
 
-    opt: _Options
     store: Store
     config: Configs
 
@@ -607,8 +602,8 @@ async def test_the_service_bot_connects_when_telegram_comes_back(
     env = {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": f"http://127.0.0.1:{port}",
            "TELEGRAM_ADMIN_IDS": str(ADMIN_ID)}
     with app.store() as store:
-        service = _Service(_Options(env), store, app.configs())
-        handle = await start_for_service(service, retry_first=0.05)
+        service = _Service(store, app.configs())
+        handle = await start_for_service(service, Settings.from_env(env), retry_first=0.05)
         assert handle.app is None  # nothing listens yet: the service runs on without it
         with TelegramServer(token, port=port) as server:
             user = server.add_user("Ada")

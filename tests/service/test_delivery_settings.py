@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from monitor.service.runner import Service, ServiceOptions
+from monitor.settings import Settings
 from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.smtp_server import SmtpServer
@@ -57,7 +58,7 @@ def test_wrong_smtp_password_waits_reports_once_and_sends_after_the_fix(
                 feeds_path=str(app.feeds_path),
                 keywords_path=str(app.keywords_path),
                 state_dir=app.state,
-                environ=env,
+                settings=Settings.from_env(env),
                 http="127.0.0.1:0",
                 bot=False,
             )

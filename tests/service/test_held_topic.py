@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.service.runner import Service, ServiceOptions
+from monitor.settings import Settings
 from monitor.store import outbox as ob
 from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
@@ -38,7 +39,7 @@ def test_a_deleted_topic_is_reported_to_the_admins_and_nothing_is_lost(
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
-            environ=env,
+            settings=Settings.from_env(env),
             http=None,
             bot=False,
         )

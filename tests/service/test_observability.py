@@ -15,6 +15,7 @@ from monitor.logs import JsonFormatter, RedactSecrets
 from monitor.models import FeedSpec, FeedState
 from monitor.service.health import health_report
 from monitor.service.runner import Service, ServiceOptions
+from monitor.settings import Settings
 from tests.support.app import KEYWORDS, make_app
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.wait import until
@@ -37,7 +38,7 @@ def test_healthz_and_metrics(
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
-            environ={},
+            settings=Settings(),
             http="127.0.0.1:0",
             bot=False,
         )
@@ -160,7 +161,7 @@ def test_secrets_are_redacted_from_logs(monkeypatch: pytest.MonkeyPatch):
         ("987654321:AAH-very-secret-token", "hunter2-smtp"),
         None,
     )
-    assert RedactSecrets().filter(record)
+    assert RedactSecrets(Settings.from_env().secret_values()).filter(record)
     line = JsonFormatter().format(record)
     assert "very-secret" not in line
     assert "hunter2" not in line

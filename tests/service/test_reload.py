@@ -17,6 +17,7 @@ from pathlib import Path
 
 from monitor.service.reload import FileWatch, fingerprint
 from monitor.service.runner import Service, ServiceOptions
+from monitor.settings import Settings
 from tests.support.app import App, make_app, write_feeds
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.hostile import alias_bomb
@@ -75,7 +76,7 @@ def test_valid_and_invalid_edits(
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
-            environ=env,
+            settings=Settings.from_env(env),
             http=None,
             bot=False,
             reload_every=0.2,
@@ -142,7 +143,7 @@ def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
-            environ={},
+            settings=Settings(),
             http=None,
             bot=False,
             reload_every=0.1,

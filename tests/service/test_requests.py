@@ -13,6 +13,7 @@ from monitor.cli import main
 from monitor.errors import ServiceError, StateLockedError
 from monitor.service import requests
 from monitor.service.runner import Service, ServiceOptions
+from monitor.settings import Settings
 from monitor.store import StateLock
 from tests.support.app import App, make_app
 from tests.support.feedserver import FeedServer, rss_feed
@@ -28,7 +29,7 @@ def service_for(app: App, **options: object) -> Service:
         "feeds_path": str(app.feeds_path),
         "keywords_path": str(app.keywords_path),
         "state_dir": app.state,
-        "environ": {},
+        "settings": Settings(),
         "http": None,
         "bot": False,
         "requests_every": 0.1,
@@ -99,7 +100,7 @@ def test_admins_poll_a_feed_from_telegram(
         "TELEGRAM_API_URL": telegram_server.base_url,
         "TELEGRAM_ADMIN_IDS": str(admin.id),
     }
-    service = service_for(app, environ=env, bot=True)
+    service = service_for(app, settings=Settings.from_env(env), bot=True)
 
     def answers(user: object) -> list[str]:
         return [m.text for m in telegram_server.messages(user)]  # type: ignore[arg-type]

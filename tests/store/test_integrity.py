@@ -20,6 +20,7 @@ from monitor.cli import main
 from monitor.errors import ServiceError, StorageError
 from monitor.models import Article
 from monitor.service.runner import Service, ServiceOptions
+from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.db import DB_NAME, check_file
 from tests.support.app import make_app
@@ -117,7 +118,7 @@ def test_the_daily_check_stops_a_running_service_on_corruption(tmp_path: Path):
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
-            environ={},
+            settings=Settings(),
             http=None,
             bot=False,
         )
@@ -132,7 +133,7 @@ def test_the_daily_check_stops_a_running_service_on_corruption(tmp_path: Path):
         fill(service.store)
         service.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         corrupt_a_middle_page(service.store.path)
-        await service._check_database()
+        await service.singletons.check_database()
         return await asyncio.wait_for(task, 15)
 
     assert asyncio.run(scenario()) == 1
@@ -219,7 +220,7 @@ def test_a_taken_http_port_is_one_clear_line(tmp_path: Path, capsys: pytest.Capt
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=state,
-            environ={},
+            settings=Settings(),
             http=f"127.0.0.1:{again.getsockname()[1]}",
             bot=False,
         )

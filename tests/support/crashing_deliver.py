@@ -16,6 +16,7 @@ import sys
 from monitor.models import OutgoingMessage, SendReceipt
 from monitor.pipeline.build import load_configs
 from monitor.pipeline.runtime import build_deliverer
+from monitor.settings import Settings
 from monitor.store import Store
 
 
@@ -44,7 +45,7 @@ class Crashing:
 async def main(feeds: str, keywords: str, state: str, phase: str, k: int) -> None:
     cfg = load_configs(feeds, keywords)
     with Store(state) as store:
-        deliverer = build_deliverer(cfg, store)
+        deliverer = build_deliverer(cfg, store, settings=Settings.from_env())
         senders = dict(deliverer.senders)
         senders["telegram"] = Crashing(senders["telegram"], phase, k)  # type: ignore[assignment]
         deliverer.senders = senders

@@ -16,6 +16,7 @@ from monitor.models import Article, FeedSpec, Hit, Match, Route, Snippet, Target
 from monitor.pipeline.build import load_configs
 from monitor.pipeline.runtime import build_deliverer
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
+from monitor.settings import Settings
 from monitor.store import Store, unsubscribe
 from monitor.store import feeds as store_feeds
 from monitor.store import outbox as ob
@@ -242,7 +243,7 @@ def serve(
     deliverer = build_deliverer(
         load_configs(str(feeds), str(keywords)),
         store,
-        environ={"MAIL_FROM": "watch@example.org"},
+        settings=Settings.from_env({"MAIL_FROM": "watch@example.org"}),
         clock=lambda: now,
     )
 

@@ -19,6 +19,7 @@ import pytest
 
 from monitor.pipeline.build import load_configs
 from monitor.pipeline.runtime import build_deliverer
+from monitor.settings import Settings
 from monitor.store import Store
 from monitor.web.unsubscribe import make_token
 from tests.support.dashboard import DIGEST, EVIL, SECRET, seed, serve
@@ -197,7 +198,7 @@ def test_unsubscribe_link_in_a_rendered_digest(browser: Any, tmp_path: Path) -> 
     with serve(tmp_path) as served, Store(tmp_path) as store:
         cfg = load_configs(str(tmp_path / "feeds.yaml"), str(tmp_path / "keywords.yaml"))
         env = {"MONITOR_PUBLIC_URL": served.url, "MONITOR_SECRET": SECRET}
-        deliverer = build_deliverer(cfg, store, environ=env)
+        deliverer = build_deliverer(cfg, store, settings=Settings.from_env(env))
         [(target, [message])] = deliverer.preview_digests()
         assert target == DIGEST
         assert message.html is not None

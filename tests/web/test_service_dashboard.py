@@ -11,6 +11,7 @@ import pytest
 
 from monitor.errors import ServiceError
 from monitor.service.runner import Service, ServiceOptions
+from monitor.settings import Settings
 from tests.support.app import KEYWORDS, make_app
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.wait import until
@@ -25,7 +26,7 @@ def service_for(app_tmp: Path, feeds: dict[str, str], http: str, **environ: str)
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
-            environ=dict(environ),
+            settings=Settings.from_env(dict(environ)),
             http=http,
             bot=False,
         )

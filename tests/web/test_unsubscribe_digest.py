@@ -14,6 +14,7 @@ import httpx
 from monitor.models import Route, Target
 from monitor.pipeline.build import load_configs
 from monitor.pipeline.runtime import build_deliverer
+from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store import outbox as ob
 from tests.support.dashboard import DIGEST, KEYWORDS, NOW, SECRET, seed, serve
@@ -54,7 +55,7 @@ def digest_round(state: Path, smtp: SmtpServer, article_ids: list[int]) -> list[
         cfg = load_configs(str(state / "feeds.yaml"), str(state / "keywords.yaml"))
 
         async def go() -> None:
-            deliverer = build_deliverer(cfg, store, environ=env)
+            deliverer = build_deliverer(cfg, store, settings=Settings.from_env(env))
             try:
                 await deliverer.deliver_digests(force=True)
             finally:
