@@ -71,6 +71,10 @@ class Matcher:
             self._watchlists.append(self._compile(index, spec))
         self._scanner = Scanner(self._atom_ids)
         self._touches: list[tuple[int, ...]] = [tuple(sorted(w)) for w in self._atom_watchlists]
+        # Only the compile needs these (the scanner keeps the atoms in order): with the
+        # default keywords.yaml's 25,000 inflected forms, a set and a dict entry each and
+        # the inflector's forms, about 10 MB that the service kept for nothing (issue 12).
+        del self._atom_ids, self._atom_watchlists, self._inflector
         # Per atom, the watchlists it can make match (sorted by id), each with its id and,
         # when that atom alone decides it (a simple watchlist of every field and language),
         # the score it then has: an article with a single atom needs no rule evaluation.
@@ -210,7 +214,7 @@ class Matcher:
             mine = [
                 h
                 for atom, hs in dropped.items()
-                if index in self._atom_watchlists[atom]
+                if index in self._touches[atom]
                 for h in hs
                 if h[1] in wl.fields
             ]

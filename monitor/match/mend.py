@@ -20,9 +20,7 @@ from html.entities import html5
 SOFT_HYPHEN = "\u00ad"
 # A character reference as text: the named ones that HTML 5 knows (with their ";"),
 # decimal or hexadecimal numbers; escaped once more or several times (``&amp;amp;nbsp;``).
-_REFERENCE = re.compile(
-    r"&(?:amp;)*(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});"
-)
+_REFERENCE = re.compile(r"&(?:amp;)*(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 # A word broken at a line end with a hyphen; only between lower-case letters, so that
 # "EU-\nwide" and "2024-\n2025" keep their break.
 _LINE_HYPHEN = re.compile(r"(?<=[^\W\d_])-[ \t]*\r?\n[ \t]*(?=[^\W\d_])")

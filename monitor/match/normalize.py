@@ -130,6 +130,11 @@ def fold_char(char: str, *, lower: bool = True) -> str:
     return out
 
 
+def table_text(out: str | int) -> str:
+    """A translate table's value as the string it stands for."""
+    return chr(out) if isinstance(out, int) else out
+
+
 class _Codepage:
     """Fold text that a one-byte code page can encode, with C-level bytes operations.
 
@@ -139,7 +144,7 @@ class _Codepage:
     against :func:`fold` by the tests.
     """
 
-    def __init__(self, name: str, scan: dict[int, str]) -> None:
+    def __init__(self, name: str, scan: dict[int, str | int]) -> None:
         self.name = name
         table = bytearray(range(256))  # bytes it cannot map stay above 0x7F
         delete = bytearray()
@@ -150,7 +155,7 @@ class _Codepage:
                 char = bytes([byte]).decode(name)
             except UnicodeDecodeError:
                 continue  # never produced by encode
-            out = scan[ord(char)]
+            out = table_text(scan[ord(char)])
             if not out:
                 delete.append(byte)
             elif len(out) == 1 and out.isascii():
@@ -191,8 +196,10 @@ class _Tables:
     """The translate tables, built on first use (about 0.2 s for the whole BMP)."""
 
     def __init__(self) -> None:
-        self.fold: dict[int, str] = {}
-        self.scan: dict[int, str] = {}
+        self.fold: dict[int, str | int] = {}
+        """``str.translate``'s table: a string, or the code itself for a character that
+        folds to itself (above U+00FF only)."""
+        self.scan: dict[int, str | int] = {}
         self.uneven: set[int] = set()
         self.uneven_re: re.Pattern[str] | None = None
         self.ascii_bytes = b""
@@ -203,15 +210,20 @@ class _Tables:
         self.ready = False
 
     def build(self) -> None:
-        fold = {code: fold_char(chr(code)) for code in range(0x10000)}
+        fold: dict[int, str | int] = {}
+        for code in range(0x10000):
+            out = fold_char(chr(code))
+            # A character that folds to itself (two in three: CJK, Hangul, ...) maps to
+            # its own code, the key object: no string object of its own (3 MB, issue 12).
+            fold[code] = code if code > 0xFF and len(out) == 1 and ord(out) == code else out
         self.fold = fold
-        self.uneven = {code for code, out in fold.items() if len(out) != 1}
+        self.uneven = {code for code, out in fold.items() if isinstance(out, str) and len(out) != 1}
         self._compile_uneven()
         self.scan = dict(fold)
         self.scan[ord(FIELD_BREAK)] = FIELD_BREAK
         table = bytearray(range(256))
         for code in range(128):
-            table[code] = ord(self.scan[code])
+            table[code] = ord(table_text(self.scan[code]))
         self.ascii_bytes = bytes(table)
         self.codepages = tuple(_Codepage(name, self.scan) for name in ("cp1252", "cp1250"))
         self.codepage_deleted = frozenset(

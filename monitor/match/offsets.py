@@ -24,7 +24,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
 from monitor.match.mend import NO_REGIONS, Regions, widen
-from monitor.match.normalize import TABLES, tables_for
+from monitor.match.normalize import TABLES, table_text, tables_for
 
 Events = tuple[list[int], list[int], list[int], list[int]]
 DIRECT_LOOKUPS = 16
@@ -176,7 +176,7 @@ class FoldedText:
             shift = 0
             for m in TABLES.uneven_re.finditer(text):
                 i = m.start()
-                size = len(fold_table[ord(text[i])])
+                size = len(table_text(fold_table[ord(text[i])]))
                 t_start.append(i + shift)
                 orig.append(i)
                 length.append(size)

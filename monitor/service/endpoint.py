@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from monitor.config.feeds import FeedsConfig
 from monitor.errors import StorageError
@@ -22,6 +22,9 @@ from monitor.service.tasks import Clock, Tasks
 from monitor.settings import Settings
 from monitor.store import Store, unsubscribe
 from monitor.web.app import Site
+
+if TYPE_CHECKING:
+    from monitor.match import Matcher
 
 log = logging.getLogger("monitor.service.runner")  # these lines kept their logger name
 
@@ -43,6 +46,7 @@ class Status:
         clock: Clock,
         started: datetime,
         last_reload: Callable[[], dict[str, Any] | None] = lambda: None,
+        matcher: Callable[[], object | None] = lambda: None,
     ) -> None:
         self.store = store
         self.tasks = tasks
@@ -52,6 +56,8 @@ class Status:
         self.clock = clock
         self.started = started
         self.last_reload = last_reload
+        self.matcher = matcher
+        """The matcher in force (None: not compiled yet), for the lab (``Site.matcher``)."""
         self.endpoint: HttpEndpoint | None = None
 
     async def start(
@@ -145,7 +151,12 @@ class Status:
             digests=digests,
             secret=settings.secret.reveal() if settings.secret else None,
             set_unsubscribed=self.set_unsubscribed,
+            matcher=self.matcher_in_force,
         )
+
+    def matcher_in_force(self) -> Matcher | None:
+        # The poller's is typed ``object`` so that it need not import the matcher.
+        return cast("Matcher | None", self.matcher())
 
     def set_unsubscribed(self, target: Target, on: bool) -> None:
         with self.store.transaction() as conn:

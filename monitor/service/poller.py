@@ -84,6 +84,10 @@ class PollScheduler:
         assert self._poller is not None, "configure() first"
         return self._poller
 
+    @property
+    def configured(self) -> bool:
+        return self._poller is not None
+
     def configure(self, feeds: FeedsConfig, poller: Poller) -> None:
         """Use this configuration and pipeline for the polls from now on (start, reload)."""
         self._feeds = feeds

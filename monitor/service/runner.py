@@ -188,6 +188,7 @@ class Service:
             clock=clock,
             started=self.started or clock(),
             last_reload=lambda: self.reloader.last if self.reloader else None,
+            matcher=lambda: self.polls.poller.matcher if self.polls.configured else None,
         )
 
     async def _serve(self, cfg: Configs) -> int:

@@ -34,6 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.match.matcher import Matcher
 from monitor.models import OutgoingMessage, Target
 from monitor.store import dashboard as db
 from monitor.store import unsubscribe as unsub_store
@@ -91,6 +92,9 @@ class Site:
     """``MONITOR_SECRET``: signs the unsubscribe links; without it /unsubscribe is off."""
     set_unsubscribed: Callable[[Target, bool], None] | None = None
     """Record or remove a recipient's unsubscribe (the service's own connection)."""
+    matcher: Callable[[], Matcher | None] = field(default=lambda: None)
+    """The service's matcher of ``keywords`` (None: not compiled yet): the lab compares
+    a candidate with it rather than compiling the file again."""
 
 
 class Reader:
@@ -341,11 +345,18 @@ def pages(site: Site, reader: Reader) -> list[Route | Mount]:
             return HTMLResponse(views.render("error.html.j2", message=str(exc)), 400)
         text = fields.get("yaml", "").replace("\r\n", "\n")
         since = site.now() - timedelta(days=days)
-        stored = await reader.run(db.lab_articles, since, LAB_LIMIT)
-        explained = await reader.run(db.stored_article, explain_id) if explain_id else None
         if site.keywords is None:
             return PlainTextResponse("the lab needs the service's keywords.yaml\n", 404)
-        result = await asyncio.to_thread(lab.run_lab, site.keywords, text, stored, explained)
+        result = await lab.run_apart(
+            site.database,
+            site.database_url,
+            site.keywords,
+            text,
+            since,
+            LAB_LIMIT,
+            explain_id,
+            site.matcher(),
+        )
         return result, days
 
     async def lab_run(request: Request) -> Response:

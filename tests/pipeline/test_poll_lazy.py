@@ -173,3 +173,41 @@ def test_a_warm_monitor_poll_all_loads_no_matcher_and_no_process_pool(
     assert warm_modules.isdisjoint(unused)
     # The test can tell (the cold run has fulltext: never, and its pool is gone by exit).
     assert unused - {"monitor.pipeline.fulltext", "concurrent.futures.process"} <= cold_modules
+
+
+def test_free_heap_pages_go_back_once_no_poll_runs_after_enough_polls(
+    feed_server: FeedServer, tmp_path: Path
+):
+    # issue 12: the texts a big cycle freed stayed in the C heap of the idle service.
+    app = farm(feed_server, tmp_path)
+    cfg = app.configs()
+    trimmed: list[int] = []
+
+    async def go() -> Poller:
+        with Store(app.state) as store:
+            async with Fetcher(cfg.feeds.settings) as fetcher:
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    build_matcher=lambda: matcher(cfg.keywords),
+                    routing=routing(cfg.keywords),
+                    parse_workers=0,
+                    trim_after=FEEDS + 1,
+                )
+                poller.trim = lambda: trimmed.append(poller._running)
+                await poller.cycle(everything=True)  # FEEDS polls: not enough yet
+                assert trimmed == []
+                spec = cfg.feeds.feeds[0]
+                await poller.poll_safely(spec)  # the one more, and nothing else runs
+                return poller
+
+    poller = asyncio.run(go())
+    assert trimmed == [0]
+    assert poller.trims == 1
+
+
+def test_the_heap_trim_works_here():
+    from monitor import heap
+
+    assert heap.trim() is True  # glibc (Debian, the CI image)

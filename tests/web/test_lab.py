@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from lxml import html
 
-from tests.support.dashboard import EVIL, KEYWORDS, seed, serve
+from monitor.config.keywords import keywords_from_source
+from monitor.config.source import Source
+from monitor.match import compile_matcher
+from monitor.web import lab
+from tests.support.dashboard import EVIL, KEYWORDS, NOW, seed, serve
 
 CANDIDATE = (
     KEYWORDS.replace('any: ["AI Act"]', 'any: ["AI Act"]\n    none: ["briefing"]')
@@ -154,3 +160,38 @@ def test_the_api_answers_errors_as_json(client: httpx.Client):
     answer = client.post("/api/lab", content=b"{yaml", headers={"content-type": "application/json"})
     assert answer.status_code == 400
     assert answer.json()["error"].startswith("body: not JSON")
+
+
+def test_the_backtest_runs_in_a_process_of_its_own_with_the_same_result(
+    client: httpx.Client, state: Path
+):
+    # The lab runs in a forked child so the memory of its matchers goes back with it
+    # (issue 12): what comes back by pickle is what the same run gives in this process.
+    since = NOW - timedelta(days=30)
+    args = (state / "monitor.sqlite3", None, state / "keywords.yaml", CANDIDATE, since, 100)
+    here = lab.run_stored(*args)
+    apart = asyncio.run(lab.run_apart(*args))
+    assert apart.report == here.report
+    assert apart.report is not None
+    assert apart.report.changed
+    changes = [c.article for d in apart.report.watchlists for c in (*d.gained, *d.lost)]
+    assert changes
+    assert all(id(a) in apart.ids for a in changes)
+    assert sorted(apart.ids.values()) == sorted(here.ids.values())
+    assert len(apart.ids) < apart.report.articles  # only the changed articles' ids travel
+
+
+def test_the_lab_compares_with_the_matcher_in_force_when_the_service_gives_it(
+    client: httpx.Client, state: Path
+):
+    # The forked child inherits the service's compiled matcher instead of compiling
+    # keywords.yaml again; given the candidate's own matcher, nothing changes.
+    in_force = compile_matcher(keywords_from_source(Source.parse(CANDIDATE, "in force")))
+    since = NOW - timedelta(days=30)
+    args = (state / "monitor.sqlite3", None, state / "keywords.yaml", CANDIDATE, since, 100)
+    result = asyncio.run(lab.run_apart(*args, in_force=in_force))
+    assert result.report is not None
+    assert result.report.articles > 0
+    assert result.report.changed == ()
+    assert lab._IN_FORCE is None  # the service keeps no reference to an old matcher
+    assert lab.run_stored(*args).report.changed  # type: ignore[union-attr]
