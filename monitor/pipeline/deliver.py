@@ -353,7 +353,7 @@ class Deliverer:
         if not items:
             return None
         row = self.store.destination_row(target)
-        start = row["last_digest"] if row else None
+        start = row.last_digest if row else None
         return Digest(
             target=target,
             timezone=self._timezone(target),
@@ -593,7 +593,7 @@ class Deliverer:
                     ob.mark_retry(conn, ids, now + wait, str(exc))
                     ob.record_delivery(conn, target, now, str(exc), permanent=True)
                 log.error("%s (%d rows held)", exc, len(ids))
-                if self.on_held is not None and (row is None or row["healthy"]):
+                if self.on_held is not None and (row is None or row.healthy):
                     self.on_held(target, len(ids), str(exc))
                 report.retried += len(ids)
                 report.errors.append(str(exc))
@@ -654,7 +654,7 @@ class Deliverer:
             ob.mark_retry(conn, ids, now + wait, error)
             ob.record_delivery(conn, target, now, error, permanent=True)
         log.error("%s (%d rows wait; destination unhealthy until it works)", error, len(ids))
-        newly = before is None or bool(before["healthy"]) or before["last_error"] != error
+        newly = before is None or before.healthy or before.last_error != error
         if newly and self.on_unhealthy is not None:
             self.on_unhealthy(target, error)
         report.retried += len(ids)
