@@ -380,7 +380,7 @@ class Deliverer:
         # Before the first digest, the period starts when the destination was first seen
         # or when its oldest waiting row was created, whichever is earlier: a `monitor
         # digest --send` run from cron sends on its first run.
-        anchor = row["last_digest"] or min([row["first_seen"], *(r.created for r in rows)])
+        anchor = row.last_digest or min([row.first_seen, *(r.created for r in rows)])
         if not force and not digest_due(
             digest_time=dest.digest_time, timezone=dest.timezone, last=anchor, now=now
         ):
@@ -395,7 +395,7 @@ class Deliverer:
                     target=target,
                     timezone=self._timezone(target),
                     period_end=now,
-                    period_start=row["last_digest"],
+                    period_start=row.last_digest,
                     sections=(),
                     unsubscribe=self._unsubscribe(target),
                 )

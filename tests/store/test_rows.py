@@ -80,4 +80,3 @@ def test_outbox_and_destination_reads_give_typed_rows(tmp_path: Path) -> None:
         assert list(dataclasses.asdict(eu)) == columns
     with pytest.raises(dataclasses.FrozenInstanceError):
         eu.healthy = True  # type: ignore[misc]
-
