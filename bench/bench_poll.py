@@ -250,6 +250,54 @@ def write_feeds_yaml(path: Path, urls: list[str], concurrency: int, per_host: in
 # -- workers (each runs in its own subprocess) -------------------------------------------
 
 
+class ServerCpu:
+    """CPU seconds of the PostgreSQL server's processes that work for this benchmark, read
+    with psutil (``/proc/<pid>/stat``; the server runs on this machine): the backend of
+    the store's connection (``pg_backend_pid()``) and the server's own background
+    processes (``pg_stat_activity`` rows that are not a client backend: checkpointer, WAL
+    writer, background writer, autovacuum). Other clients' backends (other sessions'
+    tests on the same server) are left out; an autovacuum worker that starts and ends
+    between two readings is missed."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.backend = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+    def read(self) -> tuple[float, float]:
+        """(this backend, the background processes) CPU seconds so far."""
+        import psutil
+
+        aux = [
+            int(r[0])
+            for r in self.conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'"
+            )
+        ]
+
+        def cpu(pid: int) -> float:
+            try:
+                t = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                return 0.0
+            return float(t.user + t.system)
+
+        return cpu(self.backend), sum(cpu(pid) for pid in aux)
+
+
+def server_database(server: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``server`` (a ``postgresql://`` URL)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+
+
+def admin(server: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
 def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
     from monitor.fetch import Fetcher
     from monitor.models import CycleReport
@@ -258,6 +306,12 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
     from monitor.store import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-poll-"))
+    # On PostgreSQL (--database), every run in a fresh database of its own, dropped after.
+    database = f"bench_poll_{os.getpid()}" if args.database else None
+    url = ""
+    if args.database and database:
+        admin(args.database, f"CREATE DATABASE {database}")
+        url = server_database(args.database, database)
     try:
         write_feeds_yaml(tmp / "feeds.yaml", farm["urls"], args.concurrency, args.per_host)
         shutil.copy(ROOT / "keywords.yaml", tmp / "keywords.yaml")
@@ -271,7 +325,8 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
         workers = default_parse_workers() if args.parse_workers is None else args.parse_workers
         stages = StageClock(parse_in_process=workers == 0)
         out["parse_workers"] = workers
-        with Store(tmp / "state") as store:
+        with Store(tmp / "state", database_url=url) as store:
+            server = ServerCpu(store.conn) if url else None
 
             async def cycle() -> CycleReport:
                 async with Fetcher(cfg.feeds.settings) as fetcher:
@@ -290,7 +345,12 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
                 if phase == "changed":
                     count = round(len(farm["urls"]) * CHANGED_SHARE)
                     FeedFarm.control(farm["control"], "publish", count=count, seed=args.run)
+                s0 = server.read() if server else (0.0, 0.0)
                 report, m = timed(lambda: asyncio.run(cycle()))
+                if server:
+                    s1 = server.read()
+                    m["server_cpu"] = s1[0] - s0[0]
+                    m["server_aux_cpu"] = s1[1] - s0[1]
                 m["stages"] = stages.take()
                 m["status"] = dict(Counter(r.status for r in report.feeds))
                 m["new"] = report.new
@@ -298,9 +358,12 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
                 out[phase] = m
             out["articles"] = store.count_articles()
             out["peak_split"] = PssSampler.peak_split
+            out["engine"] = store.engine
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if args.database and database:
+            admin(args.database, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def worker_feedparser(farm: dict[str, Any], args: argparse.Namespace) -> Result:
@@ -362,7 +425,12 @@ def worker_reader(farm: dict[str, Any], args: argparse.Namespace) -> Result:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-WORKERS = {"monitor": worker_monitor, "feedparser": worker_feedparser, "reader": worker_reader}
+WORKERS = {
+    "monitor": worker_monitor,
+    "monitor-pg": worker_monitor,  # the same, with --database
+    "feedparser": worker_feedparser,
+    "reader": worker_reader,
+}
 
 
 def run_worker(kind: str, farm_file: Path, args: argparse.Namespace, workers: int = 32) -> Result:
@@ -372,6 +440,10 @@ def run_worker(kind: str, farm_file: Path, args: argparse.Namespace, workers: in
         "--peer-sample", str(args.peer_sample), "--reader-workers", str(workers),
         "--run", str(args.run),
     ]  # fmt: skip
+    if kind == "monitor-pg":
+        cmd += ["--database", args.database]
+    if args.parse_workers is not None:
+        cmd += ["--parse-workers", str(args.parse_workers)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -397,8 +469,6 @@ def version(dist: str) -> str:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return "-"
-
-
 
 
 def verdict(ok: bool) -> str:
@@ -625,12 +695,94 @@ def stage_table(mon: list[Result]) -> list[str]:
     return lines
 
 
+def engines_report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]]) -> str:
+    """The same cycles on SQLite and on PostgreSQL (``--database``), the server's CPU
+    counted with the client's (issue 11: PostgreSQL within 1.5x of SQLite)."""
+    lite, pg = res["monitor"], res["monitor-pg"]
+    n = len(farm.urls)
+    changed = round(n * CHANGED_SHARE)
+    limit = 1.5
+
+    def server(r: Result, phase: str) -> float:
+        return float(r[phase].get("server_cpu", 0.0) + r[phase].get("server_aux_cpu", 0.0))
+
+    def total(rows: list[Result], phase: str) -> float:
+        return statistics.median(r[phase]["cpu"] + server(r, phase) for r in rows)
+
+    lines = [
+        "## Poll cycle on PostgreSQL beside SQLite",
+        "",
+        "Command: `.venv/bin/python bench/bench_poll.py --database "
+        "postgresql://postgres@127.0.0.1:5432/postgres` (writes this section).",
+        "",
+        f"Machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; SQLite {sqlite_version()}, "
+        f"PostgreSQL {pg_version(args.database)} on the same machine (loopback TCP), "
+        f"psycopg {version('psycopg')}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+        "**Provisional**: this 2-core machine is shared with other sessions' tests and "
+        "benchmarks (some of them on the same PostgreSQL server), and noisy.",
+        "",
+        f"Method: the farm and cycles of the poll section ({n} feeds of {args.items} items, "
+        f"{args.hosts} loopback hosts, {args.latency[0] * 1000:.0f}-"
+        f"{args.latency[1] * 1000:.0f} ms per answer; COLD, WARM: all 304, CHANGED: one new "
+        f"item on {changed} feeds), monitor only, once on SQLite (a fresh state directory) "
+        "and once on PostgreSQL (a fresh database, one connection, as `monitor run` "
+        f"opens it) per run, alternating; medians of {len(lite)} runs. *Client CPU*: the "
+        "monitor process and its parser process (`time.process_time()` + children). "
+        "*Server CPU* (PostgreSQL only): psutil's user + system time, before and after each "
+        "cycle, of the server process serving monitor's connection (`pg_backend_pid()`) "
+        "plus the server's background processes (`pg_stat_activity` rows that are not a "
+        "client backend: checkpointer, WAL writer, background writer, autovacuum); other "
+        "clients' backends are not counted. SQLite has no server: its CPU is all in the "
+        "client. The ratios compare PostgreSQL's client + server CPU with SQLite's CPU.",
+        "",
+        "| cycle | SQLite wall | SQLite CPU | PostgreSQL wall | client CPU | server CPU "
+        "| client + server | wall ratio | CPU ratio | target (<= 1.5x) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for phase, label in (
+        ("cold", "COLD"),
+        ("warm", "WARM (all 304)"),
+        ("changed", f"CHANGED ({changed} feeds, 1 new item each)"),
+    ):
+        wall = med(pg, phase, "wall") / med(lite, phase, "wall")
+        cpu = total(pg, phase) / med(lite, phase, "cpu")
+        lines.append(
+            f"| {label} | {med(lite, phase, 'wall'):.2f} s | {med(lite, phase, 'cpu'):.2f} s "
+            f"| {med(pg, phase, 'wall'):.2f} s | {med(pg, phase, 'cpu'):.2f} s "
+            f"| {statistics.median(server(r, phase) for r in pg):.2f} s "
+            f"| {total(pg, phase):.2f} s | {wall:.2f}x | {cpu:.2f}x "
+            f"| {verdict(wall <= limit and cpu <= limit)} |"
+        )
+    loads = [r[p]["load"] for rows in (lite, pg) for r in rows for p in ("cold", "warm")]
+    lines += [
+        "",
+        "Runs (wall, s): "
+        + "; ".join(
+            f"{engine} {phase} {series(rows, phase, 'wall')}"
+            for engine, rows in (("SQLite", lite), ("PostgreSQL", pg))
+            for phase in ("cold", "warm", "changed")
+        )
+        + f". 1-minute load average before the cycles: {min(loads):.1f}-{max(loads):.1f} "
+        "on 2 cores. New articles stored (COLD, median): SQLite "
+        f"{statistics.median(r['cold']['new'] for r in lite):.0f}, PostgreSQL "
+        f"{statistics.median(r['cold']['new'] for r in pg):.0f}.",
+    ]
+    return "\n".join(lines)
+
+
+def pg_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]).split()[0] if row else "?"
+
+
 def sqlite_version() -> str:
     import sqlite3
 
     return sqlite3.sqlite_version
-
-
 
 
 def summary(kind: str, r: Result) -> str:
@@ -678,6 +830,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="monitor's parser processes (default: monitor's own choice, 1 on 2+ cores)",
     )
     ap.add_argument("--no-peers", action="store_true", help="time monitor only")
+    ap.add_argument(
+        "--database",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql://..., a role that may create databases): "
+        "monitor on PostgreSQL beside SQLite, each run in a fresh database; no peers; "
+        "writes the poll-postgresql section",
+    )
     ap.add_argument("--seed", type=int, default=1, help="the farm's choice of items")
     ap.add_argument("--replay", type=Path, default=default_replay(), help="replay fixtures")
     ap.add_argument("--no-write", action="store_true", help="print only, leave docs alone")
@@ -697,6 +856,8 @@ def main() -> int:
         print(json.dumps(WORKERS[args.worker](farm_info, args)))
         return 0
     kinds = ["monitor"] if args.no_peers else ["monitor", "reader", "feedparser"]
+    if args.database:
+        kinds = ["monitor", "monitor-pg"]
     results: dict[str, list[Result]] = {k: [] for k in kinds if k != "reader"}
     if "reader" in kinds:
         results.update({f"reader w{w}": [] for w in args.reader_workers})
@@ -723,12 +884,13 @@ def main() -> int:
                         for phase in ("cold", "warm", "changed"):
                             if phase in r and r[phase].get("errors"):
                                 print(f"  {phase} errors: {r[phase]['errors']}", flush=True)
-        section = report(args, farm, results)
+        name = "poll-postgresql" if args.database else "poll"
+        section = (engines_report if args.database else report)(args, farm, results)
     if args.no_write:
         print(section)
     else:
-        write_section("poll", section)
-        print(f"wrote the poll section of {DOC.relative_to(ROOT)}")
+        write_section(name, section)
+        print(f"wrote the {name} section of {DOC.relative_to(ROOT)}")
     return 0
 
 

@@ -37,7 +37,7 @@ from monitor.store.db import (
     storage_error,
     transaction,
 )
-from monitor.store.engine import Connection, Dialect
+from monitor.store.engine import Connection, Dialect, pipelined
 from monitor.store.lock import StateLock
 from monitor.store.outbox import DestinationRow, FailedRow, OutboxStats
 from monitor.store.stories import StoryRow, StoryRows
@@ -249,7 +249,9 @@ class Store:
         now = intent.now
         assigned: list[int] = []
         try:
-            with self.transaction() as conn:
+            # On PostgreSQL the writes go out in one pipeline (issue 11: a round trip per
+            # statement made a cold cycle twice as slow as on SQLite).
+            with self.transaction() as conn, pipelined(conn):
                 new = _articles.write_articles(conn, intent)
                 rows = StoryRows(conn)
                 for entry, item in zip(intent.new, new, strict=True):

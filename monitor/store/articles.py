@@ -26,7 +26,7 @@ from datetime import datetime
 from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store import tallies
 from monitor.store.db import from_db, to_db
-from monitor.store.engine import Connection, Row
+from monitor.store.engine import Connection, Row, dialect
 from monitor.update import (
     EntryIdentity,
     FeedIntent,
@@ -108,7 +108,19 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
     feed_id = intent.feed_id
     now = intent.now
     stamp = to_db(now)
-    if intent.known:
+    postgresql = dialect(conn) == "postgresql"
+    if intent.known and postgresql:
+        # One statement each, not one per entry (issue 11: PostgreSQL pays for every
+        # statement a round trip and an executor start).
+        conn.execute(
+            "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key = ANY(?)",
+            (stamp, feed_id, [k.key for k in intent.known]),
+        )
+        conn.execute(
+            "UPDATE articles SET last_seen = ? WHERE id = ANY(?)",
+            (stamp, sorted({k.article_id for k in intent.known})),
+        )
+    elif intent.known:
         conn.executemany(
             "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key = ?",
             [(stamp, feed_id, k.key) for k in intent.known],
@@ -117,39 +129,54 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
             "UPDATE articles SET last_seen = ? WHERE id = ?",
             [(stamp, aid) for aid in {k.article_id for k in intent.known}],
         )
-    new: list[NewArticle] = []
-    for entry in intent.new:
-        a = entry.article
-        published = a.published or now
-        cur = conn.execute(
-            "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
-            " title, summary, content, published, date_from_feed, language, authors, tags,"
-            " first_seen, last_seen, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            " RETURNING id",
-            (
-                feed_id,
-                a.key,
-                a.url,
-                a.canonical_url,
-                entry.url_key,
-                entry.text_hash,
-                a.title,
-                a.summary,
-                a.content,
-                to_db(published),
-                int(a.date_from_feed),
-                a.language,
-                _json_list(a.authors),
-                _json_list(a.tags),
-                stamp,
-                stamp,
-                a.body or None,
-            ),
+    columns = (
+        "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
+        " title, summary, content, published, date_from_feed, language, authors, tags,"
+        " first_seen, last_seen, body) VALUES "
+    )
+    marks = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    rows = [
+        (
+            feed_id,
+            e.article.key,
+            e.article.url,
+            e.article.canonical_url,
+            e.url_key,
+            e.text_hash,
+            e.article.title,
+            e.article.summary,
+            e.article.content,
+            to_db(e.article.published or now),
+            int(e.article.date_from_feed),
+            e.article.language,
+            _json_list(e.article.authors),
+            _json_list(e.article.tags),
+            stamp,
+            stamp,
+            e.article.body or None,
         )
-        # RETURNING on both engines (no lastrowid on PostgreSQL); fetchall completes the
-        # statement, so SQLite can commit after it.
-        article_id = int(cur.fetchall()[0][0])
-        new.append(NewArticle(article_id, a, first_seen=now, baseline=entry.baseline))
+        for e in intent.new
+    ]
+    # RETURNING on both engines (no lastrowid on PostgreSQL); fetchall completes the
+    # statement, so SQLite can commit after it.
+    if postgresql:
+        # One multi-row INSERT: its identity column numbers the VALUES rows in order, so
+        # the ids sorted are the rows' ids in the intent's order.
+        ids: list[int] = []
+        for i in range(0, len(rows), 1000):  # 17,000 parameters; PostgreSQL takes 65,535
+            chunk = rows[i : i + 1000]
+            cur = conn.execute(
+                columns + ",".join([marks] * len(chunk)) + " RETURNING id",
+                [value for row in chunk for value in row],
+            )
+            ids += sorted(int(r[0]) for r in cur.fetchall())
+    else:
+        insert = columns + marks + " RETURNING id"
+        ids = [int(conn.execute(insert, row).fetchall()[0][0]) for row in rows]
+    new = [
+        NewArticle(article_id, entry.article, first_seen=now, baseline=entry.baseline)
+        for article_id, entry in zip(ids, intent.new, strict=True)
+    ]
     if new and stamp is not None:
         tallies.add_articles(conn, feed_id, tallies.day_of(stamp), len(new))
     if intent.keys:

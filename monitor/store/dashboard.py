@@ -21,6 +21,7 @@ from monitor.store import tallies
 from monitor.store.articles import StoredArticle, row_to_article
 from monitor.store.db import from_db, storage_error, to_db
 from monitor.store.engine import Connection, dialect
+from monitor.store.migrations import SEARCH_CONFIG
 from monitor.store.outbox import PENDING, matches_for
 from monitor.store.stories import StoryMember, StoryRow
 
@@ -253,10 +254,11 @@ def articles(conn: Connection, query: ArticleQuery) -> ArticlePage:
     page = max(1, query.page)
     window = [query.per_page, (page - 1) * query.per_page]
     if match is not None and _postgresql(conn):
-        # articles_search holds each article's tsvector ('simple': no stemming, like
-        # unicode61); websearch_to_tsquery reads the same "phrase" word syntax, every
-        # term required.  ts_headline marks the hits in the text of the page's rows only.
-        where.append("s.search @@ websearch_to_tsquery('simple', ?)")
+        # articles_search holds each article's tsvector (monitor_search: 'simple', no
+        # stemming, like unicode61, behind unaccent, like remove_diacritics 2);
+        # websearch_to_tsquery reads the same "phrase" word syntax, every term
+        # required.  ts_headline marks the hits in the text of the page's rows only.
+        where.append(f"s.search @@ websearch_to_tsquery('{SEARCH_CONFIG}', ?)")
         params.append(match)
         clause = " AND ".join(where)
         source = "articles_search s JOIN articles a ON a.id = s.article_id"
@@ -265,7 +267,8 @@ def articles(conn: Connection, query: ArticleQuery) -> ArticlePage:
             f"coalesce(a.{c}, '')" for c in ("title", "summary", "content", "body")
         )
         rows = conn.execute(
-            f"SELECT a.*, ts_headline('simple', {text}, websearch_to_tsquery('simple', ?),"
+            f"SELECT a.*, ts_headline('{SEARCH_CONFIG}', {text},"
+            f" websearch_to_tsquery('{SEARCH_CONFIG}', ?),"
             " ?) AS extract"
             f" FROM {source} WHERE {clause} ORDER BY s.article_id DESC LIMIT ? OFFSET ?",
             [match, HEADLINE, *params, *window],

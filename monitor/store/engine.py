@@ -8,6 +8,7 @@ timestamps).  SQLite's ``sqlite3.Connection`` is that connection as it is; on Po
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal, Protocol
 
@@ -46,6 +47,14 @@ class Connection(Protocol):
 def dialect(conn: object) -> Dialect:
     """Which engine ``conn`` talks to (migrations that differ between engines ask)."""
     return "postgresql" if getattr(conn, "dialect", None) == "postgresql" else "sqlite"
+
+
+def pipelined(conn: object) -> contextlib.AbstractContextManager[None]:
+    """A block whose statements go to the server without waiting for each answer
+    (``PgConnection.pipeline``: one round trip for a poll's writes, issue 11); on SQLite,
+    which answers in-process, the statements run one by one as always."""
+    pipeline = getattr(conn, "pipeline", None)
+    return pipeline() if pipeline is not None else contextlib.nullcontext()
 
 
 Row = Any

@@ -8,14 +8,21 @@ PostgreSQL backend can replay the same list.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor import identity
+from monitor.errors import StorageError
 from monitor.store import tallies
 from monitor.store.engine import Connection, dialect
 
 Step = str | Callable[[Connection], None]
+
+log = logging.getLogger(__name__)
+
+SEARCH_CONFIG = "monitor_search"
+"""PostgreSQL's text search configuration of the archive (``_pg_search_unaccent``)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,85 @@ def _pg_search(conn: Connection) -> None:
         " || coalesce(content, '') || ' ' || coalesce(body, '')) FROM articles"
     )
     conn.execute("CREATE INDEX articles_search_gin ON articles_search USING GIN (search)")
+
+
+def _search_text(row: str) -> str:
+    return " || ' ' || ".join(
+        f"coalesce({row}.{c}, '')" for c in ("title", "summary", "content", "body")
+    )
+
+
+def _pg_search_unaccent(conn: Connection) -> None:
+    """Archive search on PostgreSQL ignores accents, as FTS5's ``remove_diacritics 2``
+    does on SQLite: "reglement" finds "règlement".  The vectors use a text search
+    configuration of their own, ``monitor_search``: ``simple`` with the ``unaccent``
+    dictionary in front (the extension, created here; PostgreSQL ships it in contrib).
+    Where it cannot be created (not installed, no right to), ``monitor_search`` is plain
+    ``simple`` and a warning says so; the dashboard queries ``monitor_search`` either way.
+
+    New articles are indexed by a statement-level trigger, one ``INSERT`` into
+    ``articles_search`` per statement rather than per row (issue 11: a poll writes its
+    new articles in one statement); edits of the text keep a row-level trigger.
+    Nothing on SQLite.
+    """
+    if dialect(conn) != "postgresql":
+        return
+    conn.execute("SAVEPOINT unaccent")
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    except StorageError as exc:
+        conn.execute("ROLLBACK TO SAVEPOINT unaccent")
+        log.warning(
+            "storage: cannot create the PostgreSQL extension unaccent (%s); archive search "
+            "will tell accented letters apart (install PostgreSQL's contrib package, or "
+            "CREATE EXTENSION unaccent as a superuser, then recreate the %s configuration)",
+            exc,
+            SEARCH_CONFIG,
+        )
+        unaccent = False
+    else:
+        conn.execute("RELEASE SAVEPOINT unaccent")
+        unaccent = True
+    conn.execute(f"CREATE TEXT SEARCH CONFIGURATION {SEARCH_CONFIG} (COPY = simple)")
+    if unaccent:
+        conn.execute(
+            f"ALTER TEXT SEARCH CONFIGURATION {SEARCH_CONFIG}"
+            " ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple"
+        )
+    conn.execute("DROP TRIGGER articles_search_update ON articles")
+    conn.execute("DROP FUNCTION articles_search_update()")
+    conn.execute(
+        "CREATE FUNCTION articles_search_insert() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN"
+        " INSERT INTO articles_search (article_id, search)"
+        f" SELECT n.id, to_tsvector('{SEARCH_CONFIG}', {_search_text('n')})"
+        " FROM new_articles n"
+        " ON CONFLICT (article_id) DO UPDATE SET search = excluded.search;"
+        " RETURN NULL;"
+        " END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER articles_search_insert AFTER INSERT ON articles"
+        " REFERENCING NEW TABLE AS new_articles"
+        " FOR EACH STATEMENT EXECUTE FUNCTION articles_search_insert()"
+    )
+    conn.execute(
+        "CREATE FUNCTION articles_search_update() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN"
+        " INSERT INTO articles_search (article_id, search)"
+        f" VALUES (NEW.id, to_tsvector('{SEARCH_CONFIG}', {_search_text('NEW')}))"
+        " ON CONFLICT (article_id) DO UPDATE SET search = excluded.search;"
+        " RETURN NULL;"
+        " END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER articles_search_update AFTER UPDATE OF title, summary, content, body"
+        " ON articles FOR EACH ROW EXECUTE FUNCTION articles_search_update()"
+    )
+    conn.execute(
+        f"UPDATE articles_search s SET search = to_tsvector('{SEARCH_CONFIG}', "
+        f"{_search_text('a')}) FROM articles a WHERE a.id = s.article_id"
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -398,5 +484,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX matches_day_language ON matches (matched_at, language);
         """
         + ";\n".join(tallies.REBUILD),
+    ),
+    Migration(
+        "archive search ignores accents on PostgreSQL (unaccent); one index insert per statement",
+        _pg_search_unaccent,
     ),
 )

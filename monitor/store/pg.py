@@ -13,6 +13,7 @@ so the SQLite default neither needs nor loads it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -144,12 +145,56 @@ class PgConnection:
         self.url = url
         self.server = server_of(url)
         self._changes = 0
+        self._pipeline: psycopg.Pipeline | None = None
+        self._unanswered: list[psycopg.Cursor[Any]] = []
+        """Writes sent in the pipeline whose row counts have not been added yet."""
+
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Send the statements of the block without waiting for each one's answer
+        (psycopg's pipeline mode): a poll's writes cost one round trip to the server, not
+        one per statement.  A statement whose rows are read (``fetchall``) waits for its
+        answer then, so reads in the block still work; ``total_changes`` waits for every
+        write sent.  An error of any statement is raised, as a ``StorageError``, by the
+        first read after it or at the end of the block.  Nested blocks join the outer one.
+
+        Raises:
+            StorageError: a statement of the block failed.
+        """
+        if self._pipeline is not None:
+            yield
+            return
+        try:
+            with self._live().pipeline() as pipeline:
+                self._pipeline = pipeline
+                try:
+                    yield
+                finally:
+                    self._pipeline = None
+        except psycopg.Error as exc:
+            raise storage_error(exc, self.url) from exc
+        finally:
+            self._count_answered()
+
+    def _count_answered(self) -> None:
+        for cur in self._unanswered:
+            if cur.rowcount > 0:
+                self._changes += cur.rowcount
+        self._unanswered.clear()
+
+    def _count(self, sql: str, cur: psycopg.Cursor[Any]) -> None:
+        if not _writes(sql):
+            return
+        if self._pipeline is not None:
+            self._unanswered.append(cur)  # its row count arrives with the answer
+        elif cur.rowcount > 0:
+            self._changes += cur.rowcount
 
     def _live(self) -> psycopg.Connection[Any]:
         """The connection, opened again when the last one was lost (a server restart, a
         failover): the statement that met the loss failed with a ``StorageError``, and
         its transaction with it; the next one runs on a new connection."""
-        if self.raw.closed:
+        if self.raw.closed and self._pipeline is None:
             self.raw = _open(self.url)
             log.warning("storage: reconnected to PostgreSQL at %s", self.server)
         return self.raw
@@ -163,8 +208,7 @@ class PgConnection:
                 cur = raw.execute(_sql(sql), _params(parameters))
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
-        if _writes(sql) and cur.rowcount > 0:
-            self._changes += cur.rowcount
+        self._count(sql, cur)
         return cur
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
@@ -173,13 +217,19 @@ class PgConnection:
             cur.executemany(_sql(sql), [_params(p) for p in parameters])
         except psycopg.Error as exc:
             raise storage_error(exc, self.url) from exc
-        if _writes(sql) and cur.rowcount > 0:
-            self._changes += cur.rowcount
+        self._count(sql, cur)
         return cur
 
     @property
     def total_changes(self) -> int:
-        """Rows inserted, updated or deleted through this connection (as SQLite counts)."""
+        """Rows inserted, updated or deleted through this connection (as SQLite counts);
+        in a pipeline, once the writes sent so far are answered."""
+        if self._pipeline is not None and self._unanswered:
+            try:
+                self._pipeline.sync()
+            except psycopg.Error as exc:
+                raise storage_error(exc, self.url) from exc
+            self._count_answered()
         return self._changes
 
     @property

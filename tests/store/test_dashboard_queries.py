@@ -89,6 +89,17 @@ def test_search_finds_words_and_phrases_and_marks_them(store: Store):
     assert titles(filtered) == [EVIL]
 
 
+def test_search_ignores_accents_on_both_engines(store: Store):
+    # FTS5's remove_diacritics 2 on SQLite, the unaccent dictionary on PostgreSQL
+    french = ["Règlement sur l'IA : le AI Act entre en vigueur"]
+    for typed in ("reglement", "règlement", "REGLEMENT", '"reglement sur"'):
+        found = dash.articles(store.conn, dash.ArticleQuery(q=typed))
+        assert titles(found) == french, typed
+    highlight = dash.articles(store.conn, dash.ArticleQuery(q="reglement")).items[0].highlight
+    assert highlight is not None
+    assert f"{dash.MARK_START}Règlement{dash.MARK_END}" in highlight  # the text as written
+
+
 def test_facets_feeds_trends_and_stories(store: Store):
     conn = store.conn
     facets = dash.facets(conn)
