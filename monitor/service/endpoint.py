@@ -115,7 +115,7 @@ class Status:
         failing = sum(1 for f in enabled if (st := states.get(f.id)) and st.consecutive_failures)
         last_ok = max((st.last_success for st in states.values() if st.last_success), default=None)
         stats = self.store.outbox_stats()
-        oldest = stats["oldest_pending_alert"]
+        oldest = stats.oldest_pending_alert
         stuck = oldest is not None and self.clock() - oldest > STUCK_AFTER
         return {
             "ok": not self.tasks.stopping.is_set() and not stuck,
@@ -123,13 +123,13 @@ class Status:
             "feeds": len(enabled),
             "feeds_failing": failing,
             "last_successful_poll": last_ok.isoformat() if last_ok else None,
-            "outbox": stats["counts"],
+            "outbox": stats.counts,
             "oldest_pending_alert": oldest.isoformat() if oldest else None,
             "paused": self.outbox.paused(),
             "destinations_unhealthy": [
-                f"{d['destination']} ({d['channel']} {d['address']}): {d['last_error']}"
+                f"{d.destination} ({d.channel} {d.address}): {d.last_error}"
                 for d in self.store.destination_rows()
-                if not d["healthy"]
+                if not d.healthy
             ],
         }
 
@@ -171,8 +171,8 @@ class Status:
     def refresh_gauges(self) -> None:
         stats = self.store.outbox_stats()
         for kind in ("alert", "digest"):
-            self.metrics.outbox_depth.labels(kind).set(stats["counts"].get(f"{kind}:pending", 0))
-        oldest = stats["oldest_pending_alert"]
+            self.metrics.outbox_depth.labels(kind).set(stats.counts.get(f"{kind}:pending", 0))
+        oldest = stats.oldest_pending_alert
         self.metrics.outbox_oldest.set((self.clock() - oldest).total_seconds() if oldest else 0)
         states = self.store.feed_states()
         self.metrics.feeds_failing.set(

@@ -40,10 +40,14 @@ from monitor.store.db import (
 )
 from monitor.store.engine import Connection, Dialect, pipelined
 from monitor.store.lock import StateLock
+from monitor.store.outbox import DestinationRow, FailedRow, OutboxStats
 from monitor.store.stories import StoryRow, StoryRows
 from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot
 
 __all__ = [
+    "DestinationRow",
+    "FailedRow",
+    "OutboxStats",
     "StateLock",
     "Store",
     "StoredArticle",
@@ -307,17 +311,17 @@ class Store:
         with self._reading() as conn:
             return _stories.stories_since(conn, since)
 
-    # outbox and destinations (rows as ``monitor.store.outbox`` gives them)
-    def outbox_stats(self) -> dict[str, Any]:
-        """``counts`` ("kind:status" -> rows) and ``oldest_pending_alert`` (or None)."""
+    # outbox and destinations
+    def outbox_stats(self) -> OutboxStats:
+        """Outbox rows per "kind:status" and the oldest pending alert's creation time."""
         with self._reading() as conn:
             return _outbox.outbox_stats(conn)
 
-    def destination_rows(self) -> list[dict[str, Any]]:
+    def destination_rows(self) -> list[DestinationRow]:
         with self._reading() as conn:
             return _outbox.destination_rows(conn)
 
-    def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
+    def recent_failures(self, limit: int = 10) -> list[FailedRow]:
         with self._reading() as conn:
             return _outbox.recent_failures(conn, limit)
 
@@ -446,7 +450,7 @@ class Store:
         with self._reading() as conn:
             return _outbox.sent_with(conn, target, remote_id)
 
-    def destination_row(self, target: Target) -> dict[str, Any] | None:
+    def destination_row(self, target: Target) -> DestinationRow | None:
         with self._reading() as conn:
             return _outbox.destination_row(conn, target)
 
