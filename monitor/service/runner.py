@@ -10,7 +10,8 @@ wires them to one APScheduler ``AsyncIOScheduler`` and one :class:`Tasks` set:
 - :class:`~monitor.service.request_worker.RequestWorker`: ``monitor poll``/``deliver``
   beside the service;
 - :class:`~monitor.service.endpoint.Status`: ``/healthz``, ``/metrics``, the dashboard;
-- the Telegram command bot (:mod:`monitor.service.bot`);
+- :class:`~monitor.service.bot_seat.BotSeat`: the Telegram command bot
+  (:mod:`monitor.service.bot`) on the instance that leads;
 - hot reload (:mod:`monitor.service.reload`), applied here by :meth:`Service._apply`.
 
 Every part takes the clock (``ServiceOptions.clock``); the environment arrives once, as
@@ -23,15 +24,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import random
-import secrets
 import signal
-import socket
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TextIO
+from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -43,58 +39,22 @@ from monitor.models import PollReport
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
 from monitor.pipeline.poll import Poller
 from monitor.pipeline.runtime import build_deliverer
+from monitor.service.bot_seat import BotSeat
 from monitor.service.endpoint import Status
-from monitor.service.metrics import HttpLimits, Metrics
+from monitor.service.metrics import Metrics
+from monitor.service.options import ServiceOptions, default_instance
 from monitor.service.outbox_worker import OutboxWorker
 from monitor.service.poller import PollScheduler
 from monitor.service.reload import Reloader
 from monitor.service.request_worker import RequestWorker
 from monitor.service.singletons import Singletons
-from monitor.service.tasks import Clock, Tasks, utcnow
-from monitor.settings import DEFAULT_HTTP, Settings
+from monitor.service.tasks import Tasks, utcnow
+from monitor.settings import DEFAULT_HTTP
 from monitor.store import StateLock, Store, ensure_state_dir
 
-__all__ = ["DEFAULT_HTTP", "Service", "ServiceOptions", "utcnow"]
+__all__ = ["DEFAULT_HTTP", "Service", "ServiceOptions", "default_instance", "utcnow"]
 
 log = logging.getLogger(__name__)
-
-
-def default_instance() -> str:
-    """This process's name in leases and elections: ``host:pid:random`` (the random part
-    tells apart two processes that reuse a pid, as containers' pid 1 all do)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-@dataclass
-class ServiceOptions:
-    feeds_path: str
-    keywords_path: str
-    state_dir: Path
-    settings: Settings = field(default_factory=Settings)
-    """The environment, read once by the caller (``Settings.from_env()``)."""
-    http: str | None = DEFAULT_HTTP
-    """``host:port`` for /healthz and /metrics; None or empty disables it."""
-    reload_every: float = 2.0
-    digest_every: float = 30.0
-    outbox_idle: float = 30.0
-    shutdown_grace: float = 7.0
-    health_time: str = "09:00"
-    health_timezone: str = "Europe/Brussels"
-    console: TextIO | None = None
-    bot: bool = True
-    http_limits: HttpLimits = field(default_factory=HttpLimits)
-    requests_every: float = 1.0
-    database_url: str | None = None
-    """``--database``: a ``postgresql://`` URL; None: ``MONITOR_DATABASE_URL``, else SQLite."""
-    """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
-    clock: Clock = utcnow
-    instance: str = field(default_factory=default_instance)
-    lease: timedelta | None = None
-    """``--lease``: how long a claimed feed or outbox row stays this instance's on
-    PostgreSQL (None: five minutes, or three fetch timeouts if longer)."""
-    elect_every: float = 5.0
-    """How often an instance that does not run the Telegram bot asks whether it may (the
-    leader's process may have died)."""
 
 
 class Service:
@@ -118,7 +78,7 @@ class Service:
         self._store: Store | None = None
         self._fetcher: Fetcher | None = None
         self.reloader: Reloader | None = None
-        self._bot: Any = None
+        self.bot = BotSeat(self)
         self.polls: PollScheduler
         self.outbox: OutboxWorker
         self.singletons: Singletons
@@ -245,11 +205,11 @@ class Service:
         scheduler.start()
         self.polls.schedule_all()
         self.tasks.spawn(self.outbox.run(), "outbox")
-        await self._start_bot()
-        if self.opt.bot and self.opt.settings.telegram_token and self.store.url is not None:
+        await self.bot.elect()
+        if self.bot.wanted and self.store.url is not None:
             # Several instances: the bot's leader may die; the others ask again now and then.
             scheduler.add_job(
-                self._start_bot, "interval", seconds=self.opt.elect_every, id="bot-election"
+                self.bot.elect, "interval", seconds=self.opt.elect_every, id="bot-election"
             )
         log.warning(
             "monitor running: %d feeds, %d watchlists; state in %s; instance %s",
@@ -261,7 +221,7 @@ class Service:
         await self.tasks.stopping.wait()
         scheduler.shutdown(wait=False)
         await self.tasks.drain(self.opt.shutdown_grace)
-        await self._stop_bot()
+        await self.bot.stop()
         await self.status.stop()
         await self.outbox.aclose()
         await self._fetcher.__aexit__(None, None, None)
@@ -367,36 +327,3 @@ class Service:
 
     def _observe(self, report: PollReport) -> None:
         self.metrics.observe_poll(report, self.clock().timestamp())
-
-    # -- bot -----------------------------------------------------------------------------
-
-    async def _start_bot(self) -> None:
-        """The Telegram command bot, when a token is set (monitor.service.bot); Telegram
-        allows one ``getUpdates`` reader per token, so it is a singleton job."""
-        if self.tasks.stopping.is_set():
-            return
-        if self._bot is not None:
-            # Still elected?  A lost election connection (PostgreSQL restarted) frees the
-            # lock, and another instance may read getUpdates by now: one reader per token.
-            if self.store.url is not None and not self.singletons.leads("bot"):
-                log.warning("bot: this instance no longer runs it (election lost); stopped")
-                await self._stop_bot()
-            return
-        if self.opt.bot and self.opt.settings.telegram_token and self.singletons.leads("bot"):
-            from monitor.service.bot import start_for_service
-
-            self._bot = await start_for_service(
-                self,
-                self.opt.settings,
-                clock=self.clock,
-                limiter=self.flood,
-                poll=self.polls.poll_now,
-                rejected="log",
-            )
-
-    async def _stop_bot(self) -> None:
-        if self._bot is not None:
-            from monitor.service.bot import stop_for_service
-
-            await stop_for_service(self._bot)
-            self._bot = None
