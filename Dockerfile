@@ -13,7 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-RUN pip install --no-cache-dir . \
+# With the PostgreSQL driver: the same image runs on SQLite (default) or, with
+# MONITOR_DATABASE_URL, as one of several instances on PostgreSQL (docs/deploy.md).
+RUN pip install --no-cache-dir "./[postgres]" \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin monitor \
     && mkdir -p /data /config \
     && chown monitor:monitor /data

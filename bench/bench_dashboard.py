@@ -1,6 +1,7 @@
 """Dashboard benchmark (issue 12): page and search times over a large archive.
 
     python bench/bench_dashboard.py [--articles 1000000] [--state DIR] [--requests 40]
+                                    [--database postgresql://...]
 
 Generates (once per ``--state``; reused when the database is there) ``--articles`` stored
 articles over 365 days in 200 feeds, written with the store's own functions (so the FTS
@@ -12,6 +13,8 @@ time: p50 and p95 wall time per page and the process's CPU time per request (ser
 client share the process), searches for a common word, a rare word and a phrase; the
 load average before and after, since the machine may be shared.
 Prints a Markdown table; also the process's RSS after the run (psutil, when installed).
+With ``--database URL`` the dashboard reads that PostgreSQL database instead (filled
+beforehand, e.g. by ``monitor db copy`` from a generated archive; nothing is generated).
 """
 
 from __future__ import annotations
@@ -198,13 +201,29 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--state", type=Path, default=None)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="a filled postgresql:// database to serve instead of SQLite under --state",
+    )
     args = parser.parse_args()
     state = args.state or Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     state.mkdir(parents=True, exist_ok=True)
-    if not (state / "monitor.sqlite3").exists():
-        generate(state, args.articles)
-    size = (state / "monitor.sqlite3").stat().st_size / 1e6
-    print(f"state: {state} ({size:.0f} MB)")
+    if args.database:
+        # the served Store (and the dashboard's reader, from store.url) open this URL
+        os.environ["MONITOR_DATABASE_URL"] = args.database
+        with Store(state, database_url=args.database) as store:
+            row = store.conn.execute(
+                "SELECT pg_database_size(current_database()), COUNT(*) FROM articles"
+            ).fetchone()
+        print(f"database: PostgreSQL, {row[1]} articles ({row[0] / 1e6:.0f} MB)")
+    else:
+        os.environ["MONITOR_DATABASE_URL"] = ""
+        if not (state / "monitor.sqlite3").exists():
+            generate(state, args.articles)
+        size = (state / "monitor.sqlite3").stat().st_size / 1e6
+        print(f"state: {state} ({size:.0f} MB)")
     pages = [
         "/",
         "/articles",

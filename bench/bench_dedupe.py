@@ -434,8 +434,6 @@ def run_child(size: int, measure: int, replay: Path, peer: bool = False) -> dict
 # -- report -------------------------------------------------------------------------------
 
 
-
-
 def quality_lines(
     copy_rows: dict[float, list[Any]],
     chosen: float,
@@ -565,10 +563,6 @@ def report(replay: Path, quality: list[str] | None, speed: list[str], measure: i
         f"{TARGETS['precision']}.",
     ]
     return "\n".join(lines)
-
-
-
-
 
 
 def main() -> int:

@@ -273,8 +273,6 @@ def compile_stats(size: int, replay: Path, heavy: bool = False) -> dict[str, Any
 # -- report -------------------------------------------------------------------------------
 
 
-
-
 def stage_rates(items: list[Item], mb: float, runs: int) -> dict[str, tuple[float, float]]:
     """Wall and CPU MB/s of the stages one pass goes through, for the breakdown."""
     plain = [(html_to_text(t), html_to_text(d)) for t, d in items]
@@ -385,10 +383,6 @@ def report(
             f"({mark(big['compile_mb'] <= TARGETS['memory'])}).",
         ]
     return "\n".join(lines)
-
-
-
-
 
 
 def main() -> int:

@@ -117,8 +117,6 @@ def agreement(files: list[tuple[str, bytes]]) -> tuple[int, list[str]]:
     return len(files) - len(differ), differ
 
 
-
-
 def version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
@@ -176,10 +174,6 @@ def report(
         "files" + (f" (differ: {', '.join(differ[:5])})." if differ else "."),
     ]
     return "\n".join(lines)
-
-
-
-
 
 
 def main() -> int:

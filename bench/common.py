@@ -39,5 +39,6 @@ def write_section(name: str, section: str, *, doc: Path = DOC, append: bool = Tr
             raise SystemExit(f"{doc}: no {begin} ... {end} markers")
         text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
-    doc.write_text(pattern.sub(lambda _: f"{begin}\n{section}\n{end}", text, count=1),
-                   encoding="utf-8")
+    doc.write_text(
+        pattern.sub(lambda _: f"{begin}\n{section}\n{end}", text, count=1), encoding="utf-8"
+    )

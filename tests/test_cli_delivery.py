@@ -12,8 +12,10 @@ from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.smtp_server import SmtpServer
 from tests.support.telegram_server import TelegramServer
 
-ITEMS = [("g2", "EU agrees AI Act deal & more", "https://n.example/ai-act"),
-         ("g1", "Weather in Brussels", "https://n.example/weather")]
+ITEMS = [
+    ("g2", "EU agrees AI Act deal & more", "https://n.example/ai-act"),
+    ("g1", "Weather in Brussels", "https://n.example/weather"),
+]
 
 
 @pytest.fixture
@@ -25,17 +27,25 @@ def app(feed_server: FeedServer, tmp_path: Path) -> App:
 
 
 def args(app: App) -> list[str]:
-    return ["--feeds", str(app.feeds_path), "--keywords", str(app.keywords_path),
-            "--state", str(app.state)]
+    return [
+        "--feeds",
+        str(app.feeds_path),
+        "--keywords",
+        str(app.keywords_path),
+        "--state",
+        str(app.state),
+    ]
 
 
-def test_digest_preview_writes_html_and_sends_nothing(app: App, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch):
+def test_digest_preview_writes_html_and_sends_nothing(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.delenv("SMTP_HOST", raising=False)
     html = tmp_path / "digest.html"
-    assert main(["digest", "--preview", "--to", "policy@example.org", "--html", str(html),
-                 *args(app)]) == 0
+    assert (
+        main(["digest", "--preview", "--to", "policy@example.org", "--html", str(html), *args(app)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "email digest for policy-team (policy@example.org)" in out
     assert "Subject: EU agrees AI Act deal & more — 1 story" in out
@@ -46,11 +56,18 @@ def test_digest_preview_writes_html_and_sends_nothing(app: App, tmp_path: Path,
     assert "no pending digest items for nobody@example.org" in capsys.readouterr().out
 
 
-def test_digest_send_now_over_smtp(app: App, smtp_server: SmtpServer,
-                                   capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch):
-    for key, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port),
-                       "SMTP_SECURITY": "none", "MAIL_FROM": "watch@example.org"}.items():
+def test_digest_send_now_over_smtp(
+    app: App,
+    smtp_server: SmtpServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    for key, value in {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": "watch@example.org",
+    }.items():
         monkeypatch.setenv(key, value)
     assert main(["digest", "--send", *args(app)]) == 0  # not due yet: 08:00 tomorrow
     assert smtp_server.messages == []
@@ -63,9 +80,12 @@ def test_digest_send_now_over_smtp(app: App, smtp_server: SmtpServer,
     assert len(smtp_server.messages) == 1
 
 
-def test_send_test_to_telegram_and_unknown_destination(app: App, telegram_server: TelegramServer,
-                                                       capsys: pytest.CaptureFixture[str],
-                                                       monkeypatch: pytest.MonkeyPatch):
+def test_send_test_to_telegram_and_unknown_destination(
+    app: App,
+    telegram_server: TelegramServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+):
     telegram_server.add_channel("@eu_ai_watch")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", telegram_server.token)
     monkeypatch.setenv("TELEGRAM_API_URL", telegram_server.base_url)
@@ -80,9 +100,12 @@ def test_send_test_to_telegram_and_unknown_destination(app: App, telegram_server
     assert "FAILED telegram @eu_ai_watch" in capsys.readouterr().out
 
 
-def test_deliver_sends_due_alerts_once(app: App, telegram_server: TelegramServer,
-                                       capsys: pytest.CaptureFixture[str],
-                                       monkeypatch: pytest.MonkeyPatch):
+def test_deliver_sends_due_alerts_once(
+    app: App,
+    telegram_server: TelegramServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+):
     telegram_server.add_channel("@eu_ai_watch")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", telegram_server.token)
     monkeypatch.setenv("TELEGRAM_API_URL", telegram_server.base_url)

@@ -12,10 +12,12 @@ def register(sub: Any) -> None:
     from monitor.cli import add_config_args, add_database_arg
 
     p = sub.add_parser(
-        "backtest", help="replay stored articles under current and proposed watchlists",
+        "backtest",
+        help="replay stored articles under current and proposed watchlists",
         description="Match the articles stored in the last --since (default 14d) with the "
         "current keywords.yaml and with NEW_KEYWORDS, and list per watchlist the matches "
-        "gained and lost. Nothing is sent or written.")
+        "gained and lost. Nothing is sent or written.",
+    )
     add_config_args(p)
     add_database_arg(p)
     p.add_argument("new_keywords", metavar="NEW_KEYWORDS.yaml")
@@ -42,17 +44,38 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         articles = [s.article for s in store.iter_articles(since) if not s.pruned]
     report = backtest(current, proposed, articles)
     if args.json:
-        print(json.dumps({
-            "articles": report.articles,
-            "watchlists": [
-                {"watchlist": d.watchlist, "status": d.status, "kept": d.kept,
-                 "gained": [{"title": c.article.title, "url": c.article.url,
-                             "feed": c.article.feed_id} for c in d.gained],
-                 "lost": [{"title": c.article.title, "url": c.article.url,
-                           "feed": c.article.feed_id} for c in d.lost]}
-                for d in report.watchlists
-            ],
-        }, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "articles": report.articles,
+                    "watchlists": [
+                        {
+                            "watchlist": d.watchlist,
+                            "status": d.status,
+                            "kept": d.kept,
+                            "gained": [
+                                {
+                                    "title": c.article.title,
+                                    "url": c.article.url,
+                                    "feed": c.article.feed_id,
+                                }
+                                for c in d.gained
+                            ],
+                            "lost": [
+                                {
+                                    "title": c.article.title,
+                                    "url": c.article.url,
+                                    "feed": c.article.feed_id,
+                                }
+                                for c in d.lost
+                            ],
+                        }
+                        for d in report.watchlists
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
         return 0
     print(report.render(limit=args.limit))
     if not report.changed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -234,24 +235,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "outbox": stats["counts"],
-                    "oldest_pending_alert": stats["oldest_pending_alert"].isoformat()
-                    if stats["oldest_pending_alert"]
+                    "outbox": stats.counts,
+                    "oldest_pending_alert": stats.oldest_pending_alert.isoformat()
+                    if stats.oldest_pending_alert
                     else None,
                     "destinations": [
-                        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items()}
+                        {
+                            k: (v.isoformat() if isinstance(v, datetime) else v)
+                            for k, v in asdict(d).items()
+                        }
                         for d in dests
                     ],
-                    "failures": failures,
+                    "failures": [asdict(f) for f in failures],
                 },
                 ensure_ascii=False,
                 indent=1,
             )
         )
         return 0
-    counts = stats["counts"]
+    counts = stats.counts
     print("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
-    oldest = stats["oldest_pending_alert"]
+    oldest = stats.oldest_pending_alert
     if oldest:
         print(f"oldest waiting alert: {int((now - oldest).total_seconds())}s old")
     print("destinations:")
@@ -260,20 +264,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     for d in dests:
         # A stand-in (the console without TELEGRAM_BOT_TOKEN) is not "ok": nothing
         # reached the chat (issue 10 item 10).
-        health = (d.get("via") or "ok") if d["healthy"] else "UNHEALTHY"
-        last = d["last_success"].isoformat(timespec="seconds") if d["last_success"] else "never"
-        line = (
-            f"  {d['destination']:<20} {d['channel']:<8} {d['address']:<28} {health:<9} "
-            f"last ok {last}"
-        )
-        if d["last_error"]:
-            line += f"\n      last error: {d['last_error']}"
+        health = (d.via or "ok") if d.healthy else "UNHEALTHY"
+        last = d.last_success.isoformat(timespec="seconds") if d.last_success else "never"
+        line = f"  {d.destination:<20} {d.channel:<8} {d.address:<28} {health:<9} last ok {last}"
+        if d.last_error:
+            line += f"\n      last error: {d.last_error}"
         print(line)
     if failures:
         print("failed rows (latest):")
         for f in failures:
-            print(
-                f"  #{f['id']} {f['kind']} -> {f['destination']} ({f['address']}): "
-                f"{f['last_error']}"
-            )
+            print(f"  #{f.id} {f.kind} -> {f.destination} ({f.address}): {f.last_error}")
     return 0

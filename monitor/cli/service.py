@@ -24,6 +24,13 @@ def register(sub: Any) -> None:
         help="host:port for the dashboard, /healthz and /metrics (env MONITOR_HTTP; empty: off)",
     )
     p.add_argument("--no-bot", action="store_true", help="do not answer Telegram commands")
+    p.add_argument(
+        "--lease",
+        type=float,
+        metavar="SECONDS",
+        help="with several instances on PostgreSQL: how long a claimed feed or alert stays "
+        "this instance's before another takes it over (default 300)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -41,6 +48,7 @@ def register(sub: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
+    from datetime import timedelta
 
     from monitor.service.runner import Service, ServiceOptions
 
@@ -52,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         state_dir=Path(args.state),
         http=args.http or None,
         bot=not args.no_bot,
+        lease=timedelta(seconds=args.lease) if args.lease else None,
     )
     return asyncio.run(Service(options).run())
 

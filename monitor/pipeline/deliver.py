@@ -353,7 +353,7 @@ class Deliverer:
         if not items:
             return None
         row = self.store.destination_row(target)
-        start = row["last_digest"] if row else None
+        start = row.last_digest if row else None
         return Digest(
             target=target,
             timezone=self._timezone(target),
@@ -380,7 +380,7 @@ class Deliverer:
         # Before the first digest, the period starts when the destination was first seen
         # or when its oldest waiting row was created, whichever is earlier: a `monitor
         # digest --send` run from cron sends on its first run.
-        anchor = row["last_digest"] or min([row["first_seen"], *(r.created for r in rows)])
+        anchor = row.last_digest or min([row.first_seen, *(r.created for r in rows)])
         if not force and not digest_due(
             digest_time=dest.digest_time, timezone=dest.timezone, last=anchor, now=now
         ):
@@ -395,7 +395,7 @@ class Deliverer:
                     target=target,
                     timezone=self._timezone(target),
                     period_end=now,
-                    period_start=row["last_digest"],
+                    period_start=row.last_digest,
                     sections=(),
                     unsubscribe=self._unsubscribe(target),
                 )
@@ -593,7 +593,7 @@ class Deliverer:
                     ob.mark_retry(conn, ids, now + wait, str(exc))
                     ob.record_delivery(conn, target, now, str(exc), permanent=True)
                 log.error("%s (%d rows held)", exc, len(ids))
-                if self.on_held is not None and (row is None or row["healthy"]):
+                if self.on_held is not None and (row is None or row.healthy):
                     self.on_held(target, len(ids), str(exc))
                 report.retried += len(ids)
                 report.errors.append(str(exc))
@@ -654,7 +654,7 @@ class Deliverer:
             ob.mark_retry(conn, ids, now + wait, error)
             ob.record_delivery(conn, target, now, error, permanent=True)
         log.error("%s (%d rows wait; destination unhealthy until it works)", error, len(ids))
-        newly = before is None or bool(before["healthy"]) or before["last_error"] != error
+        newly = before is None or before.healthy or before.last_error != error
         if newly and self.on_unhealthy is not None:
             self.on_unhealthy(target, error)
         report.retried += len(ids)

@@ -147,6 +147,9 @@ class Poller:
     """Cycles over fewer feeds than this parse inline (a process costs ~50 ms to start)."""
     _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
     _pool_wanted: bool = field(default=False, init=False, repr=False)
+    _building: asyncio.Future[tuple[object, float]] | None = field(
+        default=None, init=False, repr=False
+    )
     stories: StoryIndex | None = field(default_factory=lambda: _story_index_on_first_use())
     max_backlog: int = MAX_BACKLOG
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
@@ -217,14 +220,34 @@ class Poller:
                 pool.shutdown(wait=True, cancel_futures=True)
         return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
 
-    def _matcher(self) -> object | None:
-        """The matcher, built now if it is still to be built (see ``build_matcher``)."""
+    async def _matcher(self) -> object | None:
+        """The matcher, built now if it is still to be built (see ``build_matcher``).
+
+        The build runs in a thread: compiling the shipped watchlists takes most of a
+        second of CPU (more on a loaded machine), and on the event loop it would stall
+        every fetch in flight past its timeout.  Feeds that need the matcher meanwhile
+        wait for the same build.
+        """
         if self.matcher is None and self.build_matcher is not None:
-            build, self.build_matcher = self.build_matcher, None
-            started = time.process_time()
-            self.matcher = build()
-            self.matchers_built += 1
-            log.debug("compiled the matcher in %.3f s CPU", time.process_time() - started)
+            if self._building is None:
+                build = self.build_matcher
+
+                def run() -> tuple[object, float]:
+                    started = time.thread_time()
+                    return build(), time.thread_time() - started
+
+                self._building = asyncio.ensure_future(asyncio.to_thread(run))
+            building = self._building
+            try:
+                compiled, cpu = await asyncio.shield(building)
+            except BaseException:
+                if building.done():  # the build failed: this feed fails, the next retries
+                    self._building = None
+                raise
+            if self.matcher is None:
+                self.matcher, self.build_matcher, self._building = compiled, None, None
+                self.matchers_built += 1
+                log.debug("compiled the matcher in %.3f s CPU (in a thread)", cpu)
         return self.matcher
 
     def _parse_pool(self) -> ProcessPoolExecutor | None:
@@ -343,7 +366,7 @@ class Poller:
             return self._unchanged(spec, state, result)
         from monitor.parse import parse_feed
 
-        self._matcher()
+        await self._matcher()
         pool = self._parse_pool()
         parse = functools.partial(
             parse_feed,

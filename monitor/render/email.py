@@ -501,8 +501,7 @@ def render_alert_email(alert: Alert, *, mail_from: str, now: datetime) -> Outgoi
             by_wl.setdefault(match.watchlist, []).append(item)
             titles[match.watchlist] = title
     sections = tuple(DigestSection(wl, titles[wl], tuple(items)) for wl, items in by_wl.items())
-    digest = Digest(target=alert.target, timezone=alert.timezone, period_end=now,
-                    sections=sections)
+    digest = Digest(target=alert.target, timezone=alert.timezone, period_end=now, sections=sections)
     message = render_digest_email(digest, mail_from=mail_from)
     first = alert.items[0].article.title if alert.items else ""
     watch = ", ".join(titles.values())
@@ -513,16 +512,26 @@ def render_alert_email(alert: Alert, *, mail_from: str, now: datetime) -> Outgoi
     return dataclasses.replace(message, subject=" ".join(subject.split())[:200])
 
 
-def render_test_email(target: Target, *, mail_from: str, now: datetime,
-                      timezone: str = "Europe/Brussels") -> OutgoingMessage:
+def render_test_email(
+    target: Target, *, mail_from: str, now: datetime, timezone: str = "Europe/Brussels"
+) -> OutgoingMessage:
     """The message ``monitor send-test`` sends to check an e-mail destination."""
     local = format_when(now, ZoneInfo(timezone))
-    text = (f"monitor test message\n\nDestination {target.destination} ({target.address}) "
-            f"works. Sent {local}.\n")
+    text = (
+        f"monitor test message\n\nDestination {target.destination} ({target.address}) "
+        f"works. Sent {local}.\n"
+    )
     digest_id = hashlib.sha256(f"{target.address}|{now.isoformat()}".encode()).hexdigest()[:16]
     domain = mail_from.rpartition("@")[2].strip("> ") or "localhost"
     return OutgoingMessage(
-        target=target, text=text, plain=text, outbox_ids=(), subject="monitor test message",
-        headers=(("From", mail_from), ("Message-ID", f"<test.{digest_id}@{domain}>"),
-                 ("Auto-Submitted", "auto-generated")),
+        target=target,
+        text=text,
+        plain=text,
+        outbox_ids=(),
+        subject="monitor test message",
+        headers=(
+            ("From", mail_from),
+            ("Message-ID", f"<test.{digest_id}@{domain}>"),
+            ("Auto-Submitted", "auto-generated"),
+        ),
     )

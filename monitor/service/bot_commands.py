@@ -388,12 +388,12 @@ class Commands:
                 never += 1
         stats = store.outbox_stats()
         unhealthy = tuple(
-            f"{d['destination']} ({d['channel']} {d['address']}): {d['last_error'] or 'failing'}"
+            f"{d.destination} ({d.channel} {d.address}): {d.last_error or 'failing'}"
             for d in store.destination_rows()
-            if not d["healthy"]
+            if not d.healthy
         )
         failures = tuple(
-            f"#{r['id']} {r['kind']} to {r['destination']}: {r['last_error']}"
+            f"#{r.id} {r.kind} to {r.destination}: {r.last_error}"
             for r in store.recent_failures(text.SHOWN)
         )
         everyone = store.subscriptions()
@@ -406,8 +406,8 @@ class Commands:
             feeds=len(enabled),
             feeds_never_polled=never,
             failing=tuple(failing),
-            outbox=dict(stats["counts"]),
-            oldest_pending_alert=stats["oldest_pending_alert"],
+            outbox=dict(stats.counts),
+            oldest_pending_alert=stats.oldest_pending_alert,
             unhealthy=unhealthy,
             recent_failures=failures,
             subscribers=len({s.chat_id for s in everyone}),

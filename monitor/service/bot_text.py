@@ -487,4 +487,3 @@ def poll_result(reports: Sequence[PollReport]) -> str:
         if r.next_poll is not None:
             lines[-1] += f"; next poll {r.next_poll:%H:%M} UTC"
     return "\n".join(lines)
-

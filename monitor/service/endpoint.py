@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from monitor.config.feeds import FeedsConfig
+from monitor.errors import StorageError
 from monitor.logs import Throttle
 from monitor.models import Target
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
@@ -91,12 +92,30 @@ class Status:
             self.endpoint = None
 
     def health(self) -> dict[str, Any]:
+        """``/healthz``: not ok while stopping, with an alert stuck, or the database out of
+        reach; ``database`` names the engine and, on PostgreSQL, how many times the
+        connection was lost and reopened (``reconnects``) or why it is down (``error``)."""
+        database: dict[str, Any] = {
+            "engine": self.store.engine,
+            "where": self.store.where,
+            "reconnects": self.store.reconnects,
+        }
+        try:
+            return {**self._health(), "database": database}
+        except StorageError as exc:
+            return {
+                "ok": False,
+                "started": self.started.isoformat(),
+                "database": {**database, "error": str(exc)},
+            }
+
+    def _health(self) -> dict[str, Any]:
         states = self.store.feed_states()
         enabled = self.feeds().enabled()
         failing = sum(1 for f in enabled if (st := states.get(f.id)) and st.consecutive_failures)
         last_ok = max((st.last_success for st in states.values() if st.last_success), default=None)
         stats = self.store.outbox_stats()
-        oldest = stats["oldest_pending_alert"]
+        oldest = stats.oldest_pending_alert
         stuck = oldest is not None and self.clock() - oldest > STUCK_AFTER
         return {
             "ok": not self.tasks.stopping.is_set() and not stuck,
@@ -104,13 +123,13 @@ class Status:
             "feeds": len(enabled),
             "feeds_failing": failing,
             "last_successful_poll": last_ok.isoformat() if last_ok else None,
-            "outbox": stats["counts"],
+            "outbox": stats.counts,
             "oldest_pending_alert": oldest.isoformat() if oldest else None,
             "paused": self.outbox.paused(),
             "destinations_unhealthy": [
-                f"{d['destination']} ({d['channel']} {d['address']}): {d['last_error']}"
+                f"{d.destination} ({d.channel} {d.address}): {d.last_error}"
                 for d in self.store.destination_rows()
-                if not d["healthy"]
+                if not d.healthy
             ],
         }
 
@@ -152,8 +171,8 @@ class Status:
     def refresh_gauges(self) -> None:
         stats = self.store.outbox_stats()
         for kind in ("alert", "digest"):
-            self.metrics.outbox_depth.labels(kind).set(stats["counts"].get(f"{kind}:pending", 0))
-        oldest = stats["oldest_pending_alert"]
+            self.metrics.outbox_depth.labels(kind).set(stats.counts.get(f"{kind}:pending", 0))
+        oldest = stats.oldest_pending_alert
         self.metrics.outbox_oldest.set((self.clock() - oldest).total_seconds() if oldest else 0)
         states = self.store.feed_states()
         self.metrics.feeds_failing.set(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from monitor.config.durations import format_duration
 from monitor.models import FeedSpec, FeedState
+from monitor.store import DestinationRow
 
 FAILING_FOR = timedelta(hours=3)
 MIN_SILENCE = timedelta(days=2)
@@ -52,7 +52,7 @@ def usual_gap(state: FeedState, created: datetime | None) -> timedelta | None:
 def health_report(
     specs: Sequence[FeedSpec],
     states: Mapping[str, FeedState],
-    destinations: Sequence[Mapping[str, Any]],
+    destinations: Sequence[DestinationRow],
     now: datetime,
     created: Mapping[str, datetime] | None = None,
 ) -> HealthReport:
@@ -84,9 +84,6 @@ def health_report(
                     f"(usually every {format_duration(gap)})"
                 )
     for d in destinations:
-        if not d.get("healthy", True):
-            dests.append(
-                f"{d['destination']} ({d['channel']} {d['address']}): "
-                f"{d.get('last_error') or 'failing'}"
-            )
+        if not d.healthy:
+            dests.append(f"{d.destination} ({d.channel} {d.address}): {d.last_error or 'failing'}")
     return HealthReport(tuple(failing), tuple(silent), tuple(dests))

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from monitor.errors import DeliveryError, ServiceError
+from monitor.errors import DeliveryError, ServiceError, StorageError
 from monitor.models import OutgoingMessage, Target
 from monitor.pipeline.deliver import Deliverer, DeliveryReport
 from monitor.service.bot_commands import unsubscribe_if_gone
@@ -76,17 +76,25 @@ class OutboxWorker:
     async def run(self) -> None:
         """Deliver due alerts as soon as a poll queues them; otherwise when retries fall due."""
         while not self.tasks.stopping.is_set():
+            try:
+                idle = self._idle()
+            except StorageError as exc:  # PostgreSQL restarting: the loop must live on
+                log.warning("outbox: %s", exc)
+                idle = 1.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=self._idle())
+                await asyncio.wait_for(self.wake.wait(), timeout=idle)
             self.wake.clear()
-            if self.tasks.stopping.is_set() or self.paused():
-                continue
             deliverer = self.deliverer
-            if deliverer is None:
+            if self.tasks.stopping.is_set() or deliverer is None:
                 continue
             try:
+                if self.paused():
+                    continue
                 async with self._alerts_lock:
                     await deliverer.deliver_alerts()
+            except StorageError as exc:
+                log.warning("outbox round failed: %s", exc)
+                await asyncio.sleep(1)
             except Exception:
                 log.exception("outbox round failed")
                 await asyncio.sleep(1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from random import Random
@@ -19,19 +20,29 @@ from random import Random
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.feeds import FeedsConfig
+from monitor.errors import StorageError
 from monitor.fetch.schedule import rescheduled
 from monitor.models import FeedSpec, FeedState, PollReport
 from monitor.pipeline.poll import Poller
 from monitor.service.tasks import Clock, Tasks
 from monitor.store import Store
 
+log = logging.getLogger(__name__)
+
 LEASE_MIN = timedelta(minutes=5)
 """A claimed feed's lease: at least this, else three fetch timeouts (a poll fetches the
 feed and, for full text, its article pages)."""
 
 
-def lease_for(spec: FeedSpec) -> timedelta:
-    return max(LEASE_MIN, 3 * spec.timeout)
+HOST_WAIT = timedelta(seconds=1)
+"""How soon to ask again for a feed whose host had ``per_host`` polls under way (on
+other instances: this one's own lanes queue its requests)."""
+
+
+def lease_for(spec: FeedSpec, lease: timedelta | None = None) -> timedelta:
+    """``lease`` (``monitor run --lease``) if given, else ``LEASE_MIN`` or three fetch
+    timeouts, whichever is longer."""
+    return lease if lease is not None else max(LEASE_MIN, 3 * spec.timeout)
 
 
 class PollScheduler:
@@ -46,6 +57,7 @@ class PollScheduler:
         clock: Clock,
         rng: Random,
         instance: str,
+        lease: timedelta | None = None,
         on_matches: Callable[[], None] = lambda: None,
     ) -> None:
         self.scheduler = scheduler
@@ -54,6 +66,7 @@ class PollScheduler:
         self.clock = clock
         self.rng = rng
         self.instance = instance
+        self.lease = lease
         self.on_matches = on_matches
         """Called when a poll queued alerts (the outbox worker wakes up)."""
         self._feeds: FeedsConfig | None = None
@@ -142,6 +155,17 @@ class PollScheduler:
             replace_existing=True,
         )
 
+    def _rearm(self, feed_id: str, when: datetime) -> None:
+        # From inside this feed's own job: re-armed there, a run date that passes before
+        # APScheduler has counted the job finished (a busy loop) is skipped ("maximum
+        # number of running instances reached") and, a date job being gone once skipped,
+        # the feed would never be polled again.  So a task re-arms it once the job is done.
+        async def later() -> None:
+            await asyncio.sleep(0.01)  # after the job's done callback, queued already
+            self._arm(feed_id, max(when, self.clock()))
+
+        self.tasks.spawn(later(), f"rearm:{feed_id}")
+
     async def _spawn_poll(self, feed_id: str) -> None:
         if feed_id in self._polling:
             return
@@ -149,20 +173,42 @@ class PollScheduler:
         if spec is None or not spec.enabled:
             return
         now = self.clock()
-        lease_until = now + lease_for(spec)
-        if not self.store.claim_feeds(self.instance, now, lease_until, 1, feed_ids=(feed_id,)):
-            self._arm(feed_id, lease_until)  # another instance polls it
+        lease_until = now + lease_for(spec, self.lease)
+        per_host = self.feeds.settings.per_host
+        try:
+            claimed = self.store.claim_feeds(
+                self.instance,
+                now,
+                lease_until,
+                1,
+                feed_ids=(feed_id,),
+                per_host=per_host,
+                # The host's slot guards the feed's request (and its full-text pages):
+                # two fetch deadlines, so that a dead instance blocks its hosts no longer.
+                host_until=now + 2 * spec.timeout + HOST_WAIT,
+            )
+            if not claimed:  # another instance polled it, polls it, or fills its host
+                self._rearm(feed_id, self.store.claim_retry_at(feed_id, now, HOST_WAIT))
+                return
+        except StorageError as exc:
+            log.warning("poll of %s not started: %s", feed_id, exc)
+            self._rearm(feed_id, now + HOST_WAIT * 5)
             return
-        task = self.tasks.spawn(self._poll(spec), f"poll:{feed_id}")
+        task = self.tasks.spawn(self._poll(spec, leased=True), f"poll:{feed_id}")
         if task is not None:
             self._polling[feed_id] = task
 
-    async def _poll(self, spec: FeedSpec) -> PollReport:
+    async def _poll(self, spec: FeedSpec, leased: bool = False) -> PollReport:
         before = self.feeds
         try:
             report = await self.poller.poll_safely(spec)
         finally:
             self._polling.pop(spec.id, None)
+            if leased:
+                try:
+                    self.store.release_feed(spec.id, self.instance)
+                except StorageError as exc:  # the lease runs out by itself
+                    log.warning("lease of %s not released: %s", spec.id, exc)
         if report.matches:
             self.on_matches()
         nxt = report.next_poll or self.clock() + spec.interval

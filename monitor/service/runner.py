@@ -25,10 +25,11 @@ import gc
 import logging
 import os
 import random
+import secrets
 import signal
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -59,8 +60,9 @@ log = logging.getLogger(__name__)
 
 
 def default_instance() -> str:
-    """This process's name in leases and elections: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's name in leases and elections: ``host:pid:random`` (the random part
+    tells apart two processes that reuse a pid, as containers' pid 1 all do)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -87,6 +89,12 @@ class ServiceOptions:
     """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
     clock: Clock = utcnow
     instance: str = field(default_factory=default_instance)
+    lease: timedelta | None = None
+    """``--lease``: how long a claimed feed or outbox row stays this instance's on
+    PostgreSQL (None: five minutes, or three fetch timeouts if longer)."""
+    elect_every: float = 5.0
+    """How often an instance that does not run the Telegram bot asks whether it may (the
+    leader's process may have died)."""
 
 
 class Service:
@@ -158,6 +166,7 @@ class Service:
             clock=clock,
             rng=self.rng,
             instance=opt.instance,
+            lease=opt.lease,
             on_matches=self.outbox.wake.set,
         )
         self.singletons = Singletons(
@@ -237,11 +246,17 @@ class Service:
         self.polls.schedule_all()
         self.tasks.spawn(self.outbox.run(), "outbox")
         await self._start_bot()
+        if self.opt.bot and self.opt.settings.telegram_token and self.store.url is not None:
+            # Several instances: the bot's leader may die; the others ask again now and then.
+            scheduler.add_job(
+                self._start_bot, "interval", seconds=self.opt.elect_every, id="bot-election"
+            )
         log.warning(
-            "monitor running: %d feeds, %d watchlists; state in %s",
+            "monitor running: %d feeds, %d watchlists; state in %s; instance %s",
             len(cfg.feeds.enabled()),
             len(cfg.keywords.watchlists),
-            self.opt.state_dir,
+            self.store.where,
+            self.opt.instance,
         )
         await self.tasks.stopping.wait()
         scheduler.shutdown(wait=False)
@@ -320,6 +335,7 @@ class Service:
                 limiter=self.flood,
                 instance=self.opt.instance,
                 clock=self.clock,
+                **({"lease": self.opt.lease} if self.opt.lease is not None else {}),
                 on_sent=self.outbox.sent,
                 on_failed=self.outbox.failed,
                 on_unhealthy=self.outbox.unhealthy,
@@ -357,6 +373,15 @@ class Service:
     async def _start_bot(self) -> None:
         """The Telegram command bot, when a token is set (monitor.service.bot); Telegram
         allows one ``getUpdates`` reader per token, so it is a singleton job."""
+        if self.tasks.stopping.is_set():
+            return
+        if self._bot is not None:
+            # Still elected?  A lost election connection (PostgreSQL restarted) frees the
+            # lock, and another instance may read getUpdates by now: one reader per token.
+            if self.store.url is not None and not self.singletons.leads("bot"):
+                log.warning("bot: this instance no longer runs it (election lost); stopped")
+                await self._stop_bot()
+            return
         if self.opt.bot and self.opt.settings.telegram_token and self.singletons.leads("bot"):
             from monitor.service.bot import start_for_service
 

@@ -24,6 +24,7 @@ from monitor.route import Subscription
 from monitor.store import articles as _articles
 from monitor.store import claims as _claims
 from monitor.store import feeds as _feeds
+from monitor.store import leases as _leases
 from monitor.store import outbox as _outbox
 from monitor.store import stories as _stories
 from monitor.store import subscribers as _subscribers
@@ -39,10 +40,14 @@ from monitor.store.db import (
 )
 from monitor.store.engine import Connection, Dialect, pipelined
 from monitor.store.lock import StateLock
+from monitor.store.outbox import DestinationRow, FailedRow, OutboxStats
 from monitor.store.stories import StoryRow, StoryRows
 from monitor.update import EntryIdentity, FeedIntent, FeedSnapshot
 
 __all__ = [
+    "DestinationRow",
+    "FailedRow",
+    "OutboxStats",
     "StateLock",
     "Store",
     "StoredArticle",
@@ -164,8 +169,18 @@ class Store:
         self.conn = pg.connect(url)
         check_identity(self.conn, self.where)
 
+    _elections: _leases.Elections | None = None
+    """PostgreSQL's singleton elections, opened at the first ``singleton`` call."""
+
     def close(self) -> None:
+        if self._elections is not None:
+            self._elections.close()
         self.conn.close()
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection to PostgreSQL was lost and reopened (0 on SQLite)."""
+        return int(getattr(self.conn, "reconnects", 0))
 
     def __enter__(self) -> Store:
         return self
@@ -296,17 +311,17 @@ class Store:
         with self._reading() as conn:
             return _stories.stories_since(conn, since)
 
-    # outbox and destinations (rows as ``monitor.store.outbox`` gives them)
-    def outbox_stats(self) -> dict[str, Any]:
-        """``counts`` ("kind:status" -> rows) and ``oldest_pending_alert`` (or None)."""
+    # outbox and destinations
+    def outbox_stats(self) -> OutboxStats:
+        """Outbox rows per "kind:status" and the oldest pending alert's creation time."""
         with self._reading() as conn:
             return _outbox.outbox_stats(conn)
 
-    def destination_rows(self) -> list[dict[str, Any]]:
+    def destination_rows(self) -> list[DestinationRow]:
         with self._reading() as conn:
             return _outbox.destination_rows(conn)
 
-    def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
+    def recent_failures(self, limit: int = 10) -> list[FailedRow]:
         with self._reading() as conn:
             return _outbox.recent_failures(conn, limit)
 
@@ -318,16 +333,42 @@ class Store:
         lease_until: datetime,
         limit: int,
         feed_ids: Sequence[str] | None = None,
+        per_host: int | None = None,
+        host_until: datetime | None = None,
     ) -> list[str]:
         """The feeds ``instance`` polls now, at most ``limit``: of ``feed_ids`` (the feeds
         its schedule found due), or else of the feeds due at ``now``, those that no other
-        instance holds, leased to ``instance`` until ``lease_until``.
+        instance holds, leased to ``instance`` until ``lease_until``; with ``per_host``,
+        only while fewer than ``per_host`` feeds of the same host are leased (politeness
+        across instances, ``monitor.store.leases``), the host's slot leased until
+        ``host_until`` (default ``lease_until``).  ``release_feed`` after the poll.
 
         Raises:
             StorageError: a database error.
         """
+        if self.engine == "postgresql":
+            return _leases.claim_feeds(
+                self.conn, instance, now, lease_until, limit, feed_ids, per_host, host_until
+            )
         with self._reading() as conn:
             return _claims.claim_feeds(conn, now, limit, feed_ids)
+
+    def release_feed(self, feed_id: str, instance: str) -> None:
+        """End ``instance``'s lease of a feed (its poll is written).  Nothing on SQLite.
+
+        Raises:
+            StorageError: a database error.
+        """
+        if self.engine == "postgresql":
+            _leases.release_feed(self.conn, feed_id, instance)
+
+    def claim_retry_at(self, feed_id: str, now: datetime, host_wait: timedelta) -> datetime:
+        """When to ask again for a feed ``claim_feeds`` did not give (``leases.retry_at``).
+
+        Raises:
+            StorageError: a database error.
+        """
+        return _leases.retry_at(self.conn, feed_id, now, host_wait)
 
     def claim_outbox(
         self, kind: str, instance: str, now: datetime, lease: timedelta, limit: int = 1000
@@ -339,6 +380,8 @@ class Store:
         Raises:
             StorageError: a database error.
         """
+        if self.engine == "postgresql":
+            return _leases.claim_outbox(self.conn, kind, instance, now, lease, limit)
         with self._reading() as conn:
             return _claims.claim_outbox(conn, kind, now, limit)
 
@@ -346,8 +389,14 @@ class Store:
         """Whether ``instance`` leads for the singleton job ``name`` (digests, health,
         retention, quick-check, bot): elected at the first call, held until the instance
         ends.  On SQLite always true: the state lock already makes this the only instance.
+        On PostgreSQL a session advisory lock on a connection of its own
+        (``leases.Elections``); a database error answers False.
         """
-        return True
+        if self.url is None:
+            return True
+        if self._elections is None:
+            self._elections = _leases.Elections(self.url, instance)
+        return self._elections.leads(name)
 
     def next_due(self, kinds: Sequence[str]) -> datetime | None:
         """When the earliest pending outbox row of these kinds falls due (None: none)."""
@@ -401,7 +450,7 @@ class Store:
         with self._reading() as conn:
             return _outbox.sent_with(conn, target, remote_id)
 
-    def destination_row(self, target: Target) -> dict[str, Any] | None:
+    def destination_row(self, target: Target) -> DestinationRow | None:
         with self._reading() as conn:
             return _outbox.destination_row(conn, target)
 

@@ -27,7 +27,9 @@ def sync_feeds(conn: Connection, specs: Sequence[FeedSpec], now: datetime) -> No
     for spec in specs:
         if spec.id not in rows:
             conn.execute(
-                "INSERT INTO feeds (id, configured_url, url, created) VALUES (?, ?, ?, ?)",
+                # ON CONFLICT: instances that start together both find the feed new.
+                "INSERT INTO feeds (id, configured_url, url, created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (id) DO NOTHING",
                 (spec.id, spec.url, spec.url, to_db(now)),
             )
         elif rows[spec.id] != spec.url:

@@ -489,4 +489,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         "archive search ignores accents on PostgreSQL (unaccent); one index insert per statement",
         _pg_search_unaccent,
     ),
+    Migration(
+        "leases for several instances: claimed feeds, claimed outbox rows, per-host slots",
+        # Written by PostgreSQL's claims (monitor/store/leases.py); SQLite has one instance
+        # (the state lock) and leaves them empty.
+        """
+        ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+        ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+        ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+        ALTER TABLE outbox ADD COLUMN lease_until TEXT;
+        CREATE TABLE host_slots (
+            host TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            feed_id TEXT,
+            lease_owner TEXT,
+            lease_until TEXT,
+            PRIMARY KEY (host, slot)
+        );
+        CREATE INDEX feeds_next_poll ON feeds (next_poll)
+        """,
+    ),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -215,7 +215,9 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime, remote_id: st
 
 def mark_retry(conn: Connection, ids: Sequence[int], due: datetime, error: str) -> None:
     conn.executemany(
-        "UPDATE outbox SET due = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+        # The lease ends with the attempt: the retry is due at ``due`` on any instance.
+        "UPDATE outbox SET due = ?, attempts = attempts + 1, last_error = ?,"
+        " lease_owner = NULL, lease_until = NULL WHERE id = ?",
         [(to_db(due), error, i) for i in ids],
     )
 
@@ -240,15 +242,24 @@ def mark_failed(conn: Connection, ids: Sequence[int], error: str) -> None:
     )
 
 
-def outbox_stats(conn: Connection) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Rows of the outbox per "kind:status" ("alert:pending" -> 3) and the creation time
+    of the oldest pending alert (None when none waits)."""
+
+    counts: dict[str, int]
+    oldest_pending_alert: datetime | None
+
+
+def outbox_stats(conn: Connection) -> OutboxStats:
     counts = {
-        f"{r[0]}:{r[1]}": r[2]
+        f"{r[0]}:{r[1]}": int(r[2])
         for r in conn.execute("SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status")
     }
     oldest = conn.execute(
         "SELECT MIN(created) FROM outbox WHERE status = ? AND kind = 'alert'", (PENDING,)
     ).fetchone()[0]
-    return {"counts": counts, "oldest_pending_alert": from_db(oldest)}
+    return OutboxStats(counts, from_db(oldest))
 
 
 # --- destination health and digest bookkeeping -------------------------------------------
@@ -296,33 +307,70 @@ def record_digest(conn: Connection, target: Target, now: datetime) -> None:
     )
 
 
-def destination_rows(conn: Connection) -> list[dict[str, Any]]:
-    out = []
-    for r in conn.execute("SELECT * FROM destinations ORDER BY destination, address"):
-        d = dict(r)
-        for k in ("first_seen", "last_success", "last_failure", "last_digest"):
-            d[k] = from_db(d[k])
-        d["healthy"] = bool(d["healthy"])
-        out.append(d)
-    return out
+@dataclass(frozen=True, slots=True)
+class DestinationRow:
+    """One row of the ``destinations`` table (fields in its column order, which
+    ``monitor status --json`` keeps); ``via`` names the stand-in that took the last
+    successful send, None for the real transport."""
+
+    destination: str
+    address: str
+    channel: str
+    first_seen: datetime
+    healthy: bool
+    last_error: str | None
+    last_success: datetime | None
+    last_failure: datetime | None
+    last_digest: datetime | None
+    digests_sent: int
+    via: str | None
 
 
-def destination_row(conn: Connection, target: Target) -> dict[str, Any] | None:
+def _destination(r: Row) -> DestinationRow:
+    return DestinationRow(
+        destination=r["destination"],
+        address=r["address"],
+        channel=r["channel"],
+        first_seen=datetime.fromisoformat(r["first_seen"]),  # NOT NULL
+        healthy=bool(r["healthy"]),
+        last_error=r["last_error"],
+        last_success=from_db(r["last_success"]),
+        last_failure=from_db(r["last_failure"]),
+        last_digest=from_db(r["last_digest"]),
+        digests_sent=int(r["digests_sent"]),
+        via=r["via"],
+    )
+
+
+def destination_rows(conn: Connection) -> list[DestinationRow]:
+    return [
+        _destination(r)
+        for r in conn.execute("SELECT * FROM destinations ORDER BY destination, address")
+    ]
+
+
+def destination_row(conn: Connection, target: Target) -> DestinationRow | None:
     r = conn.execute(
         "SELECT * FROM destinations WHERE destination = ? AND address = ?",
         (target.destination, target.address),
     ).fetchone()
-    if r is None:
-        return None
-    d = dict(r)
-    for k in ("first_seen", "last_success", "last_failure", "last_digest"):
-        d[k] = from_db(d[k])
-    return d
+    return None if r is None else _destination(r)
 
 
-def recent_failures(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    """An outbox row that was given up on, with the error that closed it."""
+
+    id: int
+    kind: str
+    destination: str
+    address: str
+    last_error: str | None
+
+
+def recent_failures(conn: Connection, limit: int = 10) -> list[FailedRow]:
     return [
-        dict(r)
+        FailedRow(int(r[0]), r[1], r[2], r[3], r[4])
         for r in conn.execute(
             "SELECT id, kind, destination, address, last_error FROM outbox WHERE status = ?"
             " ORDER BY id DESC LIMIT ?",
@@ -434,10 +482,13 @@ def stories_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, int]:
 
 
 def next_due(conn: Connection, kinds: Sequence[str]) -> datetime | None:
-    """When the earliest pending row of these kinds falls due (None: nothing waits)."""
+    """When the earliest pending row of these kinds falls due (None: nothing waits); a row
+    another instance holds falls due when its lease ends (``leases.claim_outbox``)."""
     marks = ",".join("?" * len(kinds))
     row = conn.execute(
-        f"SELECT MIN(due) FROM outbox WHERE status = ? AND kind IN ({marks})", (PENDING, *kinds)
+        "SELECT MIN(CASE WHEN lease_until > due THEN lease_until ELSE due END) FROM outbox"
+        f" WHERE status = ? AND kind IN ({marks})",
+        (PENDING, *kinds),
     ).fetchone()
     return from_db(row[0]) if row and row[0] else None
 

@@ -140,11 +140,15 @@ class PgConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], url: str, name: str = "monitor") -> None:
         self.raw = raw
         self.url = url
+        self.name = name
+        """Its ``application_name`` (``pg_stat_activity``), kept when it reconnects."""
         self.server = server_of(url)
         self._changes = 0
+        self.reconnects = 0
+        """How many times the connection was lost and opened again (``/healthz``)."""
         self._pipeline: psycopg.Pipeline | None = None
         self._unanswered: list[psycopg.Cursor[Any]] = []
         """Writes sent in the pipeline whose row counts have not been added yet."""
@@ -195,7 +199,8 @@ class PgConnection:
         failover): the statement that met the loss failed with a ``StorageError``, and
         its transaction with it; the next one runs on a new connection."""
         if self.raw.closed and self._pipeline is None:
-            self.raw = _open(self.url)
+            self.raw = _open(self.url, self.name)
+            self.reconnects += 1
             log.warning("storage: reconnected to PostgreSQL at %s", self.server)
         return self.raw
 
@@ -243,17 +248,28 @@ class PgConnection:
         self.raw.close()
 
 
-def _open(url: str) -> psycopg.Connection[Any]:
+def _open(url: str, name: str = "monitor") -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(
             url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
-            application_name="monitor",
+            application_name=name,
             row_factory=_row_factory,
         )
     except psycopg.Error as exc:
         raise storage_error(exc, url) from exc
+
+
+def open_connection(url: str, name: str = "monitor") -> PgConnection:
+    """A connection to ``url`` without migrating (``connect`` migrates); ``name`` is its
+    ``application_name`` in ``pg_stat_activity`` (the elections' is ``monitor-elections``).
+
+    Raises:
+        StorageError: the server cannot be reached, refuses the login, or the database
+            does not exist.
+    """
+    return PgConnection(_open(url, name), url, name)
 
 
 def connect(url: str, migrations: Sequence[Migration] = MIGRATIONS) -> PgConnection:

@@ -22,8 +22,23 @@ watchlists:
   cafe:
     any: [café privé]
 """
-_WORDS = ["facial", "recognition", "Gesichtserkennung", "gesichts", "EDPB", "edpb", "café",
-          "privé", "Europe", "data", "news", "of", "the", "recog", "nition"]
+_WORDS = [
+    "facial",
+    "recognition",
+    "Gesichtserkennung",
+    "gesichts",
+    "EDPB",
+    "edpb",
+    "café",
+    "privé",
+    "Europe",
+    "data",
+    "news",
+    "of",
+    "the",
+    "recog",
+    "nition",
+]
 # What a break between two words may have become in a feed.
 _BREAKS = [" ", "\u00a0", "&nbsp;", "&amp;nbsp;", "&#160;", "&amp;#160;", "&#xA0;", "  "]
 _APOSTROPHES = ["’", "&#8217;", "&amp;#8217;", "&rsquo;", "'"]
@@ -60,8 +75,9 @@ def _mangled(draw: st.DrawFn, words: list[tuple[str, int]]) -> str:
     return "".join(out)
 
 
-_words = st.lists(st.tuples(st.sampled_from(_WORDS), st.integers(0, 4).map(lambda n: n == 0)),
-                  max_size=12)
+_words = st.lists(
+    st.tuples(st.sampled_from(_WORDS), st.integers(0, 4).map(lambda n: n == 0)), max_size=12
+)
 
 
 def _apostrophes(words: list[tuple[str, int]]) -> str:
@@ -120,8 +136,25 @@ watchlists:
   ai:
     any: ["=AI", artificial intelligence]
 """
-_TOKENS = ["AI", "Act", "EDPB", "EDPS", "EU", "the", "I", "A", "a", "plan", "said", "U", "E",
-           "ai", "eu", "artificial", "intelligence"]
+_TOKENS = [
+    "AI",
+    "Act",
+    "EDPB",
+    "EDPS",
+    "EU",
+    "the",
+    "I",
+    "A",
+    "a",
+    "plan",
+    "said",
+    "U",
+    "E",
+    "ai",
+    "eu",
+    "artificial",
+    "intelligence",
+]
 
 
 @st.composite

@@ -25,10 +25,35 @@ watchlists:
   fr:
     any: [facial recognition, EU, "=EDPB", "biometri*"]
 """
-_WORDS = ["EU", "news.", "The", "Parliament", "debated", "facial", "recognition", "EDPB",
-          "biometric", "Gesichts\u00aderkennung", "ß", "(AI)"]
-_SPACES = [" ", "  ", "\n", "\n\n", "\n \n", "\t", "\t\t", "\u00a0", " \u00a0 ", "\r\n",
-           "\u2003", "\u3000", "\u200b "]
+_WORDS = [
+    "EU",
+    "news.",
+    "The",
+    "Parliament",
+    "debated",
+    "facial",
+    "recognition",
+    "EDPB",
+    "biometric",
+    "Gesichts\u00aderkennung",
+    "ß",
+    "(AI)",
+]
+_SPACES = [
+    " ",
+    "  ",
+    "\n",
+    "\n\n",
+    "\n \n",
+    "\t",
+    "\t\t",
+    "\u00a0",
+    " \u00a0 ",
+    "\r\n",
+    "\u2003",
+    "\u3000",
+    "\u200b ",
+]
 
 
 def _text(pieces: list[tuple[str, str]]) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from monitor.match.snippets import ELLIPSIS, make_snippet
 from tests.match.helpers import article, matcher
 
-SUMMARY = ("The European Data Protection Board said Dragoș Tudorache's proposals on live "
-           "facial recognition must respect the GDPR & the Charter.")
+SUMMARY = (
+    "The European Data Protection Board said Dragoș Tudorache's proposals on live "
+    "facial recognition must respect the GDPR & the Charter."
+)
 KEYWORDS = """
 watchlists:
   edpb:

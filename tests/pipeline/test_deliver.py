@@ -12,7 +12,6 @@ import pytest
 from monitor.pipeline.deliver import DeliveryReport
 from monitor.pipeline.runtime import build_deliverer
 from monitor.settings import Settings
-from monitor.store import outbox as ob
 from monitor.store.db import from_db
 from tests.support.app import App, make_app
 from tests.support.feedserver import FeedServer, rss_feed
@@ -133,9 +132,9 @@ def test_kicked_bot_marks_rows_failed_and_destination_unhealthy(
     assert {r["status"] for r in alerts} == {"failed"}
     assert all("403" in r["last_error"] or "kicked" in r["last_error"] for r in alerts)
     with app.store() as store:
-        [dest] = [d for d in ob.destination_rows(store.conn) if d["destination"] == "eu-channel"]
-    assert dest["healthy"] is False
-    assert "kicked" in dest["last_error"]
+        [dest] = [d for d in store.destination_rows() if d.destination == "eu-channel"]
+    assert dest.healthy is False
+    assert "kicked" in (dest.last_error or "")
 
 
 def test_server_error_then_recovery(app: App, telegram_server: TelegramServer):
@@ -208,6 +207,6 @@ def test_smtp_550_is_permanent(app: App, smtp_server: SmtpServer):
     report = deliver(app, env_for(None, smtp_server), digests=True, force=True)
     assert report.failed == 2
     with app.store() as store:
-        [dest] = [d for d in ob.destination_rows(store.conn) if d["channel"] == "email"]
-    assert dest["healthy"] is False
-    assert "550" in dest["last_error"]
+        [dest] = [d for d in store.destination_rows() if d.channel == "email"]
+    assert dest.healthy is False
+    assert "550" in (dest.last_error or "")

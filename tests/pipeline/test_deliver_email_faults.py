@@ -13,7 +13,7 @@ import pytest
 
 from monitor.render.email import message_size, render_digest_emails
 from monitor.settings import Settings
-from monitor.store import outbox as ob
+from monitor.store import DestinationRow
 from tests.pipeline.test_deliver import deliver, env_for, outbox_rows
 from tests.support.app import App, make_app
 from tests.support.feedserver import FeedServer, rss_feed
@@ -54,9 +54,9 @@ def digest_rows(app: App) -> list[dict[str, Any]]:
     return [r for r in outbox_rows(app) if r["kind"] == "digest"]
 
 
-def email_destination(app: App) -> dict[str, Any]:
+def email_destination(app: App) -> DestinationRow:
     with app.store() as store:
-        [dest] = [d for d in ob.destination_rows(store.conn) if d["channel"] == "email"]
+        [dest] = [d for d in store.destination_rows() if d.channel == "email"]
     return dest
 
 
@@ -86,7 +86,7 @@ def test_a_digest_over_the_advertised_size_goes_out_in_parts(
     for _, title, _ in ITEMS:
         assert text.count(title.split(" (")[0]) == 1  # every item once, none lost
     assert {r["status"] for r in digest_rows(app)} == {"sent"}
-    assert email_destination(app)["healthy"] is True
+    assert email_destination(app).healthy is True
 
 
 def test_a_552_without_advertised_size_splits_and_sends_again(
@@ -127,7 +127,7 @@ def test_only_an_item_too_large_alone_fails(app: App, smtp_server_factory: MakeS
         "alone is" in r["last_error"] and "over the server's limit" in r["last_error"]
         for r in failed
     )
-    assert email_destination(app)["healthy"] is True  # the destination is fine
+    assert email_destination(app).healthy is True  # the destination is fine
 
 
 # -- issue 10 item 5: settings errors make rows wait ---------------------------------------
@@ -158,10 +158,10 @@ def test_a_rejected_login_keeps_the_rows_and_they_go_out_once_fixed(
     assert report.retried == len(ITEMS)
     assert {r["status"] for r in digest_rows(app)} == {"pending"}
     dest = email_destination(app)
-    assert dest["healthy"] is False
-    assert "535" in dest["last_error"]
-    assert "SMTP_PASSWORD" in dest["last_error"]
-    assert "wrong" not in dest["last_error"]
+    assert dest.healthy is False
+    assert "535" in (dest.last_error or "")
+    assert "SMTP_PASSWORD" in (dest.last_error or "")
+    assert "wrong" not in (dest.last_error or "")
     assert len(told) == 1
     # Still wrong: the rows still wait, and the admins are not told again.
     later = DUE + timedelta(hours=2)
@@ -185,7 +185,7 @@ def test_a_rejected_login_keeps_the_rows_and_they_go_out_once_fixed(
     assert report.sent == len(ITEMS)
     assert len(server.messages) == 1
     assert {r["status"] for r in digest_rows(app)} == {"sent"}
-    assert email_destination(app)["healthy"] is True
+    assert email_destination(app).healthy is True
 
 
 def test_a_server_without_starttls_keeps_the_rows(app: App, smtp_server: SmtpServer) -> None:
@@ -193,7 +193,7 @@ def test_a_server_without_starttls_keeps_the_rows(app: App, smtp_server: SmtpSer
     report = deliver(app, env, digests=True, alerts_first=True, clock=lambda: DUE)
     assert report.failed == 0
     assert {r["status"] for r in digest_rows(app)} == {"pending"}
-    assert "SMTP_SECURITY" in email_destination(app)["last_error"]
+    assert "SMTP_SECURITY" in (email_destination(app).last_error or "")
     report = deliver(
         app, env_for(None, smtp_server), digests=True, alerts_first=True, clock=lambda: DUE
     )
@@ -211,7 +211,7 @@ def test_a_refused_connection_keeps_the_rows(app: App, smtp_server: SmtpServer) 
     report = deliver(app, env, digests=True, alerts_first=True, clock=lambda: DUE)
     assert report.failed == 0
     assert {r["status"] for r in digest_rows(app)} == {"pending"}
-    assert email_destination(app)["healthy"] is False
+    assert email_destination(app).healthy is False
     fixed = deliver(
         app, env_for(None, smtp_server), digests=True, alerts_first=True, clock=lambda: DUE
     )

@@ -278,9 +278,16 @@ def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_pa
 
     feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(6)}
     for i in range(6):
-        feed_server.feed(f"/f{i}.xml", rss_feed(f"F{i}", [
-            (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}") for j in range(5)
-        ]))
+        feed_server.feed(
+            f"/f{i}.xml",
+            rss_feed(
+                f"F{i}",
+                [
+                    (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}")
+                    for j in range(5)
+                ],
+            ),
+        )
     outcomes = []
     for workers in (0, 1):
         (tmp_path / f"w{workers}").mkdir()
@@ -290,18 +297,24 @@ def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_pa
         async def go(cfg=cfg, app=app, workers=workers) -> CycleReport:
             with Store(app.state) as store:
                 async with Fetcher(cfg.feeds.settings) as fetcher:
-                    poller = Poller(feeds=cfg.feeds, store=store, fetcher=fetcher,
-                                    matcher=matcher(cfg.keywords),
-                                    routing=routing(cfg.keywords),
-                                    parse_workers=workers, parse_pool_min=1)
+                    poller = Poller(
+                        feeds=cfg.feeds,
+                        store=store,
+                        fetcher=fetcher,
+                        matcher=matcher(cfg.keywords),
+                        routing=routing(cfg.keywords),
+                        parse_workers=workers,
+                        parse_pool_min=1,
+                    )
                     return await poller.cycle(everything=True)
 
         report = asyncio.run(go())
         with app.store() as store:
             titles = sorted(a.article.title for a in store.iter_articles())
             rows = store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        outcomes.append((sorted((r.feed_id, r.status, r.new, r.matches) for r in report.feeds),
-                         titles, rows))
+        outcomes.append(
+            (sorted((r.feed_id, r.status, r.new, r.matches) for r in report.feeds), titles, rows)
+        )
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1][0] == "AI Act story 0.0"
 
@@ -319,10 +332,16 @@ def _backlog_poll(app, max_backlog: int, *, workers: int = 1) -> tuple[CycleRepo
     async def go() -> tuple[CycleReport, int]:
         with Store(app.state) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(feeds=cfg.feeds, store=store, fetcher=fetcher,
-                                matcher=matcher(cfg.keywords), routing=routing(cfg.keywords),
-                                parse_workers=workers, parse_pool_min=1,
-                                max_backlog=max_backlog)
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    matcher=matcher(cfg.keywords),
+                    routing=routing(cfg.keywords),
+                    parse_workers=workers,
+                    parse_pool_min=1,
+                    max_backlog=max_backlog,
+                )
                 report = await asyncio.wait_for(poller.cycle(everything=True), 30)
                 return report, poller.backlog_peak
 
@@ -334,9 +353,17 @@ def test_backlog_bounds_the_bodies_waiting_to_be_stored(feed_server: FeedServer,
     # 12 feeds answer at once; with a parser process the bodies would all wait at once.
     feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(12)}
     for i in range(12):
-        feed_server.feed(f"/f{i}.xml", rss_feed(f"F{i}", [
-            (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}") for j in range(5)
-        ]), latency=0.05)
+        feed_server.feed(
+            f"/f{i}.xml",
+            rss_feed(
+                f"F{i}",
+                [
+                    (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}")
+                    for j in range(5)
+                ],
+            ),
+            latency=0.05,
+        )
     (tmp_path / "b").mkdir()
     bounded, peak = _backlog_poll(make_app(tmp_path / "b", feeds), 2)
     assert peak == 2  # the bound was reached and never exceeded
@@ -410,17 +437,23 @@ def test_parsing_and_matching_run_off_the_event_loop(feed_server: FeedServer, tm
     async def go() -> CycleReport:
         with Store(app.state) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(feeds=cfg.feeds, store=store, fetcher=fetcher,
-                                matcher=Recording(matcher(cfg.keywords).config),
-                                routing=routing(cfg.keywords), parse_workers=0)
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    matcher=Recording(matcher(cfg.keywords).config),
+                    routing=routing(cfg.keywords),
+                    parse_workers=0,
+                )
                 return await poller.cycle(everything=True)
 
     report = asyncio.run(go())
     assert report.feeds[0].matches == 3
     assert len(seen) == 4
     assert not any(on_loop for _, on_loop in seen)
-    feed_server.publish("/eu.xml", rss_feed("EU", [("g-new", "EDPB", "https://n.eu/5"),
-                                                   word_item, *ITEMS]))
+    feed_server.publish(
+        "/eu.xml", rss_feed("EU", [("g-new", "EDPB", "https://n.eu/5"), word_item, *ITEMS])
+    )
     seen.clear()
     asyncio.run(go())
     assert [key for key, _ in seen] == ["guid:g-new"]

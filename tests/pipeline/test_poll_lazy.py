@@ -157,7 +157,7 @@ def test_a_warm_monitor_poll_all_loads_no_matcher_and_no_process_pool(
         return json.loads(proc.stdout), set(json.loads(modules.read_text())), proc.stderr
 
     cold, cold_modules, cold_log = run()
-    assert cold["new"] == 2 * FEEDS
+    assert cold["new"] == 2 * FEEDS, (cold, cold_log[-3000:])
     assert "compiled the matcher" in cold_log
     assert "monitor.match.automaton" in cold_modules
 
@@ -211,3 +211,54 @@ def test_the_heap_trim_works_here():
     from monitor import heap
 
     assert heap.trim() is True  # glibc (Debian, the CI image)
+
+
+def test_the_lazy_matcher_is_built_once_in_a_thread_while_fetches_go_on(
+    feed_server: FeedServer, tmp_path: Path
+):
+    """Building the matcher mid-cycle ran on the event loop: the shipped watchlists take
+    most of a second of CPU, more under load, and every fetch in flight (2 s timeouts
+    here) could time out behind it.  The build runs in a thread, once for all feeds."""
+    import threading
+
+    app = farm(feed_server, tmp_path)
+    cfg = app.configs()
+    builds: list[tuple[bool, bool]] = []
+    ticks: list[int] = []
+
+    def build() -> object:
+        on_loop_thread = threading.current_thread() is threading.main_thread()
+        done = len(ticks)
+        for _ in range(500):  # up to 5 s for the loop to tick three times meanwhile
+            if len(ticks) >= done + 3:
+                break
+            threading.Event().wait(0.01)
+        builds.append((on_loop_thread, len(ticks) >= done + 3))
+        return matcher(cfg.keywords)
+
+    async def go() -> tuple[CycleReport, Poller]:
+        async def tick() -> None:
+            while True:
+                ticks.append(1)
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            with Store(app.state) as store:
+                async with Fetcher(cfg.feeds.settings) as fetcher:
+                    poller = Poller(
+                        feeds=cfg.feeds,
+                        store=store,
+                        fetcher=fetcher,
+                        build_matcher=build,
+                        routing=routing(cfg.keywords),
+                        parse_workers=0,
+                    )
+                    return await poller.cycle(everything=True), poller
+        finally:
+            ticker.cancel()
+
+    report, poller = asyncio.run(asyncio.wait_for(go(), 60))
+    assert builds == [(False, True)]  # one build, in a thread, the loop ran meanwhile
+    assert poller.matchers_built == 1
+    assert sum(f.new for f in report.feeds) == 2 * FEEDS

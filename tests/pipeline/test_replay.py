@@ -18,8 +18,11 @@ def links(body: bytes) -> list[str]:
 def rolling(bodies: list[bytes]) -> bytes:
     """The live feed on a day shows that day's items and the previous day's."""
     head, _, _ = bodies[-1].partition(b"<item>")
-    items = b"".join(b"<item>" + part.split(b"</channel>")[0]
-                     for body in reversed(bodies) for part in body.split(b"<item>")[1:])
+    items = b"".join(
+        b"<item>" + part.split(b"</channel>")[0]
+        for body in reversed(bodies)
+        for part in body.split(b"<item>")[1:]
+    )
     return head + items + b"</channel></rss>"
 
 
@@ -48,11 +51,13 @@ def test_outlet_and_aggregator_linking_the_same_article(
     hn = (replay / "hn-frontpage-2023-11-22.xml").read_bytes()
     feed_server.feed("/engadget.xml", engadget)
     feed_server.feed("/hn.xml", hn)
-    app = make_app(tmp_path, {"engadget": feed_server.url("/engadget.xml"),
-                              "hn": feed_server.url("/hn.xml")})
+    app = make_app(
+        tmp_path, {"engadget": feed_server.url("/engadget.xml"), "hn": feed_server.url("/hn.xml")}
+    )
     report = app.poll()
     # Engadget's feed adds ?src=rss (and www.) to the URL that Hacker News links bare.
-    clean = {u.removesuffix("?src=rss").replace("://www.", "://")
-             for u in links(engadget) + links(hn)}
+    clean = {
+        u.removesuffix("?src=rss").replace("://www.", "://") for u in links(engadget) + links(hn)
+    }
     assert len(links(engadget)) + len(links(hn)) > len(clean)  # some overlap
     assert report.new == len(clean)

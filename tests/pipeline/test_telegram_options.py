@@ -22,7 +22,6 @@ from monitor.render.schedule import in_quiet_hours
 from monitor.render.telegram import MAX_LENGTH, render_alert, render_story_update, utf16_len
 from monitor.render.telegram_explain import MAX_BUTTONS
 from monitor.settings import Settings
-from monitor.store import outbox as ob
 from tests.support.app import App, make_app
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.telegram_samples import item
@@ -222,9 +221,9 @@ def test_a_deleted_or_closed_topic_holds_alerts_and_tells_the_admins(
     assert f"forum topic {topic} of {forum.id} is deleted or closed" in error
     assert "alerts wait until it is reopened or topic: names another one" in error
     with app.store() as store:
-        [health] = ob.destination_rows(store.conn)
-    assert not health["healthy"]  # /status and `monitor status` list it
-    assert health["last_error"] == error
+        [health] = store.destination_rows()
+    assert not health.healthy  # /status and `monitor status` list it
+    assert health.last_error == error
     assert held == [f"2 {error}"]  # the service sends this to the admin chats
     retry = datetime.now(UTC) + timedelta(hours=1)
     assert deliver(app, telegram_server, clock=lambda: retry, held=held).retried == 2
@@ -240,8 +239,8 @@ def test_a_deleted_or_closed_topic_holds_alerts_and_tells_the_admins(
     [message] = telegram_server.messages(forum)
     assert message.thread == topic
     with app.store() as store:
-        [health] = ob.destination_rows(store.conn)
-    assert health["healthy"]
+        [health] = store.destination_rows()
+    assert health.healthy
 
 
 # --- splitting with hashtags and buttons ----------------------------------------------

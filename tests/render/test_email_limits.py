@@ -102,8 +102,10 @@ def test_a_digest_over_the_limit_is_split_into_numbered_parts() -> None:
     assert [(m.subject or "").split(" ")[0] for m in out.messages] == [
         f"({i}/{n})" for i in range(1, n + 1)
     ]
-    assert all(f"EU watch digest, Mon 30 Nov 2026 (part {i} of {n})" in m.text
-               for i, m in enumerate(out.messages, 1))
+    assert all(
+        f"EU watch digest, Mon 30 Nov 2026 (part {i} of {n})" in m.text
+        for i, m in enumerate(out.messages, 1)
+    )
     # Whole items, each once, in the digest's order; GPAI (two watchlists) travels whole.
     ids = [i for m in out.messages for i in m.outbox_ids]
     assert ids == [1, 2, 4, 3]

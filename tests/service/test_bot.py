@@ -84,9 +84,11 @@ FAST_LIMITS = TelegramLimits(overall=(1000, 1.0), group=(1000, 1.0), private=(10
 
 def rss(items: list[tuple[str, str, str, datetime]]) -> bytes:
     """RSS with explicit dates: ``(guid, title, description, published)``."""
-    parts = ['<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
-             "<title>EU news</title><link>https://news.example.eu/</link>",
-             "<description>EU news</description>"]
+    parts = [
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
+        "<title>EU news</title><link>https://news.example.eu/</link>",
+        "<description>EU news</description>",
+    ]
     for guid, title, description, published in items:
         parts.append(
             f"<item><guid>{escape(guid)}</guid><title>{escape(title)}</title>"
@@ -255,8 +257,7 @@ async def test_deep_link_start_subscribes(bot: Bot, ada: Chat) -> None:
 
 async def test_bad_arguments_and_unknown_commands_get_help(bot: Bot, ada: Chat) -> None:
     assert await bot.text(ada, "/subscribe ai-akt") == (
-        "No watchlist 'ai-akt'. Did you mean ai-act? "
-        "Available: ai-act, dsa, facial-recognition."
+        "No watchlist 'ai-akt'. Did you mean ai-act? Available: ai-act, dsa, facial-recognition."
     )
     assert (await bot.text(ada, "/subscribe ,")).startswith("Usage: /subscribe WATCHLIST")
     assert await bot.text(ada, "/subscribe") == (
@@ -284,11 +285,18 @@ async def test_bad_arguments_and_unknown_commands_get_help(bot: Bot, ada: Chat) 
 async def test_a_group_member_who_is_not_its_admin_cannot_subscribe_it(bot: Bot, ada: Chat) -> None:
     group = bot.server.add_channel(title="Policy <team>", type="group")
     command = "/subscribe@monitor_test_bot"
-    bot.server.push_update({"message": {
-        "message_id": 1, "date": int(time.time()), "chat": group.to_json(),
-        "from": ada.user_json(), "text": f"{command} ai-act",
-        "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-    }})
+    bot.server.push_update(
+        {
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "chat": group.to_json(),
+                "from": ada.user_json(),
+                "text": f"{command} ai-act",
+                "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+            }
+        }
+    )
     deadline = time.monotonic() + 5
     while not bot.server.messages(group):
         assert time.monotonic() < deadline
@@ -318,9 +326,7 @@ async def test_configuration_reloads_between_commands(bot: Bot, ada: Chat) -> No
 
 async def test_admin_commands_are_refused_to_others(bot: Bot, ada: Chat) -> None:
     for command in ("/status", "/pause", "/resume"):
-        assert await bot.text(ada, command) == (
-            f"{command} is only for the operators of this bot."
-        )
+        assert await bot.text(ada, command) == (f"{command} is only for the operators of this bot.")
     assert not is_paused(bot.store)
 
 
@@ -355,8 +361,11 @@ async def test_status_names_failing_feeds_destinations_and_extra_lines(
     async with running_bot(telegram_server, tmp_path, status=[lambda: lines]) as bot:
         with bot.store.transaction() as conn:
             ob.record_delivery(
-                conn, Target("eu-channel", "telegram", "@eu_ai_watch"), datetime.now(UTC),
-                "telegram: forbidden: bot was kicked from the channel chat", permanent=True,
+                conn,
+                Target("eu-channel", "telegram", "@eu_ai_watch"),
+                datetime.now(UTC),
+                "telegram: forbidden: bot was kicked from the channel chat",
+                permanent=True,
             )
         status = await bot.text(telegram_server.chat(ADMIN_ID), "/status")
     assert "Feeds: 1 enabled, 0 ok, 1 failing, 0 not polled yet" in status
@@ -425,9 +434,7 @@ async def test_a_flood_gets_one_slow_down_and_is_otherwise_ignored(
 def test_token_bucket_refills_and_warns_once() -> None:
     now = [0.0]
     limiter = CommandLimiter(CommandRate(burst=2, per_second=0.5), clock=lambda: now[0])
-    assert [limiter.check(1) for _ in range(5)] == [
-        "answer", "answer", "warn", "ignore", "ignore"
-    ]
+    assert [limiter.check(1) for _ in range(5)] == ["answer", "answer", "warn", "ignore", "ignore"]
     assert limiter.check(2) == "answer"
     assert limiter.wait(1) == pytest.approx(2.0)
     now[0] = 2.0
@@ -442,8 +449,10 @@ def test_token_bucket_refills_and_warns_once() -> None:
 async def matched(feed_server: FeedServer, tmp_path: Path) -> App:
     now = datetime.now(UTC)
     body = " ".join(["The Artificial Intelligence Act & <its> rules for 🤖 providers."] * 40)
-    items = [(f"long-{i}", f"AI Act update {i} «{'é' * 50}»", body, now - timedelta(minutes=i))
-             for i in range(1, 30)]
+    items = [
+        (f"long-{i}", f"AI Act update {i} «{'é' * 50}»", body, now - timedelta(minutes=i))
+        for i in range(1, 30)
+    ]
     items.insert(0, ("hostile", HOSTILE, "The AI Act <script>alert(1)</script> & more", now))
     items.append(("frt", "Police use facial recognition", "facial recognition", now))
     items.append(("old", "AI Act from last year", "AI Act", now - timedelta(days=400)))
@@ -458,8 +467,10 @@ async def test_latest_and_digest_render_hostile_titles_within_limits(
 ) -> None:
     user = telegram_server.add_user("Ada")
     with matched.store() as store:
-        [title] = [r[0] for r in store.conn.execute(
-            "SELECT title FROM articles WHERE key LIKE '%hostile%'")]
+        [title] = [
+            r[0]
+            for r in store.conn.execute("SELECT title FROM articles WHERE key LIKE '%hostile%'")
+        ]
     assert "<" in title
     assert "&" in title
     async with running_bot(telegram_server, tmp_path) as bot:
@@ -545,8 +556,9 @@ async def test_html_that_telegram_rejects_is_sent_as_plain_text(
     matched: App, telegram_server: TelegramServer, tmp_path: Path
 ) -> None:
     user = telegram_server.add_user("Ada")
-    telegram_server.fail(400, "Bad Request: can't parse entities: Unsupported start tag",
-                         chat=user, times=1)
+    telegram_server.fail(
+        400, "Bad Request: can't parse entities: Unsupported start tag", chat=user, times=1
+    )
     async with running_bot(telegram_server, tmp_path) as bot:
         first, *rest = await bot.say(user, "/latest facial-recognition")
     assert first.parse_mode is None
@@ -575,8 +587,9 @@ async def test_start_reports_a_rejected_token_and_an_unreachable_server(
         wrong = build_bot(token="1:wrong", api_url=telegram_server.base_url, context=ctx)
         with pytest.raises(PermanentDeliveryError, match="token was rejected"):
             await start_bot(wrong)
-        nowhere = build_bot(token=telegram_server.token, api_url="http://127.0.0.1:9",
-                            context=ctx, timeout=1)
+        nowhere = build_bot(
+            token=telegram_server.token, api_url="http://127.0.0.1:9", context=ctx, timeout=1
+        )
         with pytest.raises(TransientDeliveryError) as err:
             await start_bot(nowhere)
         assert telegram_server.token not in str(err.value)
@@ -599,8 +612,11 @@ async def test_the_service_bot_connects_when_telegram_comes_back(
         port = probe.getsockname()[1]
     token = "123456789:TEST-token-for-local-server"
     app = make_app(tmp_path, {"eu": feed_server.url("/eu.xml")}, keywords=KEYWORDS)
-    env = {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": f"http://127.0.0.1:{port}",
-           "TELEGRAM_ADMIN_IDS": str(ADMIN_ID)}
+    env = {
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{port}",
+        "TELEGRAM_ADMIN_IDS": str(ADMIN_ID),
+    }
     with app.store() as store:
         service = _Service(store, app.configs())
         handle = await start_for_service(service, Settings.from_env(env), retry_first=0.05)
@@ -655,8 +671,10 @@ def test_resolve_ids_titles_and_unknowns() -> None:
     assert "Did you mean" not in unknown_command("/zzzz", is_admin=False)
 
 
-@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000),
-       st.integers(min_value=8, max_value=400))
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000),
+    st.integers(min_value=8, max_value=400),
+)
 def test_split_text_keeps_every_line_within_the_limit(text: str, limit: int) -> None:
     parts = split_text(text, limit)
     assert all(0 < utf16_len(p) <= limit for p in parts)

@@ -16,6 +16,7 @@ from monitor.models import FeedSpec, FeedState
 from monitor.service.health import health_report
 from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
+from monitor.store import DestinationRow
 from tests.support.app import KEYWORDS, make_app
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.wait import until
@@ -126,13 +127,19 @@ def test_health_report_names_failing_silent_feeds_and_destinations():
     }
     created = {k: NOW - timedelta(days=30) for k in states}
     dests = [
-        {
-            "destination": "eu-channel",
-            "channel": "telegram",
-            "address": "@eu",
-            "healthy": False,
-            "last_error": "delivery: eu-channel: bot was kicked",
-        }
+        DestinationRow(
+            destination="eu-channel",
+            address="@eu",
+            channel="telegram",
+            first_seen=NOW - timedelta(days=30),
+            healthy=False,
+            last_error="delivery: eu-channel: bot was kicked",
+            last_success=None,
+            last_failure=NOW,
+            last_digest=None,
+            digests_sent=0,
+            via=None,
+        )
     ]
     report = health_report([spec(k) for k in states], states, dests, NOW, created)
     assert len(report.failing) == 1

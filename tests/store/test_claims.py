@@ -7,6 +7,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.models import Article, Match, Target
 from monitor.route import Route
 from monitor.store import Store
@@ -18,6 +20,8 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=5)
 
 
+@pytest.mark.sqlite_only  # PostgreSQL leases: a claimed feed is not granted again, nor
+# one not due (tests/multi/test_leases.py)
 def test_claim_feeds_gives_the_due_feeds_never_polled_first(tmp_path: Path) -> None:
     feeds = {f: f"http://127.0.0.1:9/{f}.xml" for f in ("a", "b", "c", "d")}
     app = make_app(tmp_path, feeds, keywords=KEYWORDS)

@@ -63,7 +63,7 @@ def test_round_trip_keeps_every_row_and_a_poll_after_it_sends_nothing(
     assert [(r.status, r.new) for r in again.feeds] == [("ok", 0)]
     with app.store() as store:
         assert store.engine == "postgresql"
-        assert store.outbox_stats()["counts"] == {
+        assert store.outbox_stats().counts == {
             f"{k}:{s}": n
             for (k, s), n in _counts(before["outbox"]).items()  # same rows, same states
         }

@@ -74,8 +74,13 @@ class App:
         cfg = self.configs()
         with Store(self.state) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(feeds=cfg.feeds, store=store, fetcher=fetcher,
-                                matcher=matcher(cfg.keywords), routing=routing(cfg.keywords))
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    matcher=matcher(cfg.keywords),
+                    routing=routing(cfg.keywords),
+                )
                 now = poller.clock()
                 store.sync_feeds(cfg.feeds.feeds, now)
                 specs = poller.due(now, everything=everything, only=only)

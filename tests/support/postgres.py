@@ -113,6 +113,17 @@ class ThrowawayCluster:
         )
         return self
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every session is ended, the server is back when
+        this returns (the PostgreSQL-restart test)."""
+        data = self.root / "data"
+        # -l: without a log file the server would keep this call's output pipe open.
+        # The options of the first start (port, socket directory) are kept by pg_ctl.
+        self._run(
+            self.pg_ctl, "-D", str(data), "-l", str(self.root / "log"), "-m", "fast", "-w",
+            "restart",
+        )  # fmt: skip
+
     def stop(self) -> None:
         with contextlib.suppress(PostgresUnavailable, subprocess.TimeoutExpired):
             self._run(self.pg_ctl, "-D", str(self.root / "data"), "-m", "immediate", "stop")

@@ -1,0 +1,183 @@
+"""Claims and elections of several instances on one real PostgreSQL (issue 11 item 4).
+
+Each instance is a ``Store`` of its own (its own connections), as two ``monitor run``
+processes are; threads make the claims race for real.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitor.models import FeedSpec, Route, Target
+from monitor.store import Store
+from monitor.store import outbox as ob
+from tests.support.wait import wait_until
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture
+def stores(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    a = Store(tmp_path / "a", database_url=postgres_url)
+    b = Store(tmp_path / "b", database_url=postgres_url)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def feeds(n: int, host: str = "example.org") -> list[FeedSpec]:
+    return [FeedSpec(id=f"f{i:03d}", url=f"https://{host}{i % 7}/feed{i}") for i in range(n)]
+
+
+def test_two_instances_racing_never_claim_one_feed_twice(stores: tuple[Store, Store]) -> None:
+    a, b = stores
+    a.sync_feeds(feeds(200), NOW)
+    got: dict[str, list[str]] = {"a": [], "b": []}
+
+    def claim(store: Store, name: str) -> None:
+        while ids := store.claim_feeds(name, NOW, NOW + LEASE, 3):
+            got[name].extend(ids)
+
+    threads = [threading.Thread(target=claim, args=(s, n)) for s, n in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(got["a"]) & set(got["b"])
+    assert sorted(got["a"] + got["b"]) == [f"f{i:03d}" for i in range(200)]
+    assert len(got["a"]) + len(got["b"]) == 200  # no id twice within one instance either
+
+
+def test_a_dead_instance_s_feed_is_taken_over_when_its_lease_ends(
+    stores: tuple[Store, Store],
+) -> None:
+    a, b = stores
+    a.sync_feeds(feeds(1), NOW)
+    assert a.claim_feeds("a", NOW, NOW + LEASE, 1, feed_ids=["f000"]) == ["f000"]
+    # "a" dies here: no poll written, no release.
+    later = NOW + timedelta(seconds=10)
+    assert b.claim_feeds("b", later, later + LEASE, 1, feed_ids=["f000"]) == []
+    assert b.claim_retry_at("f000", later, timedelta(seconds=1)) == NOW + LEASE
+    after = NOW + LEASE
+    assert b.claim_feeds("b", after, after + LEASE, 1, feed_ids=["f000"]) == ["f000"]
+
+
+def test_a_polled_feed_is_not_due_for_the_other_instance(stores: tuple[Store, Store]) -> None:
+    a, b = stores
+    a.sync_feeds(feeds(1), NOW)
+    assert a.claim_feeds("a", NOW, NOW + LEASE, 1, feed_ids=["f000"]) == ["f000"]
+    state = a.feed_state("f000")
+    assert state is not None
+    a.save_feed_state(dataclasses.replace(state, next_poll=NOW + timedelta(minutes=15)))
+    a.release_feed("f000", "a")
+    # b's timer still had the old due time: the feed is not due any more.
+    soon = NOW + timedelta(seconds=1)
+    assert b.claim_feeds("b", soon, soon + LEASE, 1, feed_ids=["f000"]) == []
+    assert b.claim_retry_at("f000", soon, timedelta(seconds=1)) == NOW + timedelta(minutes=15)
+    due = NOW + timedelta(minutes=15)
+    assert b.claim_feeds("b", due, due + LEASE, 1, feed_ids=["f000"]) == ["f000"]
+
+
+def test_per_host_slots_hold_across_instances(stores: tuple[Store, Store]) -> None:
+    a, b = stores
+    specs = [FeedSpec(id=f"h{i}", url=f"https://one.example/feed{i}") for i in range(5)]
+    a.sync_feeds(specs, NOW)
+    first = a.claim_feeds("a", NOW, NOW + LEASE, 5, per_host=2)
+    assert len(first) == 2
+    assert b.claim_feeds("b", NOW, NOW + LEASE, 5, per_host=2) == []
+    a.release_feed(first[0], "a")
+    second = b.claim_feeds("b", NOW, NOW + LEASE, 5, per_host=2)
+    assert len(second) == 1  # one slot came free (h0 was released unpolled: due again)
+    # Another host's feeds are not held back by this one's.
+    a.sync_feeds([FeedSpec(id="other", url="https://two.example:8443/feed")], NOW)
+    assert a.claim_feeds("a", NOW, NOW + LEASE, 5, per_host=2) == ["other"]
+
+
+def _alerts(store: Store, n: int) -> None:
+    target = Target("news", "telegram", "@chan")
+    routes = [Route("alert", target, i + 1, ("ai",), NOW) for i in range(n)]
+    with store.transaction() as conn:
+        ob.enqueue(conn, routes, NOW)
+
+
+def test_outbox_rows_racing_instances_claim_each_row_once(stores: tuple[Store, Store]) -> None:
+    a, b = stores
+    _alerts(a, 300)
+    got: dict[str, list[int]] = {"a": [], "b": []}
+
+    def claim(store: Store, name: str) -> None:
+        while rows := store.claim_outbox("alert", name, NOW, LEASE, limit=7):
+            got[name].extend(r.id for r in rows)
+            with store.transaction() as conn:  # sent: an instance's own rows come again
+                ob.mark_sent(conn, [r.id for r in rows], NOW, "m")
+
+    threads = [threading.Thread(target=claim, args=(s, n)) for s, n in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(got["a"]) & set(got["b"])
+    assert len(got["a"]) + len(got["b"]) == 300 == len(set(got["a"] + got["b"]))
+
+
+def test_outbox_lease_ends_and_a_sent_row_is_never_claimed_again(
+    stores: tuple[Store, Store],
+) -> None:
+    a, b = stores
+    _alerts(a, 2)
+    rows = a.claim_outbox("alert", "a", NOW, LEASE)
+    assert [r.id for r in rows] == [1, 2] or len(rows) == 2
+    with a.transaction() as conn:
+        ob.mark_sent(conn, [rows[0].id], NOW, "m1")
+    # a dies before sending the second row: b may take it once the lease ends, not before.
+    assert b.claim_outbox("alert", "b", NOW + LEASE / 2, LEASE) == []
+    assert b.next_due(("alert",)) == NOW + LEASE
+    taken = b.claim_outbox("alert", "b", NOW + LEASE, LEASE)
+    assert [r.id for r in taken] == [rows[1].id]
+    # A retry ends the lease: due again at its new time, on any instance.
+    with b.transaction() as conn:
+        ob.mark_retry(conn, [rows[1].id], NOW + LEASE + timedelta(seconds=5), "timeout")
+    retry = NOW + LEASE + timedelta(seconds=5)
+    assert [r.id for r in a.claim_outbox("alert", "a", retry, LEASE)] == [rows[1].id]
+    # The holder asking again gets its own row back (a one-shot ``monitor deliver``
+    # restarted under the same name after a crash); another instance still does not.
+    assert [r.id for r in a.claim_outbox("alert", "a", retry, LEASE)] == [rows[1].id]
+    assert b.claim_outbox("alert", "b", retry, LEASE) == []
+
+
+def test_singleton_election_and_takeover_when_the_holder_s_session_ends(
+    stores: tuple[Store, Store], postgres_url: str
+) -> None:
+    a, b = stores
+    assert a.singleton("digests", "a") is True
+    assert a.singleton("digests", "a") is True  # held, not re-acquired
+    assert b.singleton("digests", "b") is False
+    assert b.singleton("bot", "b") is True  # each job is elected on its own
+    assert a.singleton("bot", "a") is False
+    # The holder's process dies: the server ends its session (as when its socket closes).
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'monitor-elections' AND pid IN ("
+            " SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"
+            " AND pid <> pg_backend_pid() AND backend_start = (SELECT MIN(backend_start)"
+            " FROM pg_stat_activity WHERE application_name = 'monitor-elections')"
+        ).fetchall()
+    assert ended == [(True,)]
+    # The server ends the session a moment later: b is elected at one of its next asks.
+    assert wait_until(lambda: b.singleton("digests", "b"), 10)
+    assert a.singleton("digests", "a") is False  # a noticed, reconnected, lost the job
+    assert a.singleton("bot", "a") is False  # b still holds the bot
+    b.close()  # b stops: its jobs are free as soon as the server has ended its session
+    assert wait_until(lambda: a.singleton("digests", "a"), 10)
+    assert wait_until(lambda: a.singleton("bot", "a"), 10)
