@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from monitor.fetch import Fetcher
 from monitor.models import CycleReport
@@ -39,23 +40,28 @@ def farm(server: FeedServer, tmp_path: Path, **feed_options: object) -> App:
 def cycle(app: App) -> tuple[CycleReport, Poller]:
     """One cycle over every feed by a new poller, as a new ``monitor poll`` process makes:
     the matcher is left to ``build_matcher``, and a parser process is wanted."""
+    return asyncio.run(acycle(app))
+
+
+async def acycle(app: App, **options: Any) -> tuple[CycleReport, Poller]:
+    """``cycle`` on the running loop; ``options`` replace the poller's settings."""
     cfg = app.configs()
-
-    async def go() -> tuple[CycleReport, Poller]:
-        with Store(app.state) as store:
-            async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(
-                    feeds=cfg.feeds,
-                    store=store,
-                    fetcher=fetcher,
-                    build_matcher=lambda: matcher(cfg.keywords),
-                    routing=routing(cfg.keywords),
-                    parse_workers=1,
-                    parse_pool_min=1,
-                )
-                return await poller.cycle(everything=True), poller
-
-    return asyncio.run(go())
+    settings: dict[str, Any] = {
+        "build_matcher": lambda: matcher(cfg.keywords),
+        "parse_workers": 1,
+        "parse_pool_min": 1,
+        **options,
+    }
+    with Store(app.state) as store:
+        async with Fetcher(cfg.feeds.settings) as fetcher:
+            poller = Poller(
+                feeds=cfg.feeds,
+                store=store,
+                fetcher=fetcher,
+                routing=routing(cfg.keywords),
+                **settings,
+            )
+            return await poller.cycle(everything=True), poller
 
 
 def test_a_cycle_of_304s_compiles_no_matcher_and_starts_no_parser(
@@ -244,17 +250,7 @@ def test_the_lazy_matcher_is_built_once_in_a_thread_while_fetches_go_on(
 
         ticker = asyncio.ensure_future(tick())
         try:
-            with Store(app.state) as store:
-                async with Fetcher(cfg.feeds.settings) as fetcher:
-                    poller = Poller(
-                        feeds=cfg.feeds,
-                        store=store,
-                        fetcher=fetcher,
-                        build_matcher=build,
-                        routing=routing(cfg.keywords),
-                        parse_workers=0,
-                    )
-                    return await poller.cycle(everything=True), poller
+            return await acycle(app, build_matcher=build, parse_workers=0)
         finally:
             ticker.cancel()
 
