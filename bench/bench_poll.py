@@ -359,11 +359,46 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
             out["articles"] = store.count_articles()
             out["peak_split"] = PssSampler.peak_split
             out["engine"] = store.engine
+            out["written"] = written_bytes()
+            if not url:
+                out["database"] = database_size(store)
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if args.database and database:
             admin(args.database, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def written_bytes() -> int:
+    """Bytes this process caused to be written to storage (``/proc/self/io``)."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def database_size(store: Any) -> Result:
+    """The SQLite file's size and its biggest tables and indexes (``dbstat``), after the
+    cycles (issue 15: bytes per stored article)."""
+    conn = store.conn
+    main = store.path.stat().st_size
+    wal = store.path.with_name(store.path.name + "-wal")
+    tables: dict[str, int] = {}
+    try:
+        for name, size in conn.execute(
+            "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ):
+            tables[str(name)] = int(size)
+    except Exception:  # a SQLite without the dbstat table: sizes only
+        pass
+    return {
+        "main": main,
+        "wal": wal.stat().st_size if wal.exists() else 0,
+        "tables": dict(list(tables.items())[:14]),
+    }
 
 
 def worker_feedparser(farm: dict[str, Any], args: argparse.Namespace) -> Result:
@@ -800,6 +835,10 @@ def summary(kind: str, r: Result) -> str:
         note += " (peak PSS: {:.0f} MB this process + {:.0f} MB parser process)".format(
             *r["peak_split"]
         )
+    if r.get("database") and r.get("articles"):
+        db = r["database"]
+        note += f" (database {db['main'] / r['articles']:.0f} B/article, WAL {db['wal'] >> 20} MB"
+        note += f", wrote {r.get('written', 0) / 2**30:.2f} GiB)"
     return f"{kind:10s} " + " | ".join(parts) + note
 
 
@@ -840,6 +879,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1, help="the farm's choice of items")
     ap.add_argument("--replay", type=Path, default=default_replay(), help="replay fixtures")
     ap.add_argument("--no-write", action="store_true", help="print only, leave docs alone")
+    ap.add_argument("--results", type=Path, help="append every run's raw figures (JSON lines)")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--farm-file", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--run", type=int, default=1, help=argparse.SUPPRESS)
@@ -880,6 +920,10 @@ def main() -> int:
                         name = f"reader w{workers}" if kind == "reader" else kind
                         r = run_worker(kind, farm_file, args, workers)
                         results[name].append(r)
+                        if args.results:
+                            with args.results.open("a", encoding="utf-8") as fh:
+                                row = {"kind": name, "run": run + 1, "feeds": args.feeds, **r}
+                                fh.write(json.dumps(row) + "\n")
                         print(f"run {run + 1}/{args.runs} {summary(name, r)}", flush=True)
                         for phase in ("cold", "warm", "changed"):
                             if phase in r and r[phase].get("errors"):

@@ -51,6 +51,8 @@ Clock = Callable[[], datetime]
 
 PARSE_POOL_MIN_FEEDS = 64
 MAX_BACKLOG = 64
+WRITE_BATCH = 64
+WRITE_DELAY = 0.02
 TRIM_AFTER = 100
 """Polls that end before the next return of free heap pages (when none runs any more)."""
 _WORKER_MATCHER: Any = None
@@ -173,6 +175,19 @@ class Poller:
     """How many times ``trim`` ran (a diagnostic)."""
     _running: int = field(default=0, init=False, repr=False)
     _ended: int = field(default=0, init=False, repr=False)
+    write_batch: int = WRITE_BATCH
+    """At most this many polls write in one transaction (``Store.batch``, SQLite): a poll
+    whose body is parsed, or that got a 304 or an error, queues its writes; the queue is
+    written when it is this long, when every running poll waits in it, or ``write_delay``
+    seconds after its first write (issue 15: a commit per feed cost a third of a cold
+    cycle's store time and most of its disk writes).  1: every poll commits alone."""
+    write_delay: float = WRITE_DELAY
+    _writes: list[tuple[Callable[[], PollReport], asyncio.Future[PollReport]]] = field(
+        default_factory=list, init=False, repr=False
+    )
+    _flush_at: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = field(
+        default=None, init=False, repr=False
+    )
     stories_for_all: bool = False
     """Group every new article into stories, not only those that matched a watchlist.
     Off by default: story assignment costs ~0.6 ms per article (bench/bench_dedupe.py), and
@@ -356,14 +371,15 @@ class Poller:
         release_backlog: Callable[[], None] = lambda: None,
     ) -> PollReport:
         if result.outcome == "error":
-            return self._failed(spec, state, result, result.error or "unknown error")
+            error = result.error or "unknown error"
+            return await self._write(lambda: self._failed(spec, state, result, error))
         if result.outcome == "not_modified":
-            return self._unchanged(spec, state, result)
+            return await self._write(lambda: self._unchanged(spec, state, result))
         body = result.body or b""
         digest = hashlib.sha256(body).hexdigest()
         if state.body_hash == digest and state.last_success is not None:
             # Servers that ignore validators send the same bytes again: nothing to parse.
-            return self._unchanged(spec, state, result)
+            return await self._write(lambda: self._unchanged(spec, state, result))
         from monitor.parse import parse_feed
 
         await self._matcher()
@@ -404,9 +420,10 @@ class Poller:
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
-            return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
+            problems = "; ".join(parsed.problems)
+            return await self._write(lambda: self._failed(spec, state, result, problems, parsed))
         if spec.fulltext == "never" or not parsed.articles:
-            return self._record(spec, state, result, prepared, digest)
+            return await self._write(lambda: self._record(spec, state, result, prepared, digest))
         # A first poll with a backfill limit: pages only of articles that can alert or
         # enter a digest (the newest `backfill`, those of the last day).
         capped = state.never_polled and spec.backfill is not None
@@ -417,7 +434,7 @@ class Poller:
         release_backlog()
         got = await self._fulltext(spec, parsed, now, since)
         if got is None:
-            return self._record(spec, state, result, prepared, digest)
+            return await self._write(lambda: self._record(spec, state, result, prepared, digest))
         if got.changed:
             # Match (and fingerprint) again with the bodies: prepare is pure and cheap
             # next to the pages it waited for.
@@ -435,7 +452,8 @@ class Poller:
             pages_fetched=state.pages_fetched + got.fetched,
             page_failures=state.page_failures + got.failures,
         )
-        report = self._record(spec, state, result, prepared, digest)
+        enriched = state
+        report = await self._write(lambda: self._record(spec, enriched, result, prepared, digest))
         return replace(report, pages_fetched=got.fetched, page_failures=got.failures)
 
     async def _fulltext(
@@ -460,6 +478,54 @@ class Poller:
             pages, spec, parsed.articles, known, now, since=since, keep_newest=keep
         )
         return got if got.fetched or got.failures else None
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def _write(self, job: Callable[[], PollReport]) -> PollReport:
+        """Run ``job`` (a poll's writes: ``_record``, ``_unchanged`` or ``_failed``) in a
+        batch with other polls' (``write_batch``); its report, or its error."""
+        if self.write_batch <= 1 or self.store.engine != "sqlite":
+            return job()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PollReport] = loop.create_future()
+        self._writes.append((job, future))
+        if len(self._writes) >= min(self.write_batch, max(1, self._running)):
+            self._flush_writes()
+        elif self._flush_at is None or self._flush_at[0] is not loop:
+            self._flush_at = (loop, loop.call_later(self.write_delay, self._flush_writes))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self._writes = [w for w in self._writes if w[1] is not future]
+            if not self._writes and self._flush_at is not None:
+                self._flush_at[1].cancel()
+                self._flush_at = None
+            raise
+
+    def _flush_writes(self) -> None:
+        """Write the queued polls in one transaction, each in a savepoint: one poll's
+        failure is that poll's; a failed commit fails them all (nothing was written)."""
+        if self._flush_at is not None:
+            self._flush_at[1].cancel()
+            self._flush_at = None
+        writes, self._writes = self._writes, []
+        done: list[tuple[asyncio.Future[PollReport], PollReport | Exception]] = []
+        try:
+            with self.store.batch():
+                for job, future in writes:
+                    try:
+                        done.append((future, job()))
+                    except Exception as exc:  # this poll's failure (poll_safely reports it)
+                        done.append((future, exc))
+        except Exception as exc:
+            done = [(future, exc) for _, future in writes]
+        for future, outcome in done:
+            if future.done():  # its poll was cancelled meanwhile
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
 
     # -- outcomes ------------------------------------------------------------------------
 

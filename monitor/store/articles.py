@@ -18,10 +18,12 @@ Every key that maps to a known article is recorded too, so the next poll answers
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store import tallies
@@ -42,21 +44,76 @@ def _json_list(values: Sequence[str]) -> str:
     return json.dumps(list(values), ensure_ascii=False) if values else "[]"
 
 
-def _chunks(items: Sequence[str], size: int = 400) -> Iterator[Sequence[str]]:
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = 400) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
+# -- the lean row (issue 15: 2,100 bytes an article, target 1,200) -------------------------
+#
+# An entry's URL used to be stored six times: in its key ("guid:" + URL), ``url``,
+# ``canonical_url`` and ``url_key`` of ``articles``, the ``articles_url_key`` index, and
+# twice more in ``seen_keys`` (its table and its primary key index).  What is stored now:
+#
+# * ``seen_keys.key_hash`` and ``articles.url_hash``: 64-bit hashes (``key_hash``) of the
+#   entry key and of the URL key, looked up, never shown.  A false match needs two keys
+#   of one feed (or two URL keys of the whole archive) to share 64 bits: about 1 in
+#   4 * 10^6 for 3 million URL keys;
+# * ``articles.key``: "guid:" alone when the key is "guid:" + url, "link:" alone when it
+#   is "link:" + the canonical URL (the usual cases), else the key;
+# * ``articles.canonical_url``: NULL when it equals ``url``, '' when there is none.
+
+
+def key_hash(text: str) -> int:
+    """A signed 64-bit hash of an entry key or URL key (BLAKE2b; an SQL INTEGER/BIGINT)."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def pack_key(key: str, url: str | None, canonical: str | None) -> str:
+    if url is not None and key == "guid:" + url:
+        return "guid:"
+    if canonical is not None and key == "link:" + canonical:
+        return "link:"
+    return key
+
+
+def unpack_key(stored: str, url: str | None, canonical: str | None) -> str:
+    # An empty guid or link never makes a key (monitor.parse.identity), so "guid:" and
+    # "link:" alone can only be packed ones.
+    if stored == "guid:":
+        return "guid:" + (url or "")
+    if stored == "link:":
+        return "link:" + (canonical or "")
+    return stored
+
+
+def pack_canonical(url: str | None, canonical: str | None) -> str | None:
+    if canonical is None:
+        return ""
+    return None if canonical == url else canonical
+
+
+def unpack_canonical(url: str | None, stored: str | None) -> str | None:
+    if stored is None:
+        return url
+    return stored or None
+
+
 def known_keys(conn: Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
     """Which of ``keys`` were seen in this feed before."""
+    by_hash = {key_hash(k): k for k in keys}
     known: set[str] = set()
-    for chunk in _chunks(keys):
-        marks = ",".join("?" * len(chunk))
+    for hashed in _chunks(list(by_hash)):
+        marks = ",".join("?" * len(hashed))
         known.update(
-            row[0]
+            by_hash[row[0]]
             for row in conn.execute(
-                f"SELECT key FROM seen_keys WHERE feed_id = ? AND key IN ({marks})",
-                (feed_id, *chunk),
+                f"SELECT key_hash FROM seen_keys WHERE feed_id = ? AND key_hash IN ({marks})",
+                (feed_id, *hashed),
             )
         )
     return frozenset(known)
@@ -67,26 +124,28 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
 
     URL keys and text hashes are looked up only for entries whose key is not known.
     """
-    keys = [i.key for i in identities]
+    keys = {key_hash(i.key): i.key for i in identities}
     known: dict[str, StoredEntry] = {}
-    for chunk in _chunks(keys):
-        marks = ",".join("?" * len(chunk))
+    for hashed in _chunks(list(keys)):
+        marks = ",".join("?" * len(hashed))
         for row in conn.execute(
-            "SELECT s.key, s.article_id, a.content_hash FROM seen_keys s"
+            "SELECT s.key_hash, s.article_id, a.content_hash FROM seen_keys s"
             " LEFT JOIN articles a ON a.id = s.article_id"
-            f" WHERE s.feed_id = ? AND s.key IN ({marks})",
-            (feed_id, *chunk),
+            f" WHERE s.feed_id = ? AND s.key_hash IN ({marks})",
+            (feed_id, *hashed),
         ):
-            known[row[0]] = StoredEntry(row[1], row[2])
+            known[keys[row[0]]] = StoredEntry(row[1], row[2])
     fresh = [i for i in identities if i.key not in known]
+    url_keys = {key_hash(u): u for u in sorted({i.url_key for i in fresh if i.url_key})}
     urls: dict[str, int] = {}
-    for chunk in _chunks(sorted({i.url_key for i in fresh if i.url_key})):
-        marks = ",".join("?" * len(chunk))
+    for hashed in _chunks(list(url_keys)):
+        marks = ",".join("?" * len(hashed))
         for row in conn.execute(
-            f"SELECT url_key, MIN(id) FROM articles WHERE url_key IN ({marks}) GROUP BY url_key",
-            tuple(chunk),
+            f"SELECT url_hash, MIN(id) FROM articles WHERE url_hash IN ({marks})"
+            " GROUP BY url_hash",
+            tuple(hashed),
         ):
-            urls[row[0]] = row[1]
+            urls[url_keys[row[0]]] = row[1]
     hashes: dict[str, int] = {}
     for chunk in _chunks(sorted({i.text_hash for i in fresh})):
         marks = ",".join("?" * len(chunk))
@@ -113,8 +172,8 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
         # One statement each, not one per entry (issue 11: PostgreSQL pays for every
         # statement a round trip and an executor start).
         conn.execute(
-            "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key = ANY(?)",
-            (stamp, feed_id, [k.key for k in intent.known]),
+            "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key_hash = ANY(?)",
+            (stamp, feed_id, [key_hash(k.key) for k in intent.known]),
         )
         conn.execute(
             "UPDATE articles SET last_seen = ? WHERE id = ANY(?)",
@@ -122,15 +181,15 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
         )
     elif intent.known:
         conn.executemany(
-            "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key = ?",
-            [(stamp, feed_id, k.key) for k in intent.known],
+            "UPDATE seen_keys SET last_seen = ? WHERE feed_id = ? AND key_hash = ?",
+            [(stamp, feed_id, key_hash(k.key)) for k in intent.known],
         )
         conn.executemany(
             "UPDATE articles SET last_seen = ? WHERE id = ?",
             [(stamp, aid) for aid in {k.article_id for k in intent.known}],
         )
     columns = (
-        "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
+        "INSERT INTO articles (feed_id, key, url, canonical_url, url_hash, content_hash,"
         " title, summary, content, published, date_from_feed, language, authors, tags,"
         " first_seen, last_seen, body) VALUES "
     )
@@ -138,10 +197,10 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
     rows = [
         (
             feed_id,
-            e.article.key,
+            pack_key(e.article.key, e.article.url, e.article.canonical_url),
             e.article.url,
-            e.article.canonical_url,
-            e.url_key,
+            pack_canonical(e.article.url, e.article.canonical_url),
+            key_hash(e.url_key) if e.url_key else None,
             e.text_hash,
             e.article.title,
             e.article.summary,
@@ -181,12 +240,12 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
         tallies.add_articles(conn, feed_id, tallies.day_of(stamp), len(new))
     if intent.keys:
         conn.executemany(
-            "INSERT INTO seen_keys (feed_id, key, article_id, first_seen, last_seen)"
-            " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, key) DO NOTHING",
+            "INSERT INTO seen_keys (feed_id, key_hash, article_id, first_seen, last_seen)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, key_hash) DO NOTHING",
             [
                 (
                     feed_id,
-                    k.key,
+                    key_hash(k.key),
                     k.article_id if k.new_index is None else new[k.new_index].id,
                     stamp,
                     stamp,
@@ -221,12 +280,14 @@ class StoredArticle:
 
 def row_to_article(row: Row) -> StoredArticle:
     published = from_db(row["published"])
+    url = row["url"]
+    canonical = unpack_canonical(url, row["canonical_url"])
     article = Article(
         feed_id=row["feed_id"],
-        key=row["key"],
+        key=unpack_key(row["key"], url, canonical),
         title=row["title"],
-        url=row["url"],
-        canonical_url=row["canonical_url"],
+        url=url,
+        canonical_url=canonical,
         summary=row["summary"] or "",
         content=row["content"] or "",
         published=published,
