@@ -384,6 +384,7 @@ def database_size(store: Any) -> Result:
     """The SQLite file's size and its biggest tables and indexes (``dbstat``), after the
     cycles (issue 15: bytes per stored article)."""
     conn = store.conn
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file
     main = store.path.stat().st_size
     wal = store.path.with_name(store.path.name + "-wal")
     tables: dict[str, int] = {}

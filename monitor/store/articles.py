@@ -141,8 +141,7 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
     for hashed in _chunks(list(url_keys)):
         marks = ",".join("?" * len(hashed))
         for row in conn.execute(
-            f"SELECT url_hash, MIN(id) FROM articles WHERE url_hash IN ({marks})"
-            " GROUP BY url_hash",
+            f"SELECT url_hash, MIN(id) FROM articles WHERE url_hash IN ({marks}) GROUP BY url_hash",
             tuple(hashed),
         ):
             urls[url_keys[row[0]]] = row[1]
@@ -240,14 +239,13 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
         tallies.add_articles(conn, feed_id, tallies.day_of(stamp), len(new))
     if intent.keys:
         conn.executemany(
-            "INSERT INTO seen_keys (feed_id, key_hash, article_id, first_seen, last_seen)"
-            " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, key_hash) DO NOTHING",
+            "INSERT INTO seen_keys (feed_id, key_hash, article_id, last_seen)"
+            " VALUES (?,?,?,?) ON CONFLICT (feed_id, key_hash) DO NOTHING",
             [
                 (
                     feed_id,
                     key_hash(k.key),
                     k.article_id if k.new_index is None else new[k.new_index].id,
-                    stamp,
                     stamp,
                 )
                 for k in intent.keys

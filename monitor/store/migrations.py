@@ -256,9 +256,10 @@ def _lean_rows(conn: Connection) -> None:
     """Issue 15: an entry's URL was stored six times (2,100 bytes an article).  Entry keys
     in ``seen_keys`` and URL keys in ``articles`` become 64-bit hashes (``url_hash``, with
     its index in place of ``articles_url_key``); ``seen_keys`` loses its ``last_seen``
-    index (only the daily retention reads it) and, on SQLite, its rowid (the primary key
-    is the table); ``articles.key`` and ``canonical_url`` drop what repeats the URL.  See
-    ``monitor.store.articles`` ("the lean row").
+    index (only the daily retention reads it), its ``first_seen`` (never read) and, on
+    SQLite, its rowid (the primary key is the table); ``articles.key`` and
+    ``canonical_url`` drop what repeats the URL; the ``articles_seen_feed`` index goes.
+    See ``monitor.store.articles`` ("the lean row").
     """
     from monitor.store import articles
 
@@ -273,22 +274,22 @@ def _lean_rows(conn: Connection) -> None:
 
     run(
         "CREATE TABLE seen_keys_lean (feed_id TEXT NOT NULL, key_hash INTEGER NOT NULL,"
-        " article_id INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,"
+        " article_id INTEGER NOT NULL, last_seen TEXT NOT NULL,"
         " PRIMARY KEY (feed_id, key_hash))" + ("" if postgresql else " WITHOUT ROWID")
     )
     after: tuple[str, str] = ("", "")
     while True:
         rows = conn.execute(
-            "SELECT feed_id, key, article_id, first_seen, last_seen FROM seen_keys"
+            "SELECT feed_id, key, article_id, last_seen FROM seen_keys"
             " WHERE feed_id > ? OR (feed_id = ? AND key > ?) ORDER BY feed_id, key LIMIT 2000",
             (after[0], after[0], after[1]),
         ).fetchall()
         if not rows:
             break
         conn.executemany(
-            "INSERT INTO seen_keys_lean (feed_id, key_hash, article_id, first_seen, last_seen)"
-            " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, key_hash) DO NOTHING",
-            [(r[0], articles.key_hash(r[1]), r[2], r[3], r[4]) for r in rows],
+            "INSERT INTO seen_keys_lean (feed_id, key_hash, article_id, last_seen)"
+            " VALUES (?,?,?,?) ON CONFLICT (feed_id, key_hash) DO NOTHING",
+            [(r[0], articles.key_hash(r[1]), r[2], r[3]) for r in rows],
         )
         after = (rows[-1][0], rows[-1][1])
     run("DROP TABLE seen_keys")
@@ -319,6 +320,8 @@ def _lean_rows(conn: Connection) -> None:
         last = rows[-1][0]
     run("DROP INDEX articles_url_key")
     run("CREATE INDEX articles_url_hash ON articles (url_hash)")
+    # Counting a day's articles per feed (its reason) is the tallies' work since migration 13.
+    run("DROP INDEX articles_seen_feed")
 
 
 MIGRATIONS: tuple[Migration, ...] = (

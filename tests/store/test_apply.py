@@ -108,3 +108,58 @@ def test_a_failure_half_way_writes_nothing_and_the_index_forgets(tmp_path: Path)
         state = store.feed_state("f")
         assert state is not None
         assert state.articles_seen == 3
+
+
+def _articles(prefix: str) -> tuple[Article, ...]:
+    return tuple(
+        Article(
+            feed_id="f",
+            key=f"guid:{prefix}{i}",
+            title=f"AI story {prefix}{i}",
+            url=f"https://e.eu/{prefix}{i}",
+            canonical_url=f"https://e.eu/{prefix}{i}",
+            summary="text",
+            published=NOW,
+        )
+        for i in range(3)
+    )
+
+
+def test_in_a_batch_a_failed_apply_undoes_only_its_own_writes(tmp_path: Path) -> None:
+    """Issue 15: a cycle's polls share one transaction (``Store.batch``); each apply is a
+    savepoint of it."""
+    with Store(tmp_path) as store:
+        store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
+        stories = FailingStories()
+        with store.batch():
+            assert len(store.apply(intent_for(store, _articles("a")), StoryIndex())) == 3
+            with pytest.raises(RuntimeError, match="dedupe failed"):
+                store.apply(intent_for(store, _articles("b")), stories)
+            assert len(store.apply(intent_for(store, _articles("c")), StoryIndex())) == 3
+        assert counts(store) == (6, 6, 6, 6, 6)
+        assert len(stories.discarded) == 1
+
+
+def test_a_batch_that_fails_writes_nothing_and_the_index_forgets(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
+        stories = FailingStories()
+        stories.calls = -10  # never fails on its own
+        written: list[int] = []
+
+        def fails_after_the_applies() -> None:
+            with store.batch():
+                written.extend(
+                    n.id for n in store.apply(intent_for(store, _articles("a")), stories)
+                )
+                raise RuntimeError("after the applies")
+
+        with pytest.raises(RuntimeError, match="after the applies"):
+            fails_after_the_applies()
+        assert len(written) == 3
+        if store.engine == "sqlite":  # one transaction: nothing is written
+            assert counts(store) == (0, 0, 0, 0, 0)
+            assert sorted(stories.discarded) == [1, 2, 3]
+        else:  # PostgreSQL commits each apply on its own (the batch changes nothing)
+            assert counts(store) == (3, 3, 3, 3, 3)
+            assert stories.discarded == []
