@@ -64,7 +64,8 @@ def _chunks(items: Sequence[T], size: int = 400) -> Iterator[Sequence[T]]:
 #   4 * 10^6 for 3 million URL keys;
 # * ``articles.key``: "guid:" alone when the key is "guid:" + url, "link:" alone when it
 #   is "link:" + the canonical URL (the usual cases), else the key;
-# * ``articles.canonical_url``: NULL when it equals ``url``, '' when there is none.
+# * ``articles.canonical_url``: NULL when it equals ``url``, '' when there is none;
+# * ``articles.content_hash``: the text hash's 16 bytes, not its 32 hex digits.
 
 
 def key_hash(text: str) -> int:
@@ -103,6 +104,10 @@ def unpack_canonical(url: str | None, stored: str | None) -> str | None:
     return stored or None
 
 
+def _hex(stored: bytes | None) -> str | None:
+    return None if stored is None else bytes(stored).hex()
+
+
 def known_keys(conn: Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
     """Which of ``keys`` were seen in this feed before."""
     by_hash = {key_hash(k): k for k in keys}
@@ -134,7 +139,7 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
             f" WHERE s.feed_id = ? AND s.key_hash IN ({marks})",
             (feed_id, *hashed),
         ):
-            known[keys[row[0]]] = StoredEntry(row[1], row[2])
+            known[keys[row[0]]] = StoredEntry(row[1], _hex(row[2]))
     fresh = [i for i in identities if i.key not in known]
     url_keys = {key_hash(u): u for u in sorted({i.url_key for i in fresh if i.url_key})}
     urls: dict[str, int] = {}
@@ -151,9 +156,9 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
         for row in conn.execute(
             f"SELECT content_hash, MIN(id) FROM articles WHERE feed_id = ? "
             f"AND content_hash IN ({marks}) GROUP BY content_hash",
-            (feed_id, *chunk),
+            (feed_id, *(bytes.fromhex(h) for h in chunk)),
         ):
-            hashes[row[0]] = row[1]
+            hashes[bytes(row[0]).hex()] = row[1]
     return FeedSnapshot(feed_id, known, urls, hashes)
 
 
@@ -200,7 +205,7 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
             e.article.url,
             pack_canonical(e.article.url, e.article.canonical_url),
             key_hash(e.url_key) if e.url_key else None,
-            e.text_hash,
+            bytes.fromhex(e.text_hash),
             e.article.title,
             e.article.summary,
             e.article.content,

@@ -258,7 +258,8 @@ def _lean_rows(conn: Connection) -> None:
     its index in place of ``articles_url_key``); ``seen_keys`` loses its ``last_seen``
     index (only the daily retention reads it), its ``first_seen`` (never read) and, on
     SQLite, its rowid (the primary key is the table); ``articles.key`` and
-    ``canonical_url`` drop what repeats the URL; the ``articles_seen_feed`` index goes.
+    ``canonical_url`` drop what repeats the URL, ``content_hash`` keeps 16 bytes instead
+    of 32 hex digits; the ``articles_seen_feed`` index goes.
     See ``monitor.store.articles`` ("the lean row").
     """
     from monitor.store import articles
@@ -295,26 +296,32 @@ def _lean_rows(conn: Connection) -> None:
     run("DROP TABLE seen_keys")
     run("ALTER TABLE seen_keys_lean RENAME TO seen_keys")
     run("ALTER TABLE articles ADD COLUMN url_hash INTEGER")
+    if postgresql:  # SQLite keeps the column's declared type and stores the bytes as given
+        run(
+            "ALTER TABLE articles ALTER COLUMN content_hash TYPE BYTEA"
+            " USING decode(content_hash, 'hex')"
+        )
     last = 0
     while True:
         rows = conn.execute(
-            "SELECT id, key, url, canonical_url, url_key FROM articles"
+            "SELECT id, key, url, canonical_url, url_key, content_hash FROM articles"
             " WHERE id > ? ORDER BY id LIMIT 2000",
             (last,),
         ).fetchall()
         if not rows:
             break
         conn.executemany(
-            "UPDATE articles SET key = ?, canonical_url = ?, url_hash = ?, url_key = NULL"
-            " WHERE id = ?",
+            "UPDATE articles SET key = ?, canonical_url = ?, url_hash = ?, url_key = NULL,"
+            " content_hash = ? WHERE id = ?",
             [
                 (
                     articles.pack_key(key, url, canonical),
                     articles.pack_canonical(url, canonical),
                     articles.key_hash(url_key) if url_key else None,
+                    bytes.fromhex(digest) if isinstance(digest, str) else digest,
                     article_id,
                 )
-                for article_id, key, url, canonical, url_key in rows
+                for article_id, key, url, canonical, url_key, digest in rows
             ],
         )
         last = rows[-1][0]
