@@ -266,22 +266,21 @@ def test_first_poll_backfill_limits_alerts(feed_server: FeedServer, tmp_path: Pa
     assert alerts == 3  # after the first poll every match alerts
 
 
+def serve_ai_act_stories(feed_server: FeedServer, feeds: int, latency: float = 0.0) -> None:
+    """Feeds /f0.xml.. each with five "AI Act story i.j" items."""
+    for i in range(feeds):
+        items = [
+            (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}") for j in range(5)
+        ]
+        feed_server.feed(f"/f{i}.xml", rss_feed(f"F{i}", items), latency=latency)
+
+
 @pytest.mark.sqlite_only  # several state dirs in one test (one database on PostgreSQL)
 def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_path: Path):
     """Big cycles parse in a worker process; the outcome must not depend on it."""
 
     feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(6)}
-    for i in range(6):
-        feed_server.feed(
-            f"/f{i}.xml",
-            rss_feed(
-                f"F{i}",
-                [
-                    (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}")
-                    for j in range(5)
-                ],
-            ),
-        )
+    serve_ai_act_stories(feed_server, 6)
     outcomes = []
     for workers in (0, 1):
         (tmp_path / f"w{workers}").mkdir()
@@ -310,18 +309,7 @@ def _backlog_poll(app, max_backlog: int, *, workers: int = 1) -> tuple[CycleRepo
 def test_backlog_bounds_the_bodies_waiting_to_be_stored(feed_server: FeedServer, tmp_path: Path):
     # 12 feeds answer at once; with a parser process the bodies would all wait at once.
     feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(12)}
-    for i in range(12):
-        feed_server.feed(
-            f"/f{i}.xml",
-            rss_feed(
-                f"F{i}",
-                [
-                    (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}")
-                    for j in range(5)
-                ],
-            ),
-            latency=0.05,
-        )
+    serve_ai_act_stories(feed_server, 12, latency=0.05)
     (tmp_path / "b").mkdir()
     bounded, peak = _backlog_poll(make_app(tmp_path / "b", feeds), 2)
     assert peak == 2  # the bound was reached and never exceeded

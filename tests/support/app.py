@@ -92,21 +92,23 @@ class App:
     async def acycle(
         self,
         *,
-        make_matcher: Callable[[KeywordsConfig], Matcher] = matcher,
+        make_matcher: Callable[[KeywordsConfig], Matcher] | None = matcher,
         hang_guard: float | None = None,
         **options: Any,
     ) -> tuple[CycleReport, Poller]:
         """One cycle over every feed with a Poller built with `options` (parse_workers,
-        max_backlog, ...). `hang_guard` (seconds) guards against a hang, it is not a timing.
+        max_backlog, ...). `make_matcher=None` leaves the matcher to the poller (pass
+        `build_matcher`). `hang_guard` (seconds) guards against a hang, it is not a timing.
         Returns the report and the poller, for its counters."""
         cfg = self.configs()
+        if make_matcher is not None:
+            options["matcher"] = make_matcher(cfg.keywords)
         with Store(self.state) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,
                     store=store,
                     fetcher=fetcher,
-                    matcher=make_matcher(cfg.keywords),
                     routing=routing(cfg.keywords),
                     **options,
                 )
