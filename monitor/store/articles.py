@@ -39,9 +39,10 @@ from monitor.update import (
 )
 
 
-def _json_list(values: Sequence[str]) -> str:
-    # Most feeds give no authors or tags: skip the encoder for the empty list.
-    return json.dumps(list(values), ensure_ascii=False) if values else "[]"
+def _json_list(values: Sequence[str]) -> str | None:
+    # Most feeds give no authors or tags: no encoder, and NULL (no bytes) for the empty
+    # list (``row_to_article`` reads it as "[]").
+    return json.dumps(list(values), ensure_ascii=False) if values else None
 
 
 T = TypeVar("T")
