@@ -105,12 +105,19 @@ def load_edited(edited: Sequence[str], old: Configs, feeds_path: str) -> Loaded:
     they trigger stalled the loop for up to 0.7 s.  So no collection runs meanwhile,
     and what the load built is frozen (like the configuration at start, see the
     service's ``_apply``) rather than left for a collection to walk afterwards.
+
+    One young collection runs first: the load leaves reference cycles behind (ruamel's
+    loader, its reader and constructor; exceptions and their frames), and a frozen
+    cycle is never collected, so each reload kept ~850 dead objects for good.  That
+    collection walks only what the load allocated (about 200,000 objects for the
+    shipped files: 15-20 ms, once per edit), not the frozen heap.
     """
     collecting = gc.isenabled()
     gc.disable()
     try:
         return _load_files(edited, old, feeds_path)
     finally:
+        gc.collect(0)
         gc.freeze()
         if collecting:
             gc.enable()
