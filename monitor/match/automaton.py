@@ -15,7 +15,7 @@ a fold and that one call.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ahocorasick_rs import BytesAhoCorasick
@@ -103,9 +103,9 @@ class Scan:
 class Scanner:
     """The compiled automaton and the atoms behind each of its patterns."""
 
-    def __init__(self, atoms: Sequence[Atom]) -> None:
-        # Kept as given: the matcher's ``AtomTable`` packs its inflected forms (issue 12).
-        self.atoms = atoms
+    def __init__(self, atoms: Iterable[Atom]) -> None:
+        # A sequence is kept as given: the matcher's ``AtomTable`` packs its forms (issue 12).
+        self.atoms: Sequence[Atom] = atoms if isinstance(atoms, Sequence) else list(atoms)
         index: dict[str, int] = {}
         # Per pattern, its atoms and, for a key that spells an acronym another way
         # ("a i act" for "AI Act"), the shape the hit must have (None: any).
