@@ -30,8 +30,6 @@ drops control characters)."""
 
 COUNT_CAP = 1000
 """Searches and filtered lists count their results up to this many (then "over 1,000")."""
-WALK_FROM = 2000
-"""Above this many matched articles, a page walks the first-seen index instead of sorting."""
 _TERM = re.compile(r'"([^"]+)"|(\w+)', re.UNICODE)
 HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, MaxFragments=1"
 """PostgreSQL's ts_headline options: FTS5's snippet of 24 tokens, hits marked alike."""
@@ -284,20 +282,8 @@ def articles(conn: Connection, query: ArticleQuery) -> ArticlePage:
             f" AS extract FROM {source} WHERE {clause} ORDER BY f.rowid DESC LIMIT ? OFFSET ?",
             [*params, *window],
         ).fetchall()
-    elif len(where) == 1:  # all matches, or one watchlist's
-        total = _listed_count(conn, query.watchlist)
-        rows = _listed(conn, query.watchlist, window)
     else:
-        clause = " AND ".join(where)
-        total = _count(conn, f"SELECT 1 FROM articles a WHERE {clause}", params)
-        # Many matches: walk the articles newest first and stop at the page; few: sort them.
-        walk = total > WALK_FROM and not _postgresql(conn)
-        hint = " INDEXED BY articles_first_seen" if walk else ""
-        rows = conn.execute(
-            f"SELECT a.*, NULL AS extract FROM articles a{hint} WHERE {clause}"
-            " ORDER BY a.first_seen DESC, a.id DESC LIMIT ? OFFSET ?",
-            [*params, *window],
-        ).fetchall()
+        total, rows = _listed(conn, query, window)
     found = matches_for(conn, [r["id"] for r in rows])
     items = tuple(
         ArticleView(
@@ -318,39 +304,54 @@ def articles(conn: Connection, query: ArticleQuery) -> ArticlePage:
     return ArticlePage(query=query, fts_query=match, total=total, items=items, capped=capped)
 
 
-def _listed_count(conn: Connection, watchlist: str) -> int:
-    """Matched articles (kept on write), or one watchlist's (its index counts them: a
-    match row is one article's)."""
-    if not watchlist:
-        return tallies.read(conn).get(tallies.MATCHED, 0)
-    return int(
-        conn.execute("SELECT COUNT(*) FROM matches WHERE watchlist = ?", (watchlist,)).fetchone()[0]
-    )
+def _listed(conn: Connection, query: ArticleQuery, window: list[int]) -> tuple[int, list[Row]]:
+    """The count and one page of the matched articles (or one watchlist's), newest first,
+    filtered by feed, language and first-seen date.
 
-
-def _listed(conn: Connection, watchlist: str, window: list[int]) -> list[Row]:
-    """One page of the matched articles, or of one watchlist's, newest first.
-
-    The match rows carry their article's ``first_seen``: the page is a walk of
-    ``matches_newest`` (or ``matches_listed``) that stops at its LIMIT, then the page's
-    article rows by id.  Walking the articles and probing ``matches`` for each took
-    PostgreSQL 400 ms at 1,000,000 articles (issue 12).  Without a watchlist an article
-    matched by several has a row each, side by side in the index: DISTINCT keeps one.
+    Each match row carries its article's feed, language and ``first_seen``, and the
+    indexes ``matches_newest`` and ``matches_listed`` (with a watchlist) hold them in
+    list order: the page is a walk of one index that stops at its LIMIT, filters read in
+    the index, then the page's article rows by id.  Walking the articles and probing
+    ``matches`` for each took PostgreSQL 400 ms at 1,000,000 articles, a feed's list
+    SQLite a second (issue 12).  Without a watchlist an article matched by several has
+    a row each, side by side in the index: DISTINCT keeps one.
     """
-    if watchlist:
-        pick = "SELECT first_seen, article_id FROM matches WHERE watchlist = ? AND"
-        params: list[object] = [watchlist, *window]
+    where = ["first_seen IS NOT NULL"]
+    params: list[object] = []
+    for column, value in (
+        ("watchlist", query.watchlist),
+        ("feed_id", query.feed),
+        ("language", query.language),
+    ):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if query.since:
+        where.append("first_seen >= ?")
+        params.append(query.since.isoformat())
+    if query.until:
+        where.append("first_seen < ?")
+        params.append((query.until + timedelta(days=1)).isoformat())
+    distinct = "" if query.watchlist else "DISTINCT "
+    pick = f"SELECT {distinct}first_seen, article_id FROM matches WHERE {' AND '.join(where)}"
+    if len(params) == 1 and query.watchlist:  # a match row is one article's
+        total = int(
+            conn.execute(
+                "SELECT COUNT(*) FROM matches WHERE watchlist = ?", (query.watchlist,)
+            ).fetchone()[0]
+        )
+    elif not params:  # every matched article: kept on write
+        total = tallies.read(conn).get(tallies.MATCHED, 0)
     else:
-        pick = "SELECT DISTINCT first_seen, article_id FROM matches WHERE"
-        params = list(window)
-    return conn.execute(
-        "SELECT a.*, NULL AS extract"
-        f" FROM ({pick} first_seen IS NOT NULL"
+        total = _count(conn, pick, params)
+    rows = conn.execute(
+        f"SELECT a.*, NULL AS extract FROM ({pick}"
         " ORDER BY first_seen DESC, article_id DESC LIMIT ? OFFSET ?) AS p"
         " JOIN articles a ON a.id = p.article_id"
         " ORDER BY p.first_seen DESC, p.article_id DESC",
-        params,
+        [*params, *window],
     ).fetchall()
+    return total, rows
 
 
 def _count(conn: Connection, select: str, params: list[object]) -> int:

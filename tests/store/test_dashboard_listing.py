@@ -39,6 +39,10 @@ ORPHAN = 99
 """A match whose article is gone (pruning deletes such rows; until then no list shows it)."""
 
 
+def lang(article_id: int) -> str:
+    return "fr" if article_id % 3 == 0 else "en"
+
+
 def older_database(state: Path) -> Connection:
     """A database of the schema before the migration, with articles and matches written
     as that version wrote them (the tallies kept as its writers keep them)."""
@@ -54,14 +58,23 @@ def older_database(state: Path) -> Connection:
         seen = to_db(NOW - timedelta(minutes=ago))
         conn.execute(
             "INSERT INTO articles (id, feed_id, key, title, published, first_seen, last_seen,"
-            " language) VALUES (?, ?, ?, ?, ?, ?, ?, 'en')",
-            (article_id, feed, f"guid:{article_id}", f"T{article_id}", seen, seen, seen),
+            " language) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article_id,
+                feed,
+                f"guid:{article_id}",
+                f"T{article_id}",
+                seen,
+                seen,
+                seen,
+                lang(article_id),
+            ),
         )
         for watchlist in lists:
             conn.execute(
                 "INSERT INTO matches (article_id, watchlist, score, hits, matched_at, feed_id,"
-                " language) VALUES (?, ?, 1.0, '[]', ?, ?, 'en')",
-                (article_id, watchlist, to_db(NOW), feed),
+                " language) VALUES (?, ?, 1.0, '[]', ?, ?, ?)",
+                (article_id, watchlist, to_db(NOW), feed, lang(article_id)),
             )
     conn.execute(
         "INSERT INTO matches (article_id, watchlist, score, hits, matched_at) VALUES"
@@ -72,41 +85,84 @@ def older_database(state: Path) -> Connection:
     return conn
 
 
-def listed_before(conn: Connection, watchlist: str, per_page: int, page: int) -> list[int]:
+def listed_before(conn: Connection, query: dash.ArticleQuery) -> list[int]:
     """The page as ``/articles`` listed it before the migration: the articles with a
-    match, newest first (first_seen, then id)."""
-    inner = " WHERE watchlist = ?" if watchlist else ""
-    params: list[object] = [watchlist] if watchlist else []
+    match, filtered by the article's own columns, newest first (first_seen, then id)."""
+    where, params = where_before(query)
     rows = conn.execute(
-        f"SELECT a.id FROM articles a WHERE a.id IN (SELECT article_id FROM matches{inner})"
+        f"SELECT a.id FROM articles a WHERE {where}"
         " ORDER BY a.first_seen DESC, a.id DESC LIMIT ? OFFSET ?",
-        [*params, per_page, (page - 1) * per_page],
+        [*params, query.per_page, (query.page - 1) * query.per_page],
     ).fetchall()
     return [int(r[0]) for r in rows]
 
 
-def counted_before(conn: Connection, watchlist: str) -> int:
-    inner = " WHERE watchlist = ?" if watchlist else ""
-    params = [watchlist] if watchlist else []
+def where_before(query: dash.ArticleQuery) -> tuple[str, list[object]]:
+    inner = " WHERE watchlist = ?" if query.watchlist else ""
+    params: list[object] = [query.watchlist] if query.watchlist else []
+    where = [f"a.id IN (SELECT article_id FROM matches{inner})"]
+    if query.feed:
+        where.append("a.feed_id = ?")
+        params.append(query.feed)
+    if query.language:
+        where.append("a.language = ?")
+        params.append(query.language)
+    if query.since:
+        where.append("a.first_seen >= ?")
+        params.append(query.since.isoformat())
+    if query.until:
+        where.append("a.first_seen < ?")
+        params.append((query.until + timedelta(days=1)).isoformat())
+    return " AND ".join(where), params
+
+
+def counted_before(conn: Connection, query: dash.ArticleQuery) -> int:
+    """All matched articles or one watchlist's counted from ``matches`` (an orphan match
+    too), filtered lists from the articles, as before."""
+    if query.feed or query.language or query.since or query.until:
+        where, params = where_before(query)
+        return int(
+            conn.execute(f"SELECT COUNT(*) FROM articles a WHERE {where}", params).fetchone()[0]
+        )
+    inner = " WHERE watchlist = ?" if query.watchlist else ""
     return int(
-        conn.execute(f"SELECT COUNT(DISTINCT article_id) FROM matches{inner}", params).fetchone()[0]
+        conn.execute(
+            f"SELECT COUNT(DISTINCT article_id) FROM matches{inner}",
+            [query.watchlist] if query.watchlist else [],
+        ).fetchone()[0]
     )
+
+
+TODAY = NOW.date()
+FILTERS = [
+    {},
+    {"feed": "euractiv"},
+    {"language": "fr"},
+    {"feed": "lemonde", "language": "en"},
+    {"feed": "euractiv", "language": "fr"},
+    {"since": TODAY},
+    {"until": TODAY - timedelta(days=1)},
+    {"since": TODAY, "until": TODAY, "feed": "euractiv"},
+]
+QUERIES = [
+    dash.ArticleQuery(watchlist=w, page=page, per_page=per, **f)  # type: ignore[arg-type]
+    for w in ("", "ai-act", "dma", "gdpr", "none")
+    for f in FILTERS
+    for per in (2, 3, 25)
+    for page in (1, 2, 3, 4)
+]
 
 
 def test_the_migration_fills_the_order_and_the_lists_stay_the_same(tmp_path: Path):
     old = older_database(tmp_path)
-    lists = ("", "ai-act", "dma", "gdpr", "none")
-    expected = {
-        (w, per, page): listed_before(old, w, per, page)
-        for w in lists
-        for per in (2, 3, 25)
-        for page in (1, 2, 3, 4)
-    }
-    totals = {w: counted_before(old, w) for w in lists}
+    expected = {q: listed_before(old, q) for q in QUERIES}
+    totals = {q: counted_before(old, q) for q in QUERIES}
     menu = sorted({str(r[0]) for r in old.execute("SELECT DISTINCT watchlist FROM matches")})
     old.close()
-    assert expected[("", 25, 1)] == [8, 5, 9, 3, 2, 1, 6]  # the reference is what it says
-    assert expected[("dma", 2, 1)] == [5, 3]
+    assert expected[dash.ArticleQuery()] == [8, 5, 9, 3, 2, 1, 6]  # the reference is right
+    assert expected[dash.ArticleQuery(watchlist="dma", per_page=2)] == [5, 3]
+    assert expected[dash.ArticleQuery(feed="euractiv", language="fr")] == [9, 3]
+    assert sum(1 for ids in expected.values() if ids) >= 100  # a hundred pages hold articles
     with Store(tmp_path) as store:
         conn = store.conn
         filled = conn.execute(
@@ -116,10 +172,10 @@ def test_the_migration_fills_the_order_and_the_lists_stay_the_same(tmp_path: Pat
         assert len(filled) == sum(len(lists) for *_, lists in ARTICLES) + 1
         for article_id, kept, seen in filled:
             assert kept == seen, article_id  # the orphan's stays NULL, as its article's
-        for (w, per, page), ids in expected.items():
-            found = dash.articles(conn, dash.ArticleQuery(watchlist=w, page=page, per_page=per))
-            assert [a.id for a in found.items] == ids, (w, per, page)
-            assert found.total == totals[w], w
+        for query, ids in expected.items():
+            found = dash.articles(conn, query)
+            assert [a.id for a in found.items] == ids, query
+            assert found.total == totals[query], query
         assert list(dash.facets(conn).watchlists) == menu == ["ai-act", "dma", "gdpr"]
 
 
