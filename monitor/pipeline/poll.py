@@ -280,6 +280,11 @@ class Poller:
             return None
         self.pools_started += 1
         log.debug("starting %d parser process(es)", self.parse_workers)
+        # The forked child would map the database's page cache and the heap's free pages
+        # too (issue 15: +30 MB of summed RSS in a CHANGED cycle at 1,000 feeds): give them
+        # back first; the cache refills from the OS's file cache.
+        self.store.release_memory()
+        self.trim()
         # Forked after the matcher was compiled: the child inherits it, nothing is pickled.
         self._pool = ProcessPoolExecutor(
             max_workers=self.parse_workers,

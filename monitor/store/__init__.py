@@ -212,6 +212,13 @@ class Store:
             self._elections.close()
         self.conn.close()
 
+    def release_memory(self) -> None:
+        """Give back the connection's page cache (SQLite's ``PRAGMA shrink_memory``; nothing
+        on PostgreSQL), before a fork."""
+        if self.engine == "sqlite":
+            with self._reading() as conn:
+                conn.execute("PRAGMA shrink_memory")
+
     @property
     def reconnects(self) -> int:
         """How many times the connection to PostgreSQL was lost and reopened (0 on SQLite)."""
