@@ -385,6 +385,18 @@ class Store:
         with self._reading() as conn:
             return _claims.claim_outbox(conn, kind, now, limit)
 
+    def renew_outbox(self, ids: Sequence[int], instance: str, lease_until: datetime) -> set[int]:
+        """Of ``ids`` (rows ``claim_outbox`` gave ``instance``), those it still holds and
+        has not sent, their lease extended to ``lease_until``; on SQLite, where this
+        process is the only instance, all of them.
+
+        Raises:
+            StorageError: a database error.
+        """
+        if self.engine == "postgresql":
+            return _leases.renew_outbox(self.conn, ids, instance, lease_until)
+        return set(ids)
+
     def singleton(self, name: str, instance: str) -> bool:
         """Whether ``instance`` leads for the singleton job ``name`` (digests, health,
         retention, quick-check, bot): elected at the first call, held until the instance
@@ -399,9 +411,11 @@ class Store:
         return self._elections.leads(name)
 
     def next_due(self, kinds: Sequence[str]) -> datetime | None:
-        """When the earliest pending outbox row of these kinds falls due (None: none)."""
+        """When the earliest pending outbox row of these kinds falls due (None: none); on
+        PostgreSQL a row a live instance holds falls due when its lease ends."""
+        live = _leases.LIVE if self.engine == "postgresql" else None
         with self._reading() as conn:
-            return _outbox.next_due(conn, kinds)
+            return _outbox.next_due(conn, kinds, live)
 
     def feeds_created(self) -> dict[str, datetime]:
         """When each feed was first configured."""
