@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from monitor.errors import StorageError
-from monitor.models import Article, FeedSpec, FeedState, Match, NewArticle, OutboxEntry, Target
+from monitor.models import FeedSpec, FeedState, Match, NewArticle, OutboxEntry, Target
 from monitor.route import Subscription
 from monitor.store import articles as _articles
 from monitor.store import claims as _claims
@@ -51,35 +51,10 @@ __all__ = [
     "StateLock",
     "Store",
     "StoredArticle",
-    "StoryAssigner",
     "database_url_from_env",
     "describe_database",
     "ensure_state_dir",
 ]
-
-
-class StoryAssignmentLike(Protocol):
-    @property
-    def story_id(self) -> int: ...
-    @property
-    def relation(self) -> str: ...
-    @property
-    def merged_story_ids(self) -> tuple[int, ...]: ...
-
-
-class StoryAssigner(Protocol):
-    """What ``Store.apply`` needs from ``monitor.dedupe.StoryIndex``."""
-
-    def assign(
-        self,
-        rows: StoryRows,
-        article_id: int,
-        article: Article,
-        now: datetime,
-        fingerprint: Any = None,
-    ) -> StoryAssignmentLike: ...
-
-    def discard(self, article_ids: Iterable[int]) -> None: ...
 
 
 def database_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
@@ -209,6 +184,17 @@ class Store:
             yield StoryRows(conn)
 
     @contextmanager
+    def story_reader(self) -> Iterator[StoryRows]:
+        """The story tables to read, outside a transaction (``StoryIndex.plan`` before
+        ``apply``); nothing is written through them.
+
+        Raises:
+            StorageError: a database error, said in words an admin can act on.
+        """
+        with self._reading() as conn:
+            yield StoryRows(conn)
+
+    @contextmanager
     def _reading(self) -> Iterator[Connection]:
         # A read outside a transaction: the driver's errors become StorageError too
         # (PostgreSQL's already are: ``pg.PgConnection``).
@@ -245,50 +231,51 @@ class Store:
         with self._reading() as conn:
             return _articles.snapshot(conn, feed_id, identities)
 
-    def apply(
-        self, intent: FeedIntent, stories: StoryAssigner | None = None
-    ) -> tuple[NewArticle, ...]:
+    def apply(self, intent: FeedIntent) -> tuple[NewArticle, ...]:
         """Write what ``monitor.update.decide`` decided, in one transaction: articles and
-        keys, each new article's story (``stories`` decides it; skipped when None), its
-        matches and outbox rows (with the new article and story ids), the feed's state.
-        Returns the new articles with their ids.
+        keys, each new article's story as ``intent.stories`` chose it (``StoryIndex.plan``;
+        merges, its row, edits of the story's alerts), its matches and outbox rows (with
+        the new article and story ids), the feed's state.  Decides nothing.  Returns the
+        new articles with their ids.
 
         Raises:
             StorageError: a database error (disk full, unreadable, locked); nothing is
-                written, and ``stories`` forgets what it filed.
+                written.
         """
         now = intent.now
-        assigned: list[int] = []
-        try:
-            # On PostgreSQL the writes go out in one pipeline (issue 11: a round trip per
-            # statement made a cold cycle twice as slow as on SQLite).
-            with self.transaction() as conn, pipelined(conn):
-                new = _articles.write_articles(conn, intent)
-                rows = StoryRows(conn)
-                for entry, item in zip(intent.new, new, strict=True):
-                    story_id = None
-                    if stories is not None and entry.story:
-                        story = stories.assign(rows, item.id, item.article, now, entry.fingerprint)
-                        assigned.append(item.id)
-                        story_id = story.story_id
-                        if story.merged_story_ids:
-                            _outbox.merge_story_rows(conn, story_id, story.merged_story_ids)
-                        if story.relation != "first":
-                            # A later source of a story already alerted: edit those alerts.
-                            _outbox.enqueue_story_updates(conn, story_id, item.id, now)
-                    if not entry.matches:
-                        continue
-                    _outbox.record_matches(conn, item.id, entry.matches, now)
-                    routes = [
-                        replace(r, article_id=item.id, story_id=story_id) for r in entry.routes
-                    ]
-                    _outbox.enqueue(conn, routes, now)
-                if intent.state is not None:
-                    _feeds.save_feed_state(conn, intent.state)
-        except BaseException:
-            if stories is not None and assigned:
-                stories.discard(assigned)  # the transaction rolled back
-            raise
+        plan = intent.stories
+        # On PostgreSQL the writes go out in one pipeline (issue 11: a round trip per
+        # statement made a cold cycle twice as slow as on SQLite).
+        with self.transaction() as conn, pipelined(conn):
+            new = _articles.write_articles(conn, intent)
+            ids = [item.id for item in new]
+            if plan is not None and plan.unindex_before is not None:
+                _stories.unindex(conn, plan.unindex_before)
+            for i, (entry, item) in enumerate(zip(intent.new, new, strict=True)):
+                story_id = None
+                choice = plan.choices[i] if plan is not None else None
+                if choice is not None:
+                    story_id, merged = _stories.record(
+                        conn,
+                        item.id,
+                        choice,
+                        ids,
+                        feed_id=item.article.feed_id,
+                        title=item.article.title,
+                        seen=now,
+                    )
+                    if merged:
+                        _outbox.merge_story_rows(conn, story_id, merged)
+                    if choice.relation != "first":
+                        # A later source of a story already alerted: edit those alerts.
+                        _outbox.enqueue_story_updates(conn, story_id, item.id, now)
+                if not entry.matches:
+                    continue
+                _outbox.record_matches(conn, item.id, entry.matches, now)
+                routes = [replace(r, article_id=item.id, story_id=story_id) for r in entry.routes]
+                _outbox.enqueue(conn, routes, now)
+            if intent.state is not None:
+                _feeds.save_feed_state(conn, intent.state)
         return tuple(new)
 
     def iter_articles(
