@@ -47,7 +47,8 @@ class ServiceOptions:
     requests_every: float = 1.0
     """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
     database_url: str | None = None
-    """``--database``: a ``postgresql://`` URL; None: ``MONITOR_DATABASE_URL``, else SQLite."""
+    """``--database``: a ``postgresql://`` URL; None: ``settings.database_url``
+    (``MONITOR_DATABASE_URL``), else SQLite."""
     clock: Clock = utcnow
     instance: str = field(default_factory=default_instance)
     lease: timedelta | None = None

@@ -2,7 +2,8 @@
 
 ``Store`` wraps one connection: SQLite (WAL) under the state directory by default, or
 PostgreSQL when a ``postgresql://`` URL is given (``--database`` or
-``MONITOR_DATABASE_URL``; ``monitor.store.pg``).  The functions in ``feeds`` and
+``MONITOR_DATABASE_URL``, which ``monitor.settings`` reads and the caller passes;
+``monitor.store.pg``).  The functions in ``feeds`` and
 ``articles`` take a connection so that several can share one transaction (an article,
 its matches and its outbox rows commit together).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -51,16 +52,9 @@ __all__ = [
     "StateLock",
     "Store",
     "StoredArticle",
-    "database_url_from_env",
     "describe_database",
     "ensure_state_dir",
 ]
-
-
-def database_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """``MONITOR_DATABASE_URL``, the one place the store reads it (None: SQLite)."""
-    value = (os.environ if environ is None else environ).get("MONITOR_DATABASE_URL", "")
-    return value.strip() or None
 
 
 def describe_database(url: str) -> str:
@@ -109,9 +103,9 @@ def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
 class Store:
     """The state database.  Not thread-safe: one per thread or task group.
 
-    ``database_url`` (None: ``MONITOR_DATABASE_URL``), a ``postgresql://`` URL, opens
-    PostgreSQL, with one connection; otherwise (or ``""``) SQLite in
-    ``<state_dir>/monitor.sqlite3``.
+    ``database_url``, a ``postgresql://`` URL, opens PostgreSQL, with one connection;
+    None or ``""``: SQLite in ``<state_dir>/monitor.sqlite3``.  The store never reads
+    the environment: the caller passes ``Settings.database_url`` (``monitor.settings``).
     """
 
     def __init__(
@@ -123,7 +117,7 @@ class Store:
     ) -> None:
         self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
-        url = database_url_from_env() if database_url is None else (database_url or None)
+        url = database_url or None
         self.engine: Dialect = "sqlite"
         self.url: str | None = url
         """The PostgreSQL URL (None: SQLite), for the dashboard's reader of the same data."""

@@ -19,6 +19,7 @@ from monitor.service.metrics import Metrics
 from monitor.store import Store
 from tests.pipeline.test_deliver import deliver, env_for
 from tests.support.app import App, make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import MIB, FeedServer, rss_feed
 from tests.support.telegram_server import TelegramServer
 
@@ -227,7 +228,7 @@ def test_articles_matched_in_the_parser_process_are_matched_again_with_their_bod
     cfg = app.configs()
 
     async def cycle() -> CycleReport:
-        with Store(app.state) as store:
+        with Store(app.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,
@@ -267,7 +268,7 @@ def test_page_fetches_never_wait_behind_feeds_waiting_for_the_backlog(
     assert (cfg.feeds.settings.concurrency, cfg.feeds.settings.per_host) == (1, 1)
 
     async def go() -> CycleReport:
-        with Store(app.state) as store:
+        with Store(app.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,

@@ -9,6 +9,7 @@ import pytest
 
 from monitor.models import CycleReport
 from tests.support.app import make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 
 ITEMS = [
@@ -295,7 +296,7 @@ def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_pa
         cfg = app.configs()
 
         async def go(cfg=cfg, app=app, workers=workers) -> CycleReport:
-            with Store(app.state) as store:
+            with Store(app.state, database_url=engine_url()) as store:
                 async with Fetcher(cfg.feeds.settings) as fetcher:
                     poller = Poller(
                         feeds=cfg.feeds,
@@ -330,7 +331,7 @@ def _backlog_poll(app, max_backlog: int, *, workers: int = 1) -> tuple[CycleRepo
     cfg = app.configs()
 
     async def go() -> tuple[CycleReport, int]:
-        with Store(app.state) as store:
+        with Store(app.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,
@@ -435,7 +436,7 @@ def test_parsing_and_matching_run_off_the_event_loop(feed_server: FeedServer, tm
             return super().match(article)
 
     async def go() -> CycleReport:
-        with Store(app.state) as store:
+        with Store(app.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,

@@ -13,6 +13,7 @@ from monitor.dedupe import StoryIndex
 from monitor.models import Article, FeedSpec, Match, ParsedFeed
 from monitor.store import Store
 from monitor.update import PENDING, FeedIntent, Routing, StoryPlan, decide, prepare
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -70,7 +71,7 @@ def test_a_failure_half_way_writes_nothing_and_the_index_files_nothing(tmp_path:
         )
         for i in range(3)
     )
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
         index = StoryIndex()
         intent = intent_for(store, articles)

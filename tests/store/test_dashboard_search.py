@@ -17,6 +17,7 @@ from monitor.store import dashboard as dash
 from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, migrate
 from monitor.store.migrations import MIGRATIONS
+from tests.support.engines import engine_url
 
 # the FTS5 index; the dashboard's search on PostgreSQL is ported separately (issue 11)
 pytestmark = pytest.mark.sqlite_only
@@ -31,7 +32,7 @@ def found(store: Store, q: str) -> list[str]:
 
 def test_an_older_database_gets_its_articles_indexed(data_dir: Path, tmp_path: Path):
     shutil.copy(data_dir / "store" / "state-v1.sqlite3", tmp_path / DB_NAME)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         titles = [r[0] for r in store.conn.execute("SELECT title FROM articles")]
         assert titles
         for (article_id,) in store.conn.execute("SELECT id FROM articles").fetchall():
@@ -41,7 +42,7 @@ def test_an_older_database_gets_its_articles_indexed(data_dir: Path, tmp_path: P
 
 
 def test_the_index_follows_inserts_pruning_and_deletes(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         with store.transaction() as conn:
             (new,) = arts.add_articles(
                 conn,
@@ -86,7 +87,7 @@ def _archive(store: Store, count: int) -> None:
 
 
 def test_walking_the_index_gives_the_pages_sorting_gives(tmp_path: Path, monkeypatch):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         _archive(store, 60)
         queries = [dash.ArticleQuery(page=p, per_page=7) for p in (1, 2, 9)]
         queries += [dash.ArticleQuery(watchlist="cloud", page=2, per_page=7)]
@@ -104,7 +105,7 @@ def test_walking_the_index_gives_the_pages_sorting_gives(tmp_path: Path, monkeyp
 
 def test_counts_stop_at_the_cap(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(dash, "COUNT_CAP", 10)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         _archive(store, 30)
         found = dash.articles(store.conn, dash.ArticleQuery(q="cloud"))
         assert (found.total, found.capped) == (11, True)
@@ -117,7 +118,7 @@ def test_counts_stop_at_the_cap(tmp_path: Path, monkeypatch):
 
 
 def test_a_word_only_in_the_body_is_found_and_pruning_takes_it_out(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         with store.transaction() as conn:
             (new,) = arts.add_articles(
                 conn,
@@ -161,7 +162,7 @@ def test_bodies_stored_before_the_index_covered_them_become_searchable(tmp_path:
         " VALUES (1, 'dma', 1, '[]', '2026-01-01')"
     )
     raw.close()
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert found(store, "gatekeepers") == ["Old"]
         assert found(store, "teaser") == ["Old"]
         with store.transaction() as conn:

@@ -11,6 +11,8 @@ about PostgreSQL's (``schema_version``, its error messages) ``postgresql_only``.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 ENGINES = ("sqlite", "postgresql")
@@ -37,3 +39,11 @@ def store_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     else:
         monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
     return engine
+
+
+def engine_url() -> str | None:
+    """The running test's database for a ``Store`` it opens itself: the ``postgres_url``
+    that ``store_engine`` put in ``MONITOR_DATABASE_URL``, None for SQLite.  The store
+    never reads the environment (``monitor.settings`` does, for the CLI and the service,
+    which see this variable too); tests pass what they mean."""
+    return os.environ.get("MONITOR_DATABASE_URL") or None
