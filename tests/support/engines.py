@@ -1,9 +1,10 @@
 """Both storage engines for the same tests (issue 11): one parametrised fixture.
 
 ``store_engine`` is ``"sqlite"`` or ``"postgresql"``.  For PostgreSQL it points
-``MONITOR_DATABASE_URL`` at a fresh database of the test's own (``postgres_url``), so
-every ``Store(state_dir)`` the test opens, directly or through the pipeline and the CLI,
-uses it; for SQLite it removes the variable.  A package's ``conftest.py`` makes it autouse
+``MONITOR_DATABASE_URL`` at a fresh database of the test's own (``postgres_url``), which
+the CLI and ``monitor run`` read through ``Settings``; a ``Store`` the test opens itself
+gets it from ``engine_url()`` (the store never reads the environment).  For SQLite it
+removes the variable.  A package's ``conftest.py`` makes it autouse
 (``tests/store``, ``tests/pipeline``); a test about SQLite's file itself (corruption,
 ``PRAGMA user_version``, the state lock) is marked ``sqlite_only`` and runs once; one
 about PostgreSQL's (``schema_version``, its error messages) ``postgresql_only``.
