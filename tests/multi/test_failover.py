@@ -51,17 +51,12 @@ def _words(rng: random.Random, n: int) -> str:
     )
 
 
-def _ambiguous(url: str, tg: TelegramServer, killed_at: float, killed_wall: float) -> set[str]:
-    """Titles Telegram had accepted before the kill whose alert row the killed instance
-    did not commit: still pending, or marked sent only after the kill (the other
-    instance took the row over at once, since the killed one's session is gone, and sent
-    it again before this looks).  The ambiguous window; an upper bound, since a row the
-    other instance sent just before the kill and committed just after counts too."""
-    before = " ".join(
-        str(c.params.get("text", ""))
-        for c in tg.calls_to("sendMessage", ok=True)
-        if c.at <= killed_at
-    )
+def _ambiguous(url: str, sent_text: str, killed_wall: float) -> set[str]:
+    """Titles Telegram shows whose alert row the killed instance did not commit: still
+    pending, or marked sent only after the kill (the other instance took the row over at
+    once, since the killed one's session is gone, and sent it again before this looks).
+    The ambiguous window.  An upper bound: a row the other instance sent and committed
+    itself after the kill counts too."""
     since = to_db(datetime.fromtimestamp(killed_wall, UTC))
     with psycopg.connect(url, autocommit=True) as db:
         rows = db.execute(
@@ -69,7 +64,7 @@ def _ambiguous(url: str, tg: TelegramServer, killed_at: float, killed_wall: floa
             " WHERE o.kind = 'alert' AND (o.status = 'pending' OR o.sent_at >= %s)",
             (since,),
         ).fetchall()
-    return {r[0] for r in rows if r[0] in before}
+    return {r[0] for r in rows if r[0] in sent_text}
 
 
 def test_two_instances_one_killed_again_and_again_lose_nothing(
@@ -145,7 +140,7 @@ def test_two_instances_one_killed_again_and_again_lose_nothing(
             kills.append(time.monotonic())
             killed_wall = time.time()
             time.sleep(0.2)  # requests in flight at the kill may still arrive
-            window |= _ambiguous(postgres_url, tg, kills[-1], killed_wall)
+            window |= _ambiguous(postgres_url, sent_text(), killed_wall)
             victim.start()
         stop.set()
         publisher.join()
