@@ -169,11 +169,14 @@ def test_singleton_election_and_takeover_when_the_holder_s_session_ends(
     # The holder's process dies: the server ends its session (as when its socket closes).
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         ended = admin.execute(
+            # This test's database only: other test runs may share the server.
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = 'monitor-elections' AND pid IN ("
             " SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"
+            " AND datname = current_database()"
             " AND pid <> pg_backend_pid() AND backend_start = (SELECT MIN(backend_start)"
-            " FROM pg_stat_activity WHERE application_name = 'monitor-elections')"
+            " FROM pg_stat_activity WHERE application_name = 'monitor-elections'"
+            " AND datname = current_database())"
         ).fetchall()
     assert ended == [(True,)]
     # The server ends the session a moment later: b is elected at one of its next asks.
