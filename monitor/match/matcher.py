@@ -53,7 +53,13 @@ class Matcher:
     Immutable after construction and safe to share; ``match`` is pure and deterministic.
     """
 
-    def __init__(self, cfg: KeywordsConfig, inflector: Inflector | None = None) -> None:
+    def __init__(
+        self,
+        cfg: KeywordsConfig,
+        inflector: Inflector | None = None,
+        *,
+        compiled: bool | None = None,
+    ) -> None:
         self.config = cfg
         self._inflector = inflector if inflector is not None else Inflector(default_cache())
         self._inflector.prepare(
@@ -69,7 +75,7 @@ class Matcher:
         self._watchlists: list[CompiledWatchlist] = []
         for index, spec in enumerate(sorted(cfg.watchlists.values(), key=lambda w: w.id)):
             self._watchlists.append(self._compile(index, spec))
-        self._scanner = Scanner(self._atom_ids)
+        self._scanner = Scanner(self._atom_ids, compiled=compiled)
         self._touches: list[tuple[int, ...]] = [tuple(sorted(w)) for w in self._atom_watchlists]
         # Only the compile needs these (the scanner keeps the atoms in order): with the
         # default keywords.yaml's 25,000 inflected forms, a set and a dict entry each and
@@ -461,10 +467,18 @@ def _alternatives(labels: list[str], shown: int = 3) -> str:
     return " | ".join(labels if more == "" else labels[:shown]) + more
 
 
-def compile_matcher(cfg: KeywordsConfig, inflector: Inflector | None = None) -> Matcher:
+def compile_matcher(
+    cfg: KeywordsConfig, inflector: Inflector | None = None, *, compiled: bool | None = None
+) -> Matcher:
     """Compile every watchlist of ``cfg`` into one matcher.
 
     ``inflector``: where the inflected forms of terms come from; by default the package's
     cache, the user's cache and simplemma (see :mod:`monitor.match.inflect`).
+    ``compiled``: scan with the compiled hot path (:mod:`monitor.speedups`); None: when
+    it is built and ``MONITOR_MATCH_PURE`` is unset; False: in Python alone (the same
+    results, slower).
+
+    Raises:
+        RuntimeError: ``compiled=True`` and the compiled path is not available.
     """
-    return Matcher(cfg, inflector)
+    return Matcher(cfg, inflector, compiled=compiled)
