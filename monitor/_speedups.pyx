@@ -20,10 +20,12 @@ the UTF-8 bytes of its fold, or a mark that the character needs the Python path.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from libc.stdint cimport uint8_t, uint32_t
-from libc.string cimport memcpy
+from array import array
 
-VERSION = 1
+from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcmp
+
+VERSION = 2
 """Raised when the interface changes, so that a stale build is not used."""
 
 cdef extern from "Python.h":
@@ -153,8 +155,183 @@ cdef Py_ssize_t _find_space(const uint8_t* d, Py_ssize_t start, Py_ssize_t n):
     return i if i < n else -1
 
 
-def scan(str text, object find, list shapes, Py_ssize_t breaks):
-    """Fold ``text``, run ``find`` (the automaton's ``find_matches_as_indexes``) on it.
+cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
+cdef uint64_t FNV_PRIME = 1099511628211ULL
+cdef int FILTER_BITS = 20
+
+
+cdef class Words:
+    """The automaton's whole-word keys (``" ai act "``) and the keys open at their end
+    (``" biometr"``), found word by word: each word of the folded text is hashed once and
+    looked up by its first word (or, for a one-word prefix, by each prefix length that
+    some key has).  Keys open at their start stay with the automaton (``residual``)."""
+
+    cdef bytes _blob
+    cdef const uint8_t* blob
+    cdef list _keep
+    cdef const uint64_t* a_hash
+    cdef const int32_t* a_head
+    cdef uint64_t a_mask
+    cdef const uint64_t* b_hash
+    cdef const int32_t* b_head
+    cdef uint64_t b_mask
+    cdef uint64_t prefix_lengths
+    cdef const uint8_t* filter
+    cdef const int32_t* c_pid
+    cdef const int32_t* c_next
+    cdef const uint32_t* c_off
+    cdef const uint32_t* c_len
+    cdef const uint8_t* c_open
+    cdef readonly list residual
+    """The pattern ids left to the automaton, in the order given to it."""
+
+    def __init__(self, list keys):
+        cdef list first = []  # (hash, pid, open_end) by exact first word
+        cdef list prefix = []  # (hash, pid) by one-word prefix
+        cdef bytearray blob = bytearray()
+        cdef list offs = [], lens = [], opens = []
+        self.residual = []
+        self.prefix_lengths = 0
+        for pid, key in enumerate(keys):
+            if not key.startswith(b" "):
+                self.residual.append(pid)  # open at its start: the automaton's
+                continue
+            open_end = not key.endswith(b" ")
+            body = key[1:] if open_end else key[1 : len(key) - 1]
+            offs.append(len(blob))
+            lens.append(len(body))
+            opens.append(open_end)
+            blob += body
+            if open_end and b" " not in body:
+                if len(body) >= 64:
+                    self.residual.append(pid)
+                    offs.pop(); lens.pop(); opens.pop()
+                    continue
+                prefix.append((_fnv(body), pid, len(offs) - 1))
+                self.prefix_lengths |= (<uint64_t> 1) << len(body)
+            else:
+                first.append((_fnv(body.split(b" ")[0]), pid, len(offs) - 1))
+        self._blob = bytes(blob)
+        self.blob = <const uint8_t*> PyBytes_AS_STRING(self._blob)
+        count = len(offs)
+        c_pid = array("i", [0] * count)
+        c_next = array("i", [-1] * count)
+        for h, pid, c in first + prefix:
+            c_pid[c] = pid
+        self._keep = []
+        a_hash, a_head, self.a_mask = self._table(first, c_next)
+        b_hash, b_head, self.b_mask = self._table(prefix, c_next)
+        flt = bytearray(1 << (FILTER_BITS - 3))
+        for h, _, _ in first + prefix:
+            flt[(h >> (64 - FILTER_BITS)) >> 3] |= 1 << ((h >> (64 - FILTER_BITS)) & 7)
+        arrays = [
+            a_hash, a_head, b_hash, b_head, bytes(flt), c_pid, c_next,
+            array("I", offs), array("I", lens), bytes(bytearray(opens)),
+        ]
+        self._keep = [a.tobytes() if isinstance(a, array) else a for a in arrays]
+        k = self._keep
+        self.a_hash = <const uint64_t*> PyBytes_AS_STRING(k[0])
+        self.a_head = <const int32_t*> PyBytes_AS_STRING(k[1])
+        self.b_hash = <const uint64_t*> PyBytes_AS_STRING(k[2])
+        self.b_head = <const int32_t*> PyBytes_AS_STRING(k[3])
+        self.filter = <const uint8_t*> PyBytes_AS_STRING(k[4])
+        self.c_pid = <const int32_t*> PyBytes_AS_STRING(k[5])
+        self.c_next = <const int32_t*> PyBytes_AS_STRING(k[6])
+        self.c_off = <const uint32_t*> PyBytes_AS_STRING(k[7])
+        self.c_len = <const uint32_t*> PyBytes_AS_STRING(k[8])
+        self.c_open = <const uint8_t*> PyBytes_AS_STRING(k[9])
+
+    @staticmethod
+    def _table(list entries, c_next):
+        """Open addressing by hash: per slot the hash and the first candidate (a chain
+        through ``c_next`` holds every key with that hash)."""
+        size = 4
+        while size < 2 * len(entries):
+            size *= 2
+        hashes = array("Q", [0] * size)
+        heads = array("i", [-1] * size)
+        mask = size - 1
+        for h, _, c in entries:
+            slot = h & mask
+            while heads[slot] != -1 and hashes[slot] != h:
+                slot = (slot + 1) & mask
+            if heads[slot] != -1:
+                c_next[c] = heads[slot]
+            hashes[slot] = h
+            heads[slot] = c
+        return hashes, heads, mask
+
+    cdef inline int32_t _head(self, const uint64_t* hashes, const int32_t* heads,
+                              uint64_t mask, uint64_t h):
+        cdef uint64_t f = h >> (64 - FILTER_BITS)
+        if not (self.filter[f >> 3] >> (f & 7)) & 1:
+            return -1
+        cdef uint64_t slot = h & mask
+        while heads[slot] != -1:
+            if hashes[slot] == h:
+                return heads[slot]
+            slot = (slot + 1) & mask
+        return -1
+
+    cdef int find(self, const uint8_t* d, Py_ssize_t n, set raw) except -1:
+        """Add ``(start, -stop, pattern)`` for every key found in ``d`` to ``raw``."""
+        cdef Py_ssize_t i = 0
+        cdef Py_ssize_t ws, we, L, stop, l
+        cdef uint64_t h
+        cdef int32_t c
+        cdef int32_t pending[64]
+        cdef int npending, q
+        while i < n:
+            if d[i] == 32:
+                i += 1
+                continue
+            ws = i
+            h = FNV_OFFSET
+            npending = 0
+            l = 0
+            while i < n and d[i] != 32:
+                h = (h ^ d[i]) * FNV_PRIME
+                i += 1
+                l += 1
+                if l < 64 and (self.prefix_lengths >> l) & 1:
+                    c = self._head(self.b_hash, self.b_head, self.b_mask, h)
+                    while c != -1:
+                        if (self.c_len[c] == l
+                                and memcmp(d + ws, self.blob + self.c_off[c], l) == 0
+                                and npending < 64):
+                            pending[npending] = c
+                            npending += 1
+                        c = self.c_next[c]
+            we = i
+            for q in range(npending):
+                raw.add((ws, -we, self.c_pid[pending[q]]))
+            c = self._head(self.a_hash, self.a_head, self.a_mask, h)
+            while c != -1:
+                L = self.c_len[c]
+                if ws + L <= n and memcmp(d + ws, self.blob + self.c_off[c], L) == 0:
+                    if self.c_open[c]:
+                        stop = ws + L
+                        while stop < n and d[stop] != 32:
+                            stop += 1
+                        raw.add((ws, -stop, self.c_pid[c]))
+                    elif ws + L < n and d[ws + L] == 32:
+                        raw.add((ws, -(ws + L), self.c_pid[c]))
+                c = self.c_next[c]
+        return 0
+
+
+cdef uint64_t _fnv(bytes data):
+    cdef uint64_t h = FNV_OFFSET
+    cdef const uint8_t* p = <const uint8_t*> PyBytes_AS_STRING(data)
+    cdef Py_ssize_t i
+    for i in range(PyBytes_GET_SIZE(data)):
+        h = (h ^ p[i]) * FNV_PRIME
+    return h
+
+
+def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):
+    """Fold ``text`` and find every key in it: ``words`` for the keys it holds, ``find``
+    (the residual automaton's ``find_matches_as_indexes``, or None) for the others.
 
     Returns None when nothing was found; else ``(folded, translated, raw)``: the folded
     text as str, the translation as ASCII bytes when every character folded to one ASCII
@@ -167,6 +344,7 @@ def scan(str text, object find, list shapes, Py_ssize_t breaks):
     cdef const uint8_t* d
     cdef object pid, shape
     cdef int* chars
+    cdef list residual
     if _offsets == NULL:
         raise RuntimeError("no fold table installed")
     data = _fold(text, &ascii, &even)
@@ -180,21 +358,24 @@ def scan(str text, object find, list shapes, Py_ssize_t breaks):
             count += 1
     if count != breaks:
         return NotImplemented
-    found = find(data, True)
-    if not found:
-        return None
     raw = set()
-    for pid, start, end in found:
-        shape = shapes[pid]
-        if shape is None:  # " key ": the space either side is not part of the hit
-            raw.add((start + 1, 1 - end, pid))
-        else:
-            if shape[0]:
-                start = _rfind_space(d, start) + 1
+    words.find(d, n, raw)
+    if find is not None:
+        residual = words.residual
+        for pid, start, end in find(data, True):
+            pid = residual[pid]
+            shape = shapes[pid]
+            if shape is None:  # " key ": the space either side is not part of the hit
+                raw.add((start + 1, 1 - end, pid))
             else:
-                start += 1
-            stop = _find_space(d, end, n) if shape[1] else end - 1
-            raw.add((start, -stop, pid))
+                if shape[0]:
+                    start = _rfind_space(d, start) + 1
+                else:
+                    start += 1
+                stop = _find_space(d, end, n) if shape[1] else end - 1
+                raw.add((start, -stop, pid))
+    if not raw:
+        return None
     if ascii:
         folded = (<bytes> data).decode("ascii")
     else:
@@ -210,7 +391,12 @@ def scan(str text, object find, list shapes, Py_ssize_t breaks):
                 if (d[j] & 0xC0) != 0x80:
                     count += 1
             chars[n] = count
-            raw = {(chars[<Py_ssize_t> s], -chars[-<Py_ssize_t> e], p) for s, e, p in raw}
+            mapped = set()
+            for hit in raw:
+                start = hit[0]
+                stop = -<Py_ssize_t> hit[1]
+                mapped.add((chars[start], -chars[stop], hit[2]))
+            raw = mapped
         finally:
             PyMem_Free(chars)
     return folded, (_translation(text) if even else None), sorted(raw) if len(raw) > 1 else list(raw)

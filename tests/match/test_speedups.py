@@ -8,6 +8,7 @@ when the extension is not built: ``pip install -e .`` builds it (Cython, a C com
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -294,7 +295,7 @@ def test_the_compiled_scan_finds_hits_itself() -> None:
     article = Article(feed_id="t", key="k", title="EDPB opinion on facial recognition")
     scanner = COMPILED._scanner
     joined = f"{article.title} \x01  \x01  \x01 "
-    got = fast.scan(joined, scanner._automaton.find_matches_as_indexes, scanner._shapes, 3)
+    got = fast.scan(joined, scanner._words, scanner._residual, scanner._shapes, 3)
     assert got is not None
     assert got is not NotImplemented
     assert [m.watchlist for m in COMPILED.match(article)] == ["body", "faces"]
@@ -311,3 +312,32 @@ def test_the_suite_runs_on_the_python_path_when_told() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["True", "False"]
+
+
+# Dense: few short words, so that keys overlap, nest and share prefixes and suffixes.
+_SYLLABLES = ["ab", "ba", "abc", "b", "ca", "abab", "äb", "ß", "łc", "AB", "c\u00adab"]
+_BREAKS = [" ", " ", "-", ", ", "’", "\u00a0", ".", "", " \u00ad"]
+
+
+@st.composite
+def _dense_term(draw: st.DrawFn) -> str:
+    words = draw(st.lists(st.sampled_from(_SYLLABLES[:9]), min_size=1, max_size=3))
+    term = " ".join(words)
+    if sum(c.isalnum() for c in term) >= 3:
+        term = draw(st.sampled_from(["", "*"])) + term + draw(st.sampled_from(["", "*"]))
+    return term
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    terms=st.lists(_dense_term(), min_size=1, max_size=8, unique=True),
+    text=st.lists(
+        st.tuples(st.sampled_from(_SYLLABLES), st.sampled_from(_BREAKS)), max_size=30
+    ).map(lambda parts: "".join(w + b for w, b in parts)),
+)
+def test_compiled_scan_agrees_where_keys_overlap(terms: list[str], text: str) -> None:
+    cfg = config(f"watchlists: {{w: {{any: {json.dumps(terms)}}}}}")
+    compiled = compile_matcher(cfg, Inflector(compute=False), compiled=True)
+    pure = compile_matcher(cfg, Inflector(compute=False), compiled=False)
+    article = Article(feed_id="t", key="k", title=text, summary=text[::-1], content=text)
+    assert compiled.explain(article) == pure.explain(article)
