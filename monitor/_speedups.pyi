@@ -17,7 +17,11 @@ def scan(
     find: Callable[[bytes, bool], list[tuple[int, int, int]]] | None,
     shapes: list[tuple[bool, bool] | None],
     breaks: int,
-) -> tuple[str, bytes | None, list[tuple[int, int, int]]] | NotImplementedType | None: ...
+) -> (
+    tuple[str, bytes | None, list[tuple[int, int, int]], dict[tuple[int, int], tuple[int, int]]]
+    | NotImplementedType
+    | None
+): ...
 def html_to_text(
     html: str, tag_text: dict[str, str], references: dict[str, str]
 ) -> str | NotImplementedType: ...

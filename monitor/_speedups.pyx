@@ -25,7 +25,7 @@ from array import array
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp
 
-VERSION = 2
+VERSION = 3
 """Raised when the interface changes, so that a stale build is not used."""
 
 cdef extern from "Python.h":
@@ -66,11 +66,14 @@ def installed():
     return _offsets != NULL
 
 
-cdef object _fold(str text, bint* ascii_out, bint* even_out):
+cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t* src=NULL,
+                  Py_ssize_t src_size=0):
     """The UTF-8 fold of ``text`` (``fold_for_automaton(text)[0]``), or None.
 
     ``ascii_out``: every byte is ASCII; ``even_out``: every character folded to exactly
-    one ASCII character (then the translation is one byte per character)."""
+    one ASCII character (then the translation is one byte per character).  ``src``: if
+    given (``src_size`` bytes of the fold, from an earlier call), receives for each byte
+    of the fold but its spaces the index of the character of ``text`` it comes from."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
@@ -114,6 +117,8 @@ cdef object _fold(str text, bint* ascii_out, bint* even_out):
                         pos += 1
                         space = True
                 else:
+                    if src != NULL and pos < src_size:
+                        src[pos] = <int32_t> i
                     out[pos] = byte
                     pos += 1
                     space = False
@@ -333,17 +338,21 @@ def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):
     """Fold ``text`` and find every key in it: ``words`` for the keys it holds, ``find``
     (the residual automaton's ``find_matches_as_indexes``, or None) for the others.
 
-    Returns None when nothing was found; else ``(folded, translated, raw)``: the folded
-    text as str, the translation as ASCII bytes when every character folded to one ASCII
-    character (else None), and the sorted distinct ``(start, -stop, pattern)`` in
-    characters of ``folded``.  ``NotImplemented``: the Python path must do it (also when
-    the fold does not hold exactly ``breaks`` field breaks).
+    Returns None when nothing was found; else ``(folded, translated, raw, spans)``: the
+    folded text as str, the translation as ASCII bytes when every character folded to
+    one ASCII character (else None), the sorted distinct ``(start, -stop, pattern)`` in
+    characters of ``folded``, and per ``(start, stop)`` of a hit the ``(start, end)`` in
+    ``text`` of the characters that its first and last letter come from (what
+    ``FoldedText.span`` computes before it takes in trailing marks and mended places).
+    ``NotImplemented``: the Python path must do it (also when the fold does not hold
+    exactly ``breaks`` field breaks).
     """
     cdef bint ascii, even
     cdef Py_ssize_t n, start, end, stop, j, count
     cdef const uint8_t* d
     cdef object pid, shape
     cdef int* chars
+    cdef int32_t* src
     cdef list residual
     if _offsets == NULL:
         raise RuntimeError("no fold table installed")
@@ -376,6 +385,19 @@ def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):
                 raw.add((start, -stop, pid))
     if not raw:
         return None
+    # Where each hit is in ``text``: the characters that gave its first and last byte.
+    src = <int32_t*> PyMem_Malloc(n * sizeof(int32_t))
+    if src == NULL:
+        raise MemoryError()
+    try:
+        _fold(text, &ascii, &even, src, n)
+        spans = {}
+        for hit in raw:
+            start = hit[0]
+            stop = -<Py_ssize_t> hit[1]
+            spans[start, stop] = (src[start], src[stop - 1] + 1)
+    finally:
+        PyMem_Free(src)
     if ascii:
         folded = (<bytes> data).decode("ascii")
     else:
@@ -397,9 +419,11 @@ def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):
                 stop = -<Py_ssize_t> hit[1]
                 mapped.add((chars[start], -chars[stop], hit[2]))
             raw = mapped
+            spans = {(chars[k[0]], chars[k[1]]): v for k, v in spans.items()}
         finally:
             PyMem_Free(chars)
-    return folded, (_translation(text) if even else None), sorted(raw) if len(raw) > 1 else list(raw)
+    translated = _translation(text) if even else None
+    return folded, translated, sorted(raw) if len(raw) > 1 else list(raw), spans
 
 
 cdef bytes _translation(str text):

@@ -14,7 +14,7 @@ from functools import cache
 from types import ModuleType
 
 PURE_ENV = "MONITOR_MATCH_PURE"
-VERSION = 2
+VERSION = 3
 """The interface of ``_speedups.pyx`` that this code expects (its ``VERSION``)."""
 _UNSAFE = 255
 

@@ -200,9 +200,10 @@ class Scanner:
             if got is None:
                 return None
             if got is not NotImplemented:
-                folded, translated_bytes, raw_sorted = got
+                folded, translated_bytes, raw_sorted, spans = got
                 texts = (title, summary, content, body)
-                scan = Scan(language, FoldedText(joined, folded, translated_bytes, regions), texts)
+                mapped = FoldedText(joined, folded, translated_bytes, regions, spans)
+                scan = Scan(language, mapped, texts)
                 self._accept(scan, raw_sorted, self._starts(folded, title, bridged))
                 return scan if scan.hits else None
         data, translated = fold_for_automaton(joined)
