@@ -8,12 +8,14 @@ hits and offsets.
 
 from __future__ import annotations
 
-import os
 from array import array
 from functools import cache
 from types import ModuleType
 
-PURE_ENV = "MONITOR_MATCH_PURE"
+from monitor.settings import PURE_MATCH_ENV, pure_match
+
+PURE_ENV = PURE_MATCH_ENV
+
 VERSION = 3
 """The interface of ``_speedups.pyx`` that this code expects (its ``VERSION``)."""
 _UNSAFE = 255
@@ -22,7 +24,7 @@ _UNSAFE = 255
 def module() -> ModuleType | None:
     """The compiled module, or None for the Python paths (also when ``MONITOR_MATCH_PURE``
     is set to anything but ``0``)."""
-    if os.environ.get(PURE_ENV, "").strip() not in ("", "0"):
+    if pure_match():
         return None
     return built()
 
