@@ -20,12 +20,10 @@ the UTF-8 bytes of its fold, or a mark that the character needs the Python path.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from array import array
-
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp
 
-VERSION = 3
+VERSION = 4
 """Raised when the interface changes, so that a stale build is not used."""
 
 cdef extern from "Python.h":
@@ -162,7 +160,8 @@ cdef Py_ssize_t _find_space(const uint8_t* d, Py_ssize_t start, Py_ssize_t n):
 
 cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
 cdef uint64_t FNV_PRIME = 1099511628211ULL
-cdef int FILTER_BITS = 20
+
+cdef int FILTER_BITS = 20  # monitor/speedups.py: _FILTER_BITS
 
 
 cdef class Words:
@@ -190,51 +189,17 @@ cdef class Words:
     cdef readonly list residual
     """The pattern ids left to the automaton, in the order given to it."""
 
-    def __init__(self, list keys):
-        cdef list first = []  # (hash, pid, open_end) by exact first word
-        cdef list prefix = []  # (hash, pid) by one-word prefix
-        cdef bytearray blob = bytearray()
-        cdef list offs = [], lens = [], opens = []
-        self.residual = []
-        self.prefix_lengths = 0
-        for pid, key in enumerate(keys):
-            if not key.startswith(b" "):
-                self.residual.append(pid)  # open at its start: the automaton's
-                continue
-            open_end = not key.endswith(b" ")
-            body = key[1:] if open_end else key[1 : len(key) - 1]
-            offs.append(len(blob))
-            lens.append(len(body))
-            opens.append(open_end)
-            blob += body
-            if open_end and b" " not in body:
-                if len(body) >= 64:
-                    self.residual.append(pid)
-                    offs.pop(); lens.pop(); opens.pop()
-                    continue
-                prefix.append((_fnv(body), pid, len(offs) - 1))
-                self.prefix_lengths |= (<uint64_t> 1) << len(body)
-            else:
-                first.append((_fnv(body.split(b" ")[0]), pid, len(offs) - 1))
-        self._blob = bytes(blob)
-        self.blob = <const uint8_t*> PyBytes_AS_STRING(self._blob)
-        count = len(offs)
-        c_pid = array("i", [0] * count)
-        c_next = array("i", [-1] * count)
-        for h, pid, c in first + prefix:
-            c_pid[c] = pid
-        self._keep = []
-        a_hash, a_head, self.a_mask = self._table(first, c_next)
-        b_hash, b_head, self.b_mask = self._table(prefix, c_next)
-        flt = bytearray(1 << (FILTER_BITS - 3))
-        for h, _, _ in first + prefix:
-            flt[(h >> (64 - FILTER_BITS)) >> 3] |= 1 << ((h >> (64 - FILTER_BITS)) & 7)
-        arrays = [
-            a_hash, a_head, b_hash, b_head, bytes(flt), c_pid, c_next,
-            array("I", offs), array("I", lens), bytes(bytearray(opens)),
-        ]
-        self._keep = [a.tobytes() if isinstance(a, array) else a for a in arrays]
-        k = self._keep
+    def __init__(self, list residual, uint64_t prefix_lengths, list tables):
+        """Built by ``monitor.speedups.word_index`` (in Python: a long build in compiled
+        code would hold the GIL, and the service compiles matchers in a thread)."""
+        self.residual = residual
+        self.prefix_lengths = prefix_lengths
+        self.a_mask = len(tables[0]) // 8 - 1
+        self.b_mask = len(tables[2]) // 8 - 1
+        if len(tables[4]) != 1 << (FILTER_BITS - 3):
+            raise ValueError("word index: wrong filter size")
+        self._keep = tables
+        k = tables
         self.a_hash = <const uint64_t*> PyBytes_AS_STRING(k[0])
         self.a_head = <const int32_t*> PyBytes_AS_STRING(k[1])
         self.b_hash = <const uint64_t*> PyBytes_AS_STRING(k[2])
@@ -245,26 +210,8 @@ cdef class Words:
         self.c_off = <const uint32_t*> PyBytes_AS_STRING(k[7])
         self.c_len = <const uint32_t*> PyBytes_AS_STRING(k[8])
         self.c_open = <const uint8_t*> PyBytes_AS_STRING(k[9])
-
-    @staticmethod
-    def _table(list entries, c_next):
-        """Open addressing by hash: per slot the hash and the first candidate (a chain
-        through ``c_next`` holds every key with that hash)."""
-        size = 4
-        while size < 2 * len(entries):
-            size *= 2
-        hashes = array("Q", [0] * size)
-        heads = array("i", [-1] * size)
-        mask = size - 1
-        for h, _, c in entries:
-            slot = h & mask
-            while heads[slot] != -1 and hashes[slot] != h:
-                slot = (slot + 1) & mask
-            if heads[slot] != -1:
-                c_next[c] = heads[slot]
-            hashes[slot] = h
-            heads[slot] = c
-        return hashes, heads, mask
+        self._blob = k[10]
+        self.blob = <const uint8_t*> PyBytes_AS_STRING(self._blob)
 
     cdef inline int32_t _head(self, const uint64_t* hashes, const int32_t* heads,
                               uint64_t mask, uint64_t h):
@@ -323,15 +270,6 @@ cdef class Words:
                         raw.add((ws, -(ws + L), self.c_pid[c]))
                 c = self.c_next[c]
         return 0
-
-
-cdef uint64_t _fnv(bytes data):
-    cdef uint64_t h = FNV_OFFSET
-    cdef const uint8_t* p = <const uint8_t*> PyBytes_AS_STRING(data)
-    cdef Py_ssize_t i
-    for i in range(PyBytes_GET_SIZE(data)):
-        h = (h ^ p[i]) * FNV_PRIME
-    return h
 
 
 def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):

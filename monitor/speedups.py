@@ -11,12 +11,13 @@ from __future__ import annotations
 from array import array
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 from monitor.settings import PURE_MATCH_ENV, pure_match
 
 PURE_ENV = PURE_MATCH_ENV
 
-VERSION = 3
+VERSION = 4
 """The interface of ``_speedups.pyx`` that this code expects (its ``VERSION``)."""
 _UNSAFE = 255
 
@@ -85,3 +86,89 @@ def fold_table() -> tuple[bytes, bytes, bytes]:
         offsets.append(start)
         lengths[code] = len(encoded)
     return offsets.tobytes(), bytes(lengths), bytes(blob)
+
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_MASK64 = (1 << 64) - 1
+_FILTER_BITS = 20  # _speedups.pyx: FILTER_BITS
+_MAX_PREFIX = 64
+
+
+def _fnv(data: bytes) -> int:
+    # FNV-1a, 64 bits: the hash _speedups.pyx computes for every word of the folded text.
+    h = _FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK64
+    return h
+
+
+def word_index(fast: ModuleType, keys: list[bytes]) -> Any:
+    """The compiled ``Words`` index of the automaton keys ``keys`` (see _speedups.pyx).
+
+    Whole-word keys (``b" ai act "``) and keys open at their end (``b" biometr"``) are
+    indexed by the hash of their first word, one-word prefixes by their own hash (with
+    the set of their lengths); keys open at their start stay with the automaton
+    (``Words.residual``, pattern ids in order).
+    """
+    first: list[tuple[int, int, int]] = []  # (hash, pattern id, candidate)
+    prefix: list[tuple[int, int, int]] = []
+    residual: list[int] = []
+    prefix_lengths = 0
+    blob = bytearray()
+    offsets = array("I")
+    lengths = array("I")
+    opens = bytearray()
+    for pid, key in enumerate(keys):
+        if not key.startswith(b" "):
+            residual.append(pid)  # open at its start: the automaton's
+            continue
+        open_end = not key.endswith(b" ")
+        body = key[1:] if open_end else key[1:-1]
+        single_prefix = open_end and b" " not in body
+        if single_prefix and len(body) >= _MAX_PREFIX:
+            residual.append(pid)
+            continue
+        candidate = len(offsets)
+        offsets.append(len(blob))
+        lengths.append(len(body))
+        opens.append(open_end)
+        blob += body
+        if single_prefix:
+            prefix.append((_fnv(body), pid, candidate))
+            prefix_lengths |= 1 << len(body)
+        else:
+            first.append((_fnv(body.split(b" ")[0]), pid, candidate))
+    count = len(offsets)
+    pids = array("i", [0] * count)
+    chain = array("i", [-1] * count)
+    for _, pid, candidate in first + prefix:
+        pids[candidate] = pid
+    a_hash, a_head = _hash_table(first, chain)
+    b_hash, b_head = _hash_table(prefix, chain)
+    bits = bytearray(1 << (_FILTER_BITS - 3))
+    for h, _, _ in first + prefix:
+        top = h >> (64 - _FILTER_BITS)
+        bits[top >> 3] |= 1 << (top & 7)
+    tables = [a_hash, a_head, b_hash, b_head, bits, pids, chain, offsets, lengths, opens, blob]
+    return fast.Words(residual, prefix_lengths, [bytes(t) for t in tables])
+
+
+def _hash_table(entries: list[tuple[int, int, int]], chain: array[int]) -> tuple[bytes, bytes]:
+    """Open addressing by hash, at most half full: per slot the hash and the first
+    candidate; ``chain`` links the candidates that share a hash."""
+    size = 4
+    while size < 2 * len(entries):
+        size *= 2
+    hashes = array("Q", [0] * size)
+    heads = array("i", [-1] * size)
+    mask = size - 1
+    for h, _, candidate in entries:
+        slot = h & mask
+        while heads[slot] != -1 and hashes[slot] != h:
+            slot = (slot + 1) & mask
+        if heads[slot] != -1:
+            chain[candidate] = heads[slot]
+        hashes[slot] = h
+        heads[slot] = candidate
+    return hashes.tobytes(), heads.tobytes()

@@ -162,7 +162,7 @@ class Scanner:
         self._words: Any = None
         self._residual: Callable[[bytes, bool], list[tuple[int, int, int]]] | None = None
         if self._speedups is not None and keys:
-            self._words = self._speedups.Words(keys)
+            self._words = speedups.word_index(self._speedups, keys)
             residual = [keys[pid] for pid in self._words.residual]
             if residual:
                 self._residual = BytesAhoCorasick(residual).find_matches_as_indexes
