@@ -217,3 +217,36 @@ def test_asyncio_accept_errors_are_said_once_a_minute(
     records = [r for r in caplog.records if r.name == "asyncio"]
     assert len(records) == 1
     assert "socket.accept() out of system resource" in records[0].getMessage()
+
+
+def test_accepted_connections_send_without_waiting_for_acks():
+    """TCP_NODELAY on every accepted socket: without it each response on a kept-alive
+    connection waited about 40 ms for the client's delayed ACK (issue 12's page times)."""
+    import socket
+
+    async def go() -> list[int]:
+        server = endpoint()
+        address = await server.start("127.0.0.1:0")
+        try:
+            host, _, port = address.rpartition(":")
+            _, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"GET /healthz HTTP/1.1\r\n")  # held open: the request is not over
+            await writer.drain()
+            for _ in range(1000):
+                if server.guard.open:
+                    break
+                await asyncio.sleep(0.01)
+            flags = [
+                conn.transport.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY
+                )
+                for conn in server.guard.open
+            ]
+            writer.close()
+            return flags
+        finally:
+            await server.stop()
+
+    flags = asyncio.run(go())
+    assert flags
+    assert all(flags), flags
