@@ -59,6 +59,12 @@ class HttpLimits:
 
     request_deadline: float = 10.0
     """Seconds for a whole request: reading it and answering it."""
+    slow_deadline: float = 60.0
+    """Seconds for a request to one of ``slow_paths`` once its head has arrived: the lab's
+    backtest compiles a candidate keywords.yaml and replays up to 20,000 articles (about
+    4 s of CPU, past 10 s on a loaded machine).  A held-open request never gets it: it
+    starts only when the whole request line and headers are in."""
+    slow_paths: tuple[str, ...] = ("/lab", "/api/lab")
     max_connections: int = 32
     """Open connections at most; beyond, the oldest one still sending its request is closed."""
     max_request_bytes: int = 8192
@@ -111,10 +117,11 @@ class _LimitedH11(H11Protocol):
         self._arm()
         self.guard.admit(self)
 
-    def _arm(self) -> None:
+    def _arm(self, seconds: float | None = None) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
-        self._deadline = self.loop.call_later(self.guard.limits.request_deadline, self._expire)
+        self._armed = self.guard.limits.request_deadline if seconds is None else seconds
+        self._deadline = self.loop.call_later(self._armed, self._expire)
 
     def _expire(self) -> None:
         self.guard.throttle.log(
@@ -122,7 +129,7 @@ class _LimitedH11(H11Protocol):
             logging.INFO,
             "http:deadline",
             "http: closed a connection that took over %gs",
-            self.guard.limits.request_deadline,
+            self._armed,
         )
         self.transport.abort()  # the file descriptor is free at once
 
@@ -135,8 +142,11 @@ class _LimitedH11(H11Protocol):
                 self.transport.close()
                 return
         super().data_received(data)
-        if self.cycle is not None and not self.cycle.response_complete:
+        if self.reading and self.cycle is not None and not self.cycle.response_complete:
             self.reading = False
+            limits = self.guard.limits
+            if self.cycle.scope["path"] in limits.slow_paths:
+                self._arm(limits.slow_deadline)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
