@@ -32,7 +32,7 @@ from monitor.models import (
 from monitor.pipeline.due import due_feeds
 from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
-from monitor.update import PreparedFeed, decide, prepare
+from monitor.update import FeedIntent, PreparedFeed, decide, prepare
 from monitor.update import Routing as UpdateRouting
 
 if TYPE_CHECKING:
@@ -188,6 +188,8 @@ class Poller:
     _flush_at: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = field(
         default=None, init=False, repr=False
     )
+    _filed: list[int] | None = field(default=None, init=False, repr=False)
+    """Articles filed in the story index by the batch being written."""
     stories_for_all: bool = False
     """Group every new article into stories, not only those that matched a watchlist.
     Off by default: story assignment costs ~0.6 ms per article (bench/bench_dedupe.py), and
@@ -515,6 +517,8 @@ class Poller:
             self._flush_at = None
         writes, self._writes = self._writes, []
         done: list[tuple[asyncio.Future[PollReport], PollReport | Exception]] = []
+        filed: list[int] = []
+        self._filed = filed
         try:
             with self.store.batch():
                 for job, future in writes:
@@ -524,6 +528,10 @@ class Poller:
                         done.append((future, exc))
         except Exception as exc:
             done = [(future, exc) for _, future in writes]
+            if self.stories is not None and filed:
+                self.stories.discard(filed)  # their rows were rolled back
+        finally:
+            self._filed = None
         for future, outcome in done:
             if future.done():  # its poll was cancelled meanwhile
                 continue
@@ -658,7 +666,13 @@ class Poller:
             consecutive_failures=0,
             next_poll=nxt,
         )
-        new = self.store.apply(intent.with_state(polled), self.stories)
+        intent = self._with_stories(intent.with_state(polled))
+        new = self.store.apply(intent)
+        if intent.stories is not None and self.stories is not None:
+            # Only once written: a poll that rolled back leaves no keys in the index.
+            self.stories.file(intent.stories, [n.id for n in new], intent.now)
+            if self._filed is not None:  # in a batch: written once the batch commits
+                self._filed.extend(n.id for n in new)
         if result.permanent_url:
             log.warning(
                 "feed %s moved permanently to %s; polling the new URL from now on",
@@ -685,6 +699,16 @@ class Poller:
             matches=intent.matched,
             moved_to=result.permanent_url,
         )
+
+    def _with_stories(self, intent: FeedIntent) -> FeedIntent:
+        """``intent`` with the story of each new entry that joins one (``StoryIndex.plan``:
+        the decision is made here, before the store writes anything)."""
+        if self.stories is None or not any(n.story for n in intent.new):
+            return intent
+        entries = [(n.article, n.fingerprint) if n.story else None for n in intent.new]
+        with self.store.story_reader() as rows:
+            plan = self.stories.plan(rows, entries, intent.now)
+        return intent.with_stories(plan)
 
     def _joins_story(self, matches: Sequence[Match]) -> bool:
         return _joins_story(self.stories is not None, self.stories_for_all, matches)

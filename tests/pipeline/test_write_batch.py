@@ -3,16 +3,17 @@ one poll's failed write is that poll's alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from monitor.dedupe import Fingerprint, StoryIndex
 from monitor.models import Article
 from monitor.store.stories import StoryRows
+from monitor.update import PENDING, StoryPlan
 from tests.support.app import make_app
 from tests.support.feedserver import FeedServer, rss_feed
 
@@ -20,28 +21,28 @@ FEEDS = ("a", "b", "c", "d", "e")
 
 
 class FailsForFeed(StoryIndex):
-    """The story index, failing for one feed's articles (the fault seam)."""
+    """The story index, planning a story that cannot be written for one feed's second
+    article (the fault seam): that poll's write fails half way through."""
 
     def __init__(self, feed_id: str) -> None:
         super().__init__()
         self.feed_id = feed_id
-        self.discarded: list[int] = []
 
-    def assign(
+    def plan(
         self,
         rows: StoryRows,
-        article_id: int,
-        article: Article,
+        entries: Sequence[tuple[Article, Fingerprint | None] | None],
         now: datetime,
-        fingerprint: Fingerprint | None = None,
-    ) -> Any:
-        if article.feed_id == self.feed_id:
-            raise RuntimeError("dedupe failed")
-        return super().assign(rows, article_id, article, now, fingerprint)
-
-    def discard(self, article_ids: Iterable[int]) -> None:
-        self.discarded.extend(article_ids)
-        super().discard(article_ids)
+    ) -> StoryPlan:
+        plan = super().plan(rows, entries, now)
+        first = next((e for e in entries if e is not None), None)
+        if first is None or first[0].feed_id != self.feed_id:
+            return plan
+        second = plan.choices[1]
+        assert second is not None
+        broken = dataclasses.replace(second, story_id=PENDING + 7)
+        choices = (plan.choices[0], broken, *plan.choices[2:])
+        return dataclasses.replace(plan, choices=choices)
 
 
 @pytest.mark.parametrize("write_batch", [1, 64])

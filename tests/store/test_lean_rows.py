@@ -16,6 +16,7 @@ from monitor.store import articles as arts
 from monitor.store.db import DB_NAME, migrate
 from monitor.store.engine import Connection
 from monitor.store.migrations import MIGRATIONS
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 LEAN = next(i for i, m in enumerate(MIGRATIONS) if m.name.startswith("lean article rows"))
@@ -86,7 +87,7 @@ def _old_state(store_engine: str, tmp_path: Path) -> Connection:
 
 def test_old_rows_migrate_and_stay_known(store_engine: str, tmp_path: Path):
     _old_state(store_engine, tmp_path).close()
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         stored = {s.article.key: s.article for s in store.iter_articles()}
         assert set(stored) == {a.key for a in ENTRIES}
         for a in ENTRIES:  # what was stored reads back as it was written
@@ -105,7 +106,7 @@ def test_old_rows_migrate_and_stay_known(store_engine: str, tmp_path: Path):
 
 
 def test_new_rows_read_back_as_written(store_engine: str, tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         with store.transaction() as conn:
             new = arts.add_articles(conn, "f", ENTRIES, NOW)
             packed = conn.execute("SELECT key, canonical_url FROM articles ORDER BY id").fetchall()
@@ -127,7 +128,7 @@ def test_new_rows_read_back_as_written(store_engine: str, tmp_path: Path):
 
 @pytest.mark.sqlite_only
 def test_seen_keys_have_no_rowid_and_no_last_seen_index(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         sql = store.conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'seen_keys'"
         ).fetchone()[0]
