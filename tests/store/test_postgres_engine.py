@@ -251,3 +251,18 @@ def test_check_says_whether_the_database_answers_and_migrates_nothing(
         f"monitor: storage: cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused; "
         "check MONITOR_DATABASE_URL / --database\n"
     )
+
+
+@pg
+def test_sessions_commit_like_sqlite_normal_unless_the_url_asks_for_more(
+    tmp_path: Path, postgres_url: str
+):
+    # synchronous_commit off is SQLite's synchronous=NORMAL guarantee (docs/deploy.md);
+    # a URL that sets it keeps its value.  Every statement is planned with its values.
+    with Store(tmp_path, database_url=postgres_url) as store:
+        assert store.conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+        assert store.conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"
+    durable = postgres_url + ("&" if "?" in postgres_url else "?")
+    durable += "options=-c%20synchronous_commit%3Don"
+    with Store(tmp_path, database_url=durable) as store:
+        assert store.conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
