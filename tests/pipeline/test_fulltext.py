@@ -3,20 +3,14 @@ feed server, a real SQLite file, alerts to the local Telegram Bot API server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
-from monitor.fetch import Fetcher
 from monitor.match import compile_matcher
-from monitor.models import CycleReport
-from monitor.pipeline.build import matcher, routing
-from monitor.pipeline.poll import Poller
 from monitor.service.metrics import Metrics
-from monitor.store import Store
 from tests.pipeline.test_deliver import deliver, env_for
 from tests.support.app import App, make_app
 from tests.support.feedserver import MIB, FeedServer, rss_feed
@@ -224,23 +218,8 @@ def test_articles_matched_in_the_parser_process_are_matched_again_with_their_bod
     feed_server.article("/news/biometrics", "Biometrics talks drag on", BODY)
     items = [("w1", "Biometrics talks drag on", feed_server.url("/news/biometrics"))]
     app = teaser_app(feed_server, tmp_path, items)
-    cfg = app.configs()
-
-    async def cycle() -> CycleReport:
-        with Store(app.state) as store:
-            async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(
-                    feeds=cfg.feeds,
-                    store=store,
-                    fetcher=fetcher,
-                    matcher=matcher(cfg.keywords),
-                    routing=routing(cfg.keywords),
-                    parse_workers=1,
-                    parse_pool_min=1,  # this one feed is parsed and matched in the pool
-                )
-                return await poller.cycle(everything=True)
-
-    [feed] = asyncio.run(cycle()).feeds
+    # parse_pool_min=1: this one feed is parsed and matched in the pool
+    [feed] = app.cycle(parse_workers=1, parse_pool_min=1).feeds
     assert (feed.new, feed.pages_fetched, feed.matches) == (1, 1, 1)
     assert matched(app) == {"Biometrics talks drag on": {"edpb"}}
 
@@ -266,22 +245,8 @@ def test_page_fetches_never_wait_behind_feeds_waiting_for_the_backlog(
     cfg = app.configs()
     assert (cfg.feeds.settings.concurrency, cfg.feeds.settings.per_host) == (1, 1)
 
-    async def go() -> CycleReport:
-        with Store(app.state) as store:
-            async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(
-                    feeds=cfg.feeds,
-                    store=store,
-                    fetcher=fetcher,
-                    matcher=matcher(cfg.keywords),
-                    routing=routing(cfg.keywords),
-                    parse_workers=0,
-                    max_backlog=1,
-                )
-                # A guard against the hang, not a timing: the cycle takes well under 1 s.
-                return await asyncio.wait_for(poller.cycle(everything=True), 60)
-
-    report = asyncio.run(go())
+    # hang_guard: a guard against the hang, not a timing: the cycle takes well under 1 s.
+    report = app.cycle(parse_workers=0, max_backlog=1, hang_guard=60)
 
     assert sorted((r.feed_id, r.status, r.new, r.pages_fetched) for r in report.feeds) == [
         (f"t{i}", "ok", 1, 1) for i in range(3)

@@ -266,49 +266,26 @@ def test_first_poll_backfill_limits_alerts(feed_server: FeedServer, tmp_path: Pa
     assert alerts == 3  # after the first poll every match alerts
 
 
+def serve_ai_act_stories(feed_server: FeedServer, feeds: int, latency: float = 0.0) -> None:
+    """Feeds /f0.xml.. each with five "AI Act story i.j" items."""
+    for i in range(feeds):
+        items = [
+            (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}") for j in range(5)
+        ]
+        feed_server.feed(f"/f{i}.xml", rss_feed(f"F{i}", items), latency=latency)
+
+
 @pytest.mark.sqlite_only  # several state dirs in one test (one database on PostgreSQL)
 def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_path: Path):
     """Big cycles parse in a worker process; the outcome must not depend on it."""
-    import asyncio
-
-    from monitor.fetch import Fetcher
-    from monitor.pipeline.build import matcher, routing
-    from monitor.pipeline.poll import Poller
-    from monitor.store import Store
 
     feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(6)}
-    for i in range(6):
-        feed_server.feed(
-            f"/f{i}.xml",
-            rss_feed(
-                f"F{i}",
-                [
-                    (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}")
-                    for j in range(5)
-                ],
-            ),
-        )
+    serve_ai_act_stories(feed_server, 6)
     outcomes = []
     for workers in (0, 1):
         (tmp_path / f"w{workers}").mkdir()
         app = make_app(tmp_path / f"w{workers}", feeds)
-        cfg = app.configs()
-
-        async def go(cfg=cfg, app=app, workers=workers) -> CycleReport:
-            with Store(app.state) as store:
-                async with Fetcher(cfg.feeds.settings) as fetcher:
-                    poller = Poller(
-                        feeds=cfg.feeds,
-                        store=store,
-                        fetcher=fetcher,
-                        matcher=matcher(cfg.keywords),
-                        routing=routing(cfg.keywords),
-                        parse_workers=workers,
-                        parse_pool_min=1,
-                    )
-                    return await poller.cycle(everything=True)
-
-        report = asyncio.run(go())
+        report = app.cycle(parse_workers=workers, parse_pool_min=1)
         with app.store() as store:
             titles = sorted(a.article.title for a in store.iter_articles())
             rows = store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
@@ -322,48 +299,17 @@ def test_a_parser_process_gives_the_same_results(feed_server: FeedServer, tmp_pa
 def _backlog_poll(app, max_backlog: int, *, workers: int = 1) -> tuple[CycleReport, int]:
     import asyncio
 
-    from monitor.fetch import Fetcher
-    from monitor.pipeline.build import matcher, routing
-    from monitor.pipeline.poll import Poller
-    from monitor.store import Store
-
-    cfg = app.configs()
-
-    async def go() -> tuple[CycleReport, int]:
-        with Store(app.state) as store:
-            async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(
-                    feeds=cfg.feeds,
-                    store=store,
-                    fetcher=fetcher,
-                    matcher=matcher(cfg.keywords),
-                    routing=routing(cfg.keywords),
-                    parse_workers=workers,
-                    parse_pool_min=1,
-                    max_backlog=max_backlog,
-                )
-                report = await asyncio.wait_for(poller.cycle(everything=True), 30)
-                return report, poller.backlog_peak
-
-    return asyncio.run(go())
+    report, poller = asyncio.run(
+        app.acycle(parse_workers=workers, parse_pool_min=1, max_backlog=max_backlog, hang_guard=30)
+    )
+    return report, poller.backlog_peak
 
 
 @pytest.mark.sqlite_only  # several state dirs in one test (one database on PostgreSQL)
 def test_backlog_bounds_the_bodies_waiting_to_be_stored(feed_server: FeedServer, tmp_path: Path):
     # 12 feeds answer at once; with a parser process the bodies would all wait at once.
     feeds = {f"f{i}": feed_server.url(f"/f{i}.xml") for i in range(12)}
-    for i in range(12):
-        feed_server.feed(
-            f"/f{i}.xml",
-            rss_feed(
-                f"F{i}",
-                [
-                    (f"g{i}-{j}", f"AI Act story {i}.{j}", f"https://n{i}.example/{j}")
-                    for j in range(5)
-                ],
-            ),
-            latency=0.05,
-        )
+    serve_ai_act_stories(feed_server, 12, latency=0.05)
     (tmp_path / "b").mkdir()
     bounded, peak = _backlog_poll(make_app(tmp_path / "b", feeds), 2)
     assert peak == 2  # the bound was reached and never exceeded
@@ -414,19 +360,14 @@ def test_parsing_and_matching_run_off_the_event_loop(feed_server: FeedServer, tm
     """Issue 10: an item repeating a watched word 25,000 times takes ~0.1 s to match;
     the service's one-feed polls parse and match in a thread, only new items are
     matched, and the match keeps ten hits and the exact count."""
-    import asyncio
     import threading
 
-    from monitor.fetch import Fetcher
     from monitor.match import Matcher
-    from monitor.pipeline.build import matcher, routing
-    from monitor.pipeline.poll import Poller
-    from monitor.store import Store
+    from monitor.pipeline.build import matcher
 
     word_item = ("g-many", "facial recognition " * 2_500, "https://news.example.eu/many")
     feed_server.feed("/eu.xml", rss_feed("EU", [word_item, *ITEMS]))
     app = make_app(tmp_path, {"eu": feed_server.url("/eu.xml")})
-    cfg = app.configs()
     seen: list[tuple[str, bool]] = []
 
     class Recording(Matcher):
@@ -434,20 +375,10 @@ def test_parsing_and_matching_run_off_the_event_loop(feed_server: FeedServer, tm
             seen.append((article.key, threading.current_thread() is threading.main_thread()))
             return super().match(article)
 
-    async def go() -> CycleReport:
-        with Store(app.state) as store:
-            async with Fetcher(cfg.feeds.settings) as fetcher:
-                poller = Poller(
-                    feeds=cfg.feeds,
-                    store=store,
-                    fetcher=fetcher,
-                    matcher=Recording(matcher(cfg.keywords).config),
-                    routing=routing(cfg.keywords),
-                    parse_workers=0,
-                )
-                return await poller.cycle(everything=True)
+    def go() -> CycleReport:
+        return app.cycle(make_matcher=lambda kw: Recording(matcher(kw).config), parse_workers=0)
 
-    report = asyncio.run(go())
+    report = go()
     assert report.feeds[0].matches == 3
     assert len(seen) == 4
     assert not any(on_loop for _, on_loop in seen)
@@ -455,7 +386,7 @@ def test_parsing_and_matching_run_off_the_event_loop(feed_server: FeedServer, tm
         "/eu.xml", rss_feed("EU", [("g-new", "EDPB", "https://n.eu/5"), word_item, *ITEMS])
     )
     seen.clear()
-    asyncio.run(go())
+    go()
     assert [key for key, _ in seen] == ["guid:g-new"]
     with app.store() as store:
         rows = store.conn.execute("SELECT hits FROM matches").fetchall()

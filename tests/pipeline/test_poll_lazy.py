@@ -45,23 +45,14 @@ def cycle(app: App) -> tuple[CycleReport, Poller]:
 
 async def acycle(app: App, **options: Any) -> tuple[CycleReport, Poller]:
     """``cycle`` on the running loop; ``options`` replace the poller's settings."""
-    cfg = app.configs()
+    keywords = app.configs().keywords
     settings: dict[str, Any] = {
-        "build_matcher": lambda: matcher(cfg.keywords),
+        "build_matcher": lambda: matcher(keywords),
         "parse_workers": 1,
         "parse_pool_min": 1,
         **options,
     }
-    with Store(app.state) as store:
-        async with Fetcher(cfg.feeds.settings) as fetcher:
-            poller = Poller(
-                feeds=cfg.feeds,
-                store=store,
-                fetcher=fetcher,
-                routing=routing(cfg.keywords),
-                **settings,
-            )
-            return await poller.cycle(everything=True), poller
+    return await app.acycle(make_matcher=None, **settings)
 
 
 def test_a_cycle_of_304s_compiles_no_matcher_and_starts_no_parser(

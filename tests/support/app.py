@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.config.keywords import KeywordsConfig
 from monitor.fetch import Fetcher
+from monitor.match import Matcher
 from monitor.models import CycleReport
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
 from monitor.pipeline.poll import Poller
@@ -85,6 +88,36 @@ class App:
                 store.sync_feeds(cfg.feeds.feeds, now)
                 specs = poller.due(now, everything=everything, only=only)
                 return await poller.cycle(specs)
+
+    async def acycle(
+        self,
+        *,
+        make_matcher: Callable[[KeywordsConfig], Matcher] | None = matcher,
+        hang_guard: float | None = None,
+        **options: Any,
+    ) -> tuple[CycleReport, Poller]:
+        """One cycle over every feed with a Poller built with `options` (parse_workers,
+        max_backlog, ...). `make_matcher=None` leaves the matcher to the poller (pass
+        `build_matcher`). `hang_guard` (seconds) guards against a hang, it is not a timing.
+        Returns the report and the poller, for its counters."""
+        cfg = self.configs()
+        if make_matcher is not None:
+            options["matcher"] = make_matcher(cfg.keywords)
+        with Store(self.state) as store:
+            async with Fetcher(cfg.feeds.settings) as fetcher:
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    routing=routing(cfg.keywords),
+                    **options,
+                )
+                async with asyncio.timeout(hang_guard):
+                    report = await poller.cycle(everything=True)
+                return report, poller
+
+    def cycle(self, **kwargs: Any) -> CycleReport:
+        return asyncio.run(self.acycle(**kwargs))[0]
 
     def store(self) -> Store:
         return Store(self.state)

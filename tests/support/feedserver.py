@@ -70,7 +70,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import socket
-import socketserver
 import struct
 import threading
 import time
@@ -79,11 +78,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
+
+from tests.support.httpbase import OwnedServer, TrackedHandler
 
 RSS = "application/rss+xml; charset=utf-8"
 Kind = Literal["static", "hang", "trickle", "reset", "huge", "gzip_bomb"]
@@ -218,7 +218,7 @@ class FeedServer:
         self.max_active = 0
         self.max_connections = 0
         self.connections = 0
-        self._httpd = _HTTPServer((host, port), _Handler, owner=self)
+        self._httpd = OwnedServer((host, port), _Handler, owner=self, backlog=1024)
         self.host = host
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
@@ -564,31 +564,8 @@ def _not_modified(h: _Handler, r: Route) -> bool:
         return False
 
 
-class _HTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 1024
-
-    def __init__(self, addr: tuple[str, int], handler: type[_Handler], *, owner: FeedServer):
-        self.owner = owner
-        super().__init__(addr, handler)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Clients that give up mid-response are expected here; stay quiet."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.owner._opened(self.connection)
-
-    def finish(self) -> None:
-        self.server.owner._closed(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
+class _Handler(TrackedHandler):
+    server: OwnedServer  # whose owner is a FeedServer
 
     def handle(self) -> None:
         try:

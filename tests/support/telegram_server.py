@@ -35,16 +35,15 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import socketserver
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.support.httpbase import OwnedServer, TrackedHandler
 from tests.support.telegram_botapi import BotApiMethods
 from tests.support.telegram_html import utf16_len
 from tests.support.telegram_types import (
@@ -109,7 +108,7 @@ class TelegramServer(BotApiMethods):
         self._poller = 0
         self._next_id = {"private": 1000, "group": 4000, "channel": 1_001_000_000_000}
         self._sockets: set[socket.socket] = set()
-        self._httpd = _HTTPServer((host, port), _Handler, owner=self)
+        self._httpd = OwnedServer((host, port), _Handler, owner=self, backlog=256)
         self.host = host
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
@@ -449,33 +448,8 @@ class TelegramServer(BotApiMethods):
             self._sockets.discard(sock)
 
 
-class _HTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-    def __init__(
-        self, addr: tuple[str, int], handler: type[_Handler], *, owner: TelegramServer
-    ) -> None:
-        self.owner = owner
-        super().__init__(addr, handler)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Clients that give up mid-request are expected; stay quiet."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.owner._opened(self.connection)
-
-    def finish(self) -> None:
-        self.server.owner._closed(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
+class _Handler(TrackedHandler):
+    server: OwnedServer  # whose owner is a TelegramServer
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
