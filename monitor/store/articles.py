@@ -26,7 +26,7 @@ from datetime import datetime
 from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store import tallies
 from monitor.store.db import from_db, to_db
-from monitor.store.engine import Connection, Row, dialect
+from monitor.store.engine import Connection, Row, dialect, pipelined
 from monitor.update import (
     EntryIdentity,
     FeedIntent,
@@ -113,37 +113,36 @@ def _pg_snapshot(
     (``= ANY(?)``), whatever the number of entries.  A list of ``?`` per entry made a new
     statement text for every length, and psycopg re-parses a statement of more than 50
     parameters at every run (issue 11)."""
-    known: dict[str, StoredEntry] = {}
-    for row in conn.execute(
-        "SELECT s.key, s.article_id, a.content_hash FROM seen_keys s"
-        " LEFT JOIN articles a ON a.id = s.article_id"
-        " WHERE s.feed_id = ? AND s.key = ANY(?)",
-        (feed_id, [i.key for i in identities]),
-    ):
-        known[row[0]] = StoredEntry(row[1], row[2])
-    fresh = [i for i in identities if i.key not in known]
-    urls: dict[str, int] = {}
-    url_keys = sorted({i.url_key for i in fresh if i.url_key})
-    if url_keys:
-        # One index lookup per key, whatever the planner believes: without statistics
-        # (a new database, until autovacuum's first ANALYZE) it takes "url_key = ANY"
-        # of 30 keys for a quarter of the table and scans all of it, in every poll of a
+    # The three lookups go out together, one round trip (``pipelined``): URL keys and
+    # text hashes of every entry, not only of those whose key is unknown (the decider
+    # consults them for those alone), rather than a second round trip.
+    with pipelined(conn):
+        by_key = conn.execute(
+            "SELECT s.key, s.article_id, a.content_hash FROM seen_keys s"
+            " LEFT JOIN articles a ON a.id = s.article_id"
+            " WHERE s.feed_id = ? AND s.key = ANY(?)",
+            (feed_id, [i.key for i in identities]),
+        )
+        # One index lookup per URL key, whatever the planner believes: without statistics
+        # (a new database, until autovacuum's first ANALYZE) it takes "url_key = ANY" of
+        # 30 keys for a quarter of the table and scans all of it, in every poll of a
         # first cycle.  A lateral subquery with OFFSET 0 is planned for one key at a time.
-        for row in conn.execute(
+        by_url = conn.execute(
             "SELECT a.url_key, a.id FROM unnest(?::text[]) AS k(u), LATERAL"
             " (SELECT url_key, id FROM articles WHERE url_key = k.u OFFSET 0) AS a",
-            (url_keys,),
-        ):
-            if row[0] not in urls or row[1] < urls[row[0]]:
-                urls[row[0]] = row[1]
-    hashes: dict[str, int] = {}
-    if fresh:
-        for row in conn.execute(
+            (sorted({i.url_key for i in identities if i.url_key}),),
+        )
+        by_hash = conn.execute(
             "SELECT content_hash, MIN(id) FROM articles WHERE feed_id = ?"
             " AND content_hash = ANY(?) GROUP BY content_hash",
-            (feed_id, sorted({i.text_hash for i in fresh})),
-        ):
-            hashes[row[0]] = row[1]
+            (feed_id, sorted({i.text_hash for i in identities})),
+        )
+        known = {row[0]: StoredEntry(row[1], row[2]) for row in by_key.fetchall()}
+        urls: dict[str, int] = {}
+        for row in by_url.fetchall():
+            if row[0] not in urls or row[1] < urls[row[0]]:
+                urls[row[0]] = row[1]
+        hashes = {row[0]: row[1] for row in by_hash.fetchall()}
     return FeedSnapshot(feed_id, known, urls, hashes)
 
 

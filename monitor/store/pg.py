@@ -197,9 +197,21 @@ class PgConnection:
                 finally:
                     self._pipeline = None
         except psycopg.Error as exc:
+            self._end_failed_transaction()
             raise storage_error(exc, self.url) from exc
+        except BaseException:
+            self._end_failed_transaction()
+            raise
         finally:
             self._count_answered()
+
+    def _end_failed_transaction(self) -> None:
+        # A statement of the block failed after a BEGIN sent in it: the server skipped
+        # the rest of the block, its COMMIT too, and the transaction waits for a ROLLBACK.
+        raw = self.raw
+        if not raw.closed and raw.info.transaction_status == pq.TransactionStatus.INERROR:
+            with contextlib.suppress(psycopg.Error):
+                raw.execute("ROLLBACK")
 
     def _count_answered(self) -> None:
         for cur in self._unanswered:

@@ -18,6 +18,7 @@ from monitor.errors import StorageError
 from monitor.models import Article
 from monitor.store import Store, database_url_from_env
 from monitor.store import articles as arts
+from monitor.store.engine import pipelined
 from monitor.store.migrations import MIGRATIONS
 from monitor.store.pg import ddl, mask_url, server_of
 
@@ -266,3 +267,20 @@ def test_sessions_commit_like_sqlite_normal_unless_the_url_asks_for_more(
     durable += "options=-c%20synchronous_commit%3Don"
     with Store(tmp_path, database_url=durable) as store:
         assert store.conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+
+
+@pg
+def test_a_statement_failing_in_a_pipelined_transaction_rolls_all_of_it_back(tmp_path: Path):
+    # BEGIN and COMMIT travel in the pipeline with the writes (one round trip): the
+    # server skips the COMMIT after the error, so the connection must roll back itself.
+    def write_twice(store: Store) -> None:
+        with pipelined(store.conn), store.transaction() as conn:
+            conn.execute("INSERT INTO meta (name, value) VALUES ('probe', '1')")
+            conn.execute("INSERT INTO meta (name, value) VALUES ('probe', '2')")
+
+    with Store(tmp_path) as store:
+        with pytest.raises(StorageError, match="duplicate key"):
+            write_twice(store)
+        assert not store.conn.in_transaction
+        rows = store.conn.execute("SELECT COUNT(*) FROM meta WHERE name = 'probe'").fetchall()
+        assert rows[0][0] == 0
