@@ -229,6 +229,8 @@ def main() -> None:
         "/articles",
         "/articles?watchlist=gdpr",
         "/articles?page=40",
+        "/articles?feed=feed-020",
+        "/articles?language=fr&since=2026-11-01",
         "/feeds",
         "/stories",
         "/trends?days=7",

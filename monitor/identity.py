@@ -32,8 +32,6 @@ import re
 import unicodedata
 from urllib.parse import SplitResult, urlsplit
 
-from monitor.plaintext import collapse_space
-
 VERSION = 2
 """Version 1: three URL keys and three text hashes (before issue 11); version 2: this module."""
 
@@ -223,5 +221,9 @@ def text_hash(title: str, summary: str) -> str:
     32 hex digits (BLAKE2b, 16 bytes) of the NFKC-normalised, casefolded text with every
     run of white space collapsed.
     """
+    # Imported here: the state package imports this module, and a ``monitor poll`` with
+    # nothing due needs no HTML entities nor the plain-text patterns (issue 15).
+    from monitor.plaintext import collapse_space
+
     norm = unicodedata.normalize("NFKC", f"{collapse_space(title)}\n{collapse_space(summary)}")
     return hashlib.blake2b(norm.casefold().encode("utf-8"), digest_size=16).hexdigest()

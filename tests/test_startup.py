@@ -43,6 +43,10 @@ HEAVY = {
     "monitor.dedupe",
     "monitor.deliver",
     "monitor.render",
+    "monitor.plaintext",  # html.entities and its patterns: only articles need them
+    "monitor.match.matcher",
+    "monitor.match.automaton",
+    "monitor.match.inflect",
     "monitor.pipeline.poll",
     "monitor.pipeline.runtime",
     "monitor.web",

@@ -15,7 +15,7 @@ a fold and that one call.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ahocorasick_rs import BytesAhoCorasick
@@ -104,7 +104,8 @@ class Scanner:
     """The compiled automaton and the atoms behind each of its patterns."""
 
     def __init__(self, atoms: Iterable[Atom]) -> None:
-        self.atoms: list[Atom] = list(atoms)
+        # A sequence is kept as given: the matcher's ``AtomTable`` packs its forms (issue 12).
+        self.atoms: Sequence[Atom] = atoms if isinstance(atoms, Sequence) else list(atoms)
         index: dict[str, int] = {}
         # Per pattern, its atoms and, for a key that spells an acronym another way
         # ("a i act" for "AI Act"), the shape the hit must have (None: any).

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from monitor.match.atoms import AtomTable
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
 from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
 from monitor.match.inflect import Inflector, default_cache
@@ -62,26 +63,31 @@ class Matcher:
             for language in _inflected_in(term, languages)
         )
         self._spec_languages: tuple[str, ...] = ()
-        self._atom_ids: dict[Atom, int] = {}
-        self._atom_watchlists: list[set[int]] = []
+        self._atoms = AtomTable()
+        self._touches: list[tuple[int, ...]] = []
+        """Per atom, the watchlists it can make match (their indexes, ascending)."""
+        self._shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+        """One copy of each equal tuple: 25,000 atoms have a few hundred distinct ones."""
+        self._term_atoms: dict[tuple[int, tuple[str, ...]], frozenset[int]] = {}
         self._context: dict[int, tuple[frozenset[int], int]] = {}
         """Ambiguous aliases: the atoms that must occur near them, and how near (words)."""
         self._watchlists: list[CompiledWatchlist] = []
         for index, spec in enumerate(sorted(cfg.watchlists.values(), key=lambda w: w.id)):
             self._watchlists.append(self._compile(index, spec))
-        self._scanner = Scanner(self._atom_ids)
-        self._touches: list[tuple[int, ...]] = [tuple(sorted(w)) for w in self._atom_watchlists]
-        # Only the compile needs these (the scanner keeps the atoms in order): with the
-        # default keywords.yaml's 25,000 inflected forms, a set and a dict entry each and
-        # the inflector's forms, about 10 MB that the service kept for nothing (issue 12).
-        del self._atom_ids, self._atom_watchlists, self._inflector
+        self._atoms.seal()
+        self._scanner = Scanner(self._atoms)
         # Per atom, the watchlists it can make match (sorted by id), each with its id and,
         # when that atom alone decides it (a simple watchlist of every field and language),
         # the score it then has: an article with a single atom needs no rule evaluation.
-        self._plans: list[tuple[tuple[int, str, float | None], ...]] = [
-            tuple(self._plan(atom_id, index) for index in touched)
-            for atom_id, touched in enumerate(self._touches)
-        ]
+        Plan = tuple[tuple[int, str, float | None], ...]
+        plans: dict[Plan, Plan] = {}  # one copy of each, as ``_shared``
+        self._plans: list[Plan] = []
+        for atom_id, touched in enumerate(self._touches):
+            plan = tuple(self._plan(atom_id, index) for index in touched)
+            self._plans.append(plans.setdefault(plan, plan))
+        # Only the compile needs these: with the default keywords.yaml's 25,000 inflected
+        # forms, the inflector's forms and the tables above are megabytes (issue 12).
+        del self._shared, self._term_atoms, self._inflector
 
     @property
     def watchlists(self) -> tuple[WatchlistSpec, ...]:
@@ -341,7 +347,7 @@ class Matcher:
             weights=tuple((self._item(index, w, True), weight) for w, weight in rule.weights),
             threshold=rule.threshold,
             any_atoms=frozenset(atom_items) if simple else frozenset(),
-            atom_items={a: tuple(n) for a, n in atom_items.items()} if simple else {},
+            atom_items={a: self._one(tuple(n)) for a, n in atom_items.items()} if simple else {},
             simple=simple,
         )
 
@@ -387,17 +393,21 @@ class Matcher:
     def _term(self, index: int, term: Term, actor: str | None, positive: bool) -> frozenset[int]:
         """The atom of ``term`` and one per inflected form of it (issue 14)."""
         languages = frozenset({term.language}) if term.language else None
-        ids = {self._atom(index, Atom(term, actor, languages), positive)}
-        text, lang, exact = term.text, term.language, term.exact
-        for language in _inflected_in(term, self._spec_languages):
-            for key in self._inflector.expand(language, text):
-                if key != term.key:
-                    # Term(...) rather than dataclasses.replace: three times as fast, and
-                    # the default keywords.yaml has 20,000 forms.
-                    form = Term(text, key, "", False, False, False, lang, exact)
-                    atom = Atom(form, actor, languages, f"{language}: {key}")
-                    ids.add(self._atom(index, atom, positive))
-        return frozenset(ids)
+        base = self._atom(index, Atom(term, actor, languages), False)
+        inflected = _inflected_in(term, self._spec_languages)
+        ids = self._term_atoms.get((base, inflected))
+        if ids is None:
+            found = {base}
+            for language in inflected:
+                keys = [k for k in self._inflector.expand(language, term.text) if k != term.key]
+                forms = self._atoms.add_forms(base, language, keys)
+                self._touches.extend(() for _ in range(forms.stop - len(self._touches)))
+                found.update(forms)
+            ids = self._term_atoms[(base, inflected)] = frozenset(found)
+        if positive:
+            for atom_id in ids:
+                self._touch(atom_id, index)
+        return ids
 
     def _label(self, word: Word) -> str:
         if isinstance(word, ActorRef):
@@ -405,13 +415,21 @@ class Matcher:
         return word.text
 
     def _atom(self, index: int, atom: Atom, positive: bool) -> int:
-        atom_id = self._atom_ids.get(atom)
-        if atom_id is None:
-            atom_id = self._atom_ids[atom] = len(self._atom_ids)
-            self._atom_watchlists.append(set())
+        atom_id, new = self._atoms.add(atom)
+        if new:
+            self._touches.append(())
         if positive:
-            self._atom_watchlists[atom_id].add(index)
+            self._touch(atom_id, index)
         return atom_id
+
+    def _touch(self, atom_id: int, index: int) -> None:
+        # Watchlists compile in order of their index: a new one comes last.
+        touched = self._touches[atom_id]
+        if not touched or touched[-1] != index:
+            self._touches[atom_id] = self._one((*touched, index))
+
+    def _one(self, numbers: tuple[int, ...]) -> tuple[int, ...]:
+        return self._shared.setdefault(numbers, numbers)
 
 
 def _inflected_in(term: Term, languages: tuple[str, ...]) -> tuple[str, ...]:

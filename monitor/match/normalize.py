@@ -198,8 +198,11 @@ class _Tables:
     def __init__(self) -> None:
         self.fold: dict[int, str | int] = {}
         """``str.translate``'s table: a string, or the code itself for a character that
-        folds to itself (above U+00FF only)."""
+        folds to itself (above U+00FF only).  ``FIELD_BREAK`` stays itself: where it is
+        a word break (``fold``, ``FoldedText``), the caller replaces it by a space."""
         self.scan: dict[int, str | int] = {}
+        """The same dict: the two tables differed in ``FIELD_BREAK`` only, and a second
+        copy of 65,536 entries is 2.6 MB (issue 12)."""
         self.uneven: set[int] = set()
         self.uneven_re: re.Pattern[str] | None = None
         self.ascii_bytes = b""
@@ -219,8 +222,8 @@ class _Tables:
         self.fold = fold
         self.uneven = {code for code, out in fold.items() if isinstance(out, str) and len(out) != 1}
         self._compile_uneven()
-        self.scan = dict(fold)
-        self.scan[ord(FIELD_BREAK)] = FIELD_BREAK
+        fold[ord(FIELD_BREAK)] = FIELD_BREAK
+        self.scan = fold
         table = bytearray(range(256))
         for code in range(128):
             table[code] = ord(table_text(self.scan[code]))
@@ -288,7 +291,10 @@ def fold(text: str) -> str:
 
     Idempotent: ``fold(fold(x)) == fold(x)``.
     """
-    return " ".join(text.translate(tables_for(text).fold).split())
+    translated = text.translate(tables_for(text).fold)
+    if FIELD_BREAK in translated:  # the table keeps it (see ``_Tables.fold``)
+        translated = translated.replace(FIELD_BREAK, " ")
+    return " ".join(translated.split())
 
 
 def fold_cased(text: str) -> str:

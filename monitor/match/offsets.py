@@ -24,7 +24,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
 from monitor.match.mend import NO_REGIONS, Regions, widen
-from monitor.match.normalize import TABLES, table_text, tables_for
+from monitor.match.normalize import FIELD_BREAK, TABLES, table_text, tables_for
 
 Events = tuple[list[int], list[int], list[int], list[int]]
 DIRECT_LOOKUPS = 16
@@ -62,7 +62,9 @@ class FoldedText:
         self._regions = regions
         """Places that ``mend`` repaired: a hit covers the whole of each it touches."""
         if folded is None:
-            translated = text.translate(tables_for(text).fold)
+            # The table keeps FIELD_BREAK; fold() makes it a word break (one character
+            # for one: offsets stay).
+            translated = text.translate(tables_for(text).fold).replace(FIELD_BREAK, " ")
             folded = " " + " ".join(translated.split()) + " "
         self.folded = folded
         self._translated = translated

@@ -69,11 +69,13 @@ def record_matches(
         return
     first = conn.execute("SELECT 1 FROM matches WHERE article_id = ? LIMIT 1", (article_id,))
     new_article = first.fetchone() is None
-    # feed and language copied onto the match: /trends groups 90 days of matches by them
+    # feed and language copied onto the match: /trends groups 90 days of matches by them;
+    # first_seen too: /articles lists matches in the article's order (one index walk)
     conn.executemany(
-        "INSERT INTO matches (article_id, watchlist, score, hits, matched_at, feed_id, language)"
-        " VALUES (?, ?, ?, ?, ?, (SELECT feed_id FROM articles WHERE id = ?),"
-        " (SELECT language FROM articles WHERE id = ?))"
+        "INSERT INTO matches (article_id, watchlist, score, hits, matched_at, feed_id, language,"
+        " first_seen) VALUES (?, ?, ?, ?, ?, (SELECT feed_id FROM articles WHERE id = ?),"
+        " (SELECT language FROM articles WHERE id = ?),"
+        " (SELECT first_seen FROM articles WHERE id = ?))"
         " ON CONFLICT (article_id, watchlist) DO NOTHING",
         [
             (
@@ -82,6 +84,7 @@ def record_matches(
                 m.score,
                 _hits_to_json(m),
                 to_db(now),
+                article_id,
                 article_id,
                 article_id,
             )

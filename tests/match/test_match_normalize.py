@@ -142,3 +142,8 @@ def test_field_break_survives_only_the_scanning_fold() -> None:
     joined = f"AI {FIELD_BREAK} Act"
     assert fold_for_scan(joined)[0] == f" ai {FIELD_BREAK} act "
     assert fold(joined) == "ai act"
+    # Both folds share one table (issue 12): fold() and FoldedText make it a word break.
+    assert fold(f"AI{FIELD_BREAK}Act") == "ai act"
+    mapped = FoldedText(f"AI{FIELD_BREAK}Act")
+    assert mapped.folded == " ai act "
+    assert mapped.span(4, 7) == (3, 6)

@@ -217,3 +217,64 @@ def test_asyncio_accept_errors_are_said_once_a_minute(
     records = [r for r in caplog.records if r.name == "asyncio"]
     assert len(records) == 1
     assert "socket.accept() out of system resource" in records[0].getMessage()
+
+
+def test_accepted_connections_send_without_waiting_for_acks():
+    """TCP_NODELAY on every accepted socket: without it each response on a kept-alive
+    connection waited about 40 ms for the client's delayed ACK (issue 12's page times)."""
+    import socket
+
+    async def go() -> list[int]:
+        server = endpoint()
+        address = await server.start("127.0.0.1:0")
+        try:
+            host, _, port = address.rpartition(":")
+            _, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"GET /healthz HTTP/1.1\r\n")  # held open: the request is not over
+            await writer.drain()
+            for _ in range(1000):
+                if server.guard.open:
+                    break
+                await asyncio.sleep(0.01)
+            flags = [
+                conn.transport.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY
+                )
+                for conn in server.guard.open
+            ]
+            writer.close()
+            return flags
+        finally:
+            await server.stop()
+
+    flags = asyncio.run(go())
+    assert flags
+    assert all(flags), flags
+
+
+def test_the_lab_answers_past_the_request_deadline_and_other_paths_do_not():
+    """A backtest may take longer than a page (issue 12: the lab hit the 10 s deadline on
+    a loaded machine): /lab and /api/lab get ``slow_deadline`` once their head is in;
+    every other path is still cut off at ``request_deadline``."""
+    from monitor.web.server import WebServer
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        await asyncio.sleep(0.6)  # "work" longer than the request deadline
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    async def go() -> dict[str, bytes]:
+        server = WebServer(app, HttpLimits(request_deadline=0.3, slow_deadline=5))
+        address = await server.start("127.0.0.1:0")
+        try:
+            return {path: await get(address, path) for path in ("/lab", "/api/lab", "/articles")}
+        finally:
+            await server.stop()
+
+    answers = asyncio.run(go())
+    assert b"200 OK" in answers["/lab"]
+    assert b"\r\ndone\r\n" in answers["/lab"]
+    assert b"\r\ndone\r\n" in answers["/api/lab"]
+    assert answers["/articles"] == b""  # closed at the deadline, nothing answered

@@ -259,3 +259,34 @@ def test_the_watch_does_not_open_a_fifo(tmp_path: Path):
     worker.join(10)
     assert not worker.is_alive()
     assert seen != [None]  # an edit: loading it is then refused as "not a regular file"
+
+
+def test_reloads_leave_no_dead_objects_frozen(tmp_path: Path):
+    """Every reload freezes what it loaded (no collection walks it afterwards); the
+    load's own garbage cycles (ruamel's loader, exceptions) must be collected before,
+    or each reload keeps them in the frozen generation for good (~850 objects each)."""
+    import gc
+
+    from monitor.pipeline.build import load_configs
+    from monitor.service.reload import load_edited
+
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"eu": "http://127.0.0.1:9/feed.xml"})
+    keywords = tmp_path / "keywords.yaml"
+    keywords.write_text(WITH_EDPB, encoding="utf-8")
+    old = load_configs(str(feeds), str(keywords))
+    counts = []
+    try:
+        for number in range(8):
+            # A valid edit and a rejected one in turn: both paths build garbage.
+            keywords.write_text(BROKEN if number % 2 else WITH_EDPB, encoding="utf-8")
+            loaded = load_edited([str(keywords)], old, str(feeds))
+            assert bool(loaded.errors) == bool(number % 2)
+            old = type(old)(feeds=loaded.feeds, keywords=loaded.keywords)
+            del loaded
+            counts.append(gc.get_freeze_count())
+    finally:
+        gc.unfreeze()
+    # The first reload may freeze what it imported; after it, the frozen generation
+    # holds the configuration in force and nothing more.
+    grown = counts[-1] - counts[1]
+    assert grown < 100, f"frozen objects grew by {grown} over 6 reloads: {counts}"

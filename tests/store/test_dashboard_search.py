@@ -16,6 +16,7 @@ from monitor.store import articles as arts
 from monitor.store import dashboard as dash
 from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, migrate
+from monitor.store.engine import Connection
 from monitor.store.migrations import MIGRATIONS
 
 # the FTS5 index; the dashboard's search on PostgreSQL is ported separately (issue 11)
@@ -85,18 +86,32 @@ def _archive(store: Store, count: int) -> None:
             ob.record_matches(conn, new.id, [Match("cloud" if n % 2 else "other", 1.0, ())], seen)
 
 
-def test_walking_the_index_gives_the_pages_sorting_gives(tmp_path: Path, monkeypatch):
+def sorted_page(conn: Connection, query: dash.ArticleQuery) -> list[int]:
+    """The page as sorting the matched articles themselves gives it."""
+    inner, params = (" WHERE watchlist = ?", [query.watchlist]) if query.watchlist else ("", [])
+    language = ""
+    if query.language:
+        language = " AND a.language = ?"
+        params.append(query.language)
+    rows = conn.execute(
+        f"SELECT a.id FROM articles a WHERE a.id IN (SELECT article_id FROM matches{inner})"
+        f"{language} ORDER BY a.first_seen DESC, a.id DESC LIMIT ? OFFSET ?",
+        [*params, query.per_page, (query.page - 1) * query.per_page],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_walking_the_index_gives_the_pages_sorting_gives(tmp_path: Path):
     with Store(tmp_path) as store:
         _archive(store, 60)
         queries = [dash.ArticleQuery(page=p, per_page=7) for p in (1, 2, 9)]
         queries += [dash.ArticleQuery(watchlist="cloud", page=2, per_page=7)]
         queries += [dash.ArticleQuery(language="fr", per_page=50)]
-        sorted_pages = [dash.articles(store.conn, q) for q in queries]
-        monkeypatch.setattr(dash, "WALK_FROM", 0)
         walked = [dash.articles(store.conn, q) for q in queries]
         assert [[a.id for a in p.items] for p in walked] == [
-            [a.id for a in p.items] for p in sorted_pages
+            sorted_page(store.conn, q) for q in queries
         ]
+        assert [len(p.items) for p in walked] == [7, 7, 4, 7, 20]
         assert [p.total for p in walked] == [60, 60, 60, 30, 20]
         first = [a.first_seen for a in walked[0].items]
         assert first == sorted(first, reverse=True)
