@@ -231,8 +231,12 @@ class Store:
             return _feeds.feed_state(conn, feed_id)
 
     def save_feed_state(self, state: FeedState) -> None:
-        # On PostgreSQL BEGIN, the write and COMMIT in one round trip (``pipelined``).
-        with pipelined(self.conn), self.transaction() as conn:
+        if self.engine == "postgresql":
+            # One UPDATE is its own transaction in autocommit: no BEGIN and COMMIT to
+            # send (a cycle of 304s is this statement a feed, issue 11).
+            _feeds.save_feed_state(self.conn, state)
+            return
+        with self.transaction() as conn:
             _feeds.save_feed_state(conn, state)
 
     # articles
