@@ -1,4 +1,19 @@
 # monitor: the EU news watch bot. Build: docker build -t monitor .
+
+# The matcher's compiled hot path (monitor/_speedups.pyx, issue 18) needs a C compiler:
+# the wheels are built in a stage that has one and installed in the slim image.
+FROM python:3.11-slim AS build
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY monitor ./monitor
+# With the PostgreSQL driver: the same image runs on SQLite (default) or, with
+# MONITOR_DATABASE_URL, as one of several instances on PostgreSQL (docs/deploy.md).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels "./[postgres]"
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,11 +26,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MONITOR_HTTP=0.0.0.0:9108
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY monitor ./monitor
-# With the PostgreSQL driver: the same image runs on SQLite (default) or, with
-# MONITOR_DATABASE_URL, as one of several instances on PostgreSQL (docs/deploy.md).
-RUN pip install --no-cache-dir "./[postgres]" \
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index /wheels/*.whl \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin monitor \
     && mkdir -p /data /config \
     && chown monitor:monitor /data

@@ -54,9 +54,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import cpu_model, shown, write_section  # noqa: E402
 
+from monitor import speedups  # noqa: E402
 from monitor.config.keywords import KeywordsConfig, keywords_from_source, load_keywords  # noqa: E402
 from monitor.config.source import Source  # noqa: E402
 from monitor.match import Matcher, compile_matcher, fold  # noqa: E402
+from monitor.match.mend import mend  # noqa: E402
 from monitor.match.normalize import fold_for_automaton  # noqa: E402
 from monitor.models import Article  # noqa: E402
 from monitor.plaintext import html_to_text  # noqa: E402
@@ -274,30 +276,49 @@ def compile_stats(size: int, replay: Path, heavy: bool = False) -> dict[str, Any
 
 
 def stage_rates(items: list[Item], mb: float, runs: int) -> dict[str, tuple[float, float]]:
-    """Wall and CPU MB/s of the stages one pass goes through, for the breakdown."""
+    """Wall and CPU MB/s of the stages one pass goes through, for the breakdown.
+
+    The normaliser (``mend`` and the fold) is timed apart from the key search; with the
+    compiled path (``monitor/_speedups.pyx``) both run in one call, so the key search is
+    that call's time minus the fold's.
+    """
     plain = [(html_to_text(t), html_to_text(d)) for t, d in items]
-    joined = [f"{t} \x01 {d} \x01 " for t, d in plain]
-    folded = [fold_for_automaton(j)[0] for j in joined]
+    joined = [mend(f"{t} \x01 {d} \x01  \x01 ")[0] for t, d in plain]
     plain_mb = sum(len(j.encode()) for j in joined) / 1e6
-    folded_mb = sum(len(f) for f in folded) / 1e6  # UTF-8 bytes, as the automaton reads them
     scanner = compile_matcher(build_config(make_terms(items, 30000)))._scanner
-    automaton = scanner._automaton
-    assert automaton is not None
+    fast = speedups.for_matching() if scanner.compiled else None
 
     def rate(size: float, fn: Callable[[Any], object], data: list[Any]) -> tuple[float, float]:
         wall, cpu = median_pass(fn, data, runs)
         return size / wall, size / cpu
 
-    return {
+    rates = {
         "html_to_text (MB/s of input)": rate(
             mb, lambda i: (html_to_text(i[0]), html_to_text(i[1])), items
         ),
-        "fold of the plain text (MB/s of plain text)": rate(plain_mb, fold_for_automaton, joined),
-        "automaton pass, 30,000 terms (MB/s of folded text)": rate(
-            folded_mb, lambda f: automaton.find_matches_as_indexes(f, overlapping=True), folded
-        ),
-        "_sizes": (plain_mb, folded_mb),
     }
+    if fast is None:
+        automaton = scanner._automaton
+        assert automaton is not None
+        folded = [fold_for_automaton(j)[0] for j in joined]
+        rates["normaliser: mend + fold (MB/s of plain text)"] = rate(
+            plain_mb, lambda j: fold_for_automaton(mend(j)[0]), joined
+        )
+        rates["key search: automaton, 30,000 terms (MB/s of plain text)"] = rate(
+            plain_mb, lambda f: automaton.find_matches_as_indexes(f, True), folded
+        )
+    else:
+        fold_rate = rate(plain_mb, lambda j: fast.fold(mend(j)[0]), joined)
+        words, residual, shapes = scanner._words, scanner._residual, scanner._shapes
+        both = rate(plain_mb, lambda j: fast.scan(mend(j)[0], words, residual, shapes, 3), joined)
+        rates["normaliser: mend + fold, compiled (MB/s of plain text)"] = fold_rate
+        # Time per MB adds up: search = both - fold.
+        rates["key search: words + automaton, 30,000 terms, compiled (MB/s of plain text)"] = (
+            1 / (1 / both[0] - 1 / fold_rate[0]),
+            1 / (1 / both[1] - 1 / fold_rate[1]),
+        )
+    rates["_sizes"] = (plain_mb, plain_mb)
+    return rates
 
 
 def report(
@@ -307,6 +328,7 @@ def report(
     runs: int,
     rows: list[dict[str, Any]],
     stages: dict[str, tuple[float, float]],
+    load: tuple[float, float],
 ) -> str:
     def mark(ok: bool) -> str:
         return "yes" if ok else "**no**"
@@ -317,7 +339,15 @@ def report(
         "",
         f"Machine: {len(os.sched_getaffinity(0))} cores, {cpu_model()}, Python "
         f"{platform.python_version()} ({platform.machine()}, {platform.system()}); run "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average {load[0]:.1f} at the start, "
+        f"{load[1]:.1f} at the end.",
+        "",
+        "Path: "
+        + (
+            "compiled (`monitor/_speedups.pyx`: html_to_text, fold and key search in C)."
+            if speedups.module() is not None
+            else "pure Python (the compiled module is not built, or `MONITOR_MATCH_PURE=1`)."
+        ),
         "",
         f"Corpus: {len(items):,} items from `{shown(replay)}`: {mb:.2f} MB of titles and "
         "descriptions as published (HTML included).",
@@ -370,6 +400,15 @@ def report(
         f"html_to_text alone caps a pass at {mb / seconds[0]:.0f} MB/s.",
     ]
     if big:
+        pass_cpu = mb / big["cpu_mbps"]
+        lines += [
+            "",
+            f"The normaliser (`mend` and the fold) costs {seconds[1] * 1e3:.0f} ms of CPU per "
+            f"pass, {100 * seconds[1] / pass_cpu:.0f} % of a pass at 30,000 terms "
+            f"({pass_cpu * 1e3:.0f} ms); html_to_text {seconds[0] * 1e3:.0f} ms "
+            f"({100 * seconds[0] / pass_cpu:.0f} %).",
+        ]
+    if big:
         ratio = big["cpu_mbps"] / big["re"][1]
         lines += [
             "",
@@ -397,6 +436,7 @@ def main() -> int:
     if args.child:
         child(args.child, str(args.replay), args.heavy)
         return 0
+    load_start = os.getloadavg()[0]
     items = load(args.replay)
     mb = size_mb(items)
     rows: list[dict[str, Any]] = []
@@ -434,7 +474,8 @@ def main() -> int:
         rows.append(row)
         print(row, file=sys.stderr)
     stages = stage_rates(items, mb, args.runs)
-    section = report(args.replay, items, mb, args.runs, rows, stages)
+    load_end = os.getloadavg()[0]
+    section = report(args.replay, items, mb, args.runs, rows, stages, (load_start, load_end))
     print(section)
     if not args.no_write:
         write_section("match", section)

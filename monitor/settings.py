@@ -23,6 +23,19 @@ if TYPE_CHECKING:
     from monitor.deliver.email import SmtpSettings
 
 DEFAULT_HTTP = "127.0.0.1:9108"
+PURE_MATCH_ENV = "MONITOR_MATCH_PURE"
+
+
+def pure_match(environ: Mapping[str, str] | None = None) -> bool:
+    """``MONITOR_MATCH_PURE`` set (to anything but ``0``): the pure-Python matcher and
+    ``html_to_text`` even where the compiled ones are built (``monitor.speedups``).
+
+    Read at import by ``monitor.speedups`` rather than through ``Settings``: it picks
+    which code computes the same results, and the processes that turn HTML into text
+    (the parser's, the tests', the benchmarks') never build ``Settings``.
+    """
+    env = os.environ if environ is None else environ
+    return env.get(PURE_MATCH_ENV, "").strip() not in ("", "0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,16 @@ As lemon24/reader splits its update (parse -> make intents -> store), a poll her
    the same text in this feed, or the same URL key as a new entry earlier in this poll) or
    ``new``; which new entries matched; which of them join a story; the backfill limit of a
    feed's first poll; and the outbox routes.  The result is a ``FeedIntent``.
-4. ``Store.apply(intent)``: writes it in one transaction (articles, keys, story,
-   matches, outbox rows, the feed's state).  Database ids (the article's, its story's)
-   exist only there, so the routes of a new entry carry article id 0 and no story; apply
-   fills both in.
-
-The story a new article joins is decided by ``monitor.dedupe`` during apply: its
-candidates come from the in-memory index of the main process and from rows written
-earlier in the same transaction.
+4. ``StoryIndex.plan`` (``monitor.dedupe``, main process): the story each new entry
+   that joins one joins (``StoryChoice``), decided by the pure ``dedupe.decide.choose``
+   from the candidates the in-memory index and the stored fingerprints give, the poll's
+   earlier new entries included; added with ``FeedIntent.with_stories``.
+5. ``Store.apply(intent)``: writes it in one transaction (articles, keys, story,
+   matches, outbox rows, the feed's state) and decides nothing.  Database ids (the
+   article's, its story's) exist only there, so the routes of a new entry carry article
+   id 0 and no story, and a story choice names the poll's new articles ``PENDING + i``;
+   apply fills the ids in.  Then ``StoryIndex.file`` adds the stored articles' keys to
+   the in-memory index (after the commit: a rolled-back poll leaves nothing there).
 """
 
 from __future__ import annotations
@@ -159,6 +161,46 @@ class NewEntry:
     """Outbox rows with article id 0 and no story: ``Store.apply`` fills both in."""
 
 
+PENDING = 1 << 40
+"""Ids from here on name the new entries of the intent being decided (``PENDING + i``:
+its i-th new entry), whose database ids exist only once ``Store.apply`` writes them.
+Stored ids are below (the dedupe index packs them in 32 bits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoryChoice:
+    """The story a new entry joins (``monitor.dedupe.decide.choose``); ids at or above
+    ``PENDING`` name new entries of the same intent."""
+
+    relation: str
+    """``first``, ``copy`` or ``same-story``."""
+    story_id: int
+    related_id: int | None
+    """The article it copies or covers the same event as (None for ``first``)."""
+    score: float
+    merged: tuple[int, ...]
+    """Stories it linked to ``story_id``, which become part of it."""
+    sketch: bytes
+    """Its fingerprint as stored (later articles are compared with it)."""
+    keys: tuple[int, ...]
+    """Its index keys (32-bit), stored with it and filed in the in-memory index."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPlan:
+    """The stories of one poll's new entries (``StoryIndex.plan``)."""
+
+    choices: tuple[StoryChoice | None, ...]
+    """One per new entry of the intent (None: it joins no story)."""
+    unindex_before: datetime | None = None
+    """Drop the stored fingerprints of articles seen before this (left the window)."""
+
+
+def resolve(ref: int, ids: Sequence[int]) -> int:
+    """A story choice's id as stored: ``PENDING + i`` is the i-th new article's ``ids[i]``."""
+    return ids[ref - PENDING] if ref >= PENDING else ref
+
+
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
     """A new entry key of this feed and the article it names: a stored one, or the new
@@ -183,6 +225,14 @@ class FeedIntent:
     """Matching new entries of a first poll beyond the backfill limit."""
     state: FeedState | None = None
     """The feed's state after this poll (None: leave it), see ``with_state``."""
+    stories: StoryPlan | None = None
+    """The story of each new entry (None: none joins one), see ``with_stories``."""
+
+    def with_stories(self, plan: StoryPlan) -> FeedIntent:
+        """This intent writing the stories ``StoryIndex.plan`` chose for its new entries."""
+        if len(plan.choices) != len(self.new):
+            raise ValueError("update: a story plan needs one choice per new entry")
+        return replace(self, stories=plan)
 
     def with_state(self, polled: FeedState) -> FeedIntent:
         """This intent writing ``polled`` (the feed's state updated by the fetch) with its

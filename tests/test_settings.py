@@ -81,12 +81,7 @@ def test_command_line_options_win_over_the_environment() -> None:
 
 
 ENV_READ = re.compile(r"\bos\.environ\b|\bgetenv\b|from os import .*\benviron\b")
-ALLOWED = {
-    "monitor/settings.py",  # the one place
-    # TODO(issue 11): Store's fallback to MONITOR_DATABASE_URL (database_url_from_env) when
-    # no URL is given; the CLI and the service now pass Settings.database_url.
-    "monitor/store/__init__.py",
-}
+ALLOWED = {"monitor/settings.py"}  # the one place
 
 
 def test_no_module_but_settings_reads_the_environment() -> None:

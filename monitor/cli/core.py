@@ -96,9 +96,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  destination {did}: {'; '.join(where)}; digest {d.digest_time:%H:%M} {d.timezone}")
     for w in (*feeds.warnings, *kw.warnings):
         print(f"warning: {w}")
-    from monitor.store import database_url_from_env
-
-    url = args.database or database_url_from_env()
+    url = args.database  # --database, else MONITOR_DATABASE_URL (cli.with_settings)
     if url:  # PostgreSQL: reachable, and a schema this program knows (SQLite: at first use)
         from monitor.store import describe_database
 

@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
         type=float,
         metavar="SECONDS",
         help="with several instances on PostgreSQL: how long a claimed feed or alert stays "
-        "this instance's before another takes it over (default 300)",
+        "this instance's while it is alive but silent, before another takes it over "
+        "(default 300; a dead instance's claims are free at once)",
     )
     p.set_defaults(func=cmd_run)
 

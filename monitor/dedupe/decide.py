@@ -12,6 +12,12 @@ article's terms, :func:`decide` returns how the article joins a story:
    ``story_threshold``.
 3. ``first``: a new story.
 
+:func:`choose` turns the decision into the article's story (``StoryChoice``, which
+``Store.apply`` writes): the oldest story reached, the others merged into it, or a new
+story named after the article itself.  The articles of the poll being decided have no id
+yet: they are named ``PENDING + i`` (the poll's i-th new article), and the store puts
+their ids in as it writes them.
+
 The thresholds are chosen from the labelled pairs in tests/data/dedupe/pairs.json by
 bench/bench_dedupe.py, which reports their precision and recall in docs/benchmarks.md.
 """
@@ -26,8 +32,10 @@ from typing import Literal
 
 from monitor.dedupe.fingerprint import Fingerprint
 from monitor.dedupe.sketch import overlap
+from monitor.update import PENDING, StoryChoice
 
 Relation = Literal["first", "copy", "same-story"]
+__all__ = ["PENDING", "Candidate", "Decision", "Settings", "StoryChoice", "choose", "decide"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +197,31 @@ def decide(
     if best_story is not None:
         return Decision("same-story", best_story[1], round(best_story[0], 4), stories)
     return Decision("first", None, 0.0)
+
+
+def choose(
+    fp: Fingerprint,
+    feed_id: str,
+    now: datetime,
+    candidates: Sequence[Candidate],
+    idf: Mapping[int, float],
+    s: Settings,
+    own: int,
+) -> StoryChoice:
+    """The story the article ``own`` joins (pure): :func:`decide`, then the story named by
+    its oldest article (the smallest id; a ``PENDING`` one is newer than every stored one,
+    and the poll's earlier articles get the smaller ids), the other stories it reached
+    merged into it; a ``first`` article starts the story ``own``.  ``fp`` must carry its
+    norm: its ``encode()`` is what later articles compare with."""
+    decision = decide(fp, feed_id, now, candidates, idf, s)
+    story_id = min(decision.stories) if decision.stories else own
+    kinds = fp.keys()
+    return StoryChoice(
+        relation=decision.relation,
+        story_id=story_id,
+        related_id=decision.related.article_id if decision.related else None,
+        score=decision.score,
+        merged=tuple(sid for sid in decision.stories if sid != story_id),
+        sketch=fp.encode(),
+        keys=tuple(kinds),
+    )

@@ -18,9 +18,10 @@ article that now has it, compared on its own fingerprint), so nothing false come
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,7 +31,7 @@ from monitor.dedupe.decide import (
     Candidate,
     Relation,
     Settings,
-    decide,
+    choose,
     idf_of,
     norm,
     term_weights,
@@ -38,8 +39,8 @@ from monitor.dedupe.decide import (
 from monitor.dedupe.fingerprint import SHINGLE, TERM, Fingerprint
 from monitor.dedupe.keyindex import MAX_ID, KeyIndex
 from monitor.models import Article
-from monitor.store import stories as store
-from monitor.store.stories import StoryRows
+from monitor.store.stories import IndexedRow, StoryRows
+from monitor.update import PENDING, StoryChoice, StoryPlan, resolve
 
 RELATIONS: tuple[Relation, ...] = ("first", "copy", "same-story")
 UNINDEX_EVERY = 256
@@ -105,6 +106,60 @@ class StoryIndex:
         computes it for ``assign``)."""
         return Fingerprint.of(article, keys=self.settings.keys, max_terms=self.settings.max_terms)
 
+    def plan(
+        self,
+        rows: StoryRows,
+        entries: Sequence[tuple[Article, Fingerprint | None] | None],
+        now: datetime,
+        *,
+        exclude: int | None = None,
+    ) -> StoryPlan:
+        """The story of each of a poll's new articles (None: joins none), in order, for
+        ``Store.apply`` to write; each one's candidates include the poll's earlier ones
+        (named ``PENDING + i`` until they are stored).  Reads ``rows`` (the fingerprints of
+        candidates), writes nothing; only the in-memory window moves on (``expire``).
+        Call :meth:`file` once the plan is written.  ``exclude``: an article id that is
+        never its own candidate (``assign``'s, already stored)."""
+        s = self.settings
+        if not self._loaded:
+            self.load(rows, now)
+        unindex = self._expire(now)
+        batch = _Batch()
+        choices: list[StoryChoice | None] = []
+        for i, entry in enumerate(entries):
+            if entry is None:
+                choices.append(None)
+                continue
+            article, given = entry
+            own = PENDING + i
+            fp = given if given is not None else self.fingerprint(article)
+            kinds = fp.keys()
+            found = batch.lookup(self.keys.lookup(list(kinds), s.posting_limit), kinds, s)
+            counts = {
+                key ^ TERM: found[key][0]
+                for key, kind in kinds.items()
+                if kind == TERM and key in found
+            }
+            idf = idf_of(counts, fp.terms, len(self.keys) + len(batch))
+            fp = fp.with_norm(norm(fp, idf, s))
+            weights = term_weights(fp, idf, s)
+            wanted = self._wanted(kinds, found, weights, {own, exclude})
+            candidates = batch.candidates(
+                rows.indexed([a for a in wanted if a < PENDING]),
+                [a for a in wanted if a >= PENDING],
+            )
+            choice = choose(fp, article.feed_id, now, candidates, idf, s, own)
+            batch.add(own, article.feed_id, now, choice)
+            choices.append(choice)
+        return StoryPlan(tuple(choices), unindex)
+
+    def file(self, plan: StoryPlan, ids: Sequence[int], now: datetime) -> None:
+        """Add the articles of a written ``plan`` (``ids``: the new articles' ids, in the
+        intent's order) to the in-memory index."""
+        for i, choice in enumerate(plan.choices):
+            if choice is not None:
+                self.keys.add(ids[i], now, choice.keys)
+
     def assign(
         self,
         rows: StoryRows,
@@ -113,11 +168,12 @@ class StoryIndex:
         now: datetime,
         fingerprint: Fingerprint | None = None,
     ) -> StoryAssignment:
-        """Find the story of a newly stored article, record it, and return it.
+        """Find the story of an article stored already, record it, and return it.
 
         Call it inside the transaction that stored the article, once per new article, in
-        the order they were stored, with that transaction's ``now``.  Calling it again
-        for an article returns the recorded assignment.
+        the order they were stored, with that transaction's ``now`` (a poll does
+        :meth:`plan`, ``Store.apply`` and :meth:`file` instead).  Calling it again for an
+        article returns the recorded assignment.
 
         Raises:
             ValueError: ``article_id`` does not fit 32 bits.
@@ -133,46 +189,18 @@ class StoryIndex:
                 known.related_id,
                 known.score,
             )
-        s = self.settings
-        if not self._loaded:
-            self.load(rows, now)
-        self.expire(rows, now)
-        fp = fingerprint if fingerprint is not None else self.fingerprint(article)
-        kinds = fp.keys()
-        found = self.keys.lookup(list(kinds), s.posting_limit)
-        counts = {
-            key ^ TERM: found[key][0]
-            for key, kind in kinds.items()
-            if kind == TERM and key in found
-        }
-        idf = idf_of(counts, fp.terms, len(self.keys))
-        fp = fp.with_norm(norm(fp, idf, s))
-        candidates = self._candidates(rows, kinds, found, term_weights(fp, idf, s), article_id)
-        decision = decide(fp, article.feed_id, now, candidates, idf, s)
-        related = decision.related
-        # Stories are named by their first article: the oldest one absorbs the others.
-        story_id = min(decision.stories) if decision.stories else article_id
-        merged = tuple(sid for sid in decision.stories if sid != story_id)
-        if merged:
-            rows.merge(story_id, merged)
-        row = store.AssignmentRow(
-            article_id=article_id,
-            story_id=story_id,
-            relation=decision.relation,
-            related_id=related.article_id if related else None,
-            score=decision.score,
+        plan = self.plan(rows, [(article, fingerprint)], now, exclude=article_id)
+        if plan.unindex_before is not None:
+            rows.unindex(plan.unindex_before)
+        choice = plan.choices[0]
+        assert choice is not None
+        story_id, merged = rows.record(
+            article_id, choice, [article_id], feed_id=article.feed_id, title=article.title, seen=now
         )
-        rows.add(
-            row,
-            feed_id=article.feed_id,
-            title=article.title,
-            seen=now,
-            sketch=fp.encode(),
-            keys=np.fromiter(kinds, dtype=np.uint32, count=len(kinds)).astype("<u4").tobytes(),
-        )
-        self.keys.add(article_id, now, kinds)
+        self.file(plan, [article_id], now)
+        related = resolve(choice.related_id, [article_id]) if choice.related_id else None
         return StoryAssignment(
-            row.article_id, row.story_id, decision.relation, row.related_id, row.score, merged
+            article_id, story_id, _relation(choice.relation), related, choice.score, merged
         )
 
     def discard(self, article_ids: Iterable[int]) -> None:
@@ -201,14 +229,24 @@ class StoryIndex:
             self._expired = 0
         return gone
 
-    def _candidates(
+    def _expire(self, now: datetime) -> datetime | None:
+        """:meth:`expire` in memory; when a batch of articles has left, the time before
+        which ``Store.apply`` drops their stored fingerprints (None: not yet)."""
+        before = now - self.settings.window
+        self._expired += self.keys.expire(before)
+        if self._expired >= self.unindex_every:
+            self._expired = 0
+            return before
+        return None
+
+    def _wanted(
         self,
-        rows: StoryRows,
         kinds: dict[int, int],
         found: dict[int, tuple[int, list[int]]],
         weights: dict[int, float],
-        article_id: int,
-    ) -> list[Candidate]:
+        skip: set[int | None],
+    ) -> list[int]:
+        """The candidates worth reading in full, best first."""
         s = self.settings
         copy_hits: Counter[int] = Counter()
         story_weight: dict[int, float] = {}
@@ -222,8 +260,10 @@ class StoryIndex:
                 weight = 1 if kind == SHINGLE else s.keys
                 for i in ids:
                     copy_hits[i] += weight
-        copy_hits.pop(article_id, None)
-        story_weight.pop(article_id, None)
+        for own in skip:
+            if own is not None:
+                copy_hits.pop(own, None)
+                story_weight.pop(own, None)
         # A copy shares several shingle keys; one shared key is chance.  A story
         # candidate sharing little of the new article's term weight cannot reach the
         # story threshold (a cosine): neither is worth reading.
@@ -231,10 +271,71 @@ class StoryIndex:
         wanted = [i for i, n in copy_hits.most_common(s.candidates) if n >= 2]
         best = heapq.nlargest(s.candidates, story_weight.items(), key=lambda kv: kv[1])
         wanted += [i for i, w in best if w >= floor and i not in wanted]
-        return [
-            Candidate(r.article_id, r.story_id, r.feed_id, r.seen, Fingerprint.decode(r.sketch))
-            for r in rows.indexed(wanted)
+        return wanted
+
+
+class _Batch:
+    """The poll's new articles decided so far, as later ones see them: filed under their
+    keys, their stories followed through this poll's merges (as the rows written in one
+    transaction would show them)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, list[int]] = {}
+        self.members: dict[int, Candidate] = {}
+        self.moved: dict[int, int] = {}
+        """Story id -> the story a later article of this poll merged it into."""
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def lookup(
+        self,
+        found: dict[int, tuple[int, list[int]]],
+        kinds: dict[int, int],
+        s: Settings,
+    ) -> dict[int, tuple[int, list[int]]]:
+        """``KeyIndex.lookup``'s answer with this poll's articles filed too (newest first)."""
+        for key in kinds:
+            extra = self.keys.get(key)
+            if not extra:
+                continue
+            count, ids = found.get(key, (0, []))
+            count += len(extra)
+            found[key] = (count, [] if count > s.posting_limit else [*extra[::-1], *ids])
+        return found
+
+    def story(self, story_id: int) -> int:
+        while story_id in self.moved:
+            story_id = self.moved[story_id]
+        return story_id
+
+    def candidates(self, stored: Sequence[IndexedRow], pending: Sequence[int]) -> list[Candidate]:
+        """Stored and pending candidates, by article id (the order the rows of one
+        transaction come in)."""
+        out = [
+            Candidate(
+                r.article_id,
+                self.story(r.story_id),
+                r.feed_id,
+                r.seen,
+                Fingerprint.decode(r.sketch),
+            )
+            for r in stored
         ]
+        for ref in pending:
+            member = self.members[ref]
+            out.append(dataclasses.replace(member, story_id=self.story(member.story_id)))
+        out.sort(key=lambda c: c.article_id)
+        return out
+
+    def add(self, ref: int, feed_id: str, now: datetime, choice: StoryChoice) -> None:
+        for sid in choice.merged:
+            self.moved[sid] = choice.story_id
+        self.members[ref] = Candidate(
+            ref, choice.story_id, feed_id, now, Fingerprint.decode(choice.sketch)
+        )
+        for key in choice.keys:
+            self.keys.setdefault(key, []).append(ref)
 
 
 def _relation(text: str) -> Relation:

@@ -15,11 +15,13 @@ a fold and that one call.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ahocorasick_rs import BytesAhoCorasick
 
+from monitor import speedups
 from monitor.match.mend import mend
 from monitor.match.normalize import FIELD_BREAK, fold, fold_for_automaton
 from monitor.match.offsets import FoldedText
@@ -103,7 +105,13 @@ class Scan:
 class Scanner:
     """The compiled automaton and the atoms behind each of its patterns."""
 
-    def __init__(self, atoms: Iterable[Atom]) -> None:
+    def __init__(self, atoms: Iterable[Atom], *, compiled: bool | None = None) -> None:
+        """``compiled``: use the compiled hot path (``monitor.speedups``); None: when it
+        was built and ``MONITOR_MATCH_PURE`` does not forbid it; False: the Python path.
+
+        Raises:
+            RuntimeError: ``compiled=True`` and the compiled path is not built.
+        """
         # A sequence is kept as given: the matcher's ``AtomTable`` packs its forms (issue 12).
         self.atoms: Sequence[Atom] = atoms if isinstance(atoms, Sequence) else list(atoms)
         index: dict[str, int] = {}
@@ -144,6 +152,26 @@ class Scanner:
         ]
         # Standard match kind: with ``overlapping=True`` every occurrence of every key.
         self._automaton = BytesAhoCorasick(keys) if keys else None
+        self._speedups = (
+            speedups.for_matching(force=bool(compiled)) if compiled is not False else None
+        )
+        if compiled and self._speedups is None:
+            raise RuntimeError("the compiled matcher is not built (pip install -e . builds it)")
+        # The compiled path finds whole-word keys and keys open at their end word by word
+        # (cache-friendlier than the automaton's states at 30,000 keys); the automaton
+        # keeps the keys open at their start.
+        self._words: Any = None
+        self._residual: Callable[[bytes, bool], list[tuple[int, int, int]]] | None = None
+        if self._speedups is not None and keys:
+            self._words = speedups.word_index(self._speedups, keys)
+            residual = [keys[pid] for pid in self._words.residual]
+            if residual:
+                self._residual = BytesAhoCorasick(residual).find_matches_as_indexes
+
+    @property
+    def compiled(self) -> bool:
+        """Whether scans take the compiled path."""
+        return self._speedups is not None
 
     @property
     def pattern_count(self) -> int:
@@ -166,6 +194,19 @@ class Scanner:
         between = " " if bridged else FIELD_BREAK
         joined = f"{title} {between} {summary} \x01 {content} \x01 {body}"
         joined, regions = mend(joined)  # same length: offsets still slice the fields
+        fast = self._speedups
+        if fast is not None:
+            # The fold, the automaton and the raw hits in one compiled call.
+            got = fast.scan(joined, self._words, self._residual, self._shapes, 3 - bridged)
+            if got is None:
+                return None
+            if got is not NotImplemented:
+                folded, translated_bytes, raw_sorted, spans = got
+                texts = (title, summary, content, body)
+                mapped = FoldedText(joined, folded, translated_bytes, regions, spans)
+                scan = Scan(language, mapped, texts)
+                self._accept(scan, raw_sorted, self._starts(folded, title, bridged))
+                return scan if scan.hits else None
         data, translated = fold_for_automaton(joined)
         if data.count(b"\x01") != 3 - bridged:  # FIELD_BREAK folds to itself, nothing else
             # Only a JSON input could carry U+0001; keep it from faking a field boundary.
@@ -193,6 +234,14 @@ class Scanner:
             folded = data.decode("utf-8")
             if len(folded) != len(data):
                 raw = _char_offsets(data, raw)
+        scan = Scan(language, FoldedText(joined, folded, translated, regions), texts)
+        starts = self._starts(folded, title, bridged)
+        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), starts)
+        return scan if scan.hits else None
+
+    @staticmethod
+    def _starts(folded: str, title: str, bridged: bool) -> tuple[int, int, int]:
+        """Where the summary, the content and the body begin in ``folded``."""
         if bridged:
             # The summary's first word follows the title's words: " title words summary".
             title_words = fold(mend(title.replace(FIELD_BREAK, " "))[0])
@@ -201,10 +250,7 @@ class Scanner:
         else:
             first = folded.find(FIELD_BREAK)
             second = folded.find(FIELD_BREAK, first + 1)
-        third = folded.find(FIELD_BREAK, second + 1)
-        scan = Scan(language, FoldedText(joined, folded, translated, regions), texts)
-        self._accept(scan, sorted(raw) if len(raw) > 1 else list(raw), (first, second, third))
-        return scan if scan.hits else None
+        return first, second, folded.find(FIELD_BREAK, second + 1)
 
     def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], starts: tuple[int, ...]) -> None:
         """``starts``: where the summary, the content and the body begin in ``folded``

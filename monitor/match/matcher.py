@@ -54,7 +54,13 @@ class Matcher:
     Immutable after construction and safe to share; ``match`` is pure and deterministic.
     """
 
-    def __init__(self, cfg: KeywordsConfig, inflector: Inflector | None = None) -> None:
+    def __init__(
+        self,
+        cfg: KeywordsConfig,
+        inflector: Inflector | None = None,
+        *,
+        compiled: bool | None = None,
+    ) -> None:
         self.config = cfg
         self._inflector = inflector if inflector is not None else Inflector(default_cache())
         self._inflector.prepare(
@@ -75,7 +81,7 @@ class Matcher:
         for index, spec in enumerate(sorted(cfg.watchlists.values(), key=lambda w: w.id)):
             self._watchlists.append(self._compile(index, spec))
         self._atoms.seal()
-        self._scanner = Scanner(self._atoms)
+        self._scanner = Scanner(self._atoms, compiled=compiled)
         # Per atom, the watchlists it can make match (sorted by id), each with its id and,
         # when that atom alone decides it (a simple watchlist of every field and language),
         # the score it then has: an article with a single atom needs no rule evaluation.
@@ -479,10 +485,18 @@ def _alternatives(labels: list[str], shown: int = 3) -> str:
     return " | ".join(labels if more == "" else labels[:shown]) + more
 
 
-def compile_matcher(cfg: KeywordsConfig, inflector: Inflector | None = None) -> Matcher:
+def compile_matcher(
+    cfg: KeywordsConfig, inflector: Inflector | None = None, *, compiled: bool | None = None
+) -> Matcher:
     """Compile every watchlist of ``cfg`` into one matcher.
 
     ``inflector``: where the inflected forms of terms come from; by default the package's
     cache, the user's cache and simplemma (see :mod:`monitor.match.inflect`).
+    ``compiled``: scan with the compiled hot path (:mod:`monitor.speedups`); None: when
+    it is built and ``MONITOR_MATCH_PURE`` is unset; False: in Python alone (the same
+    results, slower).
+
+    Raises:
+        RuntimeError: ``compiled=True`` and the compiled path is not available.
     """
-    return Matcher(cfg, inflector)
+    return Matcher(cfg, inflector, compiled=compiled)

@@ -44,6 +44,7 @@ class FoldedText:
         "_codepage",
         "_events",
         "_index",
+        "_known",
         "_lookups",
         "_regions",
         "_translated",
@@ -57,8 +58,12 @@ class FoldedText:
         folded: str | None = None,
         translated: str | bytes | None = None,
         regions: Regions = NO_REGIONS,
+        known: dict[tuple[int, int], tuple[int, int]] | None = None,
     ) -> None:
         self.text = text
+        self._known = known
+        """``(fstart, fend)`` -> the original span before trailing marks and mended places
+        are taken in, as the compiled scan recorded it while folding (None: none)."""
         self._regions = regions
         """Places that ``mend`` repaired: a hit covers the whole of each it touches."""
         if folded is None:
@@ -80,6 +85,27 @@ class FoldedText:
 
         ``fstart`` is the first character of a word and ``fend`` the space after a word.
         """
+        known = self._known
+        found = known.get((fstart, fend)) if known is not None else None
+        if found is None:
+            start, end = self._mapped_span(fstart, fend)
+        else:
+            start, end = found
+        text = self.text
+        # A decomposed accent after the last letter belongs to the word ("Dragos\u0326");
+        # combining marks start at U+0300.
+        while (
+            end < len(text)
+            and text[end] >= "\u0300"
+            and unicodedata.category(text[end]) in ("Mn", "Me")
+            and (TABLES.fold.get(ord(text[end])) == "")
+        ):
+            end += 1
+        return widen(start, end, self._regions)
+
+    def _mapped_span(self, fstart: int, fend: int) -> tuple[int, int]:
+        """The original characters that the first and the last letter of
+        ``folded[fstart:fend]`` come from: ``(first, last + 1)``."""
         translated = self._translation()
         folded = self.folded
         index = self._word_index(translated)
@@ -105,17 +131,7 @@ class FoldedText:
         if events[0]:
             start = _orig_char(start, events)
             end = _orig_char(end - 1, events) + 1
-        text = self.text
-        # A decomposed accent after the last letter belongs to the word ("Dragos\u0326");
-        # combining marks start at U+0300.
-        while (
-            end < len(text)
-            and text[end] >= "\u0300"
-            and unicodedata.category(text[end]) in ("Mn", "Me")
-            and (TABLES.fold.get(ord(text[end])) == "")
-        ):
-            end += 1
-        return widen(start, end, self._regions)
+        return start, end
 
     def words(self, fstart: int, fend: int) -> tuple[int, int]:
         """Word numbers ``(first, stop)`` covered by ``folded[fstart:fend]`` (stop exclusive)."""

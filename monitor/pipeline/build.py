@@ -94,8 +94,8 @@ def matcher(keywords: KeywordsConfig) -> Matcher:
 def open_state(
     state_dir: str | os.PathLike[str], *, lock: bool = True, database_url: str | None = None
 ) -> tuple[Store, StateLock | None]:
-    """Open the state database (``database_url``, else ``MONITOR_DATABASE_URL``, else
-    SQLite in ``state_dir``), taking the state directory's process lock when ``lock``.
+    """Open the state database (``database_url``, else SQLite in ``state_dir``), taking
+    the state directory's process lock when ``lock``.
 
     Raises:
         StateLockedError: another monitor process uses this state directory.

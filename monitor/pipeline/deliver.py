@@ -221,7 +221,7 @@ class Deliverer:
             self._telegram_options(target, message, sent),
             outbox_ids=tuple(r.id for r in rows),
         )
-        return await self._send_all(target, [message], rows)
+        return await self._send_all(target, [message], rows, leased=True)
 
     async def _alerts_for(self, target: Target, rows: list[OutboxEntry]) -> DeliveryReport:
         if not self._known(target):
@@ -241,7 +241,7 @@ class Deliverer:
                 self._telegram_options(target, m, rows)
                 for m in render_telegram.render_alert(self._alert(target, items), now=self.clock())
             ]
-        return await self._send_all(target, messages, rows)
+        return await self._send_all(target, messages, rows, leased=True)
 
     def _alert(self, target: Target, items: Sequence[AlertItem]) -> Alert:
         """A Telegram alert as the destination wants it: explanation, template, hashtags."""
@@ -544,6 +544,22 @@ class Deliverer:
 
     # -- sending -------------------------------------------------------------------------
 
+    def _still_held(self, ids: Sequence[int], later: Sequence[int]) -> bool:
+        """Renew the lease of this message's rows and of the target's later ones; whether
+        this instance still holds every row of the message (else it is not sent here)."""
+        now = self.clock()
+        held = self.store.renew_outbox([*ids, *later], self.instance, now + self.lease)
+        lost = [i for i in ids if i not in held]
+        if lost:
+            log.warning(
+                "outbox rows %s were taken over by another instance; not sent here",
+                ", ".join(map(str, lost)),
+            )
+            # The message's other rows go out in a later round, on any instance: their
+            # lease ends now rather than one lease later.
+            self.store.renew_outbox([i for i in ids if i in held], self.instance, now)
+        return not lost
+
     async def _send_all(
         self,
         target: Target,
@@ -552,18 +568,31 @@ class Deliverer:
         companions: Mapping[int, list[int]] | None = None,
         resplit: Callable[[OutgoingMessage, MessageTooLargeError], Awaitable[list[OutgoingMessage]]]
         | None = None,
+        leased: bool = False,
     ) -> DeliveryReport:
+        """Send ``messages`` to ``target`` in order.  ``leased``: ``rows`` came from
+        ``claim_outbox``; before each message their lease is renewed, and a message whose
+        rows another instance has taken over is left to it (issue 11: a round longer
+        than one lease must neither lose its rows to another instance nor send them
+        twice)."""
         report = DeliveryReport()
         sender = self.senders.get(target.channel)
         attempts = {r.id: r.attempts for r in rows}
         queue = deque(messages)
-        while queue:
-            message = queue.popleft()
+
+        def ids_of(message: OutgoingMessage) -> list[int]:
             ids = list(message.outbox_ids)
             for first in message.outbox_ids:
                 ids.extend((companions or {}).get(first, ()))
+            return ids
+
+        while queue:
+            message = queue.popleft()
+            ids = ids_of(message)
             if sender is None:
                 self._fail(target, ids, f"no transport for channel {target.channel!r}", report)
+                continue
+            if leased and not self._still_held(ids, [i for m in queue for i in ids_of(m)]):
                 continue
             try:
                 receipt = await sender.send(message)

@@ -32,7 +32,7 @@ from monitor.models import (
 from monitor.pipeline.due import due_feeds
 from monitor.route import BASELINE_DIGEST_WINDOW, Subscription
 from monitor.store import Store
-from monitor.update import PreparedFeed, decide, prepare
+from monitor.update import FeedIntent, PreparedFeed, decide, prepare
 from monitor.update import Routing as UpdateRouting
 
 if TYPE_CHECKING:
@@ -628,7 +628,11 @@ class Poller:
             consecutive_failures=0,
             next_poll=nxt,
         )
-        new = self.store.apply(intent.with_state(polled), self.stories)
+        intent = self._with_stories(intent.with_state(polled))
+        new = self.store.apply(intent)
+        if intent.stories is not None and self.stories is not None:
+            # Only once written: a poll that rolled back leaves no keys in the index.
+            self.stories.file(intent.stories, [n.id for n in new], intent.now)
         if result.permanent_url:
             log.warning(
                 "feed %s moved permanently to %s; polling the new URL from now on",
@@ -655,6 +659,16 @@ class Poller:
             matches=intent.matched,
             moved_to=result.permanent_url,
         )
+
+    def _with_stories(self, intent: FeedIntent) -> FeedIntent:
+        """``intent`` with the story of each new entry that joins one (``StoryIndex.plan``:
+        the decision is made here, before the store writes anything)."""
+        if self.stories is None or not any(n.story for n in intent.new):
+            return intent
+        entries = [(n.article, n.fingerprint) if n.story else None for n in intent.new]
+        with self.store.story_reader() as rows:
+            plan = self.stories.plan(rows, entries, intent.now)
+        return intent.with_stories(plan)
 
     def _joins_story(self, matches: Sequence[Match]) -> bool:
         return _joins_story(self.stories is not None, self.stories_for_all, matches)

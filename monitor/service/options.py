@@ -19,8 +19,11 @@ __all__ = ["ServiceOptions", "default_instance"]
 
 def default_instance() -> str:
     """This process's name in leases and elections: ``host:pid:random`` (the random part
-    tells apart two processes that reuse a pid, as containers' pid 1 all do)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    tells apart two processes that reuse a pid, as containers' pid 1 all do).  The host
+    name is cut to 40 characters: the name must fit PostgreSQL's 63-byte
+    ``application_name``, where other instances look for it (``store.leases.GONE``)."""
+    host = socket.gethostname().encode("ascii", "replace").decode()[:40]
+    return f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -44,7 +47,8 @@ class ServiceOptions:
     requests_every: float = 1.0
     """How often to look for ``monitor poll`` / ``monitor deliver`` requests (seconds)."""
     database_url: str | None = None
-    """``--database``: a ``postgresql://`` URL; None: ``MONITOR_DATABASE_URL``, else SQLite."""
+    """``--database``: a ``postgresql://`` URL; None: ``settings.database_url``
+    (``MONITOR_DATABASE_URL``), else SQLite."""
     clock: Clock = utcnow
     instance: str = field(default_factory=default_instance)
     lease: timedelta | None = None

@@ -2,7 +2,8 @@
 
 ``Store`` wraps one connection: SQLite (WAL) under the state directory by default, or
 PostgreSQL when a ``postgresql://`` URL is given (``--database`` or
-``MONITOR_DATABASE_URL``; ``monitor.store.pg``).  The functions in ``feeds`` and
+``MONITOR_DATABASE_URL``, which ``monitor.settings`` reads and the caller passes;
+``monitor.store.pg``).  The functions in ``feeds`` and
 ``articles`` take a connection so that several can share one transaction (an article,
 its matches and its outbox rows commit together).
 """
@@ -11,15 +12,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from monitor.errors import StorageError
-from monitor.models import Article, FeedSpec, FeedState, Match, NewArticle, OutboxEntry, Target
+from monitor.models import FeedSpec, FeedState, Match, NewArticle, OutboxEntry, Target
 from monitor.route import Subscription
 from monitor.store import articles as _articles
 from monitor.store import claims as _claims
@@ -51,41 +52,9 @@ __all__ = [
     "StateLock",
     "Store",
     "StoredArticle",
-    "StoryAssigner",
-    "database_url_from_env",
     "describe_database",
     "ensure_state_dir",
 ]
-
-
-class StoryAssignmentLike(Protocol):
-    @property
-    def story_id(self) -> int: ...
-    @property
-    def relation(self) -> str: ...
-    @property
-    def merged_story_ids(self) -> tuple[int, ...]: ...
-
-
-class StoryAssigner(Protocol):
-    """What ``Store.apply`` needs from ``monitor.dedupe.StoryIndex``."""
-
-    def assign(
-        self,
-        rows: StoryRows,
-        article_id: int,
-        article: Article,
-        now: datetime,
-        fingerprint: Any = None,
-    ) -> StoryAssignmentLike: ...
-
-    def discard(self, article_ids: Iterable[int]) -> None: ...
-
-
-def database_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """``MONITOR_DATABASE_URL``, the one place the store reads it (None: SQLite)."""
-    value = (os.environ if environ is None else environ).get("MONITOR_DATABASE_URL", "")
-    return value.strip() or None
 
 
 def describe_database(url: str) -> str:
@@ -134,9 +103,9 @@ def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
 class Store:
     """The state database.  Not thread-safe: one per thread or task group.
 
-    ``database_url`` (None: ``MONITOR_DATABASE_URL``), a ``postgresql://`` URL, opens
-    PostgreSQL, with one connection; otherwise (or ``""``) SQLite in
-    ``<state_dir>/monitor.sqlite3``.
+    ``database_url``, a ``postgresql://`` URL, opens PostgreSQL, with one connection;
+    None or ``""``: SQLite in ``<state_dir>/monitor.sqlite3``.  The store never reads
+    the environment: the caller passes ``Settings.database_url`` (``monitor.settings``).
     """
 
     def __init__(
@@ -148,7 +117,7 @@ class Store:
     ) -> None:
         self.state_dir = ensure_state_dir(state_dir)
         self.path = self.state_dir / DB_NAME
-        url = database_url_from_env() if database_url is None else (database_url or None)
+        url = database_url or None
         self.engine: Dialect = "sqlite"
         self.url: str | None = url
         """The PostgreSQL URL (None: SQLite), for the dashboard's reader of the same data."""
@@ -209,6 +178,17 @@ class Store:
             yield StoryRows(conn)
 
     @contextmanager
+    def story_reader(self) -> Iterator[StoryRows]:
+        """The story tables to read, outside a transaction (``StoryIndex.plan`` before
+        ``apply``); nothing is written through them.
+
+        Raises:
+            StorageError: a database error, said in words an admin can act on.
+        """
+        with self._reading() as conn:
+            yield StoryRows(conn)
+
+    @contextmanager
     def _reading(self) -> Iterator[Connection]:
         # A read outside a transaction: the driver's errors become StorageError too
         # (PostgreSQL's already are: ``pg.PgConnection``).
@@ -250,51 +230,52 @@ class Store:
         with self._reading() as conn:
             return _articles.snapshot(conn, feed_id, identities)
 
-    def apply(
-        self, intent: FeedIntent, stories: StoryAssigner | None = None
-    ) -> tuple[NewArticle, ...]:
+    def apply(self, intent: FeedIntent) -> tuple[NewArticle, ...]:
         """Write what ``monitor.update.decide`` decided, in one transaction: articles and
-        keys, each new article's story (``stories`` decides it; skipped when None), its
-        matches and outbox rows (with the new article and story ids), the feed's state.
-        Returns the new articles with their ids.
+        keys, each new article's story as ``intent.stories`` chose it (``StoryIndex.plan``;
+        merges, its row, edits of the story's alerts), its matches and outbox rows (with
+        the new article and story ids), the feed's state.  Decides nothing.  Returns the
+        new articles with their ids.
 
         Raises:
             StorageError: a database error (disk full, unreadable, locked); nothing is
-                written, and ``stories`` forgets what it filed.
+                written.
         """
         now = intent.now
-        assigned: list[int] = []
-        try:
-            # On PostgreSQL the writes go out in one pipeline, BEGIN and COMMIT with them
-            # (issue 11: a round trip per statement made a cold cycle twice as slow as
-            # on SQLite); reads inside (story candidates) wait for their answers.
-            with pipelined(self.conn), self.transaction() as conn:
-                new = _articles.write_articles(conn, intent)
-                rows = StoryRows(conn)
-                for entry, item in zip(intent.new, new, strict=True):
-                    story_id = None
-                    if stories is not None and entry.story:
-                        story = stories.assign(rows, item.id, item.article, now, entry.fingerprint)
-                        assigned.append(item.id)
-                        story_id = story.story_id
-                        if story.merged_story_ids:
-                            _outbox.merge_story_rows(conn, story_id, story.merged_story_ids)
-                        if story.relation != "first":
-                            # A later source of a story already alerted: edit those alerts.
-                            _outbox.enqueue_story_updates(conn, story_id, item.id, now)
-                    if not entry.matches:
-                        continue
-                    _outbox.record_matches(conn, item.id, entry.matches, now)
-                    routes = [
-                        replace(r, article_id=item.id, story_id=story_id) for r in entry.routes
-                    ]
-                    _outbox.enqueue(conn, routes, now)
-                if intent.state is not None:
-                    _feeds.save_feed_state(conn, intent.state)
-        except BaseException:
-            if stories is not None and assigned:
-                stories.discard(assigned)  # the transaction rolled back
-            raise
+        plan = intent.stories
+        # On PostgreSQL the writes go out in one pipeline, BEGIN and COMMIT with them
+        # (issue 11: a round trip per statement made a cold cycle twice as slow as on
+        # SQLite); a read inside waits for its answer.
+        with pipelined(self.conn), self.transaction() as conn:
+            new = _articles.write_articles(conn, intent)
+            ids = [item.id for item in new]
+            if plan is not None and plan.unindex_before is not None:
+                _stories.unindex(conn, plan.unindex_before)
+            for i, (entry, item) in enumerate(zip(intent.new, new, strict=True)):
+                story_id = None
+                choice = plan.choices[i] if plan is not None else None
+                if choice is not None:
+                    story_id, merged = _stories.record(
+                        conn,
+                        item.id,
+                        choice,
+                        ids,
+                        feed_id=item.article.feed_id,
+                        title=item.article.title,
+                        seen=now,
+                    )
+                    if merged:
+                        _outbox.merge_story_rows(conn, story_id, merged)
+                    if choice.relation != "first":
+                        # A later source of a story already alerted: edit those alerts.
+                        _outbox.enqueue_story_updates(conn, story_id, item.id, now)
+                if not entry.matches:
+                    continue
+                _outbox.record_matches(conn, item.id, entry.matches, now)
+                routes = [replace(r, article_id=item.id, story_id=story_id) for r in entry.routes]
+                _outbox.enqueue(conn, routes, now)
+            if intent.state is not None:
+                _feeds.save_feed_state(conn, intent.state)
         return tuple(new)
 
     def iter_articles(
@@ -391,6 +372,18 @@ class Store:
         with self._reading() as conn:
             return _claims.claim_outbox(conn, kind, now, limit)
 
+    def renew_outbox(self, ids: Sequence[int], instance: str, lease_until: datetime) -> set[int]:
+        """Of ``ids`` (rows ``claim_outbox`` gave ``instance``), those it still holds and
+        has not sent, their lease extended to ``lease_until``; on SQLite, where this
+        process is the only instance, all of them.
+
+        Raises:
+            StorageError: a database error.
+        """
+        if self.engine == "postgresql":
+            return _leases.renew_outbox(self.conn, ids, instance, lease_until)
+        return set(ids)
+
     def singleton(self, name: str, instance: str) -> bool:
         """Whether ``instance`` leads for the singleton job ``name`` (digests, health,
         retention, quick-check, bot): elected at the first call, held until the instance
@@ -405,9 +398,11 @@ class Store:
         return self._elections.leads(name)
 
     def next_due(self, kinds: Sequence[str]) -> datetime | None:
-        """When the earliest pending outbox row of these kinds falls due (None: none)."""
+        """When the earliest pending outbox row of these kinds falls due (None: none); on
+        PostgreSQL a row a live instance holds falls due when its lease ends."""
+        live = _leases.LIVE if self.engine == "postgresql" else None
         with self._reading() as conn:
-            return _outbox.next_due(conn, kinds)
+            return _outbox.next_due(conn, kinds, live)
 
     def feeds_created(self) -> dict[str, datetime]:
         """When each feed was first configured."""

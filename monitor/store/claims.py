@@ -5,6 +5,8 @@ The service asks the store before it works on shared state (docs/design.md, "Par
 - ``claim_feeds(instance, now, lease_until, limit, feed_ids)``: the feeds this instance
   polls now;
 - ``claim_outbox(kind, instance, now, lease, limit)``: the outbox rows it sends now;
+- ``renew_outbox(ids, instance, lease_until)``: which of its rows it still holds (before
+  each message of a send round): all of them;
 - ``singleton(name, instance)``: whether it runs the singleton job ``name``.
 
 On SQLite one process holds the state lock (``StateLock``), so it is the only instance:

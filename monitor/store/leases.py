@@ -8,8 +8,11 @@ They share the work through the database only:
   same transaction, so two instances never claim one feed for one due time (the claim
   also requires ``next_poll <= now``: a feed polled a moment ago by another instance is
   not due any more).  ``release_feed`` ends the lease after the poll committed the
-  feed's next poll time.  An instance that dies holding a lease loses it when
-  ``lease_until`` passes, and the next instance whose timer fires takes the feed over.
+  feed's next poll time.  An instance that dies holding a lease loses it at once: its
+  session is gone from ``pg_stat_activity`` (:data:`GONE`), and the next instance whose
+  timer fires (a restart of the dead one, at its start) takes the feed over; an
+  instance that is alive but silent (a partition, a hung process) loses it when
+  ``lease_until`` passes.
 - **per-host politeness** holds across instances: a host (``hostname:port``, the unit of
   ``monitor.fetch``'s lanes) has ``per_host`` rows in ``host_slots``, and a feed is
   claimed only with a free slot of its host, leased with it.  So at most ``per_host``
@@ -41,8 +44,44 @@ from monitor.store.engine import Connection
 
 log = logging.getLogger(__name__)
 
-_FREE = "(lease_until IS NULL OR lease_until <= ?)"
 _DUE = "(next_poll IS NULL OR next_poll <= ?)"
+
+SESSION_NAME_MAX = 63
+"""PostgreSQL keeps 63 bytes of an ``application_name`` (NAMEDATALEN - 1), and makes
+every byte outside printable ASCII a ``?``: a longer or non-ASCII instance name could
+never be found in ``pg_stat_activity``, so its claims are left to their lease."""
+
+GONE = (
+    f"(octet_length(lease_owner) <= {SESSION_NAME_MAX} AND lease_owner !~ '[^ -~]'"
+    " AND lease_owner <> ALL (ARRAY(SELECT application_name FROM pg_stat_activity"
+    " WHERE datname = current_database() AND application_name IS NOT NULL)))"
+)
+"""A lease whose owner has no session left (its process died, or lost its connection):
+free before ``lease_until``.  Every instance names its session after itself
+(``application_name``, :func:`own_session`), and a killed process's session ends as its
+socket closes, so a restart takes over its predecessor's claims at once instead of one
+lease later (issue 11).  The ``ARRAY(...)`` is an init plan: ``pg_stat_activity`` is
+read once per statement, not once per row.  A live instance whose connection broke
+(a server restart) loses its claims until it reconnects; what it had in flight may be
+done twice, as after a kill, and no more: before each message the outbox worker renews
+its rows' lease and sends only the rows it still holds (``renew_outbox``)."""
+_FREE = f"(lease_until IS NULL OR lease_until <= ? OR {GONE})"
+LIVE = f"NOT {GONE}"
+"""A lease whose owner is alive (or whose name could not be looked for)."""
+
+
+def own_session(conn: Connection, instance: str) -> None:
+    """Name ``conn``'s session (``application_name``) after ``instance``, the owner its
+    claims are written under, so that other instances see it alive (:data:`GONE`); kept
+    when the connection is reopened.
+
+    Raises:
+        StorageError: a database error.
+    """
+    if getattr(conn, "name", instance) == instance:
+        return
+    conn.execute("SELECT set_config('application_name', ?, false)", (instance,))
+    conn.name = instance  # type: ignore[attr-defined]  # PgConnection, reopened with it
 
 
 def host_of(url: str) -> str:
@@ -81,6 +120,7 @@ def claim_feeds(
     if feed_ids is not None:
         where += " AND id = ANY(?)"
         params.append(list(feed_ids))
+    own_session(conn, instance)
     with transaction(conn):
         rows = conn.execute(
             f"SELECT id, url FROM feeds WHERE {where}"
@@ -113,7 +153,7 @@ def _take_slot(
 ) -> bool:
     row = conn.execute(
         "SELECT slot FROM host_slots WHERE host = ? AND slot < ?"
-        " AND (lease_until IS NULL OR lease_until <= ? OR feed_id = ?)"
+        f" AND (lease_until IS NULL OR lease_until <= ? OR feed_id = ? OR {GONE})"
         " ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED",
         (host, per_host, now, feed_id),
     ).fetchone()
@@ -184,15 +224,48 @@ def claim_outbox(
         StorageError: a database error (nothing is claimed).
     """
     t_now = to_db(now)
+    own_session(conn, instance)
     with transaction(conn):
         rows = conn.execute(
             "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN ("
             " SELECT id FROM outbox WHERE status = ? AND kind = ? AND due <= ?"
-            " AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)"
+            f" AND ({_FREE} OR lease_owner = ?)"
             " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
-            (instance, to_db(now + lease), _outbox.PENDING, kind, t_now, t_now, instance, limit),
+            (
+                instance,
+                to_db(now + lease),
+                _outbox.PENDING,
+                kind,
+                t_now,
+                t_now,
+                instance,
+                limit,
+            ),
         ).fetchall()
     return sorted((_outbox._entry(r) for r in rows), key=lambda e: e.id)
+
+
+def renew_outbox(
+    conn: Connection, ids: Sequence[int], instance: str, lease_until: datetime
+) -> set[int]:
+    """Extend to ``lease_until`` ``instance``'s lease of those of ``ids`` it still holds
+    and has not sent; returns them.  The outbox worker calls it before each message
+    (issue 11): a send round longer than one lease (a backlog held back by Telegram's
+    per-chat limits) keeps its rows, and a row another instance took over meanwhile (its
+    lease had run out, or this instance's session was gone) is left to that one.
+
+    Raises:
+        StorageError: a database error.
+    """
+    if not ids:
+        return set()
+    own_session(conn, instance)
+    rows = conn.execute(
+        "UPDATE outbox SET lease_until = ? WHERE id = ANY(?) AND lease_owner = ?"
+        " AND status = ? RETURNING id",
+        (to_db(lease_until), list(ids), instance, _outbox.PENDING),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
 
 
 def lock_key(name: str) -> int:

@@ -484,13 +484,19 @@ def stories_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, int]:
     return out
 
 
-def next_due(conn: Connection, kinds: Sequence[str]) -> datetime | None:
-    """When the earliest pending row of these kinds falls due (None: nothing waits); a row
-    another instance holds falls due when its lease ends (``leases.claim_outbox``)."""
+def next_due(
+    conn: Connection, kinds: Sequence[str], live_lease: str | None = None
+) -> datetime | None:
+    """When the earliest pending row of these kinds falls due (None: nothing waits).
+    ``live_lease``: on PostgreSQL, the SQL of "another instance alive holds this row"
+    (``leases.LIVE``), whose row falls due when its lease ends (``leases.claim_outbox``);
+    SQLite has no other instance, and a lease left in its file means nothing."""
     marks = ",".join("?" * len(kinds))
+    when = "due"
+    if live_lease is not None:
+        when = f"CASE WHEN lease_until > due AND {live_lease} THEN lease_until ELSE due END"
     row = conn.execute(
-        "SELECT MIN(CASE WHEN lease_until > due THEN lease_until ELSE due END) FROM outbox"
-        f" WHERE status = ? AND kind IN ({marks})",
+        f"SELECT MIN({when}) FROM outbox WHERE status = ? AND kind IN ({marks})",
         (PENDING, *kinds),
     ).fetchone()
     return from_db(row[0]) if row and row[0] else None

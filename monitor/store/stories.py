@@ -13,12 +13,14 @@ matches, its outbox rows and its story commit together.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.store.db import from_db, to_db
 from monitor.store.engine import Connection
+from monitor.update import StoryChoice, resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,49 @@ def add(
             " articles = articles + 1 WHERE id = ?",
             (stamp, stamp, row.story_id),
         )
+
+
+def record(
+    conn: Connection,
+    article_id: int,
+    choice: StoryChoice,
+    ids: Sequence[int],
+    *,
+    feed_id: str,
+    title: str,
+    seen: datetime,
+) -> tuple[int, tuple[int, ...]]:
+    """Write the story ``choice`` of the stored article ``article_id`` (its merges, then
+    its row); ``ids``: the new articles' ids, for the choice's ``PENDING`` refs.  Returns
+    its story id and the merged stories' ids as stored.
+
+    Raises:
+        ValueError: the article id does not fit the dedupe index's 32 bits.
+    """
+    if not 0 <= article_id <= 0xFFFFFFFF:
+        raise ValueError(f"dedupe: article id {article_id} does not fit 32 bits")
+    story_id = resolve(choice.story_id, ids)
+    merged = tuple(resolve(m, ids) for m in choice.merged)
+    if merged:
+        merge(conn, story_id, merged)
+    related = choice.related_id
+    row = AssignmentRow(
+        article_id=article_id,
+        story_id=story_id,
+        relation=choice.relation,
+        related_id=resolve(related, ids) if related is not None else None,
+        score=choice.score,
+    )
+    add(
+        conn,
+        row,
+        feed_id=feed_id,
+        title=title,
+        seen=seen,
+        sketch=choice.sketch,
+        keys=struct.pack(f"<{len(choice.keys)}I", *choice.keys),
+    )
+    return story_id, merged
 
 
 def merge(conn: Connection, keep: int, absorbed: Sequence[int]) -> None:
@@ -261,6 +306,18 @@ class StoryRows:
 
     def merge(self, keep: int, absorbed: Sequence[int]) -> None:
         merge(self._conn, keep, absorbed)
+
+    def record(
+        self,
+        article_id: int,
+        choice: StoryChoice,
+        ids: Sequence[int],
+        *,
+        feed_id: str,
+        title: str,
+        seen: datetime,
+    ) -> tuple[int, tuple[int, ...]]:
+        return record(self._conn, article_id, choice, ids, feed_id=feed_id, title=title, seen=seen)
 
     def window(self, since: datetime) -> Iterator[tuple[int, datetime, bytes]]:
         return window(self._conn, since)

@@ -13,6 +13,7 @@ from typing import Any
 from monitor.dedupe import Settings, StoryAssignment, StoryIndex
 from monitor.models import Article
 from monitor.store import Store
+from tests.support.engines import engine_url
 
 DATA = Path(__file__).parents[1] / "data" / "dedupe"
 NOW = datetime(2023, 12, 8, 23, 0, tzinfo=UTC)
@@ -48,7 +49,7 @@ class Stories:
     def __init__(self, path: Path, settings: Settings | None = None) -> None:
         self.path = path
         self.settings = settings
-        self.store = Store(path)
+        self.store = Store(path, database_url=engine_url())
         self.index = StoryIndex(settings)
         self.next_id = 1
 
@@ -61,7 +62,7 @@ class Stories:
     def reopen(self) -> None:
         """Close and open the state directory: a restart."""
         self.store.close()
-        self.store = Store(self.path)
+        self.store = Store(self.path, database_url=engine_url())
         self.index = StoryIndex(self.settings)
 
     def story_of(self, article_id: int) -> int:

@@ -12,6 +12,7 @@ from monitor.cli import main
 from monitor.dedupe import StoryIndex
 from monitor.models import Article
 from monitor.store import Store
+from tests.support.engines import engine_url
 from tests.support.records import record
 
 FEEDS = """\
@@ -48,7 +49,7 @@ def _state(tmp_path: Path, now: datetime) -> Path:
         published=now,
     )
     index = StoryIndex()
-    with Store(state) as store:
+    with Store(state, database_url=engine_url()) as store:
         for art in (original, copy):
             record(store, [art], now, stories=index)
     return state

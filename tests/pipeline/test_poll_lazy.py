@@ -18,6 +18,7 @@ from monitor.pipeline.build import matcher, routing
 from monitor.pipeline.poll import Poller
 from monitor.store import Store
 from tests.support.app import App, make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def test_a_given_matcher_is_used_as_it_is(feed_server: FeedServer, tmp_path: Pat
     compiled = matcher(cfg.keywords)
 
     async def go() -> Poller:
-        with Store(app.state) as store:
+        with Store(app.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,
@@ -181,7 +182,7 @@ def test_free_heap_pages_go_back_once_no_poll_runs_after_enough_polls(
     trimmed: list[int] = []
 
     async def go() -> Poller:
-        with Store(app.state) as store:
+        with Store(app.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,

@@ -54,6 +54,7 @@ from monitor.store import Store
 from monitor.store import outbox as ob
 from monitor.store import subscribers as subs
 from tests.support.app import App, make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer
 from tests.support.telegram_server import Chat, SentMessage, TelegramServer
 
@@ -149,7 +150,7 @@ async def running_bot(
     if not kw_path.exists():
         kw_path.write_text(KEYWORDS, encoding="utf-8")
     config = {"keywords": load_keywords(str(kw_path))}
-    store = Store(tmp / "state")
+    store = Store(tmp / "state", database_url=engine_url())
     ctx = BotContext(
         store=store,
         keywords=lambda: config["keywords"],
@@ -396,7 +397,7 @@ async def test_a_403_when_sending_unsubscribes(
 ) -> None:
     """What the outbox worker's failure hook does with the real sender's error."""
     user = telegram_server.add_user("Bo")
-    with Store(tmp_path / "state") as store:
+    with Store(tmp_path / "state", database_url=engine_url()) as store:
         with store.transaction() as conn:
             subs.subscribe(conn, str(user.id), "ai-act", datetime.now(UTC))
         telegram_server.block(user, notify=False)
@@ -581,7 +582,7 @@ async def test_latest_without_matches_and_with_a_typo(bot: Bot, ada: Chat) -> No
 async def test_start_reports_a_rejected_token_and_an_unreachable_server(
     telegram_server: TelegramServer, tmp_path: Path
 ) -> None:
-    with Store(tmp_path / "state") as store:
+    with Store(tmp_path / "state", database_url=engine_url()) as store:
         kw = load_keywords(_write(tmp_path / "keywords.yaml", KEYWORDS))
         ctx = BotContext(store=store, keywords=lambda: kw)
         wrong = build_bot(token="1:wrong", api_url=telegram_server.base_url, context=ctx)

@@ -12,6 +12,7 @@ import httpx
 from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
 from tests.support.app import make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.smtp_server import SmtpServer
 from tests.support.telegram_server import TelegramServer
@@ -55,6 +56,7 @@ def test_wrong_smtp_password_waits_reports_once_and_sends_after_the_fix(
         }
         return Service(
             ServiceOptions(
+                database_url=engine_url(),
                 feeds_path=str(app.feeds_path),
                 keywords_path=str(app.keywords_path),
                 state_dir=app.state,

@@ -11,6 +11,7 @@ from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
 from monitor.store import outbox as ob
 from tests.support.app import make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.telegram_server import TelegramServer
 from tests.support.wait import until
@@ -36,6 +37,7 @@ def test_a_deleted_topic_is_reported_to_the_admins_and_nothing_is_lost(
     }
     service = Service(
         ServiceOptions(
+            database_url=engine_url(),
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,

@@ -13,6 +13,7 @@ import pytest
 from monitor.logs import Throttle
 from monitor.service.metrics import HttpEndpoint, HttpLimits, Metrics
 from monitor.service.runner import Service, ServiceOptions
+from tests.support.engines import engine_url
 from tests.support.wait import until
 
 CAP = 8
@@ -202,7 +203,11 @@ def test_asyncio_accept_errors_are_said_once_a_minute(
 ):
     # Out of file descriptors, asyncio's accept loop reported "socket.accept() out of
     # system resource" thousands of times a second (383,000 records in a minute).
-    service = Service(ServiceOptions(feeds_path="f", keywords_path="k", state_dir=tmp_path))
+    service = Service(
+        ServiceOptions(
+            feeds_path="f", keywords_path="k", state_dir=tmp_path, database_url=engine_url()
+        )
+    )
     context = {
         "message": "socket.accept() out of system resource",
         "exception": OSError(24, "Too many open files"),

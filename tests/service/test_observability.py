@@ -18,6 +18,7 @@ from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
 from monitor.store import DestinationRow
 from tests.support.app import KEYWORDS, make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.wait import until
 
@@ -36,6 +37,7 @@ def test_healthz_and_metrics(
     )
     service = Service(
         ServiceOptions(
+            database_url=engine_url(),
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,

@@ -34,6 +34,7 @@ from monitor.store import articles as arts
 from monitor.store import outbox as ob
 from monitor.store.db import to_db
 from tests.support.app import KEYWORDS, App, make_app
+from tests.support.engines import engine_url
 from tests.support.wait import until
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -84,7 +85,7 @@ def run_dates(polls: PollScheduler) -> dict[str, datetime]:
 
 async def test_the_poll_scheduler_arms_each_feed_by_its_clock(tmp_path: Path) -> None:
     app = make_app(tmp_path, FEEDS, keywords=KEYWORDS)
-    with Store(app.state) as store:
+    with Store(app.state, database_url=engine_url()) as store:
         store.sync_feeds(app.configs().feeds.feeds, NOW)
         for feed_id, due in (("eu", NOW - timedelta(hours=1)), ("fr", NOW + timedelta(minutes=7))):
             state = store.feed_state(feed_id)
@@ -117,7 +118,7 @@ async def test_a_feed_claimed_elsewhere_is_looked_at_again_when_its_lease_ends(
     tmp_path: Path,
 ) -> None:
     app = make_app(tmp_path, FEEDS, keywords=KEYWORDS)
-    with _ClaimedElsewhere(app.state) as store:
+    with _ClaimedElsewhere(app.state, database_url=engine_url()) as store:
         store.sync_feeds(app.configs().feeds.feeds, NOW)
         polls = scheduler_for(app, store, NOW)
         await polls._spawn_poll("eu")
@@ -130,7 +131,7 @@ async def test_a_feed_claimed_elsewhere_is_looked_at_again_when_its_lease_ends(
 
 async def test_the_sqlite_store_grants_every_claim(tmp_path: Path) -> None:
     app = make_app(tmp_path, FEEDS, keywords=KEYWORDS)
-    with Store(app.state) as store:
+    with Store(app.state, database_url=engine_url()) as store:
         store.sync_feeds(app.configs().feeds.feeds, NOW)
         polls = scheduler_for(app, store, NOW)
         await polls._spawn_poll("eu")
@@ -142,7 +143,7 @@ async def test_the_sqlite_store_grants_every_claim(tmp_path: Path) -> None:
 async def test_the_outbox_worker_sleeps_until_the_next_row_is_due_by_its_clock(
     tmp_path: Path,
 ) -> None:
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         worker = OutboxWorker(store, Tasks(), Metrics(), clock=at(NOW), idle=30.0)
         assert worker._idle() == 30.0  # nothing pending
         add_alert(store, "a", NOW + timedelta(seconds=12))
@@ -154,7 +155,7 @@ async def test_the_outbox_worker_sleeps_until_the_next_row_is_due_by_its_clock(
 async def test_health_says_an_alert_is_stuck_by_the_status_clock(tmp_path: Path) -> None:
     app = make_app(tmp_path, FEEDS, keywords=KEYWORDS)
     cfg = app.configs()
-    with Store(app.state) as store:
+    with Store(app.state, database_url=engine_url()) as store:
         add_alert(store, "a", NOW)
         tasks, metrics = Tasks(), Metrics()
         outbox = OutboxWorker(store, tasks, metrics, clock=at(NOW))
@@ -178,7 +179,7 @@ async def test_retention_prunes_by_the_singletons_clock(
     app = make_app(tmp_path, FEEDS, keywords=KEYWORDS)
     cfg = app.configs()
     keep_text = cfg.feeds.settings.keep_text
-    with Store(app.state) as store:
+    with Store(app.state, database_url=engine_url()) as store:
         add_alert(store, "a", NOW)
         tasks = Tasks()
         outbox = OutboxWorker(store, tasks, Metrics(), clock=at(NOW))
@@ -200,7 +201,7 @@ async def test_retention_prunes_by_the_singletons_clock(
 
 async def test_a_poll_request_is_timed_by_the_request_workers_clock(tmp_path: Path) -> None:
     app = make_app(tmp_path, FEEDS, keywords=KEYWORDS)
-    with Store(app.state) as store:
+    with Store(app.state, database_url=engine_url()) as store:
         store.sync_feeds(app.configs().feeds.feeds, NOW)
         for state in store.feed_states().values():
             store.save_feed_state(dataclasses.replace(state, next_poll=NOW + timedelta(hours=1)))

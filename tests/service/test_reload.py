@@ -19,6 +19,7 @@ from monitor.service.reload import FileWatch, fingerprint
 from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
 from tests.support.app import App, make_app, write_feeds
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.hostile import alias_bomb
 from tests.support.telegram_server import TelegramServer
@@ -73,6 +74,7 @@ def test_valid_and_invalid_edits(
     }
     service = Service(
         ServiceOptions(
+            database_url=engine_url(),
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
@@ -140,6 +142,7 @@ def test_a_shortened_interval_takes_effect_at_once_not_after_the_old_slot(
     app = make_app(tmp_path, feeds, keywords=KEYWORDS, defaults="interval: 1h")
     service = Service(
         ServiceOptions(
+            database_url=engine_url(),
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,

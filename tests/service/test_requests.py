@@ -16,6 +16,7 @@ from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
 from monitor.store import StateLock
 from tests.support.app import App, make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.telegram_server import TelegramServer
 from tests.support.wait import until
@@ -30,6 +31,7 @@ def service_for(app: App, **options: object) -> Service:
         "keywords_path": str(app.keywords_path),
         "state_dir": app.state,
         "settings": Settings(),
+        "database_url": engine_url(),
         "http": None,
         "bot": False,
         "requests_every": 0.1,

@@ -52,10 +52,8 @@ def start(app_dir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[byt
             "--http",
             "",
             "--no-bot",
-            # PostgreSQL: a killed instance's claimed feed and outbox rows are taken over
-            # after one lease (docs/deploy.md); a restart gets a new instance name, so the
-            # default five minutes would outlast the kill tests' waits.
-            *(["--lease", "3"] if env.get("MONITOR_DATABASE_URL") else []),
+            # No --lease: on PostgreSQL a restart takes over its killed predecessor's
+            # claims at once (its session is gone), not after the default five minutes.
         ],
         cwd=ROOT,
         env=env,

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.dedupe import Fingerprint, StoryIndex
+from monitor.dedupe import StoryIndex
 from monitor.models import Article, FeedSpec, Match, ParsedFeed
 from monitor.store import Store
-from monitor.store.stories import StoryRows
-from monitor.update import Routing, decide, prepare
+from monitor.update import PENDING, FeedIntent, Routing, StoryPlan, decide, prepare
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -37,32 +37,6 @@ class Matcher:
         return [Match("ai", 1.0, ())]
 
 
-class FailingStories:
-    """The dedupe index, failing on the second article it is given (the fault seam)."""
-
-    def __init__(self) -> None:
-        self.index = StoryIndex()
-        self.calls = 0
-        self.discarded: list[int] = []
-
-    def assign(  # type: ignore[no-untyped-def]
-        self,
-        rows: StoryRows,
-        article_id: int,
-        article: Article,
-        now: datetime,
-        fingerprint: Fingerprint | None = None,
-    ):
-        self.calls += 1
-        if self.calls == 2:
-            raise RuntimeError("dedupe failed")
-        return self.index.assign(rows, article_id, article, now, fingerprint)
-
-    def discard(self, article_ids: Iterable[int]) -> None:
-        self.discarded.extend(article_ids)
-        self.index.discard(article_ids)
-
-
 def intent_for(store: Store, articles: tuple[Article, ...]):  # type: ignore[no-untyped-def]
     prepared = prepare(ParsedFeed("f", articles), Matcher())
     routing = Routing({"ai": Watchlist()}, {"chan": Destination()})
@@ -79,7 +53,12 @@ def counts(store: Store) -> tuple[int, ...]:
     )
 
 
-def test_a_failure_half_way_writes_nothing_and_the_index_forgets(tmp_path: Path) -> None:
+def _plan(store: Store, index: StoryIndex, intent: FeedIntent) -> StoryPlan:
+    with store.story_reader() as rows:
+        return index.plan(rows, [(n.article, n.fingerprint) for n in intent.new], NOW)
+
+
+def test_a_failure_half_way_writes_nothing_and_the_index_files_nothing(tmp_path: Path) -> None:
     articles = tuple(
         Article(
             feed_id="f",
@@ -92,18 +71,30 @@ def test_a_failure_half_way_writes_nothing_and_the_index_forgets(tmp_path: Path)
         )
         for i in range(3)
     )
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
-        stories = FailingStories()
-        with pytest.raises(RuntimeError, match="dedupe failed"):
-            store.apply(intent_for(store, articles), stories)
+        index = StoryIndex()
+        intent = intent_for(store, articles)
+        plan = _plan(store, index, intent)
+        # The fault, at the plan: the second article's story names a new entry this
+        # intent does not have, so writing it fails half way through the transaction.
+        second = plan.choices[1]
+        assert second is not None
+        broken = dataclasses.replace(second, story_id=PENDING + 7)
+        faulty = dataclasses.replace(plan, choices=(plan.choices[0], broken, plan.choices[2]))
+        with pytest.raises(IndexError):
+            store.apply(intent.with_stories(faulty))
         assert counts(store) == (0, 0, 0, 0, 0)
         state = store.feed_state("f")
         assert state is not None
         assert state.articles_seen == 0
-        assert len(stories.discarded) == 1  # the first article's keys left the index
-        new = store.apply(intent_for(store, articles), StoryIndex())
+        assert len(index.keys) == 0  # filed only after a commit: nothing to forget
+        intent = intent_for(store, articles)
+        plan = _plan(store, index, intent)
+        new = store.apply(intent.with_stories(plan))
+        index.file(plan, [n.id for n in new], NOW)
         assert len(new) == 3
+        assert len(index.keys) == 3
         assert counts(store) == (3, 3, 3, 3, 3)
         state = store.feed_state("f")
         assert state is not None

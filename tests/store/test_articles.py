@@ -7,6 +7,7 @@ from pathlib import Path
 
 from monitor.models import Article
 from monitor.store import Store
+from tests.support.engines import engine_url
 from tests.support.records import record
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -31,7 +32,7 @@ def add(store: Store, feed: str, items: list[Article], now: datetime = NOW) -> l
 
 
 def test_identity_within_a_feed(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert len(add(store, "a", [art("a", "guid:1"), art("a", "guid:2", "U")])) == 2
         assert add(store, "a", [art("a", "guid:1"), art("a", "guid:2", "U")]) == []
         # The same key in another feed is another article (guids are per feed).
@@ -39,21 +40,21 @@ def test_identity_within_a_feed(tmp_path: Path):
 
 
 def test_survives_restart(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         add(store, "a", [art("a", "guid:1")])
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert add(store, "a", [art("a", "guid:1")]) == []
 
 
 def test_canonical_url_across_feeds_and_schemes(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert len(add(store, "a", [art("a", "guid:x", "A", "https://www.example.org/s")])) == 1
         assert add(store, "b", [art("b", "link:y", "B", "http://example.org/s")]) == []
         assert add(store, "c", [art("c", "guid:z", "C", "https://example.org/s/")]) == []
 
 
 def test_regenerated_guid_and_url_same_text_in_same_feed(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         add(store, "a", [art("a", "guid:1", "EDPB fines Meta", "https://e.org/1", "€1.2bn")])
         assert (
             add(store, "a", [art("a", "guid:9", "EDPB fines Meta", "https://e.org/9", "€1.2bn")])
@@ -62,7 +63,7 @@ def test_regenerated_guid_and_url_same_text_in_same_feed(tmp_path: Path):
 
 
 def test_duplicate_url_inside_one_batch(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         ids = add(
             store,
             "a",
@@ -75,7 +76,7 @@ def test_duplicate_url_inside_one_batch(tmp_path: Path):
 
 
 def test_prune_keeps_identity_of_pruned_text(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         add(store, "a", [art("a", "guid:1", "T", "https://e.org/1", "long text")])
         later = NOW + timedelta(days=40)
         texts, gone = store.prune(later, later - timedelta(days=30), later - timedelta(days=400))
@@ -93,7 +94,7 @@ def test_prune_keeps_identity_of_pruned_text(tmp_path: Path):
 
 
 def test_last_seen_refresh_protects_from_forgetting(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         add(store, "a", [art("a", "guid:1")])
         seen_again = NOW + timedelta(days=399)
         assert add(store, "a", [art("a", "guid:1")], seen_again) == []
@@ -106,7 +107,7 @@ def test_prune_drops_old_delivered_outbox_rows_but_never_pending_ones(tmp_path: 
     from monitor.models import Route, Target
     from monitor.store import outbox as ob
 
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         [aid] = add(store, "a", [art("a", "guid:1", "T", "https://e.org/1")])
         target = Target("c", "telegram", "@chan_x")
         with store.transaction() as conn:
@@ -127,7 +128,7 @@ def test_prune_drops_old_delivered_outbox_rows_but_never_pending_ones(tmp_path: 
 
 
 def test_known_keys_are_the_keys_recorded_in_that_feed(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         add(store, "a", [art("a", "guid:1")])
         assert store.known_keys("a", ["guid:1", "guid:2"]) == {"guid:1"}
         assert store.known_keys("b", ["guid:1"]) == frozenset()
@@ -139,7 +140,7 @@ def test_a_match_keeps_its_count_of_hits_left_out(tmp_path: Path):
     from monitor.store import outbox
 
     hit = Hit("privacy", "privacy", "summary", 0, 7)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         (first, second) = add(store, "a", [art("a", "guid:1"), art("a", "guid:2", "U")])
         with store.transaction() as conn:
             many = Match("p", 1.0, (hit,), hit_count=25_000, prominence=0.3)

@@ -15,6 +15,7 @@ from monitor.store import Store
 from monitor.store import articles as arts
 from monitor.store import outbox as ob
 from tests.support.app import KEYWORDS, make_app
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=5)
@@ -25,7 +26,7 @@ LEASE = NOW + timedelta(minutes=5)
 def test_claim_feeds_gives_the_due_feeds_never_polled_first(tmp_path: Path) -> None:
     feeds = {f: f"http://127.0.0.1:9/{f}.xml" for f in ("a", "b", "c", "d")}
     app = make_app(tmp_path, feeds, keywords=KEYWORDS)
-    with Store(app.state) as store:
+    with Store(app.state, database_url=engine_url()) as store:
         store.sync_feeds(app.configs().feeds.feeds, NOW)
         for feed_id, due in (
             ("a", NOW - timedelta(minutes=1)),
@@ -44,7 +45,7 @@ def test_claim_feeds_gives_the_due_feeds_never_polled_first(tmp_path: Path) -> N
 
 def test_claim_outbox_gives_the_due_rows_oldest_first(tmp_path: Path) -> None:
     target = Target("eu-channel", "telegram", "@eu_ai_watch")
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         for key, when in (("x", NOW - timedelta(minutes=2)), ("y", NOW + timedelta(minutes=2))):
             with store.transaction() as conn:
                 [new] = arts.add_articles(conn, "eu", [Article("eu", key, key)], when)

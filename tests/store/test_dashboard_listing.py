@@ -18,6 +18,7 @@ from monitor.store.db import DB_NAME, migrate, to_db
 from monitor.store.engine import Connection
 from monitor.store.migrations import MIGRATIONS
 from tests.support.dashboard import NOW
+from tests.support.engines import engine_url
 
 BEFORE = next(i for i, m in enumerate(MIGRATIONS) if m.name.startswith("match rows know"))
 """The schema version just before the migration under test."""
@@ -163,7 +164,7 @@ def test_the_migration_fills_the_order_and_the_lists_stay_the_same(tmp_path: Pat
     assert expected[dash.ArticleQuery(watchlist="dma", per_page=2)] == [5, 3]
     assert expected[dash.ArticleQuery(feed="euractiv", language="fr")] == [9, 3]
     assert sum(1 for ids in expected.values() if ids) >= 100  # a hundred pages hold articles
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         conn = store.conn
         filled = conn.execute(
             "SELECT m.article_id, m.first_seen, a.first_seen FROM matches m"
@@ -181,7 +182,7 @@ def test_the_migration_fills_the_order_and_the_lists_stay_the_same(tmp_path: Pat
 
 def test_matches_written_after_the_migration_carry_their_article_order(tmp_path: Path):
     older_database(tmp_path).close()
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         with store.transaction() as conn:
             ob.record_matches(conn, 4, [Match("dma", 1.0, ()), Match("nis2", 1.0, ())], NOW)
             ob.record_matches(conn, 7, [Match("nis2", 1.0, ())], NOW)

@@ -12,6 +12,7 @@ import pytest
 from monitor.store import Store
 from monitor.store import dashboard as dash
 from tests.support.dashboard import EVIL, NOW, seed
+from tests.support.engines import engine_url
 
 BRIEFINGS = 30
 
@@ -19,7 +20,7 @@ BRIEFINGS = 30
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     seed(tmp_path)
-    with Store(tmp_path) as opened:
+    with Store(tmp_path, database_url=engine_url()) as opened:
         yield opened
 
 

@@ -18,6 +18,7 @@ from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, migrate
 from monitor.store.engine import Connection
 from monitor.store.migrations import MIGRATIONS
+from tests.support.engines import engine_url
 
 # the FTS5 index; the dashboard's search on PostgreSQL is ported separately (issue 11)
 pytestmark = pytest.mark.sqlite_only
@@ -32,7 +33,7 @@ def found(store: Store, q: str) -> list[str]:
 
 def test_an_older_database_gets_its_articles_indexed(data_dir: Path, tmp_path: Path):
     shutil.copy(data_dir / "store" / "state-v1.sqlite3", tmp_path / DB_NAME)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         titles = [r[0] for r in store.conn.execute("SELECT title FROM articles")]
         assert titles
         for (article_id,) in store.conn.execute("SELECT id FROM articles").fetchall():
@@ -42,7 +43,7 @@ def test_an_older_database_gets_its_articles_indexed(data_dir: Path, tmp_path: P
 
 
 def test_the_index_follows_inserts_pruning_and_deletes(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         with store.transaction() as conn:
             (new,) = arts.add_articles(
                 conn,
@@ -102,7 +103,7 @@ def sorted_page(conn: Connection, query: dash.ArticleQuery) -> list[int]:
 
 
 def test_walking_the_index_gives_the_pages_sorting_gives(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         _archive(store, 60)
         queries = [dash.ArticleQuery(page=p, per_page=7) for p in (1, 2, 9)]
         queries += [dash.ArticleQuery(watchlist="cloud", page=2, per_page=7)]
@@ -119,7 +120,7 @@ def test_walking_the_index_gives_the_pages_sorting_gives(tmp_path: Path):
 
 def test_counts_stop_at_the_cap(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(dash, "COUNT_CAP", 10)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         _archive(store, 30)
         found = dash.articles(store.conn, dash.ArticleQuery(q="cloud"))
         assert (found.total, found.capped) == (11, True)
@@ -132,7 +133,7 @@ def test_counts_stop_at_the_cap(tmp_path: Path, monkeypatch):
 
 
 def test_a_word_only_in_the_body_is_found_and_pruning_takes_it_out(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         with store.transaction() as conn:
             (new,) = arts.add_articles(
                 conn,
@@ -176,7 +177,7 @@ def test_bodies_stored_before_the_index_covered_them_become_searchable(tmp_path:
         " VALUES (1, 'dma', 1, '[]', '2026-01-01')"
     )
     raw.close()
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert found(store, "gatekeepers") == ["Old"]
         assert found(store, "teaser") == ["Old"]
         with store.transaction() as conn:

@@ -17,6 +17,7 @@ from monitor.store import dashboard as dash
 from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, migrate
 from monitor.store.migrations import MIGRATIONS
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -48,7 +49,7 @@ def add(store: Store, feed: str, keys: list[str], when: datetime) -> list[int]:
 
 
 def test_tallies_follow_inserts_matches_and_pruning(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         conn = store.conn
         store.sync_feeds(
             [FeedSpec(f, f"https://{f}.example/") for f in ("euractiv", "lemonde")], NOW
@@ -82,7 +83,7 @@ def test_tallies_follow_inserts_matches_and_pruning(tmp_path: Path):
 
 
 def test_trends_group_matches_by_their_article_feed_and_language(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         ids = add(store, "lemonde", ["guid:1", "guid:2"], NOW) + add(
             store, "euractiv", ["guid:3"], NOW
         )
@@ -122,7 +123,7 @@ def test_the_migration_counts_an_older_database(tmp_path: Path):
             (article_id, watchlist),
         )
     raw.close()
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         conn = store.conn
         assert kept(conn) == recounted(conn)
         assert tallies.read(conn) == {"articles": 4, "matched": 3}

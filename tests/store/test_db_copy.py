@@ -17,6 +17,7 @@ from monitor.store import unsubscribe as unsub
 from monitor.store.copy import TABLES
 from monitor.store.db import DB_NAME
 from tests.support.app import make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -103,7 +104,7 @@ def test_the_target_must_be_empty(
 
 def test_a_copy_into_itself_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     state = str(tmp_path / "s")
-    Store(state).close()
+    Store(state, database_url=engine_url()).close()
     assert main(["db", "copy", "--from", state, "--to", state + "/."]) == 1
     assert capsys.readouterr().err == (
         f"monitor: storage: db copy: the source and the target are both {state}/.\n"

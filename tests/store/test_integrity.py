@@ -24,6 +24,7 @@ from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.db import DB_NAME, check_file
 from tests.support.app import make_app
+from tests.support.engines import engine_url
 from tests.support.records import record
 
 # SQLite's file: empty, corrupt, full disk (PostgreSQL's errors: test_postgres_engine.py)
@@ -68,7 +69,7 @@ def test_a_zero_byte_database_is_refused_not_replaced(tmp_path: Path):
     state.mkdir()
     (state / DB_NAME).write_bytes(b"")
     with pytest.raises(StorageError, match=r"empty \(0 bytes\)") as err:
-        Store(state)
+        Store(state, database_url=engine_url())
     assert "restore" in str(err.value)
     assert "start afresh" in str(err.value)
     assert (state / DB_NAME).stat().st_size == 0  # untouched: the admin decides
@@ -101,12 +102,12 @@ def corrupt_a_middle_page(path: Path) -> None:
 
 
 def test_a_corrupt_middle_page_stops_the_store_with_how_to_restore(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         fill(store)
     corrupt_a_middle_page(tmp_path / DB_NAME)
     assert check_file(tmp_path / DB_NAME)  # the seam the daily check uses sees it too
     with pytest.raises(StorageError, match="the state database is corrupt") as err:
-        Store(tmp_path)
+        Store(tmp_path, database_url=engine_url())
     assert "quick_check" in str(err.value)
     assert "restore the file from a backup" in str(err.value)
 
@@ -115,6 +116,7 @@ def test_the_daily_check_stops_a_running_service_on_corruption(tmp_path: Path):
     app = make_app(tmp_path, {"eu": "http://127.0.0.1:9/eu.xml"})
     service = Service(
         ServiceOptions(
+            database_url=engine_url(),
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,
@@ -141,7 +143,7 @@ def test_the_daily_check_stops_a_running_service_on_corruption(tmp_path: Path):
 
 # -- disk full ------------------------------------------------------------------------------
 def test_disk_full_is_reported_as_disk_full(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         fill(store, 10)
         # max_page_count makes SQLITE_FULL real: the database may not grow any more.
         pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
@@ -217,6 +219,7 @@ def test_a_taken_http_port_is_one_clear_line(tmp_path: Path, capsys: pytest.Capt
         again.bind(("127.0.0.1", 0))
         again.listen()
         options = ServiceOptions(
+            database_url=engine_url(),
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=state,
@@ -227,5 +230,5 @@ def test_a_taken_http_port_is_one_clear_line(tmp_path: Path, capsys: pytest.Capt
         with pytest.raises(ServiceError):  # the typed error, for callers other than the CLI
             asyncio.run(Service(options).run())
     # The lock was released: the state directory is usable at once.
-    with Store(state) as store:
+    with Store(state, database_url=engine_url()) as store:
         assert store.count_articles() == 0

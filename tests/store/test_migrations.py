@@ -16,6 +16,7 @@ from monitor.store import articles as arts
 from monitor.store import outbox as ob
 from monitor.store.db import DB_NAME, connect, migrate
 from monitor.store.migrations import MIGRATIONS
+from tests.support.engines import engine_url
 from tests.support.records import record
 
 # SQLite's files and PRAGMA user_version; PostgreSQL's: test_postgres_engine.py
@@ -26,7 +27,7 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 def test_v1_file_from_the_field_upgrades_and_keeps_its_identities(data_dir: Path, tmp_path: Path):
     shutil.copy(data_dir / "store" / "state-v1.sqlite3", tmp_path / DB_NAME)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         version = store.conn.execute("PRAGMA user_version").fetchone()[0]
         assert version == len(MIGRATIONS)
         state = store.feed_state("politico-eu")
@@ -82,11 +83,11 @@ def test_database_from_a_newer_monitor_is_refused(tmp_path: Path):
 def test_not_a_database_is_a_storage_error(tmp_path: Path):
     (tmp_path / DB_NAME).write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match=DB_NAME):
-        Store(tmp_path)
+        Store(tmp_path, database_url=engine_url())
 
 
 def test_wal_mode(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -104,7 +105,7 @@ def test_subscriptions_keep_their_rows_when_topics_arrive(tmp_path: Path):
         " ('-1009', 'dsa', '2026-11-02T00:00:00+00:00')"
     )
     conn.close()
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         old = subs.subscriptions(store.conn)
         assert [(s.chat_id, s.watchlist, s.topic) for s in old] == [
             ("-1009", "dsa", None),
@@ -134,7 +135,7 @@ def test_full_text_migration_keeps_articles_and_adds_empty_bodies(tmp_path: Path
     )
     raw.execute("INSERT INTO feeds (id, configured_url, url, created) VALUES ('f', 'u', 'u', 'x')")
     raw.close()
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         [old] = list(store.iter_articles())
         assert (old.article.summary, old.article.body) == ("A teaser", "")
         state = store.feed_state("f")

@@ -18,7 +18,7 @@ import monitor
 from monitor.errors import StorageError
 from monitor.models import Target
 from monitor.store import Store
-from tests.support.engines import MISSING
+from tests.support.engines import MISSING, engine_url
 
 PACKAGE = Path(monitor.__file__).parent
 
@@ -76,7 +76,7 @@ READS: dict[str, tuple[str, Callable[[Store], object]]] = {
 @pytest.mark.parametrize("name", sorted(READS))
 def test_the_delivery_and_bot_reads_raise_storage_errors(tmp_path: Path, name: str) -> None:
     table, read = READS[name]
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         store.conn.execute(f"ALTER TABLE {table} RENAME TO gone")
         with pytest.raises(StorageError, match=MISSING.format(table=table)):
             read(store)

@@ -16,11 +16,13 @@ import pytest
 from monitor import identity
 from monitor.errors import StorageError
 from monitor.models import Article
-from monitor.store import Store, database_url_from_env
+from monitor.settings import Settings
+from monitor.store import Store
 from monitor.store import articles as arts
 from monitor.store.engine import pipelined
 from monitor.store.migrations import MIGRATIONS
 from monitor.store.pg import ddl, mask_url, server_of
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 pg = pytest.mark.postgresql_only
@@ -34,7 +36,7 @@ def _closed_port() -> int:
 
 @pg
 def test_an_empty_database_gets_every_migration_once_by_name(tmp_path: Path, postgres_url: str):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert store.engine == "postgresql"
         rows = store.conn.execute("SELECT version, name FROM schema_version ORDER BY 1").fetchall()
         assert [(r[0], r["name"]) for r in rows] == [
@@ -64,19 +66,19 @@ def test_instances_starting_together_migrate_once(tmp_path: Path, postgres_url: 
     for t in threads:
         t.join()
     assert errors == []
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         versions = [r[0] for r in store.conn.execute("SELECT version FROM schema_version")]
     assert sorted(versions) == list(range(1, len(MIGRATIONS) + 1))
 
 
 @pg
 def test_a_schema_from_a_newer_monitor_is_refused(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         store.conn.execute(
             "INSERT INTO schema_version VALUES (?, 'from the future', '')", (len(MIGRATIONS) + 1,)
         )
     with pytest.raises(StorageError) as err:
-        Store(tmp_path)
+        Store(tmp_path, database_url=engine_url())
     assert str(err.value) == (
         f"storage: PostgreSQL at 127.0.0.1:5432: database schema version {len(MIGRATIONS) + 1}"
         f" is newer than this program knows ({len(MIGRATIONS)}); upgrade monitor"
@@ -85,10 +87,10 @@ def test_a_schema_from_a_newer_monitor_is_refused(tmp_path: Path):
 
 @pg
 def test_keys_of_another_identity_version_are_refused(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         store.conn.execute("UPDATE meta SET value = '1' WHERE name = 'identity_version'")
     with pytest.raises(StorageError, match="keyed by identity version 1, this program computes"):
-        Store(tmp_path)
+        Store(tmp_path, database_url=engine_url())
     assert identity.VERSION != 1
 
 
@@ -137,12 +139,18 @@ def test_only_postgresql_urls_are_taken(tmp_path: Path):
         Store(tmp_path, database_url="mysql://root:pw@localhost/m")
 
 
-def test_the_environment_is_read_in_one_place():
-    assert database_url_from_env({}) is None
-    assert database_url_from_env({"MONITOR_DATABASE_URL": " "}) is None
-    assert database_url_from_env({"MONITOR_DATABASE_URL": "postgresql://h/m"}) == (
-        "postgresql://h/m"
-    )
+def test_the_environment_is_read_in_one_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings.from_env({}).database_url is None
+    assert Settings.from_env({"MONITOR_DATABASE_URL": " "}).database_url is None
+    url = Settings.from_env({"MONITOR_DATABASE_URL": "postgresql://h/m"}).database_url
+    assert url is not None
+    assert url.reveal() == "postgresql://h/m"
+    # The store never reads it: without a URL passed, SQLite under the state directory.
+    monkeypatch.setenv("MONITOR_DATABASE_URL", "postgresql://nowhere.invalid/m")
+    with Store(tmp_path) as store:
+        assert store.engine == "sqlite"
 
 
 def test_the_ddl_takes_postgresql_types():
@@ -174,7 +182,7 @@ def test_the_search_table_follows_inserts_and_pruning(tmp_path: Path):
             )
         ]
 
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         with store.transaction() as conn:
             [new] = arts.add_articles(conn, "eu", [article], NOW)
         assert found(store, "gatekeeper") == [new.id]
@@ -190,7 +198,7 @@ def test_a_lost_connection_fails_one_statement_and_the_next_reconnects(
 ):
     import psycopg
 
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         store.sync_feeds([], NOW)
         pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         with psycopg.connect(postgres_url, autocommit=True) as admin:
@@ -241,7 +249,8 @@ def test_check_says_whether_the_database_answers_and_migrates_nothing(
         f"database: PostgreSQL at 127.0.0.1:5432, schema version 0, {len(MIGRATIONS)} "
         "migrations to apply at the next start\nok\n"
     ) in capsys.readouterr().out
-    Store(tmp_path).close()  # MONITOR_DATABASE_URL is postgres_url: migrates
+    # The store the next check finds: postgres_url, migrated.
+    Store(tmp_path, database_url=engine_url()).close()
     assert main(["check", *files]) == 0
     assert (
         f"database: PostgreSQL at 127.0.0.1:5432, schema version {len(MIGRATIONS)}\nok\n"

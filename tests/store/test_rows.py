@@ -13,6 +13,7 @@ from monitor.models import Target
 from monitor.route import Route
 from monitor.store import DestinationRow, FailedRow, OutboxStats, Store
 from monitor.store import outbox as ob
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 EU = Target("eu-channel", "telegram", "@eu_ai_watch")
@@ -20,7 +21,7 @@ OPS = Target("ops", "email", "ops@example.org")
 
 
 def test_outbox_and_destination_reads_give_typed_rows(tmp_path: Path) -> None:
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         assert store.outbox_stats() == OutboxStats({}, None)
         assert store.destination_row(EU) is None
         with store.transaction() as conn:

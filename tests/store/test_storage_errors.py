@@ -19,7 +19,7 @@ from monitor.pipeline.poll import Poller
 from monitor.store import Store
 from monitor.store.db import DB_NAME
 from tests.support.app import make_app
-from tests.support.engines import MISSING
+from tests.support.engines import MISSING, engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 
 
@@ -37,7 +37,7 @@ def write_locked(state: Path) -> Iterator[None]:
 
 @pytest.mark.sqlite_only  # SQLite's write lock
 def test_a_locked_database_says_who_holds_it_and_what_to_do(tmp_path: Path):
-    with Store(tmp_path, busy_timeout=0.05) as store:
+    with Store(tmp_path, busy_timeout=0.05, database_url=engine_url()) as store:
         (tmp_path / "monitor.lock").write_text(str(os.getpid()))
         with (
             write_locked(tmp_path),
@@ -53,7 +53,7 @@ def test_a_locked_database_says_who_holds_it_and_what_to_do(tmp_path: Path):
 
 
 def test_a_read_error_is_a_storage_error(tmp_path: Path):
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=engine_url()) as store:
         store.conn.execute("ALTER TABLE articles RENAME TO gone")
         with pytest.raises(StorageError, match=MISSING.format(table="articles")):
             store.count_articles()
@@ -68,7 +68,7 @@ def test_a_poll_reports_the_storage_error_not_an_internal_error(
     cfg = app.configs()
 
     async def poll() -> str | None:
-        with Store(app.state, busy_timeout=0.05) as store:
+        with Store(app.state, busy_timeout=0.05, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,

@@ -16,6 +16,7 @@ from monitor.models import CycleReport
 from monitor.pipeline.build import Configs, load_configs, matcher, routing
 from monitor.pipeline.poll import Poller
 from monitor.store import Store
+from tests.support.engines import engine_url
 
 KEYWORDS = """\
 destinations:
@@ -75,7 +76,7 @@ class App:
 
     async def apoll(self, everything: bool = True, only: tuple[str, ...] = ()) -> CycleReport:
         cfg = self.configs()
-        with Store(self.state) as store:
+        with Store(self.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,
@@ -103,7 +104,7 @@ class App:
         cfg = self.configs()
         if make_matcher is not None:
             options["matcher"] = make_matcher(cfg.keywords)
-        with Store(self.state) as store:
+        with Store(self.state, database_url=engine_url()) as store:
             async with Fetcher(cfg.feeds.settings) as fetcher:
                 poller = Poller(
                     feeds=cfg.feeds,
@@ -120,7 +121,7 @@ class App:
         return asyncio.run(self.acycle(**kwargs))[0]
 
     def store(self) -> Store:
-        return Store(self.state)
+        return Store(self.state, database_url=engine_url())
 
 
 def make_app(tmp: Path, feeds: dict[str, str], keywords: str = KEYWORDS, **kw: str) -> App:

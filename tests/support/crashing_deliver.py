@@ -44,8 +44,10 @@ class Crashing:
 
 async def main(feeds: str, keywords: str, state: str, phase: str, k: int) -> None:
     cfg = load_configs(feeds, keywords)
-    with Store(state) as store:
-        deliverer = build_deliverer(cfg, store, settings=Settings.from_env())
+    settings = Settings.from_env()
+    url = settings.database_url.reveal() if settings.database_url else None
+    with Store(state, database_url=url) as store:
+        deliverer = build_deliverer(cfg, store, settings=settings)
         senders = dict(deliverer.senders)
         senders["telegram"] = Crashing(senders["telegram"], phase, k)  # type: ignore[assignment]
         deliverer.senders = senders

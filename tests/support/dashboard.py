@@ -23,6 +23,7 @@ from monitor.store import outbox as ob
 from monitor.store import stories as st
 from monitor.store.articles import add_articles
 from monitor.web.app import Site
+from tests.support.engines import engine_url
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 EVIL = "<img src=x onerror=alert(1)>"
@@ -67,7 +68,7 @@ def _hit(article: Article, term: str) -> Hit:
 def seed(state: Path, now: datetime = NOW) -> dict[str, Any]:
     """Fill ``state/monitor.sqlite3``; returns the ids the tests look for."""
     ids: dict[str, Any] = {}
-    with Store(state) as store:
+    with Store(state, database_url=engine_url()) as store:
         specs = [FeedSpec(id=f, url=f"https://{f}.example/feed") for f in FEEDS]
         store.sync_feeds(specs, now - timedelta(days=60))
         rows = [
@@ -239,7 +240,7 @@ def serve(
         "feeds:\n" + "".join(f"  - id: {f}\n    url: https://{f}.example/feed\n" for f in FEEDS),
         encoding="utf-8",
     )
-    store = Store(state)
+    store = Store(state, database_url=engine_url())
     deliverer = build_deliverer(
         load_configs(str(feeds), str(keywords)),
         store,

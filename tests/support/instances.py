@@ -23,10 +23,17 @@ watchlists:
 
 
 class Instance:
-    """One ``monitor run`` process, restarted in place after each kill."""
+    """One ``monitor run`` process, restarted in place after each kill (a new process:
+    a new instance name); ``lease`` None leaves ``--lease`` at its default."""
 
     def __init__(
-        self, name: str, tmp: Path, env: dict[str, str], *, lease: float, bot: bool = False
+        self,
+        name: str,
+        tmp: Path,
+        env: dict[str, str],
+        *,
+        lease: float | None,
+        bot: bool = False,
     ) -> None:
         self.name = name
         self.lease = lease
@@ -54,8 +61,7 @@ class Instance:
                 "--http",
                 "",
                 *(() if self.bot else ("--no-bot",)),
-                "--lease",
-                str(self.lease),
+                *(() if self.lease is None else ("--lease", str(self.lease))),
             ],
             cwd=ROOT,
             env=self.env,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from monitor.models import Article, NewArticle, ParsedFeed
-from monitor.store import Store, StoryAssigner
+from monitor.store import Store
 from monitor.update import decide, prepare
+
+if TYPE_CHECKING:
+    from monitor.dedupe import StoryIndex
 
 
 def record(
@@ -16,7 +20,7 @@ def record(
     now: datetime,
     *,
     feed_id: str | None = None,
-    stories: StoryAssigner | None = None,
+    stories: StoryIndex | None = None,
 ) -> list[NewArticle]:
     """Store one poll's articles (no matcher, no routing); every new one joins a story
     when ``stories`` is given.  Returns the new articles with their ids."""
@@ -25,4 +29,11 @@ def record(
     intent = decide(
         prepared, store.snapshot(feed, prepared.identities), now, stories=lambda _: True
     )
-    return list(store.apply(intent, stories))
+    if stories is not None:
+        with store.story_reader() as rows:
+            plan = stories.plan(rows, [(n.article, n.fingerprint) for n in intent.new], now)
+        intent = intent.with_stories(plan)
+    new = store.apply(intent)
+    if stories is not None:
+        stories.file(plan, [n.id for n in new], now)
+    return list(new)

@@ -27,18 +27,22 @@ second poller arrives), ``setMyCommands``/``getMyCommands``/``deleteMyCommands``
 Faults (:meth:`fail` and its shortcuts) apply to sending methods by default, for one
 chat or any, for the next ``times`` calls (``None``: until :meth:`clear_faults`).
 ``flood=FloodLimits(...)`` answers 429 when a sliding window is exceeded; the defaults
-are Telegram's published limits, tests pass small windows.
+are Telegram's published limits, tests pass small windows.  :meth:`slow` makes sending
+methods answer late (a backlog held back by Telegram, a hung connection); a request
+whose client hangs up while it waits is never handled, as if it had not arrived.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +66,17 @@ from tests.support.telegram_types import (
 )
 
 __all__ = ["ApiCall", "Chat", "FloodLimits", "SentMessage", "TelegramServer", "max_in_window"]
+
+
+@dataclass
+class Slowness:
+    """Calls of ``methods`` wait ``seconds`` before they are handled; ``remaining`` counts
+    down (None: until :meth:`TelegramServer.clear_faults`)."""
+
+    seconds: float
+    methods: frozenset[str]
+    remaining: int | None = None
+    hits: int = 0
 
 
 class TelegramServer(BotApiMethods):
@@ -98,6 +113,7 @@ class TelegramServer(BotApiMethods):
         self._chats: dict[int, Chat] = {}
         self._history: dict[int, list[SentMessage]] = {}
         self._faults: list[Fault] = []
+        self._slow: list[Slowness] = []
         self._sends: dict[int, deque[float]] = {}
         self._all_sends: deque[float] = deque()
         self._updates: list[dict[str, Any]] = []
@@ -323,9 +339,51 @@ class TelegramServer(BotApiMethods):
         """Read the request, then close the connection without answering."""
         return self.fail(0, "connection dropped", chat=chat, times=times, drop=True)
 
+    def slow(
+        self,
+        seconds: float,
+        *,
+        times: int | None = None,
+        methods: Iterable[str] = ("sendMessage", "editMessageText"),
+    ) -> Slowness:
+        """Answer the next ``times`` calls of ``methods`` (None: every one, until
+        :meth:`clear_faults`) only after ``seconds``; a call whose client hangs up
+        meanwhile is dropped unhandled (its message never reaches the chat)."""
+        slowness = Slowness(seconds, frozenset(m.lower() for m in methods), times)
+        with self._lock:
+            self._slow.append(slowness)
+        return slowness
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._slow.clear()
+
+    def _delay(self, path: str) -> float:
+        method = urlsplit(path).path.rsplit("/", 1)[-1].lower()
+        with self._lock:
+            for slowness in self._slow:
+                if method not in slowness.methods:
+                    continue
+                if slowness.remaining is not None:
+                    if slowness.remaining <= 0:
+                        continue
+                    slowness.remaining -= 1
+                slowness.hits += 1
+                return slowness.seconds
+        return 0.0
+
+    def _wait(self, path: str, conn: socket.socket) -> bool:
+        """Wait out the slowness of this call; False when the client hung up meanwhile."""
+        end = time.monotonic() + self._delay(path)
+        while (left := end - time.monotonic()) > 0 and not self._stop.is_set():
+            readable, _, _ = select.select([conn], [], [], min(left, 0.05))
+            try:
+                if readable and not conn.recv(1, socket.MSG_PEEK):
+                    return False  # EOF: the client is gone
+            except OSError:
+                return False
+        return True
 
     # -- updates -------------------------------------------------------------------
     def push_update(self, payload: dict[str, Any]) -> int:
@@ -456,6 +514,9 @@ class _Handler(TrackedHandler):
         body = self.rfile.read(length) if length else b""
         owner = self.server.owner
         url = urlsplit(self.path)
+        if not owner._wait(self.path, self.connection):
+            self.close_connection = True
+            return
         try:
             params = decode_params(url.query, body, self.headers.get("Content-Type") or "")
             status, payload = owner._handle(self.path, params)

@@ -23,6 +23,7 @@ from monitor.settings import Settings
 from monitor.store import Store
 from monitor.web.unsubscribe import make_token
 from tests.support.dashboard import DIGEST, EVIL, SECRET, seed, serve
+from tests.support.engines import engine_url
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -195,7 +196,7 @@ def test_unsubscribe_and_resubscribe_in_a_browser(browser: Any, tmp_path: Path) 
 def test_unsubscribe_link_in_a_rendered_digest(browser: Any, tmp_path: Path) -> None:
     """Issue 12: the reader clicks Unsubscribe in the digest as their mail client shows it."""
     seed(tmp_path)
-    with serve(tmp_path) as served, Store(tmp_path) as store:
+    with serve(tmp_path) as served, Store(tmp_path, database_url=engine_url()) as store:
         cfg = load_configs(str(tmp_path / "feeds.yaml"), str(tmp_path / "keywords.yaml"))
         env = {"MONITOR_PUBLIC_URL": served.url, "MONITOR_SECRET": SECRET}
         deliverer = build_deliverer(cfg, store, settings=Settings.from_env(env))

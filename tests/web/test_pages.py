@@ -19,6 +19,7 @@ from monitor.store import outbox as ob
 from monitor.store.articles import add_articles
 from monitor.web.app import CSP, Site
 from tests.support.dashboard import EVIL, KEYWORDS, NOW, seed, serve
+from tests.support.engines import engine_url
 
 PAGES = ("/", "/articles", "/feeds", "/stories", "/trends", "/digests", "/lab")
 
@@ -139,7 +140,7 @@ def test_search_finds_words_across_accents_and_highlights_them(client: httpx.Cli
 
 def test_search_finds_a_word_only_in_the_page_body(tmp_path: Path):
     seed(tmp_path)
-    with Store(tmp_path) as store, store.transaction() as conn:
+    with Store(tmp_path, database_url=engine_url()) as store, store.transaction() as conn:
         article = Article(
             "euractiv",
             "guid:body-only",

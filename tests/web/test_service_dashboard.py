@@ -13,6 +13,7 @@ from monitor.errors import ServiceError
 from monitor.service.runner import Service, ServiceOptions
 from monitor.settings import Settings
 from tests.support.app import KEYWORDS, make_app
+from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.wait import until
 
@@ -23,6 +24,7 @@ def service_for(app_tmp: Path, feeds: dict[str, str], http: str, **environ: str)
     app = make_app(app_tmp, feeds, keywords=KEYWORDS)
     return Service(
         ServiceOptions(
+            database_url=engine_url(),
             feeds_path=str(app.feeds_path),
             keywords_path=str(app.keywords_path),
             state_dir=app.state,

@@ -18,6 +18,7 @@ from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store import outbox as ob
 from tests.support.dashboard import DIGEST, KEYWORDS, NOW, SECRET, seed, serve
+from tests.support.engines import engine_url
 from tests.support.smtp_server import SmtpServer
 
 OTHER = Target("policy", "email", "other@example.org")
@@ -33,7 +34,7 @@ def body(message: EmailMessage, kind: str) -> str:
 def digest_round(state: Path, smtp: SmtpServer, article_ids: list[int]) -> list[str]:
     """Route ``article_ids`` to both recipients, send the digests; who received one."""
     before = len(smtp.messages)
-    with Store(state) as store:
+    with Store(state, database_url=engine_url()) as store:
         with store.transaction() as conn:
             ob.enqueue(
                 conn,
