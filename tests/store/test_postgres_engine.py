@@ -279,7 +279,9 @@ def test_sessions_commit_like_sqlite_normal_unless_the_url_asks_for_more(
 
 
 @pg
-def test_a_statement_failing_in_a_pipelined_transaction_rolls_all_of_it_back(tmp_path: Path):
+def test_a_statement_failing_in_a_pipelined_transaction_rolls_all_of_it_back(
+    tmp_path: Path, postgres_url: str
+):
     # BEGIN and COMMIT travel in the pipeline with the writes (one round trip): the
     # server skips the COMMIT after the error, so the connection must roll back itself.
     def write_twice(store: Store) -> None:
@@ -287,7 +289,7 @@ def test_a_statement_failing_in_a_pipelined_transaction_rolls_all_of_it_back(tmp
             conn.execute("INSERT INTO meta (name, value) VALUES ('probe', '1')")
             conn.execute("INSERT INTO meta (name, value) VALUES ('probe', '2')")
 
-    with Store(tmp_path) as store:
+    with Store(tmp_path, database_url=postgres_url) as store:
         with pytest.raises(StorageError, match="duplicate key"):
             write_twice(store)
         assert not store.conn.in_transaction
