@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config.specs import FeedsConfig
 from monitor.errors import MonitorError
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     # Imported where used (issue 15): a cycle in which every feed answers 304 parses
     # nothing, groups no story and fetches no page, so it loads neither the parsers nor
     # numpy and the story features.
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     from monitor.dedupe import Fingerprint, StoryIndex
     from monitor.fetch.pages import PageFetcher
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 PARSE_POOL_MIN_FEEDS = 64
@@ -122,7 +124,13 @@ class Routing:
 
 @dataclass
 class Poller:
-    """Polls feeds and records what is new.  Build one per process; not thread-safe."""
+    """Polls feeds and records what is new.  Build one per process; not thread-safe.
+
+    During a ``cycle`` on PostgreSQL every store call of its polls runs on one thread of
+    the cycle's own (``_in_writer``), so the store must not be used by other tasks
+    while a cycle runs (``monitor poll`` and the benchmarks; the service polls one feed
+    at a time with ``poll_safely``, on the event loop).
+    """
 
     feeds: FeedsConfig
     store: Store
@@ -150,6 +158,7 @@ class Poller:
     _building: asyncio.Future[tuple[object, float]] | None = field(
         default=None, init=False, repr=False
     )
+    _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     stories: StoryIndex | None = field(default_factory=lambda: _story_index_on_first_use())
     max_backlog: int = MAX_BACKLOG
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
@@ -212,13 +221,34 @@ class Poller:
         # fetching and storing.  Small cycles (and the service's one-feed polls) parse
         # inline.  Started with the first body to parse (``_parse_pool``), if any.
         self._pool_wanted = self.parse_workers > 0 and len(todo) >= self.parse_pool_min
+        # On PostgreSQL every statement is a round trip to a server process, and a
+        # commit waits for it: on the event loop each one stalled every fetch in flight
+        # (issue 11: a cold cycle of 300 feeds spent 8 of its 10 s of wall time blocked
+        # in the store).  One thread runs the polls' store calls instead, in order, while
+        # the loop goes on fetching.  SQLite answers in microseconds, in-process: no thread.
+        if self.store.engine == "postgresql" and len(todo) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
         try:
             reports = await asyncio.gather(*(self.poll_safely(s, states.get(s.id)) for s in todo))
         finally:
             pool, self._pool, self._pool_wanted = self._pool, None, False
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.shutdown(wait=True, cancel_futures=True)
         return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
+
+    async def _in_writer(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn(*args)``, a poll's use of the store: on the cycle's store thread when
+        there is one (see ``cycle``), else here, on the event loop."""
+        writer = self._writer
+        if writer is None:
+            return fn(*args, **kwargs)
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(writer, call)
 
     async def _matcher(self) -> object | None:
         """The matcher, built now if it is still to be built (see ``build_matcher``).
@@ -311,11 +341,7 @@ class Poller:
         """
         now = self.clock()
         if state is None:
-            state = self.store.feed_state(spec.id)
-        if state is None:
-            self.store.sync_feeds([spec], now)
-            state = self.store.feed_state(spec.id)
-            assert state is not None
+            state = await self._in_writer(self._stored_state, spec, now)
         backlog = self._backlog_semaphore()
         held = False
 
@@ -339,6 +365,14 @@ class Poller:
         finally:
             release()
 
+    def _stored_state(self, spec: FeedSpec, now: datetime) -> FeedState:
+        state = self.store.feed_state(spec.id)
+        if state is None:
+            self.store.sync_feeds([spec], now)
+            state = self.store.feed_state(spec.id)
+            assert state is not None
+        return state
+
     def _backlog_semaphore(self) -> asyncio.Semaphore:
         # One per event loop: an asyncio.Semaphore binds to the loop it first waits in.
         loop = asyncio.get_running_loop()
@@ -356,14 +390,16 @@ class Poller:
         release_backlog: Callable[[], None] = lambda: None,
     ) -> PollReport:
         if result.outcome == "error":
-            return self._failed(spec, state, result, result.error or "unknown error")
+            return await self._in_writer(
+                self._failed, spec, state, result, result.error or "unknown error"
+            )
         if result.outcome == "not_modified":
-            return self._unchanged(spec, state, result)
+            return await self._in_writer(self._unchanged, spec, state, result)
         body = result.body or b""
         digest = hashlib.sha256(body).hexdigest()
         if state.body_hash == digest and state.last_success is not None:
             # Servers that ignore validators send the same bytes again: nothing to parse.
-            return self._unchanged(spec, state, result)
+            return await self._in_writer(self._unchanged, spec, state, result)
         from monitor.parse import parse_feed
 
         await self._matcher()
@@ -388,7 +424,9 @@ class Poller:
             # process, without the store, matches them all (in a big cycle most are new).
             parsed = await asyncio.to_thread(parse)
             known = (
-                self.store.known_keys(spec.id, [a.key for a in parsed.articles])
+                await self._in_writer(
+                    self.store.known_keys, spec.id, [a.key for a in parsed.articles]
+                )
                 if self.matcher is not None and parsed.articles
                 else frozenset()
             )
@@ -404,9 +442,10 @@ class Poller:
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
-            return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
+            problems = "; ".join(parsed.problems)
+            return await self._in_writer(self._failed, spec, state, result, problems, parsed)
         if spec.fulltext == "never" or not parsed.articles:
-            return self._record(spec, state, result, prepared, digest)
+            return await self._in_writer(self._record, spec, state, result, prepared, digest)
         # A first poll with a backfill limit: pages only of articles that can alert or
         # enter a digest (the newest `backfill`, those of the last day).
         capped = state.never_polled and spec.backfill is not None
@@ -417,11 +456,12 @@ class Poller:
         release_backlog()
         got = await self._fulltext(spec, parsed, now, since)
         if got is None:
-            return self._record(spec, state, result, prepared, digest)
+            return await self._in_writer(self._record, spec, state, result, prepared, digest)
         if got.changed:
             # Match (and fingerprint) again with the bodies: prepare is pure and cheap
             # next to the pages it waited for.
-            known = self.store.known_keys(spec.id, [a.key for a in got.articles])
+            keys = [a.key for a in got.articles]
+            known = await self._in_writer(self.store.known_keys, spec.id, keys)
             prepared = await asyncio.to_thread(
                 prepare,
                 replace(parsed, articles=got.articles),
@@ -435,7 +475,7 @@ class Poller:
             pages_fetched=state.pages_fetched + got.fetched,
             page_failures=state.page_failures + got.failures,
         )
-        report = self._record(spec, state, result, prepared, digest)
+        report = await self._in_writer(self._record, spec, state, result, prepared, digest)
         return replace(report, pages_fetched=got.fetched, page_failures=got.failures)
 
     async def _fulltext(
@@ -455,7 +495,8 @@ class Poller:
         candidates = fulltext.wanted(spec, parsed.articles, known=(), since=since, keep_newest=keep)
         if not candidates:
             return None
-        known = self.store.known_keys(spec.id, [a.key for a in candidates])
+        keys = [a.key for a in candidates]
+        known = await self._in_writer(self.store.known_keys, spec.id, keys)
         got = await fulltext.enrich(
             pages, spec, parsed.articles, known, now, since=since, keep_newest=keep
         )

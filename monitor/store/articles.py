@@ -26,7 +26,7 @@ from datetime import datetime
 from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store import tallies
 from monitor.store.db import from_db, to_db
-from monitor.store.engine import Connection, Row, dialect
+from monitor.store.engine import Connection, Row, dialect, pipelined
 from monitor.update import (
     EntryIdentity,
     FeedIntent,
@@ -49,6 +49,11 @@ def _chunks(items: Sequence[str], size: int = 400) -> Iterator[Sequence[str]]:
 
 def known_keys(conn: Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
     """Which of ``keys`` were seen in this feed before."""
+    if dialect(conn) == "postgresql":
+        rows = conn.execute(
+            "SELECT key FROM seen_keys WHERE feed_id = ? AND key = ANY(?)", (feed_id, list(keys))
+        )
+        return frozenset(row[0] for row in rows)
     known: set[str] = set()
     for chunk in _chunks(keys):
         marks = ",".join("?" * len(chunk))
@@ -67,6 +72,8 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
 
     URL keys and text hashes are looked up only for entries whose key is not known.
     """
+    if dialect(conn) == "postgresql":
+        return _pg_snapshot(conn, feed_id, identities)
     keys = [i.key for i in identities]
     known: dict[str, StoredEntry] = {}
     for chunk in _chunks(keys):
@@ -97,6 +104,61 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
         ):
             hashes[row[0]] = row[1]
     return FeedSnapshot(feed_id, known, urls, hashes)
+
+
+def _pg_snapshot(
+    conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
+) -> FeedSnapshot:
+    """``snapshot`` on PostgreSQL: each lookup one statement with one array parameter
+    (``= ANY(?)``), whatever the number of entries.  A list of ``?`` per entry made a new
+    statement text for every length, and psycopg re-parses a statement of more than 50
+    parameters at every run (issue 11)."""
+    # The three lookups go out together, one round trip (``pipelined``): URL keys and
+    # text hashes of every entry, not only of those whose key is unknown (the decider
+    # consults them for those alone), rather than a second round trip.
+    with pipelined(conn):
+        by_key = conn.execute(
+            "SELECT s.key, s.article_id, a.content_hash FROM seen_keys s"
+            " LEFT JOIN articles a ON a.id = s.article_id"
+            " WHERE s.feed_id = ? AND s.key = ANY(?)",
+            (feed_id, [i.key for i in identities]),
+        )
+        # One index lookup per URL key, whatever the planner believes: without statistics
+        # (a new database, until autovacuum's first ANALYZE) it takes "url_key = ANY" of
+        # 30 keys for a quarter of the table and scans all of it, in every poll of a
+        # first cycle.  A lateral subquery with OFFSET 0 is planned for one key at a time.
+        by_url = conn.execute(
+            "SELECT a.url_key, a.id FROM unnest(?::text[]) AS k(u), LATERAL"
+            " (SELECT url_key, id FROM articles WHERE url_key = k.u OFFSET 0) AS a",
+            (sorted({i.url_key for i in identities if i.url_key}),),
+        )
+        by_hash = conn.execute(
+            "SELECT content_hash, MIN(id) FROM articles WHERE feed_id = ?"
+            " AND content_hash = ANY(?) GROUP BY content_hash",
+            (feed_id, sorted({i.text_hash for i in identities})),
+        )
+        known = {row[0]: StoredEntry(row[1], row[2]) for row in by_key.fetchall()}
+        urls: dict[str, int] = {}
+        for row in by_url.fetchall():
+            if row[0] not in urls or row[1] < urls[row[0]]:
+                urls[row[0]] = row[1]
+        hashes = {row[0]: row[1] for row in by_hash.fetchall()}
+    return FeedSnapshot(feed_id, known, urls, hashes)
+
+
+_PG_INSERT_ARTICLES = (
+    "INSERT INTO articles (feed_id, key, url, canonical_url, url_key, content_hash,"
+    " title, summary, content, published, date_from_feed, language, authors, tags, body,"
+    " first_seen, last_seen)"
+    " SELECT ?::text, n.*, ?::text, ?::text FROM unnest(?::text[], ?::text[], ?::text[],"
+    " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[],"
+    " ?::text[], ?::text[], ?::text[], ?::text[]) AS n"
+    " RETURNING id"
+)
+"""A poll's new articles in one statement of 17 parameters, one array per column: the
+same statement text for any number of rows, prepared once (issue 11: a ``VALUES`` row
+of 17 ``?`` per article was a new text of up to 17,000 parameters that psycopg parsed
+again at every run and the server planned again)."""
 
 
 def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
@@ -160,16 +222,13 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
     # RETURNING on both engines (no lastrowid on PostgreSQL); fetchall completes the
     # statement, so SQLite can commit after it.
     if postgresql:
-        # One multi-row INSERT: its identity column numbers the VALUES rows in order, so
-        # the ids sorted are the rows' ids in the intent's order.
+        # One INSERT ... SELECT FROM unnest: its identity column numbers the rows in the
+        # arrays' order, so the ids sorted are the rows' ids in the intent's order.
         ids: list[int] = []
-        for i in range(0, len(rows), 1000):  # 17,000 parameters; PostgreSQL takes 65,535
-            chunk = rows[i : i + 1000]
-            cur = conn.execute(
-                columns + ",".join([marks] * len(chunk)) + " RETURNING id",
-                [value for row in chunk for value in row],
-            )
-            ids += sorted(int(r[0]) for r in cur.fetchall())
+        if rows:
+            arrays = [[row[c] for row in rows] for c in (*range(1, 14), 16)]
+            cur = conn.execute(_PG_INSERT_ARTICLES, [feed_id, stamp, stamp, *arrays])
+            ids = sorted(int(r[0]) for r in cur.fetchall())
     else:
         insert = columns + marks + " RETURNING id"
         ids = [int(conn.execute(insert, row).fetchall()[0][0]) for row in rows]
@@ -179,7 +238,20 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
     ]
     if new and stamp is not None:
         tallies.add_articles(conn, feed_id, tallies.day_of(stamp), len(new))
-    if intent.keys:
+    if intent.keys and postgresql:
+        conn.execute(
+            "INSERT INTO seen_keys (feed_id, key, article_id, first_seen, last_seen)"
+            " SELECT ?::text, k, a, ?::text, ?::text FROM unnest(?::text[], ?::bigint[]) AS n(k, a)"
+            " ON CONFLICT (feed_id, key) DO NOTHING",
+            (
+                feed_id,
+                stamp,
+                stamp,
+                [k.key for k in intent.keys],
+                [k.article_id if k.new_index is None else new[k.new_index].id for k in intent.keys],
+            ),
+        )
+    elif intent.keys:
         conn.executemany(
             "INSERT INTO seen_keys (feed_id, key, article_id, first_seen, last_seen)"
             " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, key) DO NOTHING",
