@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config.specs import FeedsConfig
 from monitor.errors import MonitorError
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     # Imported where used (issue 15): a cycle in which every feed answers 304 parses
     # nothing, groups no story and fetches no page, so it loads neither the parsers nor
     # numpy and the story features.
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     from monitor.dedupe import Fingerprint, StoryIndex
     from monitor.fetch.pages import PageFetcher
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 PARSE_POOL_MIN_FEEDS = 64
@@ -124,7 +126,13 @@ class Routing:
 
 @dataclass
 class Poller:
-    """Polls feeds and records what is new.  Build one per process; not thread-safe."""
+    """Polls feeds and records what is new.  Build one per process; not thread-safe.
+
+    During a ``cycle`` on PostgreSQL every store call of its polls runs on one thread of
+    the cycle's own (``_in_writer``), so the store must not be used by other tasks
+    while a cycle runs (``monitor poll`` and the benchmarks; the service polls one feed
+    at a time with ``poll_safely``, on the event loop).
+    """
 
     feeds: FeedsConfig
     store: Store
@@ -152,6 +160,7 @@ class Poller:
     _building: asyncio.Future[tuple[object, float]] | None = field(
         default=None, init=False, repr=False
     )
+    _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     stories: StoryIndex | None = field(default_factory=lambda: _story_index_on_first_use())
     max_backlog: int = MAX_BACKLOG
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
@@ -229,13 +238,34 @@ class Poller:
         # fetching and storing.  Small cycles (and the service's one-feed polls) parse
         # inline.  Started with the first body to parse (``_parse_pool``), if any.
         self._pool_wanted = self.parse_workers > 0 and len(todo) >= self.parse_pool_min
+        # On PostgreSQL every statement is a round trip to a server process, and a
+        # commit waits for it: on the event loop each one stalled every fetch in flight
+        # (issue 11: a cold cycle of 300 feeds spent 8 of its 10 s of wall time blocked
+        # in the store).  One thread runs the polls' store calls instead, in order, while
+        # the loop goes on fetching.  SQLite answers in microseconds, in-process: no thread.
+        if self.store.engine == "postgresql" and len(todo) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
         try:
             reports = await asyncio.gather(*(self.poll_safely(s, states.get(s.id)) for s in todo))
         finally:
             pool, self._pool, self._pool_wanted = self._pool, None, False
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.shutdown(wait=True, cancel_futures=True)
         return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
+
+    async def _in_writer(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn(*args)``, a poll's use of the store: on the cycle's store thread when
+        there is one (see ``cycle``), else here, on the event loop."""
+        writer = self._writer
+        if writer is None:
+            return fn(*args, **kwargs)
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(writer, call)
 
     async def _matcher(self) -> object | None:
         """The matcher, built now if it is still to be built (see ``build_matcher``).
@@ -333,11 +363,7 @@ class Poller:
         """
         now = self.clock()
         if state is None:
-            state = self.store.feed_state(spec.id)
-        if state is None:
-            self.store.sync_feeds([spec], now)
-            state = self.store.feed_state(spec.id)
-            assert state is not None
+            state = await self._in_writer(self._stored_state, spec, now)
         backlog = self._backlog_semaphore()
         held = False
 
@@ -360,6 +386,14 @@ class Poller:
             return await self._process(spec, state, result, now, release)
         finally:
             release()
+
+    def _stored_state(self, spec: FeedSpec, now: datetime) -> FeedState:
+        state = self.store.feed_state(spec.id)
+        if state is None:
+            self.store.sync_feeds([spec], now)
+            state = self.store.feed_state(spec.id)
+            assert state is not None
+        return state
 
     def _backlog_semaphore(self) -> asyncio.Semaphore:
         # One per event loop: an asyncio.Semaphore binds to the loop it first waits in.
@@ -411,7 +445,9 @@ class Poller:
             # process, without the store, matches them all (in a big cycle most are new).
             parsed = await asyncio.to_thread(parse)
             known = (
-                self.store.known_keys(spec.id, [a.key for a in parsed.articles])
+                await self._in_writer(
+                    self.store.known_keys, spec.id, [a.key for a in parsed.articles]
+                )
                 if self.matcher is not None and parsed.articles
                 else frozenset()
             )
@@ -445,7 +481,8 @@ class Poller:
         if got.changed:
             # Match (and fingerprint) again with the bodies: prepare is pure and cheap
             # next to the pages it waited for.
-            known = self.store.known_keys(spec.id, [a.key for a in got.articles])
+            keys = [a.key for a in got.articles]
+            known = await self._in_writer(self.store.known_keys, spec.id, keys)
             prepared = await asyncio.to_thread(
                 prepare,
                 replace(parsed, articles=got.articles),
@@ -480,7 +517,8 @@ class Poller:
         candidates = fulltext.wanted(spec, parsed.articles, known=(), since=since, keep_newest=keep)
         if not candidates:
             return None
-        known = self.store.known_keys(spec.id, [a.key for a in candidates])
+        keys = [a.key for a in candidates]
+        known = await self._in_writer(self.store.known_keys, spec.id, keys)
         got = await fulltext.enrich(
             pages, spec, parsed.articles, known, now, since=since, keep_newest=keep
         )
@@ -492,7 +530,7 @@ class Poller:
         """Run ``job`` (a poll's writes: ``_record``, ``_unchanged`` or ``_failed``) in a
         batch with other polls' (``write_batch``); its report, or its error."""
         if self.write_batch <= 1 or self.store.engine != "sqlite":
-            return job()
+            return await self._in_writer(job)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[PollReport] = loop.create_future()
         self._writes.append((job, future))

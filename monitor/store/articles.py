@@ -28,7 +28,7 @@ from typing import TypeVar
 from monitor.models import Article, NewArticle, ParsedFeed
 from monitor.store import tallies
 from monitor.store.db import from_db, to_db
-from monitor.store.engine import Connection, Row, dialect
+from monitor.store.engine import Connection, Row, dialect, pipelined
 from monitor.update import (
     EntryIdentity,
     FeedIntent,
@@ -112,6 +112,12 @@ def _hex(stored: bytes | None) -> str | None:
 def known_keys(conn: Connection, feed_id: str, keys: Sequence[str]) -> frozenset[str]:
     """Which of ``keys`` were seen in this feed before."""
     by_hash = {key_hash(k): k for k in keys}
+    if dialect(conn) == "postgresql":
+        rows = conn.execute(
+            "SELECT key_hash FROM seen_keys WHERE feed_id = ? AND key_hash = ANY(?)",
+            (feed_id, list(by_hash)),
+        )
+        return frozenset(by_hash[row[0]] for row in rows)
     known: set[str] = set()
     for hashed in _chunks(list(by_hash)):
         marks = ",".join("?" * len(hashed))
@@ -130,6 +136,8 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
 
     URL keys and text hashes are looked up only for entries whose key is not known.
     """
+    if dialect(conn) == "postgresql":
+        return _pg_snapshot(conn, feed_id, identities)
     keys = {key_hash(i.key): i.key for i in identities}
     known: dict[str, StoredEntry] = {}
     for hashed in _chunks(list(keys)):
@@ -161,6 +169,64 @@ def snapshot(conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
         ):
             hashes[bytes(row[0]).hex()] = row[1]
     return FeedSnapshot(feed_id, known, urls, hashes)
+
+
+def _pg_snapshot(
+    conn: Connection, feed_id: str, identities: Sequence[EntryIdentity]
+) -> FeedSnapshot:
+    """``snapshot`` on PostgreSQL: each lookup one statement with one array parameter
+    (``= ANY(?)``), whatever the number of entries.  A list of ``?`` per entry made a new
+    statement text for every length, and psycopg re-parses a statement of more than 50
+    parameters at every run (issue 11)."""
+    # The three lookups go out together, one round trip (``pipelined``): URL keys and
+    # text hashes of every entry, not only of those whose key is unknown (the decider
+    # consults them for those alone), rather than a second round trip.
+    keys = {key_hash(i.key): i.key for i in identities}
+    url_keys = {key_hash(u): u for u in sorted({i.url_key for i in identities if i.url_key})}
+    with pipelined(conn):
+        by_key = conn.execute(
+            "SELECT s.key_hash, s.article_id, a.content_hash FROM seen_keys s"
+            " LEFT JOIN articles a ON a.id = s.article_id"
+            " WHERE s.feed_id = ? AND s.key_hash = ANY(?)",
+            (feed_id, list(keys)),
+        )
+        # One index lookup per URL key, whatever the planner believes: without statistics
+        # (a new database, until autovacuum's first ANALYZE) it takes "= ANY" of 30 keys
+        # for a quarter of the table and scans all of it, in every poll of a first cycle.
+        # A lateral subquery with OFFSET 0 is planned for one key at a time.
+        by_url = conn.execute(
+            "SELECT a.url_hash, a.id FROM unnest(?::bigint[]) AS k(u), LATERAL"
+            " (SELECT url_hash, id FROM articles WHERE url_hash = k.u OFFSET 0) AS a",
+            (list(url_keys),),
+        )
+        by_hash = conn.execute(
+            "SELECT content_hash, MIN(id) FROM articles WHERE feed_id = ?"
+            " AND content_hash = ANY(?::bytea[]) GROUP BY content_hash",
+            (feed_id, [bytes.fromhex(h) for h in sorted({i.text_hash for i in identities})]),
+        )
+        known = {keys[row[0]]: StoredEntry(row[1], _hex(row[2])) for row in by_key.fetchall()}
+        urls: dict[str, int] = {}
+        for row in by_url.fetchall():
+            url_key = url_keys[row[0]]
+            if url_key not in urls or row[1] < urls[url_key]:
+                urls[url_key] = row[1]
+        hashes = {bytes(row[0]).hex(): row[1] for row in by_hash.fetchall()}
+    return FeedSnapshot(feed_id, known, urls, hashes)
+
+
+_PG_INSERT_ARTICLES = (
+    "INSERT INTO articles (feed_id, key, url, canonical_url, url_hash, content_hash,"
+    " title, summary, content, published, date_from_feed, language, authors, tags, body,"
+    " first_seen, last_seen)"
+    " SELECT ?::text, n.*, ?::text, ?::text FROM unnest(?::text[], ?::text[], ?::text[],"
+    " ?::bigint[], ?::bytea[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[],"
+    " ?::text[], ?::text[], ?::text[], ?::text[]) AS n"
+    " RETURNING id"
+)
+"""A poll's new articles in one statement of 17 parameters, one array per column: the
+same statement text for any number of rows, prepared once (issue 11: a ``VALUES`` row
+of 17 ``?`` per article was a new text of up to 17,000 parameters that psycopg parsed
+again at every run and the server planned again)."""
 
 
 def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
@@ -222,29 +288,48 @@ def write_articles(conn: Connection, intent: FeedIntent) -> list[NewArticle]:
         for e in intent.new
     ]
     # RETURNING on both engines (no lastrowid on PostgreSQL); fetchall completes the
-    # statement, so SQLite can commit after it.  One multi-row INSERT: PostgreSQL's
-    # identity column and SQLite's rowid (the largest plus one) number the VALUES rows in
-    # order, so the ids sorted are the rows' ids in the intent's order.  On SQLite one
-    # statement for a feed's articles also means one flush of the full-text index's
-    # pending terms (FTS5 flushes at every statement savepoint, and an INSERT whose
-    # trigger writes the index opens one): 30 % of the insert's CPU (issue 15).
+    # statement, so SQLite can commit after it.
     ids: list[int] = []
-    # 17,000 parameters; PostgreSQL takes 65,535, an SQLite older than 3.32 only 999.
-    per = 1000 if postgresql else 50
-    for i in range(0, len(rows), per):
-        chunk = rows[i : i + per]
-        cur = conn.execute(
-            columns + ",".join([marks] * len(chunk)) + " RETURNING id",
-            [value for row in chunk for value in row],
-        )
-        ids += sorted(int(r[0]) for r in cur.fetchall())
+    if postgresql:
+        # One INSERT ... SELECT FROM unnest: its identity column numbers the rows in the
+        # arrays' order, so the ids sorted are the rows' ids in the intent's order; the
+        # same statement text for any number of rows, prepared once (issue 11).
+        if rows:
+            arrays = [[row[c] for row in rows] for c in (*range(1, 14), 16)]
+            cur = conn.execute(_PG_INSERT_ARTICLES, [feed_id, stamp, stamp, *arrays])
+            ids = sorted(int(r[0]) for r in cur.fetchall())
+    else:
+        # One multi-row INSERT: SQLite's rowid (the largest plus one) numbers the VALUES
+        # rows in order.  One statement for a feed's articles also means one flush of the
+        # full-text index's pending terms (FTS5 flushes at every statement savepoint, and
+        # an INSERT whose trigger writes the index opens one): 30 % of the insert's CPU
+        # (issue 15).  50 rows of 17 parameters: an SQLite older than 3.32 takes 999.
+        for i in range(0, len(rows), 50):
+            chunk = rows[i : i + 50]
+            cur = conn.execute(
+                columns + ",".join([marks] * len(chunk)) + " RETURNING id",
+                [value for row in chunk for value in row],
+            )
+            ids += sorted(int(r[0]) for r in cur.fetchall())
     new = [
         NewArticle(article_id, entry.article, first_seen=now, baseline=entry.baseline)
         for article_id, entry in zip(ids, intent.new, strict=True)
     ]
     if new and stamp is not None:
         tallies.add_articles(conn, feed_id, tallies.day_of(stamp), len(new))
-    if intent.keys:
+    if intent.keys and postgresql:
+        conn.execute(
+            "INSERT INTO seen_keys (feed_id, key_hash, article_id, last_seen)"
+            " SELECT ?::text, k, a, ?::text FROM unnest(?::bigint[], ?::bigint[]) AS n(k, a)"
+            " ON CONFLICT (feed_id, key_hash) DO NOTHING",
+            (
+                feed_id,
+                stamp,
+                [key_hash(k.key) for k in intent.keys],
+                [k.article_id if k.new_index is None else new[k.new_index].id for k in intent.keys],
+            ),
+        )
+    elif intent.keys:
         conn.executemany(
             "INSERT INTO seen_keys (feed_id, key_hash, article_id, last_seen)"
             " VALUES (?,?,?,?) ON CONFLICT (feed_id, key_hash) DO NOTHING",

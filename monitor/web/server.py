@@ -71,10 +71,12 @@ class HttpLimits:
     """The request line and headers together; more is answered 431 and closed."""
 
 
+_TOO_LARGE_BODY = b"request header fields too large\n"
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 33\r\nConnection: close\r\n\r\nrequest header fields too large\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_TOO_LARGE_BODY), _TOO_LARGE_BODY)
 )
+_HEAD_END = b"\r\n\r\n"
 
 
 class _Guard:
@@ -113,6 +115,7 @@ class _LimitedH11(H11Protocol):
         self.reading = True
         """No complete request yet on this connection (or between two requests)."""
         self._head = 0
+        self._tail = b""  # the last bytes of the head so far: its end may span two reads
         self._deadline: asyncio.TimerHandle | None = None
         self._arm()
         self.guard.admit(self)
@@ -135,7 +138,12 @@ class _LimitedH11(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.reading:
-            self._head += len(data)
+            # Only the request line and headers count: a POST's body (the lab's
+            # keywords.yaml) often comes in the same read as its head.
+            end = (self._tail + data).find(_HEAD_END)
+            head = len(data) if end < 0 else end + len(_HEAD_END) - len(self._tail)
+            self._head += head
+            self._tail = (self._tail + data)[-3:] if end < 0 else b""
             if self._head > self.guard.limits.max_request_bytes:
                 self.reading = False
                 self.transport.write(_TOO_LARGE)
@@ -152,6 +160,7 @@ class _LimitedH11(H11Protocol):
         super().on_response_complete()
         self.reading = True
         self._head = 0
+        self._tail = b""  # the last bytes of the head so far: its end may span two reads
         self._arm()  # the next request on a kept-alive connection has a deadline of its own
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -283,3 +283,51 @@ def test_the_lab_answers_past_the_request_deadline_and_other_paths_do_not():
     assert b"\r\ndone\r\n" in answers["/lab"]
     assert b"\r\ndone\r\n" in answers["/api/lab"]
     assert answers["/articles"] == b""  # closed at the deadline, nothing answered
+
+
+def test_a_large_body_is_not_counted_as_headers_and_large_headers_get_a_whole_431():
+    """The header cap counts the request line and headers only: the lab's POST of a
+    whole keywords.yaml (100 KB and more) arrives in the same reads as its head and was
+    closed with a 431 whose Content-Length (33) overstated its body (32 bytes)."""
+    import httpx
+
+    from monitor.web.server import WebServer
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        size, more = 0, True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(size).encode()})
+
+    async def go() -> tuple[httpx.Response, httpx.Response, bytes]:
+        server = WebServer(app, HttpLimits(max_request_bytes=8192))
+        address = await server.start("127.0.0.1:0")
+        try:
+            async with httpx.AsyncClient(base_url=f"http://{address}") as client:
+                big_body = await client.post("/api/lab", content=b"x" * 200_000)
+                big_head = await client.get("/", headers={"X-Big": "y" * 9000})
+            # The head's end split across two writes, the body in the second.
+            host, _, port = address.rpartition(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"POST /lab HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(b"\n" + b"z" * 9000)
+            await writer.drain()
+            split = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 10)
+            writer.close()
+            return big_body, big_head, split
+        finally:
+            await server.stop()
+
+    big_body, big_head, split = asyncio.run(go())
+    assert (big_body.status_code, big_body.text) == (200, "200000")
+    assert big_head.status_code == 431
+    assert big_head.text == "request header fields too large\n"
+    assert split.startswith(b"HTTP/1.1 200")
+    assert split.endswith(b"\r\n\r\n4\r\n9000\r\n0\r\n\r\n")  # chunked: "9000"
