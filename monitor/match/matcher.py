@@ -482,6 +482,9 @@ def inflected_terms(cfg: KeywordsConfig) -> Iterator[tuple[Term, tuple[str, ...]
 
 
 def _by_atom(scan: Scan) -> dict[int, list[AtomHit]]:
+    if len(scan.hits) == 1:  # most articles with a hit
+        hit = scan.hits[0]
+        return {hit[0]: [hit]}
     by_atom: dict[int, list[AtomHit]] = {}
     for hit in scan.hits:
         found = by_atom.get(hit[0])
