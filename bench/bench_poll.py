@@ -206,11 +206,13 @@ class StageClock:
 
     def _wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed_stage(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.process_time()
+            # The calling thread's CPU only: on PostgreSQL a cycle's store calls run on a
+            # thread of their own while the event loop goes on in the main thread.
+            t0 = time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.spent[label] += time.process_time() - t0
+                self.spent[label] += time.thread_time() - t0
 
         return timed_stage
 
@@ -359,11 +361,47 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
             out["articles"] = store.count_articles()
             out["peak_split"] = PssSampler.peak_split
             out["engine"] = store.engine
+            out["written"] = written_bytes()
+            if not url:
+                out["database"] = database_size(store)
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if args.database and database:
             admin(args.database, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def written_bytes() -> int:
+    """Bytes this process caused to be written to storage (``/proc/self/io``)."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def database_size(store: Any) -> Result:
+    """The SQLite file's size and its biggest tables and indexes (``dbstat``), after the
+    cycles (issue 15: bytes per stored article)."""
+    conn = store.conn
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file
+    main = store.path.stat().st_size
+    wal = store.path.with_name(store.path.name + "-wal")
+    tables: dict[str, int] = {}
+    try:
+        for name, size in conn.execute(
+            "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ):
+            tables[str(name)] = int(size)
+    except Exception:  # a SQLite without the dbstat table: sizes only
+        pass
+    return {
+        "main": main,
+        "wal": wal.stat().st_size if wal.exists() else 0,
+        "tables": dict(list(tables.items())[:14]),
+    }
 
 
 def worker_feedparser(farm: dict[str, Any], args: argparse.Namespace) -> Result:
@@ -763,6 +801,13 @@ def engines_report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list
             for engine, rows in (("SQLite", lite), ("PostgreSQL", pg))
             for phase in ("cold", "warm", "changed")
         )
+        + ". Server CPU (median), the backend serving monitor / the background processes "
+        "(which also work for the other databases of a shared server): "
+        + "; ".join(
+            f"{phase} {statistics.median(r[phase].get('server_cpu', 0.0) for r in pg):.2f} / "
+            f"{statistics.median(r[phase].get('server_aux_cpu', 0.0) for r in pg):.2f} s"
+            for phase in ("cold", "warm", "changed")
+        )
         + f". 1-minute load average before the cycles: {min(loads):.1f}-{max(loads):.1f} "
         "on 2 cores. New articles stored (COLD, median): SQLite "
         f"{statistics.median(r['cold']['new'] for r in lite):.0f}, PostgreSQL "
@@ -791,15 +836,22 @@ def summary(kind: str, r: Result) -> str:
         if phase in r:
             m = r[phase]
             scale = r.get("scale", 1.0)
+            server = ""
+            if "server_cpu" in m:
+                server = f" (server {m['server_cpu']:.2f} + {m['server_aux_cpu']:.2f} s)"
             parts.append(
                 f"{phase} {m['wall'] * scale:6.2f} s wall {m['cpu'] * scale:6.2f} s CPU "
-                f"{m['rss']:4.0f} MB"
+                f"{m['rss']:4.0f} MB{server}"
             )
     note = f" (x{r['scale']:g} extrapolated)" if r.get("scale", 1.0) != 1.0 else ""
     if r.get("peak_split"):
         note += " (peak PSS: {:.0f} MB this process + {:.0f} MB parser process)".format(
             *r["peak_split"]
         )
+    if r.get("database") and r.get("articles"):
+        db = r["database"]
+        note += f" (database {db['main'] / r['articles']:.0f} B/article, WAL {db['wal'] >> 20} MB"
+        note += f", wrote {r.get('written', 0) / 2**30:.2f} GiB)"
     return f"{kind:10s} " + " | ".join(parts) + note
 
 
@@ -840,6 +892,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1, help="the farm's choice of items")
     ap.add_argument("--replay", type=Path, default=default_replay(), help="replay fixtures")
     ap.add_argument("--no-write", action="store_true", help="print only, leave docs alone")
+    ap.add_argument("--results", type=Path, help="append every run's raw figures (JSON lines)")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--farm-file", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--run", type=int, default=1, help=argparse.SUPPRESS)
@@ -880,6 +933,10 @@ def main() -> int:
                         name = f"reader w{workers}" if kind == "reader" else kind
                         r = run_worker(kind, farm_file, args, workers)
                         results[name].append(r)
+                        if args.results:
+                            with args.results.open("a", encoding="utf-8") as fh:
+                                row = {"kind": name, "run": run + 1, "feeds": args.feeds, **r}
+                                fh.write(json.dumps(row) + "\n")
                         print(f"run {run + 1}/{args.runs} {summary(name, r)}", flush=True)
                         for phase in ("cold", "warm", "changed"):
                             if phase in r and r[phase].get("errors"):

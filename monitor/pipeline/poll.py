@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config.specs import FeedsConfig
 from monitor.errors import MonitorError
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     # Imported where used (issue 15): a cycle in which every feed answers 304 parses
     # nothing, groups no story and fetches no page, so it loads neither the parsers nor
     # numpy and the story features.
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     from monitor.dedupe import Fingerprint, StoryIndex
     from monitor.fetch.pages import PageFetcher
@@ -47,10 +47,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 PARSE_POOL_MIN_FEEDS = 64
 MAX_BACKLOG = 64
+WRITE_BATCH = 64
+WRITE_DELAY = 0.02
 TRIM_AFTER = 100
 """Polls that end before the next return of free heap pages (when none runs any more)."""
 _WORKER_MATCHER: Any = None
@@ -122,7 +126,13 @@ class Routing:
 
 @dataclass
 class Poller:
-    """Polls feeds and records what is new.  Build one per process; not thread-safe."""
+    """Polls feeds and records what is new.  Build one per process; not thread-safe.
+
+    During a ``cycle`` on PostgreSQL every store call of its polls runs on one thread of
+    the cycle's own (``_in_writer``), so the store must not be used by other tasks
+    while a cycle runs (``monitor poll`` and the benchmarks; the service polls one feed
+    at a time with ``poll_safely``, on the event loop).
+    """
 
     feeds: FeedsConfig
     store: Store
@@ -150,6 +160,7 @@ class Poller:
     _building: asyncio.Future[tuple[object, float]] | None = field(
         default=None, init=False, repr=False
     )
+    _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     stories: StoryIndex | None = field(default_factory=lambda: _story_index_on_first_use())
     max_backlog: int = MAX_BACKLOG
     """At most this many fetched bodies wait to be parsed and stored; further 2xx bodies
@@ -173,6 +184,21 @@ class Poller:
     """How many times ``trim`` ran (a diagnostic)."""
     _running: int = field(default=0, init=False, repr=False)
     _ended: int = field(default=0, init=False, repr=False)
+    write_batch: int = WRITE_BATCH
+    """At most this many polls write in one transaction (``Store.batch``, SQLite): a poll
+    whose body is parsed, or that got a 304 or an error, queues its writes; the queue is
+    written when it is this long, when every running poll waits in it, or ``write_delay``
+    seconds after its first write (issue 15: a commit per feed cost a third of a cold
+    cycle's store time and most of its disk writes).  1: every poll commits alone."""
+    write_delay: float = WRITE_DELAY
+    _writes: list[tuple[Callable[[], PollReport], asyncio.Future[PollReport]]] = field(
+        default_factory=list, init=False, repr=False
+    )
+    _flush_at: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = field(
+        default=None, init=False, repr=False
+    )
+    _filed: list[int] | None = field(default=None, init=False, repr=False)
+    """Articles filed in the story index by the batch being written."""
     stories_for_all: bool = False
     """Group every new article into stories, not only those that matched a watchlist.
     Off by default: story assignment costs ~0.6 ms per article (bench/bench_dedupe.py), and
@@ -212,13 +238,34 @@ class Poller:
         # fetching and storing.  Small cycles (and the service's one-feed polls) parse
         # inline.  Started with the first body to parse (``_parse_pool``), if any.
         self._pool_wanted = self.parse_workers > 0 and len(todo) >= self.parse_pool_min
+        # On PostgreSQL every statement is a round trip to a server process, and a
+        # commit waits for it: on the event loop each one stalled every fetch in flight
+        # (issue 11: a cold cycle of 300 feeds spent 8 of its 10 s of wall time blocked
+        # in the store).  One thread runs the polls' store calls instead, in order, while
+        # the loop goes on fetching.  SQLite answers in microseconds, in-process: no thread.
+        if self.store.engine == "postgresql" and len(todo) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
         try:
             reports = await asyncio.gather(*(self.poll_safely(s, states.get(s.id)) for s in todo))
         finally:
             pool, self._pool, self._pool_wanted = self._pool, None, False
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.shutdown(wait=True, cancel_futures=True)
         return CycleReport(feeds=tuple(reports), started=started, finished=self.clock())
+
+    async def _in_writer(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn(*args)``, a poll's use of the store: on the cycle's store thread when
+        there is one (see ``cycle``), else here, on the event loop."""
+        writer = self._writer
+        if writer is None:
+            return fn(*args, **kwargs)
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(writer, call)
 
     async def _matcher(self) -> object | None:
         """The matcher, built now if it is still to be built (see ``build_matcher``).
@@ -265,6 +312,11 @@ class Poller:
             return None
         self.pools_started += 1
         log.debug("starting %d parser process(es)", self.parse_workers)
+        # The forked child would map the database's page cache and the heap's free pages
+        # too (issue 15: +30 MB of summed RSS in a CHANGED cycle at 1,000 feeds): give them
+        # back first; the cache refills from the OS's file cache.
+        self.store.release_memory()
+        self.trim()
         # Forked after the matcher was compiled: the child inherits it, nothing is pickled.
         self._pool = ProcessPoolExecutor(
             max_workers=self.parse_workers,
@@ -311,11 +363,7 @@ class Poller:
         """
         now = self.clock()
         if state is None:
-            state = self.store.feed_state(spec.id)
-        if state is None:
-            self.store.sync_feeds([spec], now)
-            state = self.store.feed_state(spec.id)
-            assert state is not None
+            state = await self._in_writer(self._stored_state, spec, now)
         backlog = self._backlog_semaphore()
         held = False
 
@@ -339,6 +387,14 @@ class Poller:
         finally:
             release()
 
+    def _stored_state(self, spec: FeedSpec, now: datetime) -> FeedState:
+        state = self.store.feed_state(spec.id)
+        if state is None:
+            self.store.sync_feeds([spec], now)
+            state = self.store.feed_state(spec.id)
+            assert state is not None
+        return state
+
     def _backlog_semaphore(self) -> asyncio.Semaphore:
         # One per event loop: an asyncio.Semaphore binds to the loop it first waits in.
         loop = asyncio.get_running_loop()
@@ -356,14 +412,15 @@ class Poller:
         release_backlog: Callable[[], None] = lambda: None,
     ) -> PollReport:
         if result.outcome == "error":
-            return self._failed(spec, state, result, result.error or "unknown error")
+            error = result.error or "unknown error"
+            return await self._write(lambda: self._failed(spec, state, result, error))
         if result.outcome == "not_modified":
-            return self._unchanged(spec, state, result)
+            return await self._write(lambda: self._unchanged(spec, state, result))
         body = result.body or b""
         digest = hashlib.sha256(body).hexdigest()
         if state.body_hash == digest and state.last_success is not None:
             # Servers that ignore validators send the same bytes again: nothing to parse.
-            return self._unchanged(spec, state, result)
+            return await self._write(lambda: self._unchanged(spec, state, result))
         from monitor.parse import parse_feed
 
         await self._matcher()
@@ -388,7 +445,9 @@ class Poller:
             # process, without the store, matches them all (in a big cycle most are new).
             parsed = await asyncio.to_thread(parse)
             known = (
-                self.store.known_keys(spec.id, [a.key for a in parsed.articles])
+                await self._in_writer(
+                    self.store.known_keys, spec.id, [a.key for a in parsed.articles]
+                )
                 if self.matcher is not None and parsed.articles
                 else frozenset()
             )
@@ -404,9 +463,10 @@ class Poller:
         if not parsed.articles and parsed.problems and parsed.format is None:
             # Not a feed at all (HTML page, empty body, unreadable XML): a failure.  A
             # valid feed that is merely empty, or has minor problems, is a success.
-            return self._failed(spec, state, result, "; ".join(parsed.problems), parsed)
+            problems = "; ".join(parsed.problems)
+            return await self._write(lambda: self._failed(spec, state, result, problems, parsed))
         if spec.fulltext == "never" or not parsed.articles:
-            return self._record(spec, state, result, prepared, digest)
+            return await self._write(lambda: self._record(spec, state, result, prepared, digest))
         # A first poll with a backfill limit: pages only of articles that can alert or
         # enter a digest (the newest `backfill`, those of the last day).
         capped = state.never_polled and spec.backfill is not None
@@ -417,11 +477,12 @@ class Poller:
         release_backlog()
         got = await self._fulltext(spec, parsed, now, since)
         if got is None:
-            return self._record(spec, state, result, prepared, digest)
+            return await self._write(lambda: self._record(spec, state, result, prepared, digest))
         if got.changed:
             # Match (and fingerprint) again with the bodies: prepare is pure and cheap
             # next to the pages it waited for.
-            known = self.store.known_keys(spec.id, [a.key for a in got.articles])
+            keys = [a.key for a in got.articles]
+            known = await self._in_writer(self.store.known_keys, spec.id, keys)
             prepared = await asyncio.to_thread(
                 prepare,
                 replace(parsed, articles=got.articles),
@@ -435,7 +496,8 @@ class Poller:
             pages_fetched=state.pages_fetched + got.fetched,
             page_failures=state.page_failures + got.failures,
         )
-        report = self._record(spec, state, result, prepared, digest)
+        enriched = state
+        report = await self._write(lambda: self._record(spec, enriched, result, prepared, digest))
         return replace(report, pages_fetched=got.fetched, page_failures=got.failures)
 
     async def _fulltext(
@@ -455,11 +517,66 @@ class Poller:
         candidates = fulltext.wanted(spec, parsed.articles, known=(), since=since, keep_newest=keep)
         if not candidates:
             return None
-        known = self.store.known_keys(spec.id, [a.key for a in candidates])
+        keys = [a.key for a in candidates]
+        known = await self._in_writer(self.store.known_keys, spec.id, keys)
         got = await fulltext.enrich(
             pages, spec, parsed.articles, known, now, since=since, keep_newest=keep
         )
         return got if got.fetched or got.failures else None
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def _write(self, job: Callable[[], PollReport]) -> PollReport:
+        """Run ``job`` (a poll's writes: ``_record``, ``_unchanged`` or ``_failed``) in a
+        batch with other polls' (``write_batch``); its report, or its error."""
+        if self.write_batch <= 1 or self.store.engine != "sqlite":
+            return await self._in_writer(job)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PollReport] = loop.create_future()
+        self._writes.append((job, future))
+        if len(self._writes) >= min(self.write_batch, max(1, self._running)):
+            self._flush_writes()
+        elif self._flush_at is None or self._flush_at[0] is not loop:
+            self._flush_at = (loop, loop.call_later(self.write_delay, self._flush_writes))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self._writes = [w for w in self._writes if w[1] is not future]
+            if not self._writes and self._flush_at is not None:
+                self._flush_at[1].cancel()
+                self._flush_at = None
+            raise
+
+    def _flush_writes(self) -> None:
+        """Write the queued polls in one transaction, each in a savepoint: one poll's
+        failure is that poll's; a failed commit fails them all (nothing was written)."""
+        if self._flush_at is not None:
+            self._flush_at[1].cancel()
+            self._flush_at = None
+        writes, self._writes = self._writes, []
+        done: list[tuple[asyncio.Future[PollReport], PollReport | Exception]] = []
+        filed: list[int] = []
+        self._filed = filed
+        try:
+            with self.store.batch():
+                for job, future in writes:
+                    try:
+                        done.append((future, job()))
+                    except Exception as exc:  # this poll's failure (poll_safely reports it)
+                        done.append((future, exc))
+        except Exception as exc:
+            done = [(future, exc) for _, future in writes]
+            if self.stories is not None and filed:
+                self.stories.discard(filed)  # their rows were rolled back
+        finally:
+            self._filed = None
+        for future, outcome in done:
+            if future.done():  # its poll was cancelled meanwhile
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -592,6 +709,8 @@ class Poller:
         if intent.stories is not None and self.stories is not None:
             # Only once written: a poll that rolled back leaves no keys in the index.
             self.stories.file(intent.stories, [n.id for n in new], intent.now)
+            if self._filed is not None:  # in a batch: written once the batch commits
+                self._filed.extend(n.id for n in new)
         if result.permanent_url:
             log.warning(
                 "feed %s moved permanently to %s; polling the new URL from now on",

@@ -17,10 +17,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from random import Random
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.feeds import FeedsConfig
 from monitor.errors import StorageError
+from monitor.fetch.fetcher import host_key
 from monitor.fetch.schedule import rescheduled
 from monitor.models import FeedSpec, FeedState, PollReport
 from monitor.pipeline.poll import Poller
@@ -35,8 +37,15 @@ feed and, for full text, its article pages)."""
 
 
 HOST_WAIT = timedelta(seconds=1)
-"""How soon to ask again for a feed whose host had ``per_host`` polls under way (on
-other instances: this one's own lanes queue its requests)."""
+"""How soon to ask again, the first time, for a feed whose host had ``per_host`` polls
+under way (on other instances: this one's own lanes queue its requests); each further
+refusal doubles the wait, up to ``HOST_WAIT_MAX``, with jitter."""
+HOST_WAIT_MAX = timedelta(seconds=30)
+"""With 50 feeds on a host and ``per_host: 4``, a fixed one-second retry had 46 feeds
+per host claim again every second, each a transaction on the event loop: at 5,000 feeds
+the loop did nothing else, fetches timed out and held their slots (h-pgpoll, issue 11).
+A poll of this instance that ends also hands its host over at once to one feed of its
+own waiting for that host."""
 
 
 def lease_for(spec: FeedSpec, lease: timedelta | None = None) -> timedelta:
@@ -73,6 +82,10 @@ class PollScheduler:
         self._poller: Poller | None = None
         self._polling: dict[str, asyncio.Task[PollReport]] = {}
         """The poll of each feed under way: one at a time per feed."""
+        self._refusals: dict[str, int] = {}
+        """Claims refused in a row, per feed (its host full, or another instance's)."""
+        self._waiting: dict[str, set[str]] = {}
+        """Per host, this instance's feeds refused a claim: woken when a poll ends."""
 
     @property
     def feeds(self) -> FeedsConfig:
@@ -188,8 +201,10 @@ class PollScheduler:
                 host_until=now + 2 * spec.timeout + HOST_WAIT,
             )
             if not claimed:  # another instance polled it, polls it, or fills its host
-                self._rearm(feed_id, self.store.claim_retry_at(feed_id, now, HOST_WAIT))
+                wait = self._refused(spec)
+                self._rearm(feed_id, self.store.claim_retry_at(feed_id, now, wait))
                 return
+            self._claimed(spec)
         except StorageError as exc:
             log.warning("poll of %s not started: %s", feed_id, exc)
             self._rearm(feed_id, now + HOST_WAIT * 5)
@@ -197,6 +212,32 @@ class PollScheduler:
         task = self.tasks.spawn(self._poll(spec, leased=True), f"poll:{feed_id}")
         if task is not None:
             self._polling[feed_id] = task
+
+    def _refused(self, spec: FeedSpec) -> timedelta:
+        """How long to wait before asking for ``spec`` again if its host is full."""
+        tries = self._refusals.get(spec.id, 0)
+        self._refusals[spec.id] = tries + 1
+        self._waiting.setdefault(_host(spec.url), set()).add(spec.id)
+        wait = min(HOST_WAIT * (1 << min(tries, 6)), HOST_WAIT_MAX)
+        return wait * self.rng.uniform(0.5, 1.5)
+
+    def _claimed(self, spec: FeedSpec) -> None:
+        if self._refusals.pop(spec.id, None) is not None:
+            host = _host(spec.url)
+            waiting = self._waiting.get(host)
+            if waiting is not None:
+                waiting.discard(spec.id)
+                if not waiting:
+                    del self._waiting[host]
+
+    def _hand_over(self, spec: FeedSpec) -> None:
+        """A poll of ``spec`` ended and freed its host's slot: one of this instance's
+        feeds waiting for that host asks at once."""
+        waiting = self._waiting.get(_host(spec.url))
+        if waiting:
+            feed_id = min(waiting)  # deterministic; it leaves the set when claimed
+            waiting.discard(feed_id)
+            self._rearm(feed_id, self.clock())
 
     async def _poll(self, spec: FeedSpec, leased: bool = False) -> PollReport:
         before = self.feeds
@@ -209,6 +250,8 @@ class PollScheduler:
                     self.store.release_feed(spec.id, self.instance)
                 except StorageError as exc:  # the lease runs out by itself
                     log.warning("lease of %s not released: %s", spec.id, exc)
+                else:
+                    self._hand_over(spec)
         if report.matches:
             self.on_matches()
         nxt = report.next_poll or self.clock() + spec.interval
@@ -243,3 +286,10 @@ class PollScheduler:
             if spec is not None and spec.enabled:
                 specs.append(spec)
         return [r for r in await asyncio.gather(*(one(s) for s in specs)) if r is not None]
+
+
+def _host(url: str) -> str:
+    try:
+        return host_key(url)
+    except httpx.InvalidURL:
+        return url

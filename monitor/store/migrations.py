@@ -252,6 +252,85 @@ def _pg_search_unaccent(conn: Connection) -> None:
     )
 
 
+def _lean_rows(conn: Connection) -> None:
+    """Issue 15: an entry's URL was stored six times (2,100 bytes an article).  Entry keys
+    in ``seen_keys`` and URL keys in ``articles`` become 64-bit hashes (``url_hash``, with
+    its index in place of ``articles_url_key``); ``seen_keys`` loses its ``last_seen``
+    index (only the daily retention reads it), its ``first_seen`` (never read) and, on
+    SQLite, its rowid (the primary key is the table); ``articles.key`` and
+    ``canonical_url`` drop what repeats the URL, ``content_hash`` keeps 16 bytes instead
+    of 32 hex digits; the ``articles_seen_feed`` index goes.
+    See ``monitor.store.articles`` ("the lean row").
+    """
+    from monitor.store import articles
+
+    postgresql = dialect(conn) == "postgresql"
+
+    def run(sql: str) -> None:
+        if postgresql:
+            from monitor.store.pg import ddl
+
+            sql = ddl(sql)
+        conn.execute(sql)
+
+    run(
+        "CREATE TABLE seen_keys_lean (feed_id TEXT NOT NULL, key_hash INTEGER NOT NULL,"
+        " article_id INTEGER NOT NULL, last_seen TEXT NOT NULL,"
+        " PRIMARY KEY (feed_id, key_hash))" + ("" if postgresql else " WITHOUT ROWID")
+    )
+    after: tuple[str, str] = ("", "")
+    while True:
+        rows = conn.execute(
+            "SELECT feed_id, key, article_id, last_seen FROM seen_keys"
+            " WHERE feed_id > ? OR (feed_id = ? AND key > ?) ORDER BY feed_id, key LIMIT 2000",
+            (after[0], after[0], after[1]),
+        ).fetchall()
+        if not rows:
+            break
+        conn.executemany(
+            "INSERT INTO seen_keys_lean (feed_id, key_hash, article_id, last_seen)"
+            " VALUES (?,?,?,?) ON CONFLICT (feed_id, key_hash) DO NOTHING",
+            [(r[0], articles.key_hash(r[1]), r[2], r[3]) for r in rows],
+        )
+        after = (rows[-1][0], rows[-1][1])
+    run("DROP TABLE seen_keys")
+    run("ALTER TABLE seen_keys_lean RENAME TO seen_keys")
+    run("ALTER TABLE articles ADD COLUMN url_hash INTEGER")
+    if postgresql:  # SQLite keeps the column's declared type and stores the bytes as given
+        run(
+            "ALTER TABLE articles ALTER COLUMN content_hash TYPE BYTEA"
+            " USING decode(content_hash, 'hex')"
+        )
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, key, url, canonical_url, url_key, content_hash FROM articles"
+            " WHERE id > ? ORDER BY id LIMIT 2000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        conn.executemany(
+            "UPDATE articles SET key = ?, canonical_url = ?, url_hash = ?, url_key = NULL,"
+            " content_hash = ? WHERE id = ?",
+            [
+                (
+                    articles.pack_key(key, url, canonical),
+                    articles.pack_canonical(url, canonical),
+                    articles.key_hash(url_key) if url_key else None,
+                    bytes.fromhex(digest) if isinstance(digest, str) else digest,
+                    article_id,
+                )
+                for article_id, key, url, canonical, url_key, digest in rows
+            ],
+        )
+        last = rows[-1][0]
+    run("DROP INDEX articles_url_key")
+    run("CREATE INDEX articles_url_hash ON articles (url_hash)")
+    # Counting a day's articles per feed (its reason) is the tallies' work since migration 13.
+    run("DROP INDEX articles_seen_feed")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "feeds and articles",
@@ -525,4 +604,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX matches_newest ON matches (first_seen DESC, article_id DESC, feed_id, language)
         """,
     ),
+    Migration("lean article rows: hashed entry and URL keys, the URL stored once", _lean_rows),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +25,18 @@ FAILED = "failed"
 
 
 def _hit_to_json(hit: Hit) -> dict[str, Any]:
-    data = asdict(hit)
-    data["snippet"] = {"text": hit.snippet.text, "marks": [list(m) for m in hit.snippet.marks]}
-    return data
+    # The fields in ``asdict``'s order, so the stored JSON is the same; ``asdict`` itself
+    # (a recursive deep copy) cost 0.2 ms a matched article (issue 15).
+    return {
+        "term": hit.term,
+        "text": hit.text,
+        "field": hit.field,
+        "start": hit.start,
+        "end": hit.end,
+        "snippet": {"text": hit.snippet.text, "marks": [list(m) for m in hit.snippet.marks]},
+        "actor": hit.actor,
+        "form": hit.form,
+    }
 
 
 def _hit_from_json(data: dict[str, Any]) -> Hit:

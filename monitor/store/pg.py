@@ -37,6 +37,27 @@ SCHEMA_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock held while migrat
 
 CONNECT_TIMEOUT = 10
 
+SESSION_SETTINGS = (
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', false),"
+    " CASE WHEN source IN ('default', 'configuration file')"
+    " THEN set_config('synchronous_commit', 'off', false) ELSE setting END"
+    " FROM pg_settings WHERE name = 'synchronous_commit'"
+)
+"""Set on every connection monitor opens (issue 11, docs/deploy.md):
+
+* ``plan_cache_mode = force_custom_plan``: psycopg prepares a statement on the server
+  after its fifth run, and PostgreSQL then keeps a generic plan made when the table was
+  small.  The identity lookups of a first cycle were planned on an empty ``articles``
+  table, kept a sequential scan, and each poll scanned every article stored before it
+  (56 s of server CPU in a cold cycle of 1,000 feeds, until autovacuum's ANALYZE).
+  Planning each run with its values costs tens of microseconds a statement.
+* ``synchronous_commit = off``, SQLite's ``synchronous=NORMAL`` guarantee: a commit
+  returns before its WAL record is flushed; a crash of the server (not of monitor) loses
+  at most the last few hundred milliseconds of commits and never corrupts anything.
+  Only when nobody chose otherwise: a ``synchronous_commit`` in the URL
+  (``?options=-c%20synchronous_commit%3Don``), or set for the role or the database
+  (``ALTER ROLE ... SET``), is kept."""
+
 
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (for messages and logs)."""
@@ -176,9 +197,21 @@ class PgConnection:
                 finally:
                     self._pipeline = None
         except psycopg.Error as exc:
+            self._end_failed_transaction()
             raise storage_error(exc, self.url) from exc
+        except BaseException:
+            self._end_failed_transaction()
+            raise
         finally:
             self._count_answered()
+
+    def _end_failed_transaction(self) -> None:
+        # A statement of the block failed after a BEGIN sent in it: the server skipped
+        # the rest of the block, its COMMIT too, and the transaction waits for a ROLLBACK.
+        raw = self.raw
+        if not raw.closed and raw.info.transaction_status == pq.TransactionStatus.INERROR:
+            with contextlib.suppress(psycopg.Error):
+                raw.execute("ROLLBACK")
 
     def _count_answered(self) -> None:
         for cur in self._unanswered:
@@ -250,7 +283,7 @@ class PgConnection:
 
 def _open(url: str, name: str = "monitor") -> psycopg.Connection[Any]:
     try:
-        return psycopg.connect(
+        raw = psycopg.connect(
             url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
@@ -259,6 +292,12 @@ def _open(url: str, name: str = "monitor") -> psycopg.Connection[Any]:
         )
     except psycopg.Error as exc:
         raise storage_error(exc, url) from exc
+    try:
+        raw.execute(SESSION_SETTINGS.encode())
+    except psycopg.Error as exc:
+        raw.close()
+        raise storage_error(exc, url) from exc
+    return raw
 
 
 def open_connection(url: str, name: str = "monitor") -> PgConnection:

@@ -250,3 +250,34 @@ def test_the_lazy_matcher_is_built_once_in_a_thread_while_fetches_go_on(
     assert builds == [(False, True)]  # one build, in a thread, the loop ran meanwhile
     assert poller.matchers_built == 1
     assert sum(f.new for f in report.feeds) == 2 * FEEDS
+
+
+def test_the_heap_is_trimmed_before_the_parser_process_forks(
+    feed_server: FeedServer, tmp_path: Path
+):
+    # issue 15: the forked child mapped the parent's free heap pages and SQLite's page
+    # cache as well (summed RSS of a CHANGED cycle at 1,000 feeds 307 -> 215 MB without).
+    app = farm(feed_server, tmp_path)
+    cfg = app.configs()
+    trimmed: list[int] = []
+
+    async def go() -> Poller:
+        with Store(app.state) as store:
+            async with Fetcher(cfg.feeds.settings) as fetcher:
+                poller = Poller(
+                    feeds=cfg.feeds,
+                    store=store,
+                    fetcher=fetcher,
+                    build_matcher=lambda: matcher(cfg.keywords),
+                    routing=routing(cfg.keywords),
+                    parse_workers=1,
+                    parse_pool_min=1,
+                    trim_after=10**6,
+                )
+                poller.trim = lambda: trimmed.append(poller.pools_started)
+                await poller.cycle(everything=True)
+                return poller
+
+    poller = asyncio.run(go())
+    assert poller.pools_started == 1
+    assert trimmed == [1]  # once, when the pool was started

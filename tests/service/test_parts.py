@@ -252,3 +252,40 @@ def test_no_part_reads_the_clock_itself() -> None:
         if "datetime.now(" in line or "utcnow()" in line or "time.time()" in line
     ]
     assert readers == []
+
+
+@pytest.mark.postgresql_only  # host slots are held across instances on PostgreSQL only
+async def test_a_full_host_is_asked_again_ever_later_and_handed_over_when_a_poll_ends(
+    tmp_path: Path,
+) -> None:
+    """5,000 feeds at ``per_host: 4`` never got through a first cycle when every refused
+    feed asked again each second (issue 11): refusals back off, doubling with jitter, and
+    a poll that ends wakes one feed of this instance waiting for its host."""
+    from monitor.service.poller import HOST_WAIT
+
+    app = make_app(tmp_path, FEEDS, keywords=KEYWORDS)
+    text = app.feeds_path.read_text(encoding="utf-8").replace("per_host: 8", "per_host: 1")
+    app.feeds_path.write_text(text, encoding="utf-8")
+    url = engine_url()
+    with Store(app.state, database_url=url) as store, Store(app.state, database_url=url) as other:
+        store.sync_feeds(app.configs().feeds.feeds, NOW)
+        lease = NOW + timedelta(minutes=5)
+        # Another live instance polls "de": the host's one slot is taken.
+        assert other.claim_feeds("other:1:x", NOW, lease, 1, ("de",), 1, lease) == ["de"]
+        polls = scheduler_for(app, store, NOW)
+        waits = []
+        for _ in range(4):
+            before = run_dates(polls).get("feed:eu")
+            await polls._spawn_poll("eu")
+            assert polls._polling == {}
+            assert await until(lambda b=before: run_dates(polls).get("feed:eu") != b, 5)
+            waits.append((run_dates(polls)["feed:eu"] - NOW) / HOST_WAIT)
+        for tries, wait in enumerate(waits):
+            assert 0.5 * 2**tries <= wait <= 1.5 * 2**tries, waits
+
+        other.release_feed("de", "other:1:x")  # the other poll ends: the slot is free
+        await polls._spawn_poll("fr")
+        assert set(polls._polling) == {"fr"}  # claimed; the fetch fails (port 9)
+        await polls._polling["fr"]
+        # Its end hands the host to "eu" at once, without waiting out eu's back-off.
+        assert await until(lambda: run_dates(polls)["feed:eu"] == NOW, 5)

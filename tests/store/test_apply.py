@@ -99,3 +99,64 @@ def test_a_failure_half_way_writes_nothing_and_the_index_files_nothing(tmp_path:
         state = store.feed_state("f")
         assert state is not None
         assert state.articles_seen == 3
+
+
+def _articles(prefix: str) -> tuple[Article, ...]:
+    return tuple(
+        Article(
+            feed_id="f",
+            key=f"guid:{prefix}{i}",
+            title=f"AI story {prefix}{i}",
+            url=f"https://e.eu/{prefix}{i}",
+            canonical_url=f"https://e.eu/{prefix}{i}",
+            summary="text",
+            published=NOW,
+        )
+        for i in range(3)
+    )
+
+
+def _applied(store: Store, prefix: str, *, fault: bool = False) -> int:
+    """Apply one poll of three new articles with their stories; ``fault``: the second
+    article's story names an entry the intent does not have (the write fails half way)."""
+    index = StoryIndex()
+    intent = intent_for(store, _articles(prefix))
+    plan = _plan(store, index, intent)
+    if fault:
+        second = plan.choices[1]
+        assert second is not None
+        broken = dataclasses.replace(second, story_id=PENDING + 7)
+        plan = dataclasses.replace(plan, choices=(plan.choices[0], broken, plan.choices[2]))
+    return len(store.apply(intent.with_stories(plan)))
+
+
+def test_in_a_batch_a_failed_apply_undoes_only_its_own_writes(tmp_path: Path) -> None:
+    """Issue 15: a cycle's polls share one transaction (``Store.batch``); each apply is a
+    savepoint of it."""
+    with Store(tmp_path, database_url=engine_url()) as store:
+        store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
+        with store.batch():
+            assert _applied(store, "a") == 3
+            with pytest.raises(IndexError):
+                _applied(store, "b", fault=True)
+            assert _applied(store, "c") == 3
+        assert counts(store) == (6, 6, 6, 6, 6)
+
+
+def test_a_batch_that_fails_writes_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path, database_url=engine_url()) as store:
+        store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
+        written: list[int] = []
+
+        def fails_after_the_applies() -> None:
+            with store.batch():
+                written.append(_applied(store, "a"))
+                raise RuntimeError("after the applies")
+
+        with pytest.raises(RuntimeError, match="after the applies"):
+            fails_after_the_applies()
+        assert written == [3]
+        if store.engine == "sqlite":  # one transaction: nothing is written
+            assert counts(store) == (0, 0, 0, 0, 0)
+        else:  # PostgreSQL commits each apply on its own (the batch changes nothing)
+            assert counts(store) == (3, 3, 3, 3, 3)

@@ -19,6 +19,7 @@ from monitor.models import Article
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store import articles as arts
+from monitor.store.engine import pipelined
 from monitor.store.migrations import MIGRATIONS
 from monitor.store.pg import ddl, mask_url, server_of
 from tests.support.engines import engine_url
@@ -260,3 +261,37 @@ def test_check_says_whether_the_database_answers_and_migrates_nothing(
         f"monitor: storage: cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused; "
         "check MONITOR_DATABASE_URL / --database\n"
     )
+
+
+@pg
+def test_sessions_commit_like_sqlite_normal_unless_the_url_asks_for_more(
+    tmp_path: Path, postgres_url: str
+):
+    # synchronous_commit off is SQLite's synchronous=NORMAL guarantee (docs/deploy.md);
+    # a URL that sets it keeps its value.  Every statement is planned with its values.
+    with Store(tmp_path, database_url=postgres_url) as store:
+        assert store.conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+        assert store.conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"
+    durable = postgres_url + ("&" if "?" in postgres_url else "?")
+    durable += "options=-c%20synchronous_commit%3Don"
+    with Store(tmp_path, database_url=durable) as store:
+        assert store.conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+
+
+@pg
+def test_a_statement_failing_in_a_pipelined_transaction_rolls_all_of_it_back(
+    tmp_path: Path, postgres_url: str
+):
+    # BEGIN and COMMIT travel in the pipeline with the writes (one round trip): the
+    # server skips the COMMIT after the error, so the connection must roll back itself.
+    def write_twice(store: Store) -> None:
+        with pipelined(store.conn), store.transaction() as conn:
+            conn.execute("INSERT INTO meta (name, value) VALUES ('probe', '1')")
+            conn.execute("INSERT INTO meta (name, value) VALUES ('probe', '2')")
+
+    with Store(tmp_path, database_url=postgres_url) as store:
+        with pytest.raises(StorageError, match="duplicate key"):
+            write_twice(store)
+        assert not store.conn.in_transaction
+        rows = store.conn.execute("SELECT COUNT(*) FROM meta WHERE name = 'probe'").fetchall()
+        assert rows[0][0] == 0
