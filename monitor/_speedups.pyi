@@ -1,5 +1,8 @@
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import NotImplementedType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 VERSION: int
 
@@ -25,3 +28,13 @@ def scan(
 def html_to_text(
     html: str, tag_text: dict[str, str], references: dict[str, str]
 ) -> str | NotImplementedType: ...
+def snippet(
+    text: str,
+    start: int,
+    end: int,
+    marks: Collection[tuple[int, int]],
+    context: int,
+    make: Callable[[str, tuple[tuple[int, int], ...]], T],
+    ellipsis: str,
+    flatten: dict[int, str],
+) -> T | NotImplementedType: ...

@@ -23,7 +23,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp
 
-VERSION = 4
+VERSION = 5
 """Raised when the interface changes, so that a stale build is not used."""
 
 cdef extern from "Python.h":
@@ -618,3 +618,72 @@ def html_to_text(str html, dict tag_text, dict references):
         return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, pos)
     finally:
         PyMem_Free(out)
+
+
+cdef inline bint _control(Py_UCS4 c):
+    # snippets._CONTROL: the characters that ``_FLATTEN`` makes spaces.
+    return c < 32 or c == 0x7F or c == 0x2028 or c == 0x2029
+
+
+def snippet(str text, Py_ssize_t start, Py_ssize_t end, object marks, Py_ssize_t context,
+            object make, str ellipsis, dict flatten):
+    """``snippets.make_snippet(text, start, end, marks, context)`` made by ``make``
+    (``Snippet``), or ``NotImplemented`` for a span outside ``text`` (``ellipsis``:
+    ``snippets.ELLIPSIS``; ``flatten``: ``snippets._FLATTEN``)."""
+    cdef Py_ssize_t size = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* d = PyUnicode_DATA(text)
+    cdef Py_ssize_t lo, hi, i, shift, s, e
+    cdef bint whole, flat = False
+    cdef str body
+    cdef list kept
+    if not (0 <= start <= end <= size) or context < 0:
+        return NotImplemented
+    whole = size <= 2 * context + (end - start)
+    lo = start - context
+    if whole:
+        lo = 0
+        hi = size
+    elif lo > 0:
+        i = lo
+        while i < start and PyUnicode_READ(kind, d, i) != 32:
+            i += 1
+        if i < start:
+            lo = i + 1
+    else:
+        lo = 0
+    if not whole:
+        hi = end + context
+        if hi < size:
+            i = hi - 1
+            while i >= end and PyUnicode_READ(kind, d, i) != 32:
+                i -= 1
+            if i >= end:
+                hi = i
+        else:
+            hi = size
+    while lo < start and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, lo)):
+        lo += 1
+    while hi > end and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, hi - 1)):
+        hi -= 1
+    for i in range(lo, hi):
+        if _control(PyUnicode_READ(kind, d, i)):
+            flat = True
+            break
+    body = text[lo:hi]
+    if flat:
+        body = body.translate(flatten)
+    shift = -lo
+    if lo:
+        shift += PyUnicode_GET_LENGTH(ellipsis)
+        body = ellipsis + body + ellipsis if hi < size else ellipsis + body
+    elif hi < size:
+        body += ellipsis
+    if not marks:
+        return make(body, ((start + shift, end + shift),) if start < end else ())
+    kept = [(start + shift, end + shift)] if start < end else []
+    for s, e in set(marks):
+        if lo <= s and e <= hi and s < e and (s != start or e != end):
+            kept.append((s + shift, e + shift))
+    kept.sort()
+    return make(body, tuple(kept))

@@ -17,7 +17,7 @@ from monitor.settings import PURE_MATCH_ENV, pure_match
 
 PURE_ENV = PURE_MATCH_ENV
 
-VERSION = 4
+VERSION = 5
 """The interface of ``_speedups.pyx`` that this code expects (its ``VERSION``)."""
 _UNSAFE = 255
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from ahocorasick_rs import BytesAhoCorasick
@@ -176,6 +177,11 @@ class Scanner:
     @property
     def pattern_count(self) -> int:
         return len(self._patterns)
+
+    @property
+    def speedups(self) -> ModuleType | None:
+        """The compiled module that scans use (None: the Python path)."""
+        return self._speedups
 
     def scan(self, article: Article, language: str | None) -> Scan | None:
         """Find every atom in the title, summary, content and body of ``article`` (pure).

@@ -13,7 +13,7 @@ from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
 from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
 from monitor.match.inflect import Inflector, default_cache
 from monitor.match.prominence import Prominence, is_roundup, prominence
-from monitor.match.snippets import make_snippet
+from monitor.match.snippets import compiled_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
 from monitor.models import FIELDS, Article, Hit, Match
 
@@ -94,6 +94,9 @@ class Matcher:
         # Only the compile needs these: with the default keywords.yaml's 25,000 inflected
         # forms, the inflector's forms and the tables above are megabytes (issue 12).
         del self._shared, self._term_atoms, self._inflector
+        self._shown: dict[int, tuple[str, str | None, str | None]] = {}
+        """Per atom found so far, what its hits show: term, actor, form.  ``AtomTable``
+        builds an inflected form's ``Atom`` on each lookup; a hit needs three strings."""
 
     @property
     def watchlists(self) -> tuple[WatchlistSpec, ...]:
@@ -259,24 +262,25 @@ class Matcher:
         """
         if not atom_hits:
             return (), 0
-        atoms = self._scanner.atoms
+        shown = self._shown_of
         texts = scan.texts
+        fast = self._scanner.speedups
         if len(atom_hits) == 1:  # the common case: nothing to sort or to nest
             hit = atom_hits[0]
             start, end = scan.span(hit)
             field_index = hit[1]
             text = texts[field_index]
-            atom = atoms[hit[0]]
+            term, actor, form = self._shown_of(hit[0])
             return (
                 Hit(
-                    term=atom.term.text,
+                    term=term,
                     text=text[start:end],
                     field=FIELDS[field_index],
                     start=start,
                     end=end,
-                    snippet=make_snippet(text, start, end),
-                    actor=atom.actor,
-                    form=atom.form,
+                    snippet=compiled_snippet(fast, text, start, end),
+                    actor=actor,
+                    form=form,
                 ),
             ), 1
         # Sorted by field, start, longest first, term; ties keep the given order.  Folded
@@ -286,7 +290,7 @@ class Matcher:
         ordered = (
             atom_hits
             if all(h[0] == first for h in atom_hits)
-            else sorted(atom_hits, key=lambda h: (h[1], h[2], -h[3], atoms[h[0]].term.text))
+            else sorted(atom_hits, key=lambda h: (h[1], h[2], -h[3], shown(h[0])[0]))
         )
         # A hit inside a longer hit of the same field ("Tudorache" in "Dragoș Tudorache")
         # adds nothing to the explanation.
@@ -309,20 +313,28 @@ class Matcher:
         for hit, (start, end) in zip(kept, spans, strict=True):
             field_index = hit[1]
             text = texts[field_index]
-            atom = atoms[hit[0]]
+            term, actor, form = self._shown_of(hit[0])
             out.append(
                 Hit(
-                    term=atom.term.text,
+                    term=term,
                     text=text[start:end],
                     field=FIELDS[field_index],
                     start=start,
                     end=end,
-                    snippet=make_snippet(text, start, end, marks[field_index]),
-                    actor=atom.actor,
-                    form=atom.form,
+                    snippet=compiled_snippet(fast, text, start, end, marks[field_index]),
+                    actor=actor,
+                    form=form,
                 )
             )
         return tuple(out), sum(counts)
+
+    def _shown_of(self, atom_id: int) -> tuple[str, str | None, str | None]:
+        found = self._shown.get(atom_id)
+        if found is None:
+            atom = self._scanner.atoms[atom_id]
+            # Bounded by the atoms: a dict write is atomic, so threads may share a matcher.
+            found = self._shown[atom_id] = (atom.term.text, atom.actor, atom.form)
+        return found
 
     # -- compilation ----------------------------------------------------------------------
 
@@ -470,6 +482,9 @@ def inflected_terms(cfg: KeywordsConfig) -> Iterator[tuple[Term, tuple[str, ...]
 
 
 def _by_atom(scan: Scan) -> dict[int, list[AtomHit]]:
+    if len(scan.hits) == 1:  # most articles with a hit
+        hit = scan.hits[0]
+        return {hit[0]: [hit]}
     by_atom: dict[int, list[AtomHit]] = {}
     for hit in scan.hits:
         found = by_atom.get(hit[0])

@@ -78,9 +78,13 @@ def prominence(
 ) -> Prominence:
     """How prominent ``hits`` (one match's, in text order) are in ``article``;
     ``roundup``: :func:`is_roundup` of the article (computed once for every match)."""
-    first: dict[Field, Hit] = {}
-    for hit in hits:
-        first.setdefault(hit.field, hit)
+    first: dict[Field, Hit]
+    if len(hits) == 1:  # most matches
+        first = {hits[0].field: hits[0]}
+    else:
+        first = {}
+        for hit in hits:
+            first.setdefault(hit.field, hit)
     if "title" in first:
         place = 0
     elif "summary" in first and first["summary"].start < LEAD_CHARS:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from types import ModuleType
+from typing import cast
 
 from monitor.models import Snippet
 
@@ -12,6 +14,22 @@ DEFAULT_CONTEXT = 80
 # Line breaks and tabs become spaces one for one, so that marks keep their offsets.
 _FLATTEN = {code: " " for code in (*range(0, 32), 0x7F, 0x2028, 0x2029)}
 _CONTROL = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def compiled_snippet(
+    fast: ModuleType | None,
+    text: str,
+    start: int,
+    end: int,
+    marks: Collection[tuple[int, int]] = (),
+) -> Snippet:
+    """:func:`make_snippet` by the compiled module ``fast`` (``monitor.speedups``) when
+    given, else (or for a span it does not take) in Python: the same result."""
+    if fast is not None:
+        made = fast.snippet(text, start, end, marks, DEFAULT_CONTEXT, Snippet, ELLIPSIS, _FLATTEN)
+        if made is not NotImplemented:
+            return cast(Snippet, made)
+    return make_snippet(text, start, end, marks)
 
 
 def make_snippet(

@@ -42,8 +42,8 @@ class _Counted:
 
     def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         self.calls += 1
-        if self.snippets and len(args) > 3:
-            self.marks = max(self.marks, len(args[3]))
+        if self.snippets and len(args) > 4:  # compiled_snippet(fast, text, start, end, marks)
+            self.marks = max(self.marks, len(args[4]))
         return self.func(*args, **kwargs)
 
 
@@ -70,8 +70,8 @@ def test_25000_repetitions_report_ten_hits_and_the_exact_count() -> None:
 def test_the_work_per_hit_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Snippets are built for the reported hits only, and after a few look-ups the
     offsets come from an index, not from scanning the text again (``_find_word``)."""
-    snippets = _Counted(matcher_module.make_snippet, snippets=True)
-    monkeypatch.setattr(matcher_module, "make_snippet", snippets)
+    snippets = _Counted(matcher_module.compiled_snippet, snippets=True)
+    monkeypatch.setattr(matcher_module, "compiled_snippet", snippets)
     lookups = _Counted(offsets._find_word)
     monkeypatch.setattr(offsets, "_find_word", lookups)
     m = matcher(KEYWORDS)

@@ -22,7 +22,8 @@ from monitor import plaintext, speedups
 from monitor.match import Matcher, compile_matcher
 from monitor.match.inflect import Inflector
 from monitor.match.normalize import fold_for_automaton
-from monitor.models import Article
+from monitor.match.snippets import _FLATTEN, DEFAULT_CONTEXT, ELLIPSIS, make_snippet
+from monitor.models import Article, Snippet
 from monitor.plaintext import pure_html_to_text
 from tests.match.helpers import ROOT, config
 
@@ -159,6 +160,37 @@ def test_compiled_fold_gives_the_bytes_the_automaton_gets(text: str) -> None:
         assert any(ord(c) > 0xFFFF for c in text)
     else:
         assert got == fold_for_automaton(text)[0]
+
+
+# -- snippets -----------------------------------------------------------------------------
+
+_SNIPPET_CHARS = st.sampled_from([*"ab ÿ.\n\t\x00\x7f\u2028\u00a0\u3000€ł", "\U0001f600"])
+
+
+@st.composite
+def snippet_cases(draw: st.DrawFn) -> tuple[str, int, int, list[tuple[int, int]], int]:
+    text = "".join(draw(st.lists(_SNIPPET_CHARS, max_size=260)))
+    start = draw(st.integers(-2, len(text) + 2))
+    end = draw(st.integers(start - 2, len(text) + 2))
+    bound = st.integers(-1, len(text) + 1)
+    marks = draw(st.lists(st.tuples(bound, bound), max_size=5))
+    context = draw(st.sampled_from([0, 1, 3, 10, DEFAULT_CONTEXT]))
+    return text, start, end, marks, context
+
+
+@settings(max_examples=800, deadline=None)
+@given(case=snippet_cases())
+@example(case=("a b " * 60, 100, 105, [(100, 105), (110, 113), (1, 2)], DEFAULT_CONTEXT))
+@example(case=("x\n" + "word " * 50 + "\u2028end", 40, 44, [], 10))
+def test_compiled_snippet_gives_what_make_snippet_gives(
+    case: tuple[str, int, int, list[tuple[int, int]], int],
+) -> None:
+    text, start, end, marks, context = case
+    made = fast.snippet(text, start, end, marks, context, Snippet, ELLIPSIS, _FLATTEN)
+    if made is NotImplemented:  # a span outside the text: the Python code decides
+        assert not (0 <= start <= end <= len(text))
+        return
+    assert made == make_snippet(text, start, end, marks, context)
 
 
 # -- the whole matcher --------------------------------------------------------------------
