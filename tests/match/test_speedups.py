@@ -373,3 +373,23 @@ def test_compiled_scan_agrees_where_keys_overlap(terms: list[str], text: str) ->
     pure = compile_matcher(cfg, Inflector(compute=False), compiled=False)
     article = Article(feed_id="t", key="k", title=text, summary=text[::-1], content=text)
     assert compiled.explain(article) == pure.explain(article)
+
+
+def test_a_stale_build_is_not_used_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An update without a reinstall leaves an extension built from older source: its
+    interface may differ, so it is not used, and the log says how to rebuild it."""
+    from monitor import _speedups  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(_speedups, "VERSION", speedups.VERSION - 1)  # the one fault
+    speedups.built.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="monitor.speedups"):
+            assert speedups.built() is None
+        assert "setup.py build_ext --inplace" in caplog.text
+        assert str(speedups.VERSION - 1) in caplog.text
+    finally:
+        monkeypatch.undo()
+        speedups.built.cache_clear()
+    assert speedups.built() is _speedups
