@@ -305,7 +305,7 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
     from monitor.models import CycleReport
     from monitor.pipeline.build import load_configs, matcher, routing
     from monitor.pipeline.poll import Poller
-    from monitor.store import Store
+    from monitor.store import Store, cache_for
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-poll-"))
     # On PostgreSQL (--database), every run in a fresh database of its own, dropped after.
@@ -327,7 +327,8 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
         workers = default_parse_workers() if args.parse_workers is None else args.parse_workers
         stages = StageClock(parse_in_process=workers == 0)
         out["parse_workers"] = workers
-        with Store(tmp / "state", database_url=url) as store:
+        cache = cache_for(len(cfg.feeds.feeds))  # as `monitor poll` and `monitor run` size it
+        with Store(tmp / "state", database_url=url, cache_mib=cache) as store:
             server = ServerCpu(store.conn) if url else None
 
             async def cycle() -> CycleReport:

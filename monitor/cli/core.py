@@ -147,7 +147,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     for w in cfg.feeds.warnings:
         print(f"warning: {w}", file=sys.stderr)
     try:
-        store, lock = open_state(args.state, database_url=args.database)
+        store, lock = open_state(args.state, database_url=args.database, feeds=len(cfg.feeds.feeds))
     except StateLockedError as busy:
         report, delivery = _poll_by_service(args, busy)
     else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from monitor.config.specs import FeedsConfig, KeywordsConfig
 from monitor.errors import ConfigError, ConfigErrors
-from monitor.store import StateLock, Store, ensure_state_dir
+from monitor.store import StateLock, Store, cache_for, ensure_state_dir
 
 if TYPE_CHECKING:
     # Imported where used: the matcher and the poller pull in the parsers, numpy and
@@ -92,10 +92,15 @@ def matcher(keywords: KeywordsConfig) -> Matcher:
 
 
 def open_state(
-    state_dir: str | os.PathLike[str], *, lock: bool = True, database_url: str | None = None
+    state_dir: str | os.PathLike[str],
+    *,
+    lock: bool = True,
+    database_url: str | None = None,
+    feeds: int | None = None,
 ) -> tuple[Store, StateLock | None]:
     """Open the state database (``database_url``, else SQLite in ``state_dir``), taking
-    the state directory's process lock when ``lock``.
+    the state directory's process lock when ``lock``; ``feeds``: how many the
+    configuration has (SQLite's page cache is sized by it, ``store.db.cache_for``).
 
     Raises:
         StateLockedError: another monitor process uses this state directory.
@@ -107,7 +112,10 @@ def open_state(
         state_lock = StateLock(path)
         state_lock.acquire()
     try:
-        store = Store(path, database_url=database_url)
+        if feeds is None:
+            store = Store(path, database_url=database_url)
+        else:
+            store = Store(path, database_url=database_url, cache_mib=cache_for(feeds))
     except BaseException:
         if state_lock:
             state_lock.release()

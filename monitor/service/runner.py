@@ -50,7 +50,7 @@ from monitor.service.request_worker import RequestWorker
 from monitor.service.singletons import Singletons
 from monitor.service.tasks import Tasks, utcnow
 from monitor.settings import DEFAULT_HTTP
-from monitor.store import StateLock, Store, ensure_state_dir
+from monitor.store import StateLock, Store, cache_for, ensure_state_dir
 
 __all__ = ["DEFAULT_HTTP", "Service", "ServiceOptions", "default_instance", "utcnow"]
 
@@ -103,7 +103,7 @@ class Service:
             url = self.opt.database_url or (
                 self.opt.settings.database_url.reveal() if self.opt.settings.database_url else None
             )
-            self._store = Store(state, database_url=url)
+            self._store = Store(state, database_url=url, cache_mib=cache_for(len(cfg.feeds.feeds)))
             try:
                 return await self._serve(cfg)
             finally:

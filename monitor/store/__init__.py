@@ -35,6 +35,7 @@ from monitor.store.db import (
     BUSY_TIMEOUT,
     CACHE_MIB,
     DB_NAME,
+    cache_for,
     check_identity,
     connect,
     storage_error,
@@ -53,6 +54,7 @@ __all__ = [
     "StateLock",
     "Store",
     "StoredArticle",
+    "cache_for",
     "describe_database",
     "ensure_state_dir",
 ]

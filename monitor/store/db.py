@@ -50,6 +50,15 @@ CACHE_MIB = 32
 2 MB).  Issue 15: at 10,000 feeds the indexes outgrew the default cache and every insert
 read its pages back through the kernel: a cold cycle wrote 6.4 GB for a 0.63 GB file."""
 
+
+def cache_for(feeds: int) -> int:
+    """The page cache, MiB, for a state of ``feeds`` feeds: one MiB per 256 feeds, 2 to
+    ``CACHE_MIB``.  The cache fills up to its size during a cold cycle, and at 1,000 feeds
+    (a 40 MB database) 32 MiB cost 31 MB of the process's memory and no time (peak PSS
+    of a cold cycle 178 -> 151 MB with 2 MiB, CPU 8.4 -> 7.6 s); 10,000 feeds need it."""
+    return max(2, min(CACHE_MIB, feeds // 256))
+
+
 PAGE_SIZE = 8192
 """Bytes a page of a new database (SQLite's default is 4,096; an existing file keeps its
 own).  An article row is 600-700 bytes: a 4 KiB page left about 10 % of it unused, and the
