@@ -169,8 +169,10 @@ def one(args: argparse.Namespace, farm: FeedFarm, instances: int, run: int) -> R
         articles = int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])  # type: ignore[index]
         twice = int(
             conn.execute(
-                "SELECT COUNT(*) FROM (SELECT feed_id, key FROM articles"
-                " GROUP BY feed_id, key HAVING COUNT(*) > 1) d"
+                # A stored key is packed ("guid:" alone when it is "guid:" + url, "link:"
+                # alone when "link:" + canonical URL): with both URLs it is the whole key.
+                "SELECT COUNT(*) FROM (SELECT 1 FROM articles"
+                " GROUP BY feed_id, key, url, canonical_url HAVING COUNT(*) > 1) d"
             ).fetchone()[0]  # type: ignore[index]
         )
         answered = farm.stats().get("status", {})
