@@ -10,10 +10,9 @@ import struct
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from monitor.render import edition
 from monitor.render.email import render_digest_email
+from tests.support.ci import missing
 from tests.support.digest_sample import DAY_PRIORITIES, edition_day
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -23,10 +22,7 @@ WIDTH, HEIGHT = 760, 1500
 
 def test_the_stories_digest_renders_in_a_browser(tmp_path: Path) -> None:
     if CHROMIUM is None:
-        message = "needs chromium (apt-get install chromium; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("needs chromium (apt-get install chromium; .ci/run does)")
     digest, _ = edition.stories_edition(edition_day(), DAY_PRIORITIES, max_items=8)
     html = render_digest_email(digest, mail_from="EU Watch <watch@example.org>").html
     assert html is not None

@@ -5,7 +5,6 @@ state directory, a taken HTTP port."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import sqlite3
@@ -24,6 +23,7 @@ from monitor.settings import Settings
 from monitor.store import Store
 from monitor.store.db import DB_NAME, check_file
 from tests.support.app import make_app
+from tests.support.ci import missing
 from tests.support.engines import engine_url
 from tests.support.records import record
 
@@ -190,9 +190,7 @@ def immutable_dir(tmp_path: Path) -> Iterator[Path]:
     state.mkdir()
     chattr = shutil.which("chattr")
     if chattr is None or subprocess.run([chattr, "+i", str(state)], check=False).returncode:
-        if os.environ.get("CI"):
-            pytest.fail("chattr +i is not available on this CI machine")
-        pytest.skip("chattr +i is not available here")
+        missing("chattr +i is not available here")
     try:
         yield state
     finally:

@@ -213,6 +213,8 @@ def find_server(environ: dict[str, str] | None = None) -> PostgresServer:
 
 import pytest  # noqa: E402
 
+from tests.support.ci import missing  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
@@ -220,9 +222,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         server = find_server()
     except PostgresUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL: {exc}", pytrace=False)
-        pytest.skip(str(exc))
+        missing(f"needs PostgreSQL: {exc}")
     try:
         yield server
     finally:

@@ -22,6 +22,7 @@ from monitor.pipeline.runtime import build_deliverer
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.web.unsubscribe import make_token
+from tests.support.ci import missing, under_ci
 from tests.support.dashboard import DIGEST, EVIL, SECRET, seed, serve
 from tests.support.engines import engine_url
 
@@ -33,11 +34,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        message = "chromium is not installed: apt-get install chromium (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    if os.environ.get("CI"):
+        missing("chromium is not installed: apt-get install chromium (.ci/run does)")
+    if under_ci():
         import playwright.sync_api as sync_api  # in the test extra: missing is a failure
     else:
         sync_api = pytest.importorskip("playwright.sync_api")
