@@ -23,21 +23,12 @@ import pytest
 from tests.support.app import write_feeds
 from tests.support.ci import missing
 from tests.support.feedserver import FeedServer, rss_feed
+from tests.support.instances import KEYWORDS  # one alerting watchlist
 from tests.support.postgres import PostgresUnavailable, ThrowawayCluster, _binary
 from tests.support.telegram_server import TelegramServer
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = """\
-destinations:
-  eu-channel:
-    telegram: "@eu_ai_watch"
-watchlists:
-  ai-act:
-    title: EU AI Act
-    any: ["AI Act"]
-    alert: [eu-channel]
-"""
 
 
 @pytest.fixture

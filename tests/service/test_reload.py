@@ -22,21 +22,12 @@ from tests.support.app import App, make_app, write_feeds
 from tests.support.engines import engine_url
 from tests.support.feedserver import FeedServer, rss_feed
 from tests.support.hostile import alias_bomb
+from tests.support.instances import KEYWORDS  # one alerting watchlist
 from tests.support.telegram_server import TelegramServer
 from tests.support.wait import until, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
-KEYWORDS = """\
-destinations:
-  eu-channel:
-    telegram: "@eu_ai_watch"
-watchlists:
-  ai-act:
-    title: EU AI Act
-    any: ["AI Act"]
-    alert: [eu-channel]
-"""
 WITH_EDPB = (
     KEYWORDS
     + """\
