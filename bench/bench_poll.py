@@ -99,6 +99,10 @@ class PssSampler:
     peak_split: tuple[float, float] = (0.0, 0.0)
     """(this process, its children) PSS in MB at the highest PSS of the whole run."""
     _overall = 0.0
+    cpu = 0.0
+    """CPU seconds the sampling thread has used (about 1.3 ms a sample of two processes):
+    ``timed`` takes it out of the contender's CPU, which would otherwise grow with its
+    wall time (0.6 s in a 12 s cycle)."""
 
     @classmethod
     def sample(cls) -> None:
@@ -129,7 +133,9 @@ class PssSampler:
 
         def run() -> None:
             while True:
+                started = time.thread_time()
                 cls.sample()
+                cls.cpu += time.thread_time() - started
                 time.sleep(0.05)
 
         threading.Thread(target=run, daemon=True).start()
@@ -158,11 +164,12 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, Result]:
     load = os.getloadavg()[0]
     PssSampler.reset()
     w0, c0, q0 = time.perf_counter(), time.process_time(), runqueue_wait()
-    k0 = children_cpu()
+    k0, s0 = children_cpu(), PssSampler.cpu
     value = fn()
-    # monitor's parser process (a child, reaped when the cycle ends) counts as its CPU.
+    # monitor's parser process (a child, reaped when the cycle ends) counts as its CPU;
+    # the memory sampler's thread does not.
     wall = time.perf_counter() - w0
-    cpu = time.process_time() - c0 + children_cpu() - k0
+    cpu = time.process_time() - c0 + children_cpu() - k0 - (PssSampler.cpu - s0)
     queued = runqueue_wait() - q0
     m = {"wall": wall, "cpu": cpu, "queued": queued, "unqueued": wall - queued, "load": load}
     PssSampler.sample()
@@ -544,7 +551,8 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         f"{args.latency[0] * 1000:.0f}-{args.latency[1] * 1000:.0f} ms; ETag, Last-Modified "
         "and 304 as a real site; gzip. Each contender runs in a fresh subprocess per run: "
         "wall time, CPU time (`time.process_time()` of that process: user + system, all "
-        "threads, plus the CPU of its child processes: monitor's parser process) and peak "
+        "threads but the memory sampler's, plus the CPU of its child processes: monitor's "
+        "parser process) and peak "
         "memory (the highest summed RSS and summed PSS of the process and its children "
         "during the phase, sampled every 50 ms; PSS counts the pages a forked child shares "
         "with its parent once, RSS twice). monitor: a fresh state directory, the "
@@ -767,7 +775,8 @@ def engines_report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list
         f"item on {changed} feeds), monitor only, once on SQLite (a fresh state directory) "
         "and once on PostgreSQL (a fresh database, one connection, as `monitor run` "
         f"opens it) per run, alternating; medians of {len(lite)} runs. *Client CPU*: the "
-        "monitor process and its parser process (`time.process_time()` + children). "
+        "monitor process and its parser process (`time.process_time()` + children, less "
+        "the memory sampler's thread). "
         "*Server CPU* (PostgreSQL only): psutil's user + system time, before and after each "
         "cycle, of the server process serving monitor's connection (`pg_backend_pid()`) "
         "plus the server's background processes (`pg_stat_activity` rows that are not a "
