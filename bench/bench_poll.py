@@ -272,8 +272,8 @@ class ServerCpu:
         self.conn = conn
         self.backend = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
 
-    def read(self) -> tuple[float, float]:
-        """(this backend, the background processes) CPU seconds so far."""
+    def read(self) -> tuple[float, dict[int, float]]:
+        """This backend's CPU seconds so far, and each background process's."""
         import psutil
 
         aux = [
@@ -283,14 +283,26 @@ class ServerCpu:
             )
         ]
 
-        def cpu(pid: int) -> float:
+        def cpu(pid: int) -> float | None:
             try:
                 t = psutil.Process(pid).cpu_times()
             except psutil.Error:
-                return 0.0
+                return None
             return float(t.user + t.system)
 
-        return cpu(self.backend), sum(cpu(pid) for pid in aux)
+        return cpu(self.backend) or 0.0, {
+            pid: used for pid in aux if (used := cpu(pid)) is not None
+        }
+
+    @staticmethod
+    def aux_delta(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU the background processes used between two ``read``: a process that started
+        meanwhile (an autovacuum worker) counts in full; one that ended meanwhile counts
+        until it was last seen (a summed list of whoever runs at each end went negative
+        when an autovacuum worker ended during a cycle)."""
+        return sum(after.get(pid, used) - used for pid, used in before.items()) + sum(
+            used for pid, used in after.items() if pid not in before
+        )
 
 
 def server_database(server: str, name: str) -> str:
@@ -355,12 +367,12 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
                 if phase == "changed":
                     count = round(len(farm["urls"]) * CHANGED_SHARE)
                     FeedFarm.control(farm["control"], "publish", count=count, seed=args.run)
-                s0 = server.read() if server else (0.0, 0.0)
+                s0 = server.read() if server else (0.0, {})
                 report, m = timed(lambda: asyncio.run(cycle()))
                 if server:
                     s1 = server.read()
                     m["server_cpu"] = s1[0] - s0[0]
-                    m["server_aux_cpu"] = s1[1] - s0[1]
+                    m["server_aux_cpu"] = server.aux_delta(s0[1], s1[1])
                 m["stages"] = stages.take()
                 m["status"] = dict(Counter(r.status for r in report.feeds))
                 m["new"] = report.new
