@@ -101,3 +101,58 @@ def test_a_cycle_writes_its_polls_in_fewer_transactions_than_feeds(
     assert 1 <= poller.batches < len(names) // 2
     with app.store() as store:
         assert store.count_articles() == 2 * len(names)
+
+
+class LosesTheConnectionOnce(StoryIndex):
+    """The story index, which has the server end the store's connection once, while a
+    poll of feed ``feed_id`` is being written in a batch (the fault seam)."""
+
+    def __init__(self, feed_id: str, url: str) -> None:
+        super().__init__()
+        self.feed_id = feed_id
+        self.url = url
+        self.killed = 0
+
+    def plan(
+        self,
+        rows: StoryRows,
+        entries: Sequence[tuple[Article, Fingerprint | None] | None],
+        now: datetime,
+    ) -> StoryPlan:
+        first = next((e for e in entries if e is not None), None)
+        if not self.killed and first is not None and first[0].feed_id == self.feed_id:
+            import psycopg
+
+            self.killed += 1
+            pid = rows._conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            with psycopg.connect(self.url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return super().plan(rows, entries, now)
+
+
+@pytest.mark.postgresql_only
+def test_on_postgresql_a_connection_lost_in_a_batch_loses_no_poll(
+    feed_server: FeedServer, tmp_path: Path, postgres_url: str
+) -> None:
+    """Issue 11: the server ends the connection while a batch is being written; the
+    batch fails, its polls are written again one by one on a new connection: every feed
+    recorded once, nothing lost, nothing twice."""
+    for name in FEEDS:
+        items = [
+            (f"{name}{i}", f"AI Act news {name} {i}", f"https://{name}.eu/{i}") for i in range(3)
+        ]
+        feed_server.feed(f"/{name}.xml", rss_feed(name, items))
+    app = make_app(tmp_path, {name: feed_server.url(f"/{name}.xml") for name in FEEDS})
+    stories = LosesTheConnectionOnce("c", postgres_url)
+
+    report, poller = asyncio.run(app.acycle(stories=stories, write_batch=64, hang_guard=60))
+
+    assert stories.killed == 1
+    assert {r.feed_id: (r.status, r.new) for r in report.feeds} == {
+        name: ("ok", 3) for name in FEEDS
+    }
+    assert poller.store.reconnects == 1
+    with app.store() as store:
+        assert store.count_articles() == 15
+    again = app.cycle(write_batch=64, hang_guard=60)
+    assert sum(r.new for r in again.feeds) == 0
