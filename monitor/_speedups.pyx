@@ -180,6 +180,7 @@ cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
 cdef uint64_t FNV_PRIME = 1099511628211ULL
 
 cdef int FILTER_BITS = 20  # monitor/speedups.py: _FILTER_BITS
+cdef int PREFIX_FILTER_BITS = 12  # monitor/speedups.py: _PREFIX_FILTER_BITS
 
 
 cdef class Words:
@@ -199,6 +200,7 @@ cdef class Words:
     cdef uint64_t b_mask
     cdef uint64_t prefix_lengths
     cdef const uint8_t* filter
+    cdef const uint8_t* prefix_filter
     cdef const int32_t* c_pid
     cdef const int32_t* c_next
     cdef const uint32_t* c_off
@@ -216,6 +218,8 @@ cdef class Words:
         self.b_mask = len(tables[2]) // 8 - 1
         if len(tables[4]) != 1 << (FILTER_BITS - 3):
             raise ValueError("word index: wrong filter size")
+        if len(tables) != 12 or len(tables[11]) != 1 << (PREFIX_FILTER_BITS - 3):
+            raise ValueError("word index: wrong prefix filter size")
         self._keep = tables
         k = tables
         self.a_hash = <const uint64_t*> PyBytes_AS_STRING(k[0])
@@ -229,6 +233,7 @@ cdef class Words:
         self.c_len = <const uint32_t*> PyBytes_AS_STRING(k[8])
         self.c_open = <const uint8_t*> PyBytes_AS_STRING(k[9])
         self._blob = k[10]
+        self.prefix_filter = <const uint8_t*> PyBytes_AS_STRING(k[11])
         self.blob = <const uint8_t*> PyBytes_AS_STRING(self._blob)
 
     cdef inline int32_t _head(self, const uint64_t* hashes, const int32_t* heads,
@@ -251,6 +256,7 @@ cdef class Words:
         cdef int32_t c
         cdef int32_t pending[64]
         cdef int npending, q
+        cdef uint64_t f
         while i < n:
             if d[i] == 32:
                 i += 1
@@ -264,6 +270,12 @@ cdef class Words:
                 i += 1
                 l += 1
                 if l < 64 and (self.prefix_lengths >> l) & 1:
+                    # Most words look up several lengths: the prefixes' own filter, 512
+                    # bytes, stays in the first-level cache (with thousands of prefixes
+                    # it fills up, and the main filter decides).
+                    f = h >> (64 - PREFIX_FILTER_BITS)
+                    if not (self.prefix_filter[f >> 3] >> (f & 7)) & 1:
+                        continue
                     c = self._head(self.b_hash, self.b_head, self.b_mask, h)
                     while c != -1:
                         if (self.c_len[c] == l

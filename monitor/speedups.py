@@ -105,6 +105,7 @@ _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK64 = (1 << 64) - 1
 _FILTER_BITS = 20  # _speedups.pyx: FILTER_BITS
+_PREFIX_FILTER_BITS = 12  # _speedups.pyx: PREFIX_FILTER_BITS
 _MAX_PREFIX = 64
 
 
@@ -163,7 +164,12 @@ def word_index(fast: ModuleType, keys: list[bytes]) -> Any:
     for h, _, _ in first + prefix:
         top = h >> (64 - _FILTER_BITS)
         bits[top >> 3] |= 1 << (top & 7)
+    prefix_bits = bytearray(1 << (_PREFIX_FILTER_BITS - 3))
+    for h, _, _ in prefix:
+        top = h >> (64 - _PREFIX_FILTER_BITS)
+        prefix_bits[top >> 3] |= 1 << (top & 7)
     tables = [a_hash, a_head, b_hash, b_head, bits, pids, chain, offsets, lengths, opens, blob]
+    tables.append(prefix_bits)
     return fast.Words(residual, prefix_lengths, [bytes(t) for t in tables])
 
 
