@@ -99,6 +99,10 @@ class PssSampler:
     peak_split: tuple[float, float] = (0.0, 0.0)
     """(this process, its children) PSS in MB at the highest PSS of the whole run."""
     _overall = 0.0
+    cpu = 0.0
+    """CPU seconds the sampling thread has used (about 1.3 ms a sample of two processes):
+    ``timed`` takes it out of the contender's CPU, which would otherwise grow with its
+    wall time (0.6 s in a 12 s cycle)."""
 
     @classmethod
     def sample(cls) -> None:
@@ -129,7 +133,9 @@ class PssSampler:
 
         def run() -> None:
             while True:
+                started = time.thread_time()
                 cls.sample()
+                cls.cpu += time.thread_time() - started
                 time.sleep(0.05)
 
         threading.Thread(target=run, daemon=True).start()
@@ -158,11 +164,12 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, Result]:
     load = os.getloadavg()[0]
     PssSampler.reset()
     w0, c0, q0 = time.perf_counter(), time.process_time(), runqueue_wait()
-    k0 = children_cpu()
+    k0, s0 = children_cpu(), PssSampler.cpu
     value = fn()
-    # monitor's parser process (a child, reaped when the cycle ends) counts as its CPU.
+    # monitor's parser process (a child, reaped when the cycle ends) counts as its CPU;
+    # the memory sampler's thread does not.
     wall = time.perf_counter() - w0
-    cpu = time.process_time() - c0 + children_cpu() - k0
+    cpu = time.process_time() - c0 + children_cpu() - k0 - (PssSampler.cpu - s0)
     queued = runqueue_wait() - q0
     m = {"wall": wall, "cpu": cpu, "queued": queued, "unqueued": wall - queued, "load": load}
     PssSampler.sample()
@@ -265,8 +272,8 @@ class ServerCpu:
         self.conn = conn
         self.backend = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
 
-    def read(self) -> tuple[float, float]:
-        """(this backend, the background processes) CPU seconds so far."""
+    def read(self) -> tuple[float, dict[int, float]]:
+        """This backend's CPU seconds so far, and each background process's."""
         import psutil
 
         aux = [
@@ -276,14 +283,26 @@ class ServerCpu:
             )
         ]
 
-        def cpu(pid: int) -> float:
+        def cpu(pid: int) -> float | None:
             try:
                 t = psutil.Process(pid).cpu_times()
             except psutil.Error:
-                return 0.0
+                return None
             return float(t.user + t.system)
 
-        return cpu(self.backend), sum(cpu(pid) for pid in aux)
+        return cpu(self.backend) or 0.0, {
+            pid: used for pid in aux if (used := cpu(pid)) is not None
+        }
+
+    @staticmethod
+    def aux_delta(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU the background processes used between two ``read``: a process that started
+        meanwhile (an autovacuum worker) counts in full; one that ended meanwhile counts
+        until it was last seen (a summed list of whoever runs at each end went negative
+        when an autovacuum worker ended during a cycle)."""
+        return sum(after.get(pid, used) - used for pid, used in before.items()) + sum(
+            used for pid, used in after.items() if pid not in before
+        )
 
 
 def server_database(server: str, name: str) -> str:
@@ -348,12 +367,12 @@ def worker_monitor(farm: dict[str, Any], args: argparse.Namespace) -> Result:
                 if phase == "changed":
                     count = round(len(farm["urls"]) * CHANGED_SHARE)
                     FeedFarm.control(farm["control"], "publish", count=count, seed=args.run)
-                s0 = server.read() if server else (0.0, 0.0)
+                s0 = server.read() if server else (0.0, {})
                 report, m = timed(lambda: asyncio.run(cycle()))
                 if server:
                     s1 = server.read()
                     m["server_cpu"] = s1[0] - s0[0]
-                    m["server_aux_cpu"] = s1[1] - s0[1]
+                    m["server_aux_cpu"] = server.aux_delta(s0[1], s1[1])
                 m["stages"] = stages.take()
                 m["status"] = dict(Counter(r.status for r in report.feeds))
                 m["new"] = report.new
@@ -544,7 +563,8 @@ def report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list[Result]
         f"{args.latency[0] * 1000:.0f}-{args.latency[1] * 1000:.0f} ms; ETag, Last-Modified "
         "and 304 as a real site; gzip. Each contender runs in a fresh subprocess per run: "
         "wall time, CPU time (`time.process_time()` of that process: user + system, all "
-        "threads, plus the CPU of its child processes: monitor's parser process) and peak "
+        "threads but the memory sampler's, plus the CPU of its child processes: monitor's "
+        "parser process) and peak "
         "memory (the highest summed RSS and summed PSS of the process and its children "
         "during the phase, sampled every 50 ms; PSS counts the pages a forked child shares "
         "with its parent once, RSS twice). monitor: a fresh state directory, the "
@@ -767,7 +787,8 @@ def engines_report(args: argparse.Namespace, farm: FeedFarm, res: dict[str, list
         f"item on {changed} feeds), monitor only, once on SQLite (a fresh state directory) "
         "and once on PostgreSQL (a fresh database, one connection, as `monitor run` "
         f"opens it) per run, alternating; medians of {len(lite)} runs. *Client CPU*: the "
-        "monitor process and its parser process (`time.process_time()` + children). "
+        "monitor process and its parser process (`time.process_time()` + children, less "
+        "the memory sampler's thread). "
         "*Server CPU* (PostgreSQL only): psutil's user + system time, before and after each "
         "cycle, of the server process serving monitor's connection (`pg_backend_pid()`) "
         "plus the server's background processes (`pg_stat_activity` rows that are not a "

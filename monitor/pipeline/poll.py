@@ -191,6 +191,9 @@ class Poller:
     seconds after its first write (issue 15: a commit per feed cost a third of a cold
     cycle's store time and most of its disk writes).  1: every poll commits alone."""
     write_delay: float = WRITE_DELAY
+    batches: int = field(default=0, init=False)
+    """How many batches of polls were written (a diagnostic: fewer than the polls when
+    batching works)."""
     _writes: list[tuple[Callable[[], PollReport], asyncio.Future[PollReport]]] = field(
         default_factory=list, init=False, repr=False
     )
@@ -528,8 +531,12 @@ class Poller:
 
     async def _write(self, job: Callable[[], PollReport]) -> PollReport:
         """Run ``job`` (a poll's writes: ``_record``, ``_unchanged`` or ``_failed``) in a
-        batch with other polls' (``write_batch``); its report, or its error."""
-        if self.write_batch <= 1 or self.store.engine != "sqlite":
+        batch with other polls' (``write_batch``); its report, or its error.
+
+        SQLite batches on the event loop; PostgreSQL only during a cycle, on its store
+        thread (``cycle``), so the loop goes on fetching while a batch is written."""
+        batching = self.store.engine == "sqlite" or self._writer is not None
+        if self.write_batch <= 1 or not batching:
             return await self._in_writer(job)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[PollReport] = loop.create_future()
@@ -548,35 +555,69 @@ class Poller:
             raise
 
     def _flush_writes(self) -> None:
-        """Write the queued polls in one transaction, each in a savepoint: one poll's
-        failure is that poll's; a failed commit fails them all (nothing was written)."""
+        """Write the queued polls in one transaction (``_run_batch``), here on SQLite, on
+        the cycle's store thread on PostgreSQL; then hand each poll its outcome."""
         if self._flush_at is not None:
             self._flush_at[1].cancel()
             self._flush_at = None
         writes, self._writes = self._writes, []
-        done: list[tuple[asyncio.Future[PollReport], PollReport | Exception]] = []
+        if not writes:
+            return
+        jobs = [job for job, _ in writes]
+        futures = [future for _, future in writes]
+        writer = self._writer
+        if writer is None:
+            _settle(futures, self._run_batch(jobs))
+            return
+        running = asyncio.get_running_loop().run_in_executor(writer, self._run_batch, jobs)
+
+        def settle(done: asyncio.Future[list[PollReport | Exception]]) -> None:
+            if done.cancelled():
+                for future in futures:
+                    if not future.done():
+                        future.cancel()
+                return
+            exc = done.exception()
+            _settle(futures, [exc] * len(futures) if isinstance(exc, Exception) else done.result())
+
+        running.add_done_callback(settle)
+
+    def _run_batch(self, jobs: Sequence[Callable[[], PollReport]]) -> list[PollReport | Exception]:
+        """Run ``jobs`` in one transaction (``Store.batch``); each one's report or error.
+
+        SQLite runs each in a savepoint: one poll's failure is that poll's; a failed
+        commit fails them all (nothing was written).  On PostgreSQL the batch is one
+        pipeline, which a failed statement ends: when the batch fails, each poll is
+        written again alone, in a transaction of its own, so that a failure is again
+        that poll's only (issue 11: a commit and a store-thread hand-over per poll made a
+        cold cycle on PostgreSQL twice as slow as on SQLite)."""
+        outcomes: list[PollReport | Exception] = []
         filed: list[int] = []
         self._filed = filed
+        self.batches += 1
         try:
             with self.store.batch():
-                for job, future in writes:
+                for job in jobs:
                     try:
-                        done.append((future, job()))
+                        outcomes.append(job())
                     except Exception as exc:  # this poll's failure (poll_safely reports it)
-                        done.append((future, exc))
+                        outcomes.append(exc)
         except Exception as exc:
-            done = [(future, exc) for _, future in writes]
             if self.stories is not None and filed:
                 self.stories.discard(filed)  # their rows were rolled back
+            if self.store.engine != "postgresql" or len(jobs) == 1:
+                return [exc] * len(jobs)
+            log.debug("storage: a batch of %d polls failed (%s); each alone now", len(jobs), exc)
+            self._filed = None
+            outcomes = []
+            for job in jobs:
+                try:
+                    outcomes.append(job())
+                except Exception as one:
+                    outcomes.append(one)
         finally:
             self._filed = None
-        for future, outcome in done:
-            if future.done():  # its poll was cancelled meanwhile
-                continue
-            if isinstance(outcome, Exception):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+        return outcomes
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -753,6 +794,18 @@ class Poller:
 
     def _fingerprint(self) -> Callable[[Article], Fingerprint] | None:
         return self.stories.fingerprint if self.stories is not None else None
+
+
+def _settle(
+    futures: Sequence[asyncio.Future[PollReport]], outcomes: Sequence[PollReport | Exception]
+) -> None:
+    for future, outcome in zip(futures, outcomes, strict=True):
+        if future.done():  # its poll was cancelled meanwhile
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 def _trim_heap() -> bool:

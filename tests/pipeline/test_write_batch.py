@@ -3,6 +3,7 @@ one poll's failed write is that poll's alone."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
@@ -78,3 +79,25 @@ def test_a_failed_write_in_a_batch_is_that_feeds_alone(
     # the next cycle, without the fault, finds c's articles new and the others' known
     again = app.cycle(write_batch=write_batch, hang_guard=60)
     assert {r.feed_id: r.new for r in again.feeds if r.new} == {"c": 3}
+
+
+def test_a_cycle_writes_its_polls_in_fewer_transactions_than_feeds(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Issues 15 and 11: on both engines a cycle's polls write in batches (on PostgreSQL
+    on the cycle's store thread), not a transaction each."""
+    names = [f"f{i}" for i in range(24)]
+    for name in names:
+        items = [
+            (f"{name}{i}", f"AI Act news {name} {i}", f"https://{name}.eu/{i}") for i in range(2)
+        ]
+        feed_server.feed(f"/{name}.xml", rss_feed(name, items))
+    app = make_app(tmp_path, {name: feed_server.url(f"/{name}.xml") for name in names})
+
+    report, poller = asyncio.run(app.acycle(write_batch=64, hang_guard=60))
+
+    assert [r.status for r in report.feeds] == ["ok"] * len(names)
+    assert sum(r.new for r in report.feeds) == 2 * len(names)
+    assert 1 <= poller.batches < len(names) // 2
+    with app.store() as store:
+        assert store.count_articles() == 2 * len(names)

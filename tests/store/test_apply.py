@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.dedupe import StoryIndex
+from monitor.errors import StorageError
 from monitor.models import Article, FeedSpec, Match, ParsedFeed
 from monitor.store import Store
 from monitor.update import PENDING, FeedIntent, Routing, StoryPlan, decide, prepare
@@ -130,9 +131,10 @@ def _applied(store: Store, prefix: str, *, fault: bool = False) -> int:
     return len(store.apply(intent.with_stories(plan)))
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: the next test
 def test_in_a_batch_a_failed_apply_undoes_only_its_own_writes(tmp_path: Path) -> None:
-    """Issue 15: a cycle's polls share one transaction (``Store.batch``); each apply is a
-    savepoint of it."""
+    """Issue 15: a cycle's polls share one transaction (``Store.batch``); on SQLite each
+    apply is a savepoint of it."""
     with Store(tmp_path, database_url=engine_url()) as store:
         store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
         with store.batch():
@@ -141,6 +143,31 @@ def test_in_a_batch_a_failed_apply_undoes_only_its_own_writes(tmp_path: Path) ->
                 _applied(store, "b", fault=True)
             assert _applied(store, "c") == 3
         assert counts(store) == (6, 6, 6, 6, 6)
+
+
+@pytest.mark.postgresql_only  # SQLite: the test above
+def test_on_postgresql_a_failed_apply_fails_the_batch(tmp_path: Path) -> None:
+    """Issue 11: on PostgreSQL a batch is one transaction in one pipeline, which a failed
+    statement ends: the batch raises when it ends and writes nothing (``Poller`` then
+    writes each poll alone: tests/pipeline/test_write_batch.py)."""
+    with Store(tmp_path, database_url=engine_url()) as store:
+        store.sync_feeds([FeedSpec(id="f", url="https://e.eu/feed")], NOW)
+        written: list[int] = []
+
+        def fails_in_the_middle() -> None:
+            with store.batch():
+                written.append(_applied(store, "a"))
+                with pytest.raises(IndexError):
+                    _applied(store, "b", fault=True)
+                written.append(_applied(store, "c"))
+
+        with pytest.raises(StorageError, match="a write of the batch failed"):
+            fails_in_the_middle()
+        assert written == [3, 3]
+        assert counts(store) == (0, 0, 0, 0, 0)
+        assert not store.conn.in_transaction
+        assert _applied(store, "d") == 3  # the connection is usable again
+        assert counts(store) == (3, 3, 3, 3, 3)
 
 
 def test_a_batch_that_fails_writes_nothing(tmp_path: Path) -> None:
@@ -156,7 +183,4 @@ def test_a_batch_that_fails_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="after the applies"):
             fails_after_the_applies()
         assert written == [3]
-        if store.engine == "sqlite":  # one transaction: nothing is written
-            assert counts(store) == (0, 0, 0, 0, 0)
-        else:  # PostgreSQL commits each apply on its own (the batch changes nothing)
-            assert counts(store) == (3, 3, 3, 3, 3)
+        assert counts(store) == (0, 0, 0, 0, 0)  # one transaction on both engines
