@@ -107,6 +107,21 @@ cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t** src_out=N
                 return None
             a = _offsets[c]
             b = a + _lengths[c]
+            if b - a == 1 and pos + 3 <= cap:  # most characters: one byte, room for it
+                byte = _blob[a]
+                if byte == 32:
+                    if not space:
+                        out[pos] = 32
+                        pos += 1
+                        space = True
+                else:
+                    if src != NULL:
+                        src[pos] = <int32_t> i
+                    out[pos] = byte
+                    pos += 1
+                    space = False
+                    high |= byte
+                continue
             if b - a != 1:
                 even = False
             if pos + <Py_ssize_t> (b - a) + 2 > cap:
