@@ -202,17 +202,17 @@ def results(fast: ModuleType) -> Any:
     from monitor.match.snippets import _FLATTEN, DEFAULT_CONTEXT, ELLIPSIS
     from monitor.models import Hit, Match, Snippet
 
-    def names(cls: type) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
+    def names(cls: type, expected: tuple[str, ...]) -> tuple[str, ...]:
+        # ``Results`` passes the values in this order: a model that changed must fail
+        # here, not fill the wrong fields.
+        found = tuple(f.name for f in dataclasses.fields(cls))
+        if found != expected:
+            raise RuntimeError(f"{cls.__name__} has fields {found}, _speedups expects {expected}")
+        return found
 
+    hit = names(Hit, ("term", "text", "field", "start", "end", "snippet", "actor", "form"))
+    snippet = names(Snippet, ("text", "marks"))
+    match = names(Match, ("watchlist", "score", "hits", "hit_count", "prominence"))
     return fast.Results(
-        Hit,
-        names(Hit),
-        Snippet,
-        names(Snippet),
-        Match,
-        names(Match),
-        DEFAULT_CONTEXT,
-        ELLIPSIS,
-        _FLATTEN,
+        Hit, hit, Snippet, snippet, Match, match, DEFAULT_CONTEXT, ELLIPSIS, _FLATTEN
     )
