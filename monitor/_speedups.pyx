@@ -23,7 +23,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp
 
-VERSION = 5
+VERSION = 6
 """Raised when the interface changes, so that a stale build is not used."""
 
 cdef extern from "Python.h":
@@ -64,14 +64,15 @@ def installed():
     return _offsets != NULL
 
 
-cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t* src=NULL,
-                  Py_ssize_t src_size=0):
+cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t** src_out=NULL):
     """The UTF-8 fold of ``text`` (``fold_for_automaton(text)[0]``), or None.
 
     ``ascii_out``: every byte is ASCII; ``even_out``: every character folded to exactly
-    one ASCII character (then the translation is one byte per character).  ``src``: if
-    given (``src_size`` bytes of the fold, from an earlier call), receives for each byte
-    of the fold but its spaces the index of the character of ``text`` it comes from."""
+    one ASCII character (then the translation is one byte per character).  ``src_out``:
+    if given, receives (on success; the caller frees it) an array that holds for each
+    byte of the fold but its spaces the index of the character of ``text`` it comes
+    from: recorded in the same pass, where a second fold used to cost as much again for
+    every article with a hit."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
@@ -86,8 +87,15 @@ cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t* src=NULL,
     cdef bint even = True
     cdef uint8_t* out = <uint8_t*> PyMem_Malloc(cap)
     cdef uint8_t* grown
+    cdef int32_t* src = NULL
+    cdef int32_t* src_grown
     if out == NULL:
         raise MemoryError()
+    if src_out != NULL:
+        src = <int32_t*> PyMem_Malloc(cap * sizeof(int32_t))
+        if src == NULL:
+            PyMem_Free(out)
+            raise MemoryError()
     try:
         out[0] = 32
         pos = 1
@@ -99,6 +107,21 @@ cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t* src=NULL,
                 return None
             a = _offsets[c]
             b = a + _lengths[c]
+            if b - a == 1 and pos + 3 <= cap:  # most characters: one byte, room for it
+                byte = _blob[a]
+                if byte == 32:
+                    if not space:
+                        out[pos] = 32
+                        pos += 1
+                        space = True
+                else:
+                    if src != NULL:
+                        src[pos] = <int32_t> i
+                    out[pos] = byte
+                    pos += 1
+                    space = False
+                    high |= byte
+                continue
             if b - a != 1:
                 even = False
             if pos + <Py_ssize_t> (b - a) + 2 > cap:
@@ -107,6 +130,11 @@ cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t* src=NULL,
                 if grown == NULL:
                     raise MemoryError()
                 out = grown
+                if src != NULL:
+                    src_grown = <int32_t*> PyMem_Realloc(src, cap * sizeof(int32_t))
+                    if src_grown == NULL:
+                        raise MemoryError()
+                    src = src_grown
             for k in range(a, b):
                 byte = _blob[k]
                 if byte == 32:
@@ -115,7 +143,7 @@ cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t* src=NULL,
                         pos += 1
                         space = True
                 else:
-                    if src != NULL and pos < src_size:
+                    if src != NULL:
                         src[pos] = <int32_t> i
                     out[pos] = byte
                     pos += 1
@@ -129,9 +157,14 @@ cdef object _fold(str text, bint* ascii_out, bint* even_out, int32_t* src=NULL,
             pos += 1
         ascii_out[0] = high < 0x80
         even_out[0] = even and high < 0x80
-        return PyBytes_FromStringAndSize(<char*> out, pos)
+        folded = PyBytes_FromStringAndSize(<char*> out, pos)
+        if src_out != NULL:
+            src_out[0] = src  # the caller's now
+            src = NULL
+        return folded
     finally:
         PyMem_Free(out)
+        PyMem_Free(src)
 
 
 def fold(str text):
@@ -162,6 +195,7 @@ cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
 cdef uint64_t FNV_PRIME = 1099511628211ULL
 
 cdef int FILTER_BITS = 20  # monitor/speedups.py: _FILTER_BITS
+cdef int PREFIX_FILTER_BITS = 12  # monitor/speedups.py: _PREFIX_FILTER_BITS
 
 
 cdef class Words:
@@ -181,6 +215,7 @@ cdef class Words:
     cdef uint64_t b_mask
     cdef uint64_t prefix_lengths
     cdef const uint8_t* filter
+    cdef const uint8_t* prefix_filter
     cdef const int32_t* c_pid
     cdef const int32_t* c_next
     cdef const uint32_t* c_off
@@ -198,6 +233,8 @@ cdef class Words:
         self.b_mask = len(tables[2]) // 8 - 1
         if len(tables[4]) != 1 << (FILTER_BITS - 3):
             raise ValueError("word index: wrong filter size")
+        if len(tables) != 12 or len(tables[11]) != 1 << (PREFIX_FILTER_BITS - 3):
+            raise ValueError("word index: wrong prefix filter size")
         self._keep = tables
         k = tables
         self.a_hash = <const uint64_t*> PyBytes_AS_STRING(k[0])
@@ -211,6 +248,7 @@ cdef class Words:
         self.c_len = <const uint32_t*> PyBytes_AS_STRING(k[8])
         self.c_open = <const uint8_t*> PyBytes_AS_STRING(k[9])
         self._blob = k[10]
+        self.prefix_filter = <const uint8_t*> PyBytes_AS_STRING(k[11])
         self.blob = <const uint8_t*> PyBytes_AS_STRING(self._blob)
 
     cdef inline int32_t _head(self, const uint64_t* hashes, const int32_t* heads,
@@ -233,6 +271,7 @@ cdef class Words:
         cdef int32_t c
         cdef int32_t pending[64]
         cdef int npending, q
+        cdef uint64_t f
         while i < n:
             if d[i] == 32:
                 i += 1
@@ -246,6 +285,12 @@ cdef class Words:
                 i += 1
                 l += 1
                 if l < 64 and (self.prefix_lengths >> l) & 1:
+                    # Most words look up several lengths: the prefixes' own filter, 512
+                    # bytes, stays in the first-level cache (with thousands of prefixes
+                    # it fills up, and the main filter decides).
+                    f = h >> (64 - PREFIX_FILTER_BITS)
+                    if not (self.prefix_filter[f >> 3] >> (f & 7)) & 1:
+                        continue
                     c = self._head(self.b_hash, self.b_head, self.b_mask, h)
                     while c != -1:
                         if (self.c_len[c] == l
@@ -276,27 +321,37 @@ def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):
     """Fold ``text`` and find every key in it: ``words`` for the keys it holds, ``find``
     (the residual automaton's ``find_matches_as_indexes``, or None) for the others.
 
-    Returns None when nothing was found; else ``(folded, translated, raw, spans)``: the
-    folded text as str, the translation as ASCII bytes when every character folded to
-    one ASCII character (else None), the sorted distinct ``(start, -stop, pattern)`` in
-    characters of ``folded``, and per ``(start, stop)`` of a hit the ``(start, end)`` in
-    ``text`` of the characters that its first and last letter come from (what
-    ``FoldedText.span`` computes before it takes in trailing marks and mended places).
+    Returns None when nothing was found; else ``(folded, translated, raw, spans,
+    breaks)``: the folded text as str, the translation as ASCII bytes when every
+    character folded to one ASCII character (else None), the sorted distinct ``(start,
+    -stop, pattern)`` in characters of ``folded``, per ``(start, stop)`` of a hit the
+    ``(start, end)`` in ``text`` of the characters that its first and last letter come
+    from (what ``FoldedText.span`` computes before it takes in trailing marks and mended
+    places), and where the field breaks (U+0001) are in ``folded``, in characters.
     ``NotImplemented``: the Python path must do it (also when the fold does not hold
     exactly ``breaks`` field breaks).
     """
     cdef bint ascii, even
+    cdef int32_t* src = NULL
+    if _offsets == NULL:
+        raise RuntimeError("no fold table installed")
+    data = _fold(text, &ascii, &even, &src)
+    if data is None:
+        return NotImplemented
+    try:
+        return _found(text, data, ascii, even, src, words, find, shapes, breaks)
+    finally:
+        PyMem_Free(src)
+
+
+cdef object _found(str text, bytes data, bint ascii, bint even, const int32_t* src,
+                   Words words, object find, list shapes, Py_ssize_t breaks):
+    # ``scan`` once the text is folded (``src``: from the fold, freed by the caller).
     cdef Py_ssize_t n, start, end, stop, j, count
     cdef const uint8_t* d
     cdef object pid, shape
     cdef int* chars
-    cdef int32_t* src
     cdef list residual
-    if _offsets == NULL:
-        raise RuntimeError("no fold table installed")
-    data = _fold(text, &ascii, &even)
-    if data is None:
-        return NotImplemented
     d = <const uint8_t*> PyBytes_AS_STRING(data)
     n = PyBytes_GET_SIZE(data)
     count = 0
@@ -324,18 +379,15 @@ def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):
     if not raw:
         return None
     # Where each hit is in ``text``: the characters that gave its first and last byte.
-    src = <int32_t*> PyMem_Malloc(n * sizeof(int32_t))
-    if src == NULL:
-        raise MemoryError()
-    try:
-        _fold(text, &ascii, &even, src, n)
-        spans = {}
-        for hit in raw:
-            start = hit[0]
-            stop = -<Py_ssize_t> hit[1]
-            spans[start, stop] = (src[start], src[stop - 1] + 1)
-    finally:
-        PyMem_Free(src)
+    spans = {}
+    for hit in raw:
+        start = hit[0]
+        stop = -<Py_ssize_t> hit[1]
+        spans[start, stop] = (src[start], src[stop - 1] + 1)
+    places = []
+    for j in range(n):
+        if d[j] == 1:
+            places.append(j)
     if ascii:
         folded = (<bytes> data).decode("ascii")
     else:
@@ -358,10 +410,40 @@ def scan(str text, Words words, object find, list shapes, Py_ssize_t breaks):
                 mapped.add((chars[start], -chars[stop], hit[2]))
             raw = mapped
             spans = {(chars[k[0]], chars[k[1]]): v for k, v in spans.items()}
+            places = [chars[j] for j in places]
         finally:
             PyMem_Free(chars)
     translated = _translation(text) if even else None
-    return folded, translated, sorted(raw) if len(raw) > 1 else list(raw), spans
+    return folded, translated, sorted(raw) if len(raw) > 1 else list(raw), spans, tuple(places)
+
+
+def accept(list raw, tuple starts, list plain, object scan, object check, list hits):
+    """``Scanner._accept``: for each ``(start, -stop, pattern)`` of ``raw``, its field
+    (``bisect_right(starts, start)``) and, when ``plain[pattern]`` holds the pattern's
+    atoms (none of them needs a check), ``(atom, field, start, stop)`` appended to
+    ``hits`` for each; else (None) ``check(scan, pattern, field, start, stop)``, which
+    appends what passes, so that ``hits`` keeps the order of ``raw``."""
+    cdef Py_ssize_t lo, hi, mid, n = len(starts)
+    cdef object start, stop, pid, ids, atom, field
+    for item in raw:
+        start = item[0]
+        stop = -item[1]
+        pid = item[2]
+        lo = 0
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if start < starts[mid]:
+                hi = mid
+            else:
+                lo = mid + 1
+        field = lo
+        ids = plain[pid]
+        if ids is None:
+            check(scan, pid, field, start, stop)
+        else:
+            for atom in <tuple> ids:
+                hits.append((atom, field, start, stop))
 
 
 cdef bytes _translation(str text):
@@ -625,11 +707,9 @@ cdef inline bint _control(Py_UCS4 c):
     return c < 32 or c == 0x7F or c == 0x2028 or c == 0x2029
 
 
-def snippet(str text, Py_ssize_t start, Py_ssize_t end, object marks, Py_ssize_t context,
-            object make, str ellipsis, dict flatten):
-    """``snippets.make_snippet(text, start, end, marks, context)`` made by ``make``
-    (``Snippet``), or ``NotImplemented`` for a span outside ``text`` (``ellipsis``:
-    ``snippets.ELLIPSIS``; ``flatten``: ``snippets._FLATTEN``)."""
+cdef object _snippet(str text, Py_ssize_t start, Py_ssize_t end, object marks,
+                     Py_ssize_t context, str ellipsis, dict flatten):
+    """``(body, marks)`` of ``snippets.make_snippet``, or ``NotImplemented``."""
     cdef Py_ssize_t size = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void* d = PyUnicode_DATA(text)
@@ -680,10 +760,118 @@ def snippet(str text, Py_ssize_t start, Py_ssize_t end, object marks, Py_ssize_t
     elif hi < size:
         body += ellipsis
     if not marks:
-        return make(body, ((start + shift, end + shift),) if start < end else ())
+        return body, ((start + shift, end + shift),) if start < end else ()
     kept = [(start + shift, end + shift)] if start < end else []
     for s, e in set(marks):
         if lo <= s and e <= hi and s < e and (s != start or e != end):
             kept.append((s + shift, e + shift))
     kept.sort()
-    return make(body, tuple(kept))
+    return body, tuple(kept)
+
+
+def snippet(str text, Py_ssize_t start, Py_ssize_t end, object marks, Py_ssize_t context,
+            object make, str ellipsis, dict flatten):
+    """``snippets.make_snippet(text, start, end, marks, context)`` made by ``make``
+    (``Snippet``), or ``NotImplemented`` for a span outside ``text`` (``ellipsis``:
+    ``snippets.ELLIPSIS``; ``flatten``: ``snippets._FLATTEN``)."""
+    made = _snippet(text, start, end, marks, context, ellipsis, flatten)
+    if made is NotImplemented:
+        return made
+    return make(*made)
+
+
+# -- results ------------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    int PyObject_GenericSetAttr(object o, object name, object value) except -1
+
+
+cdef object _frozen(type cls, tuple names, tuple values):
+    # An instance of a frozen, slotted dataclass without its ``__init__``: what the
+    # generated one does (``object.__setattr__`` per field), without a Python frame and
+    # a method look-up per field.  The caller gives every field (no default applies).
+    cdef Py_ssize_t i
+    obj = cls.__new__(cls)
+    for i in range(len(names)):
+        PyObject_GenericSetAttr(obj, names[i], values[i])
+    return obj
+
+
+cdef class Results:
+    """Builds the matcher's ``Hit`` (with its ``Snippet``) and ``Match`` objects: about a
+    third of what a matched article costs is their ``__init__`` (frozen dataclasses set
+    each field through ``object.__setattr__``).  The same objects, equal field by field."""
+
+    cdef type hit_cls, snippet_cls, match_cls
+    cdef tuple hit_names, snippet_names, match_names
+    cdef Py_ssize_t context
+    cdef str ellipsis
+    cdef dict flatten
+
+    def __init__(self, type hit_cls, tuple hit_names, type snippet_cls, tuple snippet_names,
+                 type match_cls, tuple match_names, Py_ssize_t context, str ellipsis,
+                 dict flatten):
+        """``*_names``: the classes' fields in order: ``Hit`` (term, text, field, start,
+        end, snippet, actor, form), ``Snippet`` (text, marks), ``Match`` (watchlist,
+        score, hits, hit_count, prominence); the rest as for :func:`snippet`."""
+        if len(hit_names) != 8 or len(snippet_names) != 2 or len(match_names) != 5:
+            raise ValueError("results: unexpected fields")
+        self.hit_cls = hit_cls
+        self.hit_names = hit_names
+        self.snippet_cls = snippet_cls
+        self.snippet_names = snippet_names
+        self.match_cls = match_cls
+        self.match_names = match_names
+        self.context = context
+        self.ellipsis = ellipsis
+        self.flatten = flatten
+
+    def hit(self, str text, Py_ssize_t start, Py_ssize_t end, object marks, object term,
+            object field, object actor, object form):
+        """``Hit(term, text[start:end], field, start, end, make_snippet(text, start, end,
+        marks), actor, form)``, or ``NotImplemented`` for a span outside ``text``."""
+        made = _snippet(text, start, end, marks, self.context, self.ellipsis, self.flatten)
+        if made is NotImplemented:
+            return made
+        snippet = _frozen(self.snippet_cls, self.snippet_names, made)
+        return _frozen(
+            self.hit_cls,
+            self.hit_names,
+            (term, text[start:end], field, start, end, snippet, actor, form),
+        )
+
+    def match(self, object watchlist, object score, tuple hits, Py_ssize_t hit_count,
+              object prominence):
+        """``Match(watchlist, score, hits, hit_count, prominence)`` (its ``__post_init__``
+        included: ``hit_count`` is at least ``len(hits)``)."""
+        if hit_count < len(hits):
+            hit_count = len(hits)
+        return _frozen(
+            self.match_cls, self.match_names, (watchlist, score, hits, hit_count, prominence)
+        )
+
+
+def list_marks(str text):
+    """The list marks that ``prominence.is_roundup`` counts in ``text``, in one pass: the
+    bullets (``_BULLETS``) and the non-overlapping "\\n- ", "\\n* " and " | "."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* d = PyUnicode_DATA(text)
+    cdef Py_ssize_t i = 0, count = 0
+    cdef Py_UCS4 c, b
+    while i < n:
+        c = PyUnicode_READ(kind, d, i)
+        if c == 0x2022 or c == 0xB7 or c == 0x25AA or c == 0x25BA or c == 0x25A0:
+            count += 1
+        elif (c == 10 or c == 32) and i + 2 < n:
+            b = PyUnicode_READ(kind, d, i + 2)
+            if b == 32:
+                b = PyUnicode_READ(kind, d, i + 1)
+                if c == 10 and (b == 45 or b == 42):
+                    count += 1  # its last space may begin a " | ": go on from the "-"
+                elif c == 32 and b == 124:
+                    count += 1
+                    i += 3  # str.count: non-overlapping, so " | | " is one
+                    continue
+        i += 1
+    return count

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 PURE_ENV = PURE_MATCH_ENV
 
-VERSION = 5
+VERSION = 6
 """The interface of ``_speedups.pyx`` that this code expects (its ``VERSION``)."""
 _UNSAFE = 255
 
@@ -105,6 +105,7 @@ _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK64 = (1 << 64) - 1
 _FILTER_BITS = 20  # _speedups.pyx: FILTER_BITS
+_PREFIX_FILTER_BITS = 12  # _speedups.pyx: PREFIX_FILTER_BITS
 _MAX_PREFIX = 64
 
 
@@ -163,7 +164,12 @@ def word_index(fast: ModuleType, keys: list[bytes]) -> Any:
     for h, _, _ in first + prefix:
         top = h >> (64 - _FILTER_BITS)
         bits[top >> 3] |= 1 << (top & 7)
+    prefix_bits = bytearray(1 << (_PREFIX_FILTER_BITS - 3))
+    for h, _, _ in prefix:
+        top = h >> (64 - _PREFIX_FILTER_BITS)
+        prefix_bits[top >> 3] |= 1 << (top & 7)
     tables = [a_hash, a_head, b_hash, b_head, bits, pids, chain, offsets, lengths, opens, blob]
+    tables.append(prefix_bits)
     return fast.Words(residual, prefix_lengths, [bytes(t) for t in tables])
 
 
@@ -185,3 +191,28 @@ def _hash_table(entries: list[tuple[int, int, int]], chain: array[int]) -> tuple
         hashes[slot] = h
         heads[slot] = candidate
     return hashes.tobytes(), heads.tobytes()
+
+
+@cache
+def results(fast: ModuleType) -> Any:
+    """The compiled builder of the matcher's ``Hit``, ``Snippet`` and ``Match`` objects
+    (``_speedups.Results``): the same objects as their constructors make, faster."""
+    import dataclasses
+
+    from monitor.match.snippets import _FLATTEN, DEFAULT_CONTEXT, ELLIPSIS
+    from monitor.models import Hit, Match, Snippet
+
+    def names(cls: type, expected: tuple[str, ...]) -> tuple[str, ...]:
+        # ``Results`` passes the values in this order: a model that changed must fail
+        # here, not fill the wrong fields.
+        found = tuple(f.name for f in dataclasses.fields(cls))
+        if found != expected:
+            raise RuntimeError(f"{cls.__name__} has fields {found}, _speedups expects {expected}")
+        return found
+
+    hit = names(Hit, ("term", "text", "field", "start", "end", "snippet", "actor", "form"))
+    snippet = names(Snippet, ("text", "marks"))
+    match = names(Match, ("watchlist", "score", "hits", "hit_count", "prominence"))
+    return fast.Results(
+        Hit, hit, Snippet, snippet, Match, match, DEFAULT_CONTEXT, ELLIPSIS, _FLATTEN
+    )

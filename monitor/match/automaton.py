@@ -151,6 +151,11 @@ class Scanner:
             )
             for atoms in grouped
         ]
+        self._plain: list[tuple[int, ...] | None] = [
+            None if checked else atoms
+            for checked, atoms in zip(self._checked, self._patterns, strict=True)
+        ]
+        """Per pattern, its atoms when none needs a check (language, case, shape), else None."""
         # Standard match kind: with ``overlapping=True`` every occurrence of every key.
         self._automaton = BytesAhoCorasick(keys) if keys else None
         self._speedups = (
@@ -207,11 +212,12 @@ class Scanner:
             if got is None:
                 return None
             if got is not NotImplemented:
-                folded, translated_bytes, raw_sorted, spans = got
+                folded, translated_bytes, raw_sorted, spans, breaks = got
                 texts = (title, summary, content, body)
                 mapped = FoldedText(joined, folded, translated_bytes, regions, spans)
                 scan = Scan(language, mapped, texts)
-                self._accept(scan, raw_sorted, self._starts(folded, title, bridged))
+                starts = self._starts(folded, title, bridged) if bridged else breaks
+                fast.accept(raw_sorted, starts, self._plain, scan, self._check, scan.hits)
                 return scan if scan.hits else None
         data, translated = fold_for_automaton(joined)
         if data.count(b"\x01") != 3 - bridged:  # FIELD_BREAK folds to itself, nothing else
@@ -261,8 +267,6 @@ class Scanner:
     def _accept(self, scan: Scan, raw: list[tuple[int, int, int]], starts: tuple[int, ...]) -> None:
         """``starts``: where the summary, the content and the body begin in ``folded``
         (their FIELD_BREAK, or the summary's first word when it continues the title)."""
-        atoms = self.atoms
-        language = scan.language
         hits = scan.hits
         patterns = self._patterns
         checked = self._checked
@@ -276,19 +280,26 @@ class Scanner:
                 else:
                     hits.extend((atom_id, field_index, start, stop) for atom_id in ids)
                 continue
-            for atom_id, variant in zip(patterns[pid], self._variants[pid], strict=True):
-                atom = atoms[atom_id]
-                if atom.languages is not None and language and language not in atom.languages:
+            self._check(scan, pid, field_index, start, stop)
+
+    def _check(self, scan: Scan, pid: int, field_index: int, start: int, stop: int) -> None:
+        """Append to ``scan.hits`` the atoms of pattern ``pid`` whose checks the hit passes:
+        the article's language, the letter case, an acronym key's shape."""
+        atoms = self.atoms
+        language = scan.language
+        for atom_id, variant in zip(self._patterns[pid], self._variants[pid], strict=True):
+            atom = atoms[atom_id]
+            if atom.languages is not None and language and language not in atom.languages:
+                continue
+            hit = (atom_id, field_index, start, stop)
+            if atom.term.case_sensitive or variant is not None:
+                s, e = scan.span(hit)
+                found = scan.mended(field_index, s, e)
+                if variant is not None and not variant.accepts(found):
                     continue
-                hit = (atom_id, field_index, start, stop)
-                if atom.term.case_sensitive or variant is not None:
-                    s, e = scan.span(hit)
-                    found = scan.mended(field_index, s, e)
-                    if variant is not None and not variant.accepts(found):
-                        continue
-                    if atom.term.case_sensitive and not cased_matches(atom.term, found):
-                        continue
-                hits.append(hit)
+                if atom.term.case_sensitive and not cased_matches(atom.term, found):
+                    continue
+            scan.hits.append(hit)
 
 
 _ELLIPSES = ("…", "...")

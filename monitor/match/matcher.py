@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
+from monitor import speedups
 from monitor.match.atoms import AtomTable
 from monitor.match.automaton import Atom, AtomHit, Scan, Scanner
 from monitor.match.evaluate import Check, CItem, CompiledWatchlist, evaluate, quick
@@ -15,7 +17,7 @@ from monitor.match.inflect import Inflector, default_cache
 from monitor.match.prominence import Prominence, is_roundup, prominence
 from monitor.match.snippets import compiled_snippet
 from monitor.match.terms import ActorRef, Item, Near, Term, Word, primary_language
-from monitor.models import FIELDS, Article, Hit, Match
+from monitor.models import FIELDS, Article, Field, Hit, Match
 
 if TYPE_CHECKING:  # config imports the rule types from this package
     from monitor.config.specs import KeywordsConfig, WatchlistSpec
@@ -82,6 +84,9 @@ class Matcher:
             self._watchlists.append(self._compile(index, spec))
         self._atoms.seal()
         self._scanner = Scanner(self._atoms, compiled=compiled)
+        fast = self._scanner.speedups
+        self._results: Any = speedups.results(fast) if fast is not None else None
+        """The compiled builder of ``Hit`` and ``Match`` objects (None: their constructors)."""
         # Per atom, the watchlists it can make match (sorted by id), each with its id and,
         # when that atom alone decides it (a simple watchlist of every field and language),
         # the score it then has: an article with a single atom needs no rule evaluation.
@@ -128,6 +133,8 @@ class Matcher:
                     candidates[index] = (watchlist, score, atom)
         out = []
         roundup: bool | None = None
+        fast = self._scanner.speedups
+        results = self._results
         for index in sorted(candidates) if len(candidates) > 1 else candidates:
             watchlist, score, atom = candidates[index]
             if score is not None:
@@ -139,17 +146,20 @@ class Matcher:
                 score, atom_hits = found
             hits, count = self._hits(scan, atom_hits)
             if roundup is None:
-                roundup = is_roundup(article)
+                roundup = is_roundup(article, fast)
             weight = prominence(article, hits, count, roundup=roundup)
-            out.append(
-                Match(
-                    watchlist=watchlist,
-                    score=score,
-                    hits=hits,
-                    hit_count=count,
-                    prominence=weight.score,
+            if results is not None:
+                out.append(results.match(watchlist, score, hits, count, weight.score))
+            else:
+                out.append(
+                    Match(
+                        watchlist=watchlist,
+                        score=score,
+                        hits=hits,
+                        hit_count=count,
+                        prominence=weight.score,
+                    )
                 )
-            )
         return out
 
     def _confirmed(self, scan: Scan, by_atom: dict[int, list[AtomHit]]) -> dict[int, list[AtomHit]]:
@@ -235,7 +245,7 @@ class Matcher:
             ]
             unconfirmed, _ = self._hits(scan, mine) if scan is not None else ((), 0)
             if roundup is None:
-                roundup = is_roundup(article)
+                roundup = is_roundup(article, self._scanner.speedups)
             weight = prominence(article, hits, count, roundup=roundup) if hits else None
             out.append(
                 Explanation(
@@ -265,24 +275,15 @@ class Matcher:
         shown = self._shown_of
         texts = scan.texts
         fast = self._scanner.speedups
+        results = self._results
         if len(atom_hits) == 1:  # the common case: nothing to sort or to nest
             hit = atom_hits[0]
             start, end = scan.span(hit)
             field_index = hit[1]
             text = texts[field_index]
             term, actor, form = self._shown_of(hit[0])
-            return (
-                Hit(
-                    term=term,
-                    text=text[start:end],
-                    field=FIELDS[field_index],
-                    start=start,
-                    end=end,
-                    snippet=compiled_snippet(fast, text, start, end),
-                    actor=actor,
-                    form=form,
-                ),
-            ), 1
+            field = FIELDS[field_index]
+            return (build_hit(results, fast, text, start, end, (), term, field, actor, form),), 1
         # Sorted by field, start, longest first, term; ties keep the given order.  Folded
         # offsets map to original ones in the same order, so the folded ones sort.  One
         # atom's hits are in that order already (``Scanner.scan``, ``unique_hits``).
@@ -314,18 +315,9 @@ class Matcher:
             field_index = hit[1]
             text = texts[field_index]
             term, actor, form = self._shown_of(hit[0])
-            out.append(
-                Hit(
-                    term=term,
-                    text=text[start:end],
-                    field=FIELDS[field_index],
-                    start=start,
-                    end=end,
-                    snippet=compiled_snippet(fast, text, start, end, marks[field_index]),
-                    actor=actor,
-                    form=form,
-                )
-            )
+            field = FIELDS[field_index]
+            mine = marks[field_index]
+            out.append(build_hit(results, fast, text, start, end, mine, term, field, actor, form))
         return tuple(out), sum(counts)
 
     def _shown_of(self, atom_id: int) -> tuple[str, str | None, str | None]:
@@ -448,6 +440,38 @@ class Matcher:
 
     def _one(self, numbers: tuple[int, ...]) -> tuple[int, ...]:
         return self._shared.setdefault(numbers, numbers)
+
+
+def build_hit(
+    results: Any,
+    fast: ModuleType | None,
+    text: str,
+    start: int,
+    end: int,
+    marks: Collection[tuple[int, int]],
+    term: str,
+    field: Field,
+    actor: str | None,
+    form: str | None,
+) -> Hit:
+    """A reported hit of ``text[start:end]`` with its snippet (the other hits of the field
+    in ``marks``): by the compiled ``results`` (``speedups.results``) when given, else by
+    ``Hit`` and ``compiled_snippet``.  The one place where snippets are made (issue 10
+    counts the calls)."""
+    if results is not None:
+        made = results.hit(text, start, end, marks, term, field, actor, form)
+        if made is not NotImplemented:
+            return cast(Hit, made)
+    return Hit(
+        term=term,
+        text=text[start:end],
+        field=field,
+        start=start,
+        end=end,
+        snippet=compiled_snippet(fast, text, start, end, marks),
+        actor=actor,
+        form=form,
+    )
 
 
 def _inflected_in(term: Term, languages: tuple[str, ...]) -> tuple[str, ...]:

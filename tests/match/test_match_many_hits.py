@@ -42,8 +42,8 @@ class _Counted:
 
     def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         self.calls += 1
-        if self.snippets and len(args) > 4:  # compiled_snippet(fast, text, start, end, marks)
-            self.marks = max(self.marks, len(args[4]))
+        if self.snippets:  # build_hit(results, fast, text, start, end, marks, ...)
+            self.marks = max(self.marks, len(args[5]))
         return self.func(*args, **kwargs)
 
 
@@ -70,8 +70,9 @@ def test_25000_repetitions_report_ten_hits_and_the_exact_count() -> None:
 def test_the_work_per_hit_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Snippets are built for the reported hits only, and after a few look-ups the
     offsets come from an index, not from scanning the text again (``_find_word``)."""
-    snippets = _Counted(matcher_module.compiled_snippet, snippets=True)
-    monkeypatch.setattr(matcher_module, "compiled_snippet", snippets)
+    # Every hit reported gets its snippet in ``build_hit``, compiled or not.
+    snippets = _Counted(matcher_module.build_hit, snippets=True)
+    monkeypatch.setattr(matcher_module, "build_hit", snippets)
     lookups = _Counted(offsets._find_word)
     monkeypatch.setattr(offsets, "_find_word", lookups)
     m = matcher(KEYWORDS)

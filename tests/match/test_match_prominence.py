@@ -9,6 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from monitor import speedups
 from monitor.errors import ConfigError
 from monitor.match.prominence import _ROUNDUP_TITLE, MAIN_TOPIC, is_roundup
 from monitor.match.report import explanation_json, explanation_text
@@ -98,6 +99,10 @@ def test_the_shipped_watchlists_alert_on_main_topics_only() -> None:
             assert wl.min_prominence == MAIN_TOPIC, wl.id
 
 
+FAST = speedups.built()
+"""The compiled module (tests/match/test_speedups.py fails when it is not built)."""
+
+
 def _roundup_reference(title: str, body: str) -> bool:
     # is_roundup as first written: one case-insensitive search, every mark counted.
     if _ROUNDUP_TITLE.search(title) or (
@@ -134,6 +139,14 @@ _WORDS = st.sampled_from(
         "K",
         "rassegna",
         "What we’re reading",
+        "what we're reading",
+        "Round-up",
+        "roundup",
+        "_",
+        "x",
+        "3",
+        "-",
+        "|",
         " ",
     ]
 )
@@ -143,8 +156,16 @@ _WORDS = st.sampled_from(
 @example("İn brief: news", "")
 @example("Daily ſummary", "• a\n- b | c")
 @example("Weekly newſletter", "")
+@example("Round-up_", "")
+@example("xdaily roundup3", "")
+@example("roundup", "\n- | \n- | x •")
+@example("", " | | | | | | | | ")
 def test_the_round_up_shortcuts_find_what_the_case_insensitive_search_finds(
     title: str, summary: str
 ) -> None:
-    # The lower-cased search for most titles, the skipped counts for ASCII text.
-    assert is_roundup(article(title, summary)) == _roundup_reference(title, summary)
+    # The lower-cased search for most titles, the skipped counts for ASCII text, and
+    # the marks counted by the compiled module in one pass.
+    expected = _roundup_reference(title, summary)
+    assert is_roundup(article(title, summary)) == expected
+    if FAST is not None:
+        assert is_roundup(article(title, summary), FAST) == expected
