@@ -157,7 +157,65 @@ OFFICIAL_WORDING = [
         "sisteme de IA care creează sau extind bazele de date de"
         " recunoaștere facială prin extragerea fără scop precis a imaginilor faciale",
     ),
+    (
+        "bg",
+        "facial-recognition",
+        "системи с ИИ, които създават или разширяват бази данни за разпознаване на лица",
+    ),
+    (
+        "it",
+        "facial-recognition",
+        "sistemi di IA che creano o ampliano le banche dati di riconoscimento"
+        " facciale mediante scraping non mirato di immagini facciali",
+    ),
+    (
+        "pt",
+        "facial-recognition",
+        "sistemas de IA que criam ou expandem bases de dados de reconhecimento"
+        " facial através da recolha aleatória de imagens faciais",
+    ),
+    (
+        "sl",
+        "facial-recognition",
+        "ustvarjajo ali širijo podatkovne zbirke za prepoznavanje obraza",
+    ),
     # Art. 3(41) and Art. 5(1)(h) (remote biometric identification).
+    (
+        "bg",
+        "facial-recognition",
+        "използването на системи за дистанционна биометрична идентификация в реално"
+        " време на обществено достъпни места за правоохранителни цели",
+    ),
+    (
+        "es",
+        "facial-recognition",
+        "el uso de sistemas de identificación biométrica remota «en tiempo real» en"
+        " espacios de acceso público con fines de garantía del cumplimiento del Derecho",
+    ),
+    (
+        "it",
+        "facial-recognition",
+        "l'uso di sistemi di identificazione biometrica remota «in tempo reale» in"
+        " spazi accessibili al pubblico a fini di attività di contrasto",
+    ),
+    (
+        "pl",
+        "facial-recognition",
+        "wykorzystywania systemów zdalnej identyfikacji biometrycznej w czasie"
+        " rzeczywistym w przestrzeni publicznej do celów ścigania przestępstw",
+    ),
+    (
+        "sl",
+        "facial-recognition",
+        "uporaba sistemov za biometrično identifikacijo na daljavo v realnem času"
+        " v javno dostopnih prostorih",
+    ),
+    # Recital 33: the genitive the fifth pass added to keywords.yaml.
+    (
+        "sl",
+        "facial-recognition",
+        "uporaba biometrične identifikacije na daljavo v realnem času",
+    ),
     (
         "da",
         "facial-recognition",
