@@ -242,6 +242,16 @@ OFFICIAL_WORDING = [
     ),
     # The end of the title (the short title in brackets).
     (
+        "lv",
+        "ai-act",
+        "un Direktīvas 2014/90/ES, (ES) 2016/797 un (ES) 2020/1828 (Mākslīgā intelekta akts)",
+    ),
+    (
+        "sk",
+        "ai-act",
+        "a smernice 2014/90/EÚ, (EÚ) 2016/797 a (EÚ) 2020/1828 (akt o umelej inteligencii)",
+    ),
+    (
         "fi",
         "ai-act",
         "ja direktiivien 2014/90/EU, (EU) 2016/797 ja (EU) 2020/1828 muuttamisesta (tekoälysäädös)",
