@@ -108,20 +108,23 @@ NEAR_MISS = [
 ]
 
 
-# (language, watchlist, passage): short passages of Regulation (EU) 2024/1689's own text (the
+# (language, watchlist, term, passage): short passages of Regulation (EU) 2024/1689's own text (the
 # AI Act; EU legal text, reusable under Commission Decision 2011/833/EU), as seen in the copies
-# cited in docs/keywords.md.  Each is the wording a term's "✓" rests on: if a term stops
-# matching the official text's own form, the verification no longer holds.
+# cited in docs/keywords.md.  Each is the wording a term's "✓" rests on: if that term stops
+# matching the official text's own form (another term of the watchlist matching instead does
+# not count), the verification no longer holds.
 OFFICIAL_WORDING = [
     # Art. 5(1)(e) (facial recognition databases).
     (
         "da",
         "facial-recognition",
+        "ansigtsgenkendelse*",
         "AI-systemer, der opretter eller udvider ansigtsgenkendelsesdatabaser",
     ),
     (
         "de",
         "facial-recognition",
+        "Gesichtserkennung*",
         "KI-Systemen, die Datenbanken zur Gesichtserkennung durch das"
         " ungezielte Auslesen von Gesichtsbildern aus dem Internet oder von"
         " Überwachungsaufnahmen erstellen oder erweitern",
@@ -129,18 +132,21 @@ OFFICIAL_WORDING = [
     (
         "es",
         "facial-recognition",
+        "reconocimiento facial",
         "bases de datos de reconocimiento facial mediante la extracción"
         " no selectiva de imágenes faciales de internet",
     ),
     (
         "fr",
         "facial-recognition",
+        "reconnaissance faciale",
         "systèmes d’IA qui créent ou développent des bases de données"
         " de reconnaissance faciale par le moissonnage non ciblé d’images faciales",
     ),
     (
         "hu",
         "facial-recognition",
+        "arcfelismerő*",
         "amelyek az arcképek internetről vagy zártláncú"
         " televízió-felvételekből való, nem célzott lekérdezésével arcfelismerő"
         " adatbázisokat hoznak létre vagy ilyeneket bővítenek",
@@ -148,65 +154,76 @@ OFFICIAL_WORDING = [
     (
         "nl",
         "facial-recognition",
+        "gezichtsherkenning*",
         "AI-systemen die databanken voor gezichtsherkenning aanleggen of"
         " aanvullen door ongerichte scraping van gezichtsafbeeldingen",
     ),
     (
         "ro",
         "facial-recognition",
+        "recunoaștere facială",
         "sisteme de IA care creează sau extind bazele de date de"
         " recunoaștere facială prin extragerea fără scop precis a imaginilor faciale",
     ),
     (
         "bg",
         "facial-recognition",
+        "разпознаване на лица",
         "системи с ИИ, които създават или разширяват бази данни за разпознаване на лица",
     ),
     (
         "it",
         "facial-recognition",
+        "riconoscimento facciale",
         "sistemi di IA che creano o ampliano le banche dati di riconoscimento"
         " facciale mediante scraping non mirato di immagini facciali",
     ),
     (
         "pt",
         "facial-recognition",
+        "reconhecimento facial",
         "sistemas de IA que criam ou expandem bases de dados de reconhecimento"
         " facial através da recolha aleatória de imagens faciais",
     ),
     (
         "sl",
         "facial-recognition",
+        "prepoznavanje obraza",
         "ustvarjajo ali širijo podatkovne zbirke za prepoznavanje obraza",
     ),
     # Art. 3(41) and Art. 5(1)(h) (remote biometric identification).
     (
         "bg",
         "facial-recognition",
+        "дистанционна биометрична идентификация",
         "използването на системи за дистанционна биометрична идентификация в реално"
         " време на обществено достъпни места за правоохранителни цели",
     ),
     (
         "es",
         "facial-recognition",
+        "identificación biométrica remota",
         "el uso de sistemas de identificación biométrica remota «en tiempo real» en"
         " espacios de acceso público con fines de garantía del cumplimiento del Derecho",
     ),
     (
         "it",
         "facial-recognition",
+        "identificazione biometrica remota",
         "l'uso di sistemi di identificazione biometrica remota «in tempo reale» in"
         " spazi accessibili al pubblico a fini di attività di contrasto",
     ),
     (
         "pl",
         "facial-recognition",
+        "zdalnej identyfikacji biometrycznej",
         "wykorzystywania systemów zdalnej identyfikacji biometrycznej w czasie"
         " rzeczywistym w przestrzeni publicznej do celów ścigania przestępstw",
     ),
     (
         "sl",
         "facial-recognition",
+        "biometrično identifikacijo na daljavo",
         "uporaba sistemov za biometrično identifikacijo na daljavo v realnem času"
         " v javno dostopnih prostorih",
     ),
@@ -214,29 +231,34 @@ OFFICIAL_WORDING = [
     (
         "sl",
         "facial-recognition",
+        "biometrične identifikacije na daljavo",
         "uporaba biometrične identifikacije na daljavo v realnem času",
     ),
     (
         "da",
         "facial-recognition",
+        "biometrisk fjernidentifikation",
         "anvendelse af systemer til biometrisk fjernidentifikation i"
         " realtid på offentlige steder med henblik på retshåndhævelse",
     ),
     (
         "fr",
         "facial-recognition",
+        "identification biométrique à distance",
         "«système d’identification biométrique à distance», un système"
         " d’IA destiné à identifier des personnes physiques sans leur participation active",
     ),
     (
         "hu",
         "facial-recognition",
+        "távoli biometrikus azonosító",
         "„valós idejű” távoli biometrikus azonosító rendszerek"
         " használata a nyilvánosság számára hozzáférhető helyeken bűnüldözési célokból",
     ),
     (
         "ro",
         "facial-recognition",
+        "identificare biometrică la distanță",
         "utilizarea sistemelor de identificare biometrică la distanță în"
         " timp real în spații accesibile publicului în scopul aplicării legii",
     ),
@@ -244,16 +266,19 @@ OFFICIAL_WORDING = [
     (
         "lv",
         "ai-act",
+        "Mākslīgā intelekta akts",
         "un Direktīvas 2014/90/ES, (ES) 2016/797 un (ES) 2020/1828 (Mākslīgā intelekta akts)",
     ),
     (
         "sk",
         "ai-act",
+        "akt o umelej inteligencii",
         "a smernice 2014/90/EÚ, (EÚ) 2016/797 a (EÚ) 2020/1828 (akt o umelej inteligencii)",
     ),
     (
         "fi",
         "ai-act",
+        "tekoälysäädös",
         "ja direktiivien 2014/90/EU, (EU) 2016/797 ja (EU) 2020/1828 muuttamisesta (tekoälysäädös)",
     ),
 ]
@@ -276,10 +301,12 @@ def test_inflected_form_matches(m: Matcher, language: str, watchlist: str, text:
     assert watchlist in found
 
 
-@pytest.mark.parametrize(("language", "watchlist", "text"), OFFICIAL_WORDING)
-def test_official_wording_matches(m: Matcher, language: str, watchlist: str, text: str) -> None:
-    found = {x.watchlist for x in m.match(article(text, language=language))}
-    assert watchlist in found
+@pytest.mark.parametrize(("language", "watchlist", "term", "text"), OFFICIAL_WORDING)
+def test_official_wording_matches(
+    m: Matcher, language: str, watchlist: str, term: str, text: str
+) -> None:
+    matched = [x for x in m.match(article(text, language=language)) if x.watchlist == watchlist]
+    assert term in {hit.term for x in matched for hit in x.hits}
 
 
 @pytest.mark.parametrize(("language", "watchlist", "text"), NEAR_MISS)
